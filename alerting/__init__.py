@@ -1,0 +1,1 @@
+"""Alert lifecycle, pager messages and (later) delivery bridges."""

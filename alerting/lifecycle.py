@@ -1,0 +1,156 @@
+"""Alert lifecycle per group: for / resolve_after / throttle, driven by event time only.
+
+Detectors report what they see (a condition turned true or false, or an occurrence);
+the lifecycle decides what is paged. Timers (pending `for`, due resolves) fire when the
+watermark passes them, never on the wall clock, so the same input gives the same pages live,
+in a backtest and in a unit test.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from alerting.model import Evidence, GroupKey, Transition
+
+Snapshot = Callable[[GroupKey, int], Evidence]
+
+PENDING = 1
+FIRING = 2
+RESOLVING = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    for_ms: int = 0
+    resolve_after_ms: int | None = None
+    throttle_ms: int = 0
+
+
+class _Episode:
+    __slots__ = ("cleared", "due", "gen", "state")
+
+    def __init__(self, state: int, due: int, gen: int) -> None:
+        self.state = state
+        self.due = due
+        self.gen = gen
+        # Evidence as of the moment the condition cleared, sent with the resolve.
+        self.cleared: Evidence | None = None
+
+
+class Lifecycle:
+    """Turns condition changes and occurrences into trigger/resolve transitions.
+
+    `snapshot(key, at)` is asked for the evidence at the moment a transition is emitted.
+    Emitted transitions accumulate in `out` until the caller drains them.
+    """
+
+    def __init__(self, policy: Policy, snapshot: Snapshot) -> None:
+        self.policy = policy
+        self.snapshot = snapshot
+        self.episodes: dict[GroupKey, _Episode] = {}
+        self.last_trigger: dict[GroupKey, int] = {}
+        self.timers: list[tuple[int, int, GroupKey]] = []
+        self.out: list[Transition] = []
+        self.suppressed = 0
+        self._gen = 0
+
+    # -- condition detectors -------------------------------------------------------------
+    def cond_true(self, key: GroupKey, t: int) -> None:
+        ep = self.episodes.get(key)
+        if ep is None:
+            due = t + self.policy.for_ms
+            last = self.last_trigger.get(key)
+            if last is not None and self.policy.throttle_ms:
+                free_at = last + self.policy.throttle_ms
+                if free_at > due:
+                    self.suppressed += 1
+                    due = free_at
+            if due <= t:
+                self._trigger(key, t, self.snapshot(key, t))
+                self.episodes[key] = _Episode(FIRING, 0, 0)
+            else:
+                self.episodes[key] = self._schedule(key, PENDING, due)
+        elif ep.state == RESOLVING:
+            ep.state = FIRING
+            ep.gen = 0
+
+    def cond_false(self, key: GroupKey, t: int) -> None:
+        ep = self.episodes.get(key)
+        if ep is None:
+            return
+        if ep.state == PENDING:
+            del self.episodes[key]
+        elif ep.state == FIRING:
+            after = self.policy.resolve_after_ms or 0
+            if after == 0:
+                del self.episodes[key]
+                self.out.append(Transition("resolve", key, t, self.snapshot(key, t)))
+            else:
+                ep = self.episodes[key] = self._schedule(key, RESOLVING, t + after)
+                ep.cleared = self.snapshot(key, t)
+
+    # -- occurrence detectors ------------------------------------------------------------
+    def occurred(self, key: GroupKey, t: int, evidence: Evidence) -> None:
+        last = self.last_trigger.get(key)
+        if last is not None and t < last + self.policy.throttle_ms:
+            self.suppressed += 1
+        else:
+            self._trigger(key, t, evidence)
+        after = self.policy.resolve_after_ms
+        if after:
+            ep = self.episodes.get(key)
+            if ep is None or ep.due < t + after:
+                self.episodes[key] = self._schedule(key, RESOLVING, t + after)
+
+    # -- time ----------------------------------------------------------------------------
+    def next_due(self) -> int | None:
+        return self.timers[0][0] if self.timers else None
+
+    def fire_due(self, watermark: int) -> None:
+        """Fire every timer due at or before the watermark, in due order."""
+        timers = self.timers
+        while timers and timers[0][0] <= watermark:
+            due, gen, key = heapq.heappop(timers)
+            ep = self.episodes.get(key)
+            if ep is None or ep.gen != gen:
+                continue
+            if ep.state == PENDING:
+                ep.state = FIRING
+                ep.gen = 0
+                self._trigger(key, due, self.snapshot(key, due))
+            elif ep.state == RESOLVING:
+                del self.episodes[key]
+                evidence = ep.cleared or self.snapshot(key, due)
+                self.out.append(Transition("resolve", key, due, evidence))
+        self._forget_throttles(watermark)
+
+    def drop(self, key: GroupKey, t: int) -> None:
+        """The detector forgot the group (state cap): a held condition ends here."""
+        self.cond_false(key, t)
+
+    def _trigger(self, key: GroupKey, t: int, evidence: Evidence) -> None:
+        self.out.append(Transition("trigger", key, t, evidence))
+        if self.policy.throttle_ms:
+            self.last_trigger.pop(key, None)
+            self.last_trigger[key] = t
+
+    def _schedule(self, key: GroupKey, state: int, due: int) -> _Episode:
+        self._gen += 1
+        heapq.heappush(self.timers, (due, self._gen, key))
+        return _Episode(state, due, self._gen)
+
+    def _forget_throttles(self, watermark: int) -> None:
+        # Kept in trigger order, so the stale ones are at the front.
+        horizon = watermark - self.policy.throttle_ms
+        last = self.last_trigger
+        while last:
+            key = next(iter(last))
+            if last[key] > horizon:
+                break
+            del last[key]
+
+    @property
+    def active(self) -> int:
+        return len(self.episodes)

@@ -1,0 +1,173 @@
+"""What every detector shares: selection, the lifecycle, time catch-up, samples, evidence.
+
+A subclass implements `apply` (the per-event loop over its selected events) and, if it
+keeps time-driven state, `next_drain`/`drain` (window buckets leaving the window, in stream
+time) and `next_timer`/`fire` (deadlines on the watermark: absence, sequences).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from alerting.lifecycle import Lifecycle, Policy
+from alerting.model import Evidence, GroupKey, Transition
+from signalfire.engine.clock import NEVER, BatchClock
+from signalfire.engine.settings import EngineSettings
+from signalfire.engine.stats import RuleStats
+from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.rules.model import Rule
+
+TOP_VALUES_PER_FIELD = 50
+TOP_SHOWN = 5
+
+
+def _get_path(event: Event, path: tuple[str, ...]) -> Any:
+    value: Any = event
+    for part in path:
+        if value.__class__ is not dict:
+            return None
+        value = value.get(part)
+    return value
+
+
+class Detector:
+    kind: ClassVar[str] = ""
+
+    def __init__(self, rule: Rule, settings: EngineSettings) -> None:
+        self.rule = rule
+        self.settings = settings
+        self.cap = rule.max_groups or settings.max_groups
+        self.lc = Lifecycle(
+            Policy(rule.for_ms, rule.resolve_after_ms, rule.throttle_ms), self.snapshot
+        )
+        self.stats = RuleStats()
+        self.select: Selector = self.build_selector()
+        self.emitted: list[tuple[int, Transition]] = []
+        self.samples: dict[GroupKey, list[str]] = {}
+        self.tops: dict[GroupKey, dict[tuple[str, ...], dict[Any, int]]] = {}
+        self.tick = NEVER
+        self.lateness = settings.allowed_lateness_ms
+        self.now = -NEVER
+        self.wm = -NEVER
+
+    # -- to override -----------------------------------------------------------------------
+    def build_selector(self) -> Selector:
+        return compile_selector(self.rule.where, self.rule.group_by)
+
+    def apply(
+        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        clock: BatchClock,
+    ) -> None:  # fmt: skip
+        raise NotImplementedError
+
+    def next_drain(self) -> int:
+        """Stream time at which window state next changes by itself."""
+        return NEVER
+
+    def drain(self, t: int) -> None:
+        """Apply every window change due at stream time `t`."""
+
+    def next_timer(self) -> int:
+        """Watermark at which a detector deadline next falls due."""
+        return NEVER
+
+    def fire(self, wm: int) -> None:
+        """Fire detector deadlines due at or before watermark `wm`."""
+
+    def snapshot(self, key: GroupKey, at: int) -> Evidence:
+        return Evidence(sample_event_ids=self.sample_ids(key), top=self.top_of(key))
+
+    def group_count(self) -> int:
+        return 0
+
+    def forget(self, key: GroupKey) -> None:
+        self.samples.pop(key, None)
+        self.tops.pop(key, None)
+
+    # -- driving ---------------------------------------------------------------------------
+    def process(self, evs: list[Event], base: Any, clock: BatchClock) -> None:
+        idxs, keys, vals = self.select(evs, base)
+        if idxs:
+            self.stats.matches += len(idxs)
+            self.apply(evs, idxs, keys, vals, clock)
+        self.catch_up(clock.final_now, clock.final_wm, clock)
+
+    def catch_up(self, now: int, wm: int, clock: BatchClock) -> None:
+        """Run every drain and deadline up to stream time `now` / watermark `wm`, in order."""
+        lateness = clock.lateness
+        lc = self.lc
+        while True:
+            nd = self.next_drain()
+            lt = lc.next_due()
+            nt = min(self.next_timer(), NEVER if lt is None else lt)
+            drain_first = nd <= nt + lateness
+            if drain_first and nd <= now:
+                self.now = nd
+                self.drain(nd)
+                at = nd
+            elif nt <= wm:
+                self.wm = nt
+                self.fire(nt)
+                lc.fire_due(nt)
+                at = nt + lateness
+            else:
+                break
+            self.collect(clock.seq_for_now(at) if at <= now else clock.end)
+        self.now = max(self.now, now)
+        self.wm = max(self.wm, wm)
+        lt = lc.next_due()
+        nt = min(self.next_timer(), NEVER if lt is None else lt)
+        self.tick = min(self.next_drain(), nt + lateness)
+
+    def collect(self, seq: int) -> None:
+        out = self.lc.out
+        if out:
+            for tr in out:
+                if tr.action == "trigger":
+                    self.stats.triggers += 1
+                else:
+                    self.stats.resolves += 1
+                self.emitted.append((seq, tr))
+            out.clear()
+
+    # -- evidence helpers ------------------------------------------------------------------
+    def note(self, key: GroupKey, event: Event) -> None:
+        """Remember a matching event of the group for evidence (ids, top values)."""
+        s = self.samples.get(key)
+        eid = event.get("event_id")
+        if s is None:
+            self.samples[key] = [eid]  # type: ignore[list-item]
+        else:
+            s.append(eid)  # type: ignore[arg-type]
+            if len(s) > 2 * self.settings.sample_ids:
+                del s[: -self.settings.sample_ids]
+        if self.rule.evidence_top:
+            self._count_top(key, event)
+
+    def _count_top(self, key: GroupKey, event: Event) -> None:
+        per_field = self.tops.get(key)
+        if per_field is None:
+            per_field = self.tops[key] = {p: {} for p in self.rule.evidence_top}
+        for path, counts in per_field.items():
+            value = _get_path(event, path)
+            if value is None or value.__class__ in (dict, list):
+                continue
+            if value in counts:
+                counts[value] += 1
+            elif len(counts) < TOP_VALUES_PER_FIELD:
+                counts[value] = 1
+
+    def sample_ids(self, key: GroupKey) -> tuple[str, ...]:
+        return tuple(self.samples.get(key, ())[-self.settings.sample_ids :])
+
+    def top_of(self, key: GroupKey) -> dict[str, list[tuple[Any, int]]]:
+        per_field = self.tops.get(key)
+        if not per_field:
+            return {}
+        return {
+            ".".join(path): sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[
+                :TOP_SHOWN
+            ]
+            for path, counts in per_field.items()
+            if counts
+        }

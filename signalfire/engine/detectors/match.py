@@ -1,0 +1,31 @@
+"""`match`: every event that passes `where` is an occurrence for its group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerting.model import Evidence
+from signalfire.engine.clock import BatchClock
+from signalfire.engine.detectors.base import Detector
+from signalfire.filters.compile import Event
+
+
+class MatchDetector(Detector):
+    kind = "match"
+
+    def apply(
+        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        clock: BatchClock,
+    ) -> None:  # fmt: skip
+        nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
+        for i, key in zip(idxs, keys, strict=True):
+            now = nows[i]
+            if now >= self.tick:
+                self.catch_up(now, now - lateness, clock)
+            e = evs[i]
+            lc.occurred(key, e["ts"], Evidence(value=1, sample_event_ids=(e["event_id"],)))
+            if lc.out:
+                self.collect(seq0 + i)
+
+    def group_count(self) -> int:
+        return len(self.lc.last_trigger)

@@ -1,0 +1,159 @@
+"""`threshold`: count / sum / avg / min / max of the group's events in a sliding window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerting.model import GroupKey
+from signalfire.engine.clock import BatchClock
+from signalfire.engine.detectors.windowed import WindowedDetector
+from signalfire.filters.compile import Event, Selector, compile_selector
+
+
+class ThresholdDetector(WindowedDetector):
+    """Count keeps one int per group; the others keep `[acc, count]` lists."""
+
+    kind = "threshold"
+
+    def build_selector(self) -> Selector:
+        d = self.rule.detect
+        if d.aggregate == "count":
+            return compile_selector(self.rule.where, self.rule.group_by)
+        return compile_selector(self.rule.where, self.rule.group_by, "number", d.field)
+
+    def setup(self) -> None:
+        self.totals: dict[GroupKey, Any] = {}
+        self.aggregate = self.rule.detect.aggregate
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.setup()
+
+    def holds(self, key: GroupKey) -> bool:
+        return key in self.totals and self.op(self.value(key), self.threshold)
+
+    def value(self, key: GroupKey) -> Any:
+        acc = self.totals.get(key)
+        if acc is None:
+            return 0
+        if self.aggregate == "count":
+            return acc
+        if self.aggregate == "avg":
+            return acc[0] / acc[1]
+        return acc[0]
+
+    def group_count(self) -> int:
+        return len(self.totals)
+
+    def drop_group(self, key: GroupKey) -> None:
+        self.totals.pop(key, None)
+
+    def apply(
+        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        clock: BatchClock,
+    ) -> None:  # fmt: skip
+        if self.aggregate == "count":
+            self._apply_count(evs, idxs, keys, clock)
+        else:
+            self._apply_aggregate(evs, idxs, keys, vals, clock)
+
+    def _apply_count(
+        self, evs: list[Event], idxs: list[int], keys: list[Any], clock: BatchClock
+    ) -> None:
+        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        res, buckets, totals, true_keys = self.res, self.buckets, self.totals, self.true_keys
+        op, thr, lc, note, cap = self.op, self.threshold, self.lc, self.note, self.cap
+        for i, key in zip(idxs, keys, strict=True):
+            now = nows[i]
+            if now >= self.tick:
+                self.catch_up(now, now - lateness, clock)
+            e = evs[i]
+            b = e["ts"] // res
+            bucket = buckets.get(b)
+            if bucket is None and (bucket := self.open_bucket(b, now)) is None:
+                continue
+            bucket[key] = bucket.get(key, 0) + 1
+            total = totals.pop(key, 0) + 1
+            totals[key] = total
+            if total == 1 and len(totals) > cap:
+                self.evict(next(iter(totals)), now)
+            note(key, e)
+            if op(total, thr):
+                if key not in true_keys:
+                    true_keys.add(key)
+                    lc.cond_true(key, now)
+            elif key in true_keys:
+                true_keys.discard(key)
+                lc.cond_false(key, now)
+            if lc.out:
+                self.collect(seq0 + i)
+
+    def _apply_aggregate(
+        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        clock: BatchClock,
+    ) -> None:  # fmt: skip
+        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        res, buckets, totals, cap = self.res, self.buckets, self.totals, self.cap
+        agg = self.aggregate
+        for i, key, v in zip(idxs, keys, vals, strict=True):
+            now = nows[i]
+            if now >= self.tick:
+                self.catch_up(now, now - lateness, clock)
+            e = evs[i]
+            b = e["ts"] // res
+            bucket = buckets.get(b)
+            if bucket is None and (bucket := self.open_bucket(b, now)) is None:
+                continue
+            _fold(bucket, key, v, agg)
+            acc = totals.pop(key, None)
+            totals[key] = _fold_acc(acc, v, agg)
+            if acc is None and len(totals) > cap:
+                self.evict(next(iter(totals)), now)
+            self.note(key, e)
+            self.evaluate(key, now)
+            if self.lc.out:
+                self.collect(seq0 + i)
+
+    def expire(self, content: dict[GroupKey, Any], t: int) -> None:
+        totals = self.totals
+        if self.aggregate == "count":
+            for key, c in content.items():
+                total = totals[key] - c
+                if total <= 0:
+                    del totals[key]
+                    self.group_gone(key, t)
+                else:
+                    totals[key] = total
+                    self.evaluate(key, t)
+            return
+        for key, part in content.items():
+            acc = totals[key]
+            acc[1] -= part[1]
+            if acc[1] <= 0:
+                del totals[key]
+                self.group_gone(key, t)
+                continue
+            if self.aggregate in ("sum", "avg"):
+                acc[0] -= part[0]
+            else:
+                pick = min if self.aggregate == "min" else max
+                acc[0] = pick(bk[key][0] for bk in self.buckets.values() if key in bk)
+            self.evaluate(key, t)
+
+
+def _fold(bucket: dict[GroupKey, Any], key: GroupKey, v: float, agg: str) -> None:
+    part = bucket.get(key)
+    bucket[key] = _fold_acc(part, v, agg)
+
+
+def _fold_acc(acc: list[float] | None, v: float, agg: str) -> list[float]:
+    if acc is None:
+        return [v, 1]
+    if agg in ("sum", "avg"):
+        acc[0] += v
+    elif agg == "min":
+        acc[0] = min(acc[0], v)
+    else:
+        acc[0] = max(acc[0], v)
+    acc[1] += 1
+    return acc

@@ -1,0 +1,137 @@
+"""The engine: a rule set over batches of normalised events, in event time, no I/O, no clock.
+
+`process(batch)` applies events in arrival order; `advance(now)` moves the stream clock
+without events (an idle stream in live mode); `flush()` ends the input (the watermark
+catches up with the highest event time seen, no further). Each returns the alerts that
+became due, in a deterministic order that does not depend on how the input was batched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from alerting.model import Alert, Transition
+from signalfire.engine.clock import NEVER, BatchClock
+from signalfire.engine.detectors import Detector, make_detector
+from signalfire.engine.settings import EngineSettings
+from signalfire.filters.compile import Event
+from signalfire.rules.model import AllOf, Cond, Filter, Rule
+
+
+def event_types_of(where: Filter) -> tuple[str, ...] | None:
+    """The event types a filter is limited to by a top-level `event_type` condition."""
+    conds = where.items if isinstance(where, AllOf) else (where,)
+    for c in conds:
+        if isinstance(c, Cond) and c.path == ("event_type",):
+            if c.op == "eq" and isinstance(c.arg, str):
+                return (c.arg,)
+            if c.op == "in" and all(isinstance(a, str) for a in c.arg):
+                return tuple(c.arg)
+    return None
+
+
+class Engine:
+    def __init__(self, rules: Sequence[Rule], settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.rules = tuple(rules)
+        self.detectors: list[Detector] = [make_detector(r, self.settings) for r in self.rules]
+        self.event_types = [event_types_of(r.where) for r in self.rules]
+        self.now = -NEVER
+        self.seq = 0
+        self.late = 0
+        self.late_by_rule = [0] * len(self.rules)
+
+    @property
+    def watermark(self) -> int:
+        return self.now - self.settings.allowed_lateness_ms
+
+    def process(self, events: Sequence[Event]) -> list[Alert]:
+        lateness = self.settings.allowed_lateness_ms
+        now = self.now
+        accepted: list[Event] = []
+        nows: list[int] = []
+        late: list[Event] = []
+        keep, tick = accepted.append, nows.append
+        for e in events:
+            ts = e["ts"]
+            if ts < now - lateness:
+                late.append(e)
+                continue
+            if ts > now:
+                now = ts
+            keep(e)
+            tick(now)
+        self.now = now
+        if late:
+            self._count_late(late)
+        clock = BatchClock(self.seq, nows, lateness, now, now - lateness)
+        by_type = self._index_by_type(accepted)
+        everything = range(len(accepted))
+        for det, types in zip(self.detectors, self.event_types, strict=True):
+            det.process(accepted, everything if types is None else _base(by_type, types), clock)
+        self.seq += len(accepted)
+        return self._gather()
+
+    def advance(self, now: int) -> list[Alert]:
+        """Move the stream clock to `now` without events: windows drain, timers fire."""
+        if now > self.now:
+            self.now = now
+        return self._catch_up(self.now, self.watermark)
+
+    def flush(self) -> list[Alert]:
+        """End of input: the watermark becomes the highest event time seen."""
+        return self._catch_up(self.now, self.now)
+
+    def _catch_up(self, now: int, wm: int) -> list[Alert]:
+        clock = BatchClock(self.seq, [], self.settings.allowed_lateness_ms, now, wm)
+        for det in self.detectors:
+            det.catch_up(now, wm, clock)
+        return self._gather()
+
+    def _count_late(self, late: list[Event]) -> None:
+        self.late += len(late)
+        for n, det in enumerate(self.detectors):
+            idxs, _, _ = det.select(late, range(len(late)))
+            self.late_by_rule[n] += len(idxs)
+
+    def _index_by_type(self, accepted: list[Event]) -> dict[Any, list[int]]:
+        if not any(t is not None for t in self.event_types):
+            return {}
+        by_type: dict[Any, list[int]] = {}
+        for i, e in enumerate(accepted):
+            t = e.get("event_type")
+            lst = by_type.get(t)
+            if lst is None:
+                by_type[t] = [i]
+            else:
+                lst.append(i)
+        return by_type
+
+    def _gather(self) -> list[Alert]:
+        tagged: list[tuple[int, int, Transition]] = []
+        for n, det in enumerate(self.detectors):
+            if det.emitted:
+                tagged.extend((seq, n, tr) for seq, tr in det.emitted)
+                det.emitted.clear()
+        tagged.sort(key=lambda x: (x[0], x[1]))
+        return [self._alert(n, tr) for _, n, tr in tagged]
+
+    def _alert(self, n: int, tr: Transition) -> Alert:
+        rule = self.rules[n]
+        names = rule.group_names
+        values = tr.key if len(names) != 1 else (tr.key,)
+        return Alert(rule.id, tr.action, tuple(zip(names, values, strict=True)), tr.at, tr.evidence)
+
+    def group_counts(self) -> dict[str, int]:
+        return {r.id: d.group_count() for r, d in zip(self.rules, self.detectors, strict=True)}
+
+
+def _base(by_type: dict[Any, list[int]], types: tuple[str, ...]) -> list[int]:
+    if len(types) == 1:
+        return by_type.get(types[0], [])
+    merged: list[int] = []
+    for t in types:
+        merged.extend(by_type.get(t, ()))
+    merged.sort()
+    return merged

@@ -1,0 +1,22 @@
+"""Engine-wide settings (the worker's flags set them; rules may override `max_groups`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_LATENESS_MS = 30_000
+DEFAULT_MAX_GROUPS = 100_000
+SAMPLE_IDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    allowed_lateness_ms: int = DEFAULT_LATENESS_MS
+    max_groups: int = DEFAULT_MAX_GROUPS
+    sample_ids: int = SAMPLE_IDS
+
+    def __post_init__(self) -> None:
+        if self.allowed_lateness_ms < 0:
+            raise ValueError("allowed lateness must be >= 0")
+        if self.max_groups < 1:
+            raise ValueError("max_groups must be >= 1")

@@ -1,0 +1,13 @@
+"""Counters per rule, read by the CLI summary and the metrics bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class RuleStats:
+    matches: int = 0
+    triggers: int = 0
+    resolves: int = 0
+    cap_evictions: int = 0

@@ -1,0 +1,161 @@
+"""Code generation from a rule's validated filter tree.
+
+Generated source contains only identifiers and operators produced here: every field name,
+literal, regex and network from the rule file is bound as a constant in the function's
+namespace (`_c0`, `_c1`, ...), so no rule text is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from signalfire.filters.matchers import CidrMatcher, typed_contains, typed_in, typed_set
+from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
+from signalfire.rules.regex import compile_re2
+
+Event = dict[str, Any]
+Selector = Callable[[Sequence[Event], Sequence[int]], tuple[list[int], list[Any], list[Any]]]
+ValueMode = Literal["none", "number", "hashable", "filter", "mask"]
+HASHABLE = frozenset({str, int, float, bool})
+
+
+class _Gen:
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_H": HASHABLE}
+        self.temps = 0
+
+    def const(self, value: Any) -> str:
+        name = f"_c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def field(self, path: Sequence[str]) -> str:
+        expr = f"e.get({self.const(path[0])})"
+        for part in path[1:]:
+            t = self.temp()
+            expr = f"({t}.get({self.const(part)}) if ({t} := {expr}).__class__ is dict else None)"
+        return expr
+
+    def filt(self, node: Filter) -> str:
+        if isinstance(node, Cond):
+            return self.cond(node)
+        if isinstance(node, AllOf):
+            return " and ".join(f"({self.filt(x)})" for x in node.items) or "True"
+        if isinstance(node, AnyOf):
+            return " or ".join(f"({self.filt(x)})" for x in node.items) or "False"
+        return f"not ({self.filt(node.item)})"
+
+    def cond(self, c: Cond) -> str:  # noqa: C901 - one branch per operator
+        v = self.field(c.path)
+        x = self.temp()
+        op, arg = c.op, c.arg
+        if op in ("eq", "ne"):
+            expr = self._eq(v, x, arg)
+            return expr if op == "eq" else f"not ({expr})"
+        if op in ("in", "not_in"):
+            if all(a.__class__ is str for a in arg):
+                expr = f"({x} := {v}).__class__ is str and {x} in {self.const(frozenset(arg))}"
+            else:
+                expr = f"{self.const(typed_in)}({v}, {self.const(typed_set(arg))})"
+            return expr if op == "in" else f"not ({expr})"
+        if op in ("gt", "gte", "lt", "lte"):
+            sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
+            return (
+                f"(({x} := {v}).__class__ is int or {x}.__class__ is float)"
+                f" and {x} {sym} {self.const(arg)}"
+            )
+        if op == "contains":
+            if arg.__class__ is str:
+                return (
+                    f"(({x} := {v}).__class__ is str or {x}.__class__ is list)"
+                    f" and {self.const(arg)} in {x}"
+                )
+            return f"{self.const(typed_contains)}({v}, {self.const(arg)})"
+        if op in ("startswith", "endswith"):
+            return f"({x} := {v}).__class__ is str and {x}.{op}({self.const(arg)})"
+        if op == "regex":
+            pattern = self.const(compile_re2(arg))
+            return f"({x} := {v}).__class__ is str and {pattern}.search({x}) is not None"
+        if op == "cidr":
+            return f"({x} := {v}).__class__ is str and {self.const(CidrMatcher(arg))}({x})"
+        if op == "exists":
+            return f"{v} is not None" if arg else f"{v} is None"
+        raise ValueError(f"unknown operator {op}")
+
+    def _eq(self, v: str, x: str, arg: Any) -> str:
+        if arg is True or arg is False:
+            return f"{v} is {arg}"
+        if arg.__class__ is str:
+            return f"{v} == {self.const(arg)}"
+        return f"({x} := {v}) == {self.const(arg)} and {x}.__class__ is not bool"
+
+
+def _build(gen: _Gen, name: str, source: str) -> Any:
+    code = compile(source, f"<signalfire {name}>", "exec")
+    exec(code, gen.namespace)  # noqa: S102 - source built above from identifiers only
+    return gen.namespace[name]
+
+
+def compile_predicate(node: Filter) -> Callable[[Event], bool]:
+    """One filter as `f(event) -> bool` (for tests, steps and small uses)."""
+    gen = _Gen()
+    source = f"def _pred(e):\n    return bool({gen.filt(node)})\n"
+    return _build(gen, "_pred", source)  # type: ignore[no-any-return]
+
+
+def compile_selector(
+    where: Filter,
+    group_by: Sequence[Sequence[str]],
+    value_mode: ValueMode = "none",
+    value_field: Sequence[str] | None = None,
+    value_filters: Sequence[Filter] = (),
+) -> Selector:
+    """`select(events, indexes) -> (indexes, keys, values)` of events a rule acts on.
+
+    An event is selected when it passes `where`, has every `group_by` field with a scalar
+    value, and has a usable value for the detector (`value_mode`): a number, a scalar, the
+    truth of one filter (ratio numerator) or a bit mask of step filters (non-zero).
+    """
+    gen = _Gen()
+    conds = [f"({gen.filt(where)})"]
+    keys = []
+    for path in group_by:
+        g = gen.temp()
+        conds.append(f"({g} := {gen.field(path)}).__class__ in _H")
+        keys.append(g)
+    key_expr = keys[0] if len(keys) == 1 else f"({', '.join(keys)}{',' if keys else ''})"
+    value_expr = "None"
+    if value_mode in ("number", "hashable"):
+        assert value_field is not None
+        value_expr = gen.temp()
+        if value_mode == "number":
+            conds.append(
+                f"(({value_expr} := {gen.field(value_field)}).__class__ is int"
+                f" or {value_expr}.__class__ is float)"
+            )
+        else:
+            conds.append(f"({value_expr} := {gen.field(value_field)}).__class__ in _H")
+    elif value_mode == "filter":
+        value_expr = f"bool({gen.filt(value_filters[0])})"
+    elif value_mode == "mask":
+        value_expr = gen.temp()
+        bits = " | ".join(
+            f"({1 << n} if ({gen.filt(f)}) else 0)" for n, f in enumerate(value_filters)
+        )
+        conds.append(f"({value_expr} := {bits})")
+    source = (
+        "def _select(evs, idxs):\n"
+        "    oi = []; ok = []; ov = []\n"
+        "    ai = oi.append; ak = ok.append; av = ov.append\n"
+        "    for i in idxs:\n"
+        "        e = evs[i]\n"
+        f"        if {' and '.join(conds)}:\n"
+        f"            ai(i); ak({key_expr}); av({value_expr})\n"
+        "    return oi, ok, ov\n"
+    )
+    return _build(gen, "_select", source)  # type: ignore[no-any-return]

@@ -1,0 +1,109 @@
+"""Typed, validated rule objects: what the engine compiles. Built only by `schema.build_rule`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Scalar = str | int | float | bool
+
+CONDITION_TYPES = frozenset({"threshold", "distinct", "ratio", "spike", "absence"})
+OCCURRENCE_TYPES = frozenset({"match", "new_value", "sequence"})
+DETECTOR_TYPES = CONDITION_TYPES | OCCURRENCE_TYPES
+SEVERITIES = ("critical", "error", "warning", "info")
+OPS = (">", ">=", "<", "<=")
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """One operator applied to one field: `path op arg`."""
+
+    path: tuple[str, ...]
+    op: str
+    arg: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    items: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    items: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Filter
+
+
+Filter = Cond | AllOf | AnyOf | Not
+MATCH_ALL: Filter = AllOf(())
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    where: Filter
+    count: int = 1
+    absent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Detect:
+    type: str
+    window_ms: int = 0
+    bucket_ms: int = 0
+    aggregate: Literal["count", "sum", "avg", "min", "max"] = "count"
+    field: tuple[str, ...] | None = None
+    op: str = ">"
+    threshold: float = 0.0
+    numerator: Filter | None = None
+    min_count: int = 1
+    factor: float = 0.0
+    baseline_windows: int = 0
+    direction: Literal["up", "down", "both"] = "up"
+    lookback_ms: int = 0
+    warmup_ms: int = 0
+    steps: tuple[Step, ...] = ()
+    within_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    name: str
+    line: int
+    events: tuple[dict[str, Any], ...]
+    expect: tuple[dict[str, Any], ...]
+    until_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    description: str
+    severity: str
+    owner: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    where: Filter
+    group_by: tuple[tuple[str, ...], ...]
+    detect: Detect
+    for_ms: int
+    resolve_after_ms: int | None
+    throttle_ms: int
+    evidence_top: tuple[tuple[str, ...], ...]
+    max_groups: int | None
+    version: str
+    path: str
+    line: int
+    tests: tuple[TestCase, ...] = field(default=(), compare=False)
+
+    @property
+    def is_condition(self) -> bool:
+        return self.detect.type in CONDITION_TYPES
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(".".join(p) for p in self.group_by)

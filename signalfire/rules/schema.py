@@ -1,0 +1,201 @@
+"""Validation of one raw rule mapping into a `Rule`, collecting every problem with its line."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import orjson
+
+from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.rules.detect import parse_detect
+from signalfire.rules.model import OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
+from signalfire.rules.problems import Problems
+from signalfire.rules.template import unknown_placeholders
+from signalfire.rules.where import is_scalar, parse_filter, parse_path
+from signalfire.rules.yamlsrc import LineDict, LineList
+
+RULE_ID = re.compile(r"^[a-z0-9_.-]+$")
+MAX_ID_LENGTH = 200
+TOP_LEVEL_KEYS = (
+    "id", "title", "description", "severity", "owner", "labels", "annotations", "where",
+    "group_by", "detect", "for", "resolve_after", "throttle", "evidence", "max_groups", "tests",
+)  # fmt: skip
+OCCURRENCE_THROTTLE_MS = 600_000
+CONDITION_RESOLVE_MS = 300_000
+
+
+def rule_version(raw: LineDict) -> str:
+    """sha256 of the rule's canonical form (sorted keys, tests left out)."""
+    canonical = {k: v for k, v in raw.items() if k != "tests"}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
+    """A `Rule` if `raw` is valid; otherwise None with every problem recorded."""
+    if not isinstance(raw, LineDict):
+        problems.add(line, "a rule must be a mapping")
+        return None
+    before = len(problems.items)
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add(raw.line_of(key), f"unknown key {key!r} (known: {', '.join(TOP_LEVEL_KEYS)})")
+    rule_id = _rule_id(raw, problems)
+    title = _text(raw, "title", problems, required=True)
+    severity = raw.get("severity")
+    if severity not in SEVERITIES:
+        problems.add(
+            raw.line_of("severity"),
+            f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}",
+        )
+    group_by = _group_by(raw, problems)
+    detect = parse_detect(raw.get("detect"), raw.line_of("detect"), problems)
+    labels = _string_map(raw, "labels", problems)
+    annotations = _string_map(raw, "annotations", problems)
+    summary = annotations.get("summary")
+    if summary is not None:
+        for name in unknown_placeholders(summary, (".".join(p) for p in group_by)):
+            problems.add(
+                raw.line_of("annotations"),
+                f"annotations.summary: unknown placeholder {{{name}}} "
+                "(use group fields, value, threshold, window, op, rule, title, field, group)",
+            )
+    where = parse_filter(raw.get("where"), raw.line_of("where"), problems)
+    occurrence = detect is not None and detect.type in OCCURRENCE_TYPES
+    for_ms = _duration(raw, "for", 0, problems)
+    if occurrence and for_ms:
+        problems.add(raw.line_of("for"), "for: only condition detectors hold over time")
+    resolve_default = None if occurrence else CONDITION_RESOLVE_MS
+    resolve_after = _duration(raw, "resolve_after", resolve_default, problems)
+    throttle = _duration(raw, "throttle", OCCURRENCE_THROTTLE_MS if occurrence else 0, problems)
+    evidence_top = _evidence(raw, problems)
+    max_groups = raw.get("max_groups")
+    if max_groups is not None and (
+        isinstance(max_groups, bool) or not isinstance(max_groups, int) or max_groups < 1
+    ):
+        problems.add(raw.line_of("max_groups"), "max_groups: expected a whole number >= 1")
+        max_groups = None
+    tests = _tests(raw, problems)
+    if detect is None or len(problems.items) > before:
+        return None
+    return Rule(
+        id=rule_id, title=title, description=_text(raw, "description", problems),
+        severity=str(severity), owner=_text(raw, "owner", problems), labels=labels,
+        annotations=annotations,
+        where=where, group_by=group_by, detect=detect, for_ms=for_ms, resolve_after_ms=resolve_after,
+        throttle_ms=throttle or 0, evidence_top=evidence_top, max_groups=max_groups,
+        version=rule_version(raw), path=problems.path, line=raw.line, tests=tests,
+    )  # fmt: skip
+
+
+def _rule_id(raw: LineDict, problems: Problems) -> str:
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
+        problems.add(raw.line_of("id"), f"id: expected [a-z0-9_.-]+, got {rule_id!r}")
+        return ""
+    if len(rule_id) > MAX_ID_LENGTH:
+        problems.add(raw.line_of("id"), f"id: longer than {MAX_ID_LENGTH} characters")
+    return rule_id
+
+
+def _text(raw: LineDict, key: str, problems: Problems, required: bool = False) -> str:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            problems.add(raw.line, f"{key}: is required")
+        return ""
+    if not isinstance(value, str):
+        problems.add(raw.line_of(key), f"{key}: expected text")
+        return ""
+    return value
+
+
+def _string_map(raw: LineDict, key: str, problems: Problems) -> dict[str, str]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, LineDict) or not all(
+        isinstance(k, str) and is_scalar(v) for k, v in value.items()
+    ):
+        problems.add(raw.line_of(key), f"{key}: expected a mapping of name: text")
+        return {}
+    return {k: str(v) for k, v in value.items()}
+
+
+def _group_by(raw: LineDict, problems: Problems) -> tuple[tuple[str, ...], ...]:
+    value = raw.get("group_by", [])
+    line = raw.line_of("group_by")
+    if not isinstance(value, list):
+        problems.add(line, "group_by: expected a list of field names, e.g. [org_id, api_key_id]")
+        return ()
+    paths = []
+    for i, item in enumerate(value):
+        item_line = value.line_of(i) if isinstance(value, LineList) else line
+        path = parse_path(item, item_line, problems, "group_by")
+        if path is not None:
+            if path in paths:
+                problems.add(item_line, f"group_by: {item!r} is listed twice")
+            paths.append(path)
+    return tuple(paths)
+
+
+def _duration(raw: LineDict, key: str, default: int | None, problems: Problems) -> Any:
+    if key not in raw:
+        return default
+    try:
+        return parse_duration_ms(raw[key])
+    except DurationError as exc:
+        problems.add(raw.line_of(key), f"{key}: {exc}")
+        return default
+
+
+def _evidence(raw: LineDict, problems: Problems) -> tuple[tuple[str, ...], ...]:
+    value = raw.get("evidence")
+    if value is None:
+        return ()
+    line = raw.line_of("evidence")
+    if not isinstance(value, LineDict) or set(value) - {"top"}:
+        problems.add(line, "evidence: expected a mapping with `top: [field, ...]`")
+        return ()
+    top = value.get("top", [])
+    if not isinstance(top, list):
+        problems.add(value.line_of("top"), "evidence.top: expected a list of field names")
+        return ()
+    paths = (parse_path(f, value.line_of("top"), problems, "evidence.top") for f in top)
+    return tuple(p for p in paths if p is not None)
+
+
+def _tests(raw: LineDict, problems: Problems) -> tuple[TestCase, ...]:
+    value = raw.get("tests")
+    if value is None:
+        return ()
+    if not isinstance(value, LineList):
+        problems.add(raw.line_of("tests"), "tests: expected a list of cases")
+        return ()
+    cases = []
+    for i, case in enumerate(value):
+        line = value.line_of(i)
+        if not isinstance(case, LineDict):
+            problems.add(line, f"tests[{i}]: expected a mapping with name, events, expect")
+            continue
+        name = case.get("name")
+        events = case.get("events", [])
+        expect = case.get("expect", [])
+        if not isinstance(name, str):
+            problems.add(line, f"tests[{i}].name: is required")
+            name = f"case {i + 1}"
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            problems.add(case.line_of("events"), f"tests[{i}].events: expected a list of events")
+            continue
+        if not isinstance(expect, list) or not all(
+            isinstance(x, dict) and x.get("action") in ("trigger", "resolve") for x in expect
+        ):
+            problems.add(
+                case.line_of("expect"),
+                f"tests[{i}].expect: expected a list of {{action: trigger|resolve, group: ...}}",
+            )
+            continue
+        until = _duration(case, "until", None, problems) if "until" in case else None
+        cases.append(TestCase(name, line, tuple(events), tuple(expect), until))
+    return tuple(cases)

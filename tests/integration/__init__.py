@@ -1,0 +1,1 @@
+"""Integration tests against real external components (a real Kafka broker, ...)."""

@@ -1,0 +1,31 @@
+"""Fixtures for integration tests: a real Apache Kafka broker (see deploy/kafka/kafka.sh)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kafka_broker import KafkaBroker, KafkaBrokerError
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[KafkaBroker]:
+    """One Kafka 4.x broker for the whole session, on free loopback ports in a temp dir.
+
+    Fetches the jars on first use. Fails (never skips) when Kafka cannot start, with the
+    kafka.sh output and the broker log tail in the message.
+    """
+    broker = KafkaBroker()
+    try:
+        KafkaBroker.fetch()
+        broker.start()
+    except (KafkaBrokerError, OSError) as exc:
+        detail = str(exc)
+        if "--- last" not in detail:  # kafka.sh up prints the log tail itself when it fails
+            detail += "\n" + broker.log_tail(60)
+        broker.close()
+        pytest.fail(f"Kafka could not start: {detail}", pytrace=False)
+    try:
+        yield broker
+    finally:
+        broker.close()
