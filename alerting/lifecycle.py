@@ -46,9 +46,13 @@ class Lifecycle:
     Emitted transitions accumulate in `out` until the caller drains them.
     """
 
-    def __init__(self, policy: Policy, snapshot: Snapshot) -> None:
+    def __init__(
+        self, policy: Policy, snapshot: Snapshot, on_timer: Callable[[int], None] | None = None
+    ) -> None:
         self.policy = policy
         self.snapshot = snapshot
+        # Told of every new timer, so a driver that sleeps until its next deadline wakes in time.
+        self.on_timer = on_timer
         self.episodes: dict[GroupKey, _Episode] = {}
         self.last_trigger: dict[GroupKey, int] = {}
         self.timers: list[tuple[int, int, GroupKey]] = []
@@ -139,6 +143,8 @@ class Lifecycle:
     def _schedule(self, key: GroupKey, state: int, due: int) -> _Episode:
         self._gen += 1
         heapq.heappush(self.timers, (due, self._gen, key))
+        if self.on_timer is not None:
+            self.on_timer(due)
         return _Episode(state, due, self._gen)
 
     def _forget_throttles(self, watermark: int) -> None:

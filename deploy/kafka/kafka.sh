@@ -32,7 +32,10 @@ TEMPLATE="$HERE/server.properties.template"
 STAMP="$LIB/.fetched"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+if [[ -z "${KAFKA_CONTROLLER_PORT:-}" && "$KAFKA_PORT" =~ ^[0-9]+$ ]]; then
+    KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
+fi
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-}"
 KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$REPO_ROOT/var/kafka}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms64m -Xmx512m}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:-}"
@@ -121,10 +124,14 @@ cmd_fetch() {
     local tmp="$M2/.lib.$$"
     rm -rf "$tmp"
     echo "kafka.sh: fetching Kafka jars with Maven into $LIB ..."
+    # mvn's output goes to a log shown only on failure (Maven 3.8 prints stray ANSI resets even
+    # with -q and -B; its [ERROR] lines go to stdout).
     if ! "$MVN" -B -q -Dstyle.color=never -f "$POM" -Dmaven.repo.local="$M2" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp"; then
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+        >"$M2/fetch.log" 2>&1; then
         rm -rf "$tmp"
-        die "mvn could not fetch the jars listed in $POM"
+        sed 's/\x1b\[[0-9;]*m//g' "$M2/fetch.log" >&2
+        die "mvn could not fetch the jars listed in $POM (log: $M2/fetch.log)"
     fi
     compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "mvn ran but no kafka_2.13 jar in $tmp"
     rm -rf "$LIB"
@@ -209,7 +216,7 @@ PY
 
 log_tail() {
     local lines="${1:-50}" file
-    for file in "$LOGS/kafka.out" "$LOGS/server.log"; do
+    for file in "$LOGS/format.log" "$LOGS/kafka.out" "$LOGS/server.log"; do
         if [[ -s "$file" ]]; then
             echo "--- last $lines lines of $file"
             tail -n "$lines" "$file"
@@ -271,7 +278,12 @@ format_storage() {
     if [[ -s "$DATA/cluster.id" ]]; then
         cluster_id="$(cat "$DATA/cluster.id")"
     else
-        cluster_id="$(run_java kafka.tools.StorageTool random-uuid 2>>"$LOGS/format.log")"
+        if ! cluster_id="$(run_java kafka.tools.StorageTool random-uuid 2>>"$LOGS/format.log")" ||
+            [[ ! "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]]; then
+            printf '%s\n' "$cluster_id" >>"$LOGS/format.log"
+            log_tail 40 >&2
+            die "java could not run Kafka's StorageTool (logs in $LOGS)"
+        fi
         echo "$cluster_id" >"$DATA/cluster.id"
     fi
     echo "kafka.sh: formatting $LOG_DIRS (cluster id $cluster_id)"
@@ -291,7 +303,7 @@ cmd_up() {
     fi
     need "$JAVA" "Kafka needs Java 17+"
     need "$PYTHON" "the readiness check uses python3"
-    cmd_fetch >/dev/null
+    lib_complete || cmd_fetch
     if probe open "$KAFKA_PORT"; then
         die "127.0.0.1:$KAFKA_PORT is already in use by another process (set KAFKA_PORT)"
     fi

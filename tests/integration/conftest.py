@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kafka_broker import KafkaBroker, KafkaBrokerError
+
+from tests.kafka_broker import KafkaBroker, KafkaBrokerError
 
 
 @pytest.fixture(scope="session")
@@ -16,15 +17,17 @@ def kafka() -> Iterator[KafkaBroker]:
     kafka.sh output and the broker log tail in the message.
     """
     broker = KafkaBroker()
+    failure: str | None = None
     try:
         KafkaBroker.fetch()
         broker.start()
     except (KafkaBrokerError, OSError) as exc:
-        detail = str(exc)
-        if "--- last" not in detail:  # kafka.sh up prints the log tail itself when it fails
-            detail += "\n" + broker.log_tail(60)
+        failure = str(exc)
+        if "--- last" not in failure:  # kafka.sh up prints the log tail itself when it fails
+            failure += "\n" + broker.log_tail(60)
         broker.close()
-        pytest.fail(f"Kafka could not start: {detail}", pytrace=False)
+    if failure is not None:
+        pytest.fail(f"Kafka could not start: {failure}", pytrace=False)
     try:
         yield broker
     finally:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-from kafka_broker import KafkaBroker
+
+from tests.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.integration
 

@@ -38,7 +38,9 @@ class Detector:
         self.settings = settings
         self.cap = rule.max_groups or settings.max_groups
         self.lc = Lifecycle(
-            Policy(rule.for_ms, rule.resolve_after_ms, rule.throttle_ms), self.snapshot
+            Policy(rule.for_ms, rule.resolve_after_ms, rule.throttle_ms),
+            self.snapshot,
+            self.timer_added,
         )
         self.stats = RuleStats()
         self.select: Selector = self.build_selector()
@@ -83,6 +85,12 @@ class Detector:
     def forget(self, key: GroupKey) -> None:
         self.samples.pop(key, None)
         self.tops.pop(key, None)
+
+    def timer_added(self, due: int) -> None:
+        """A deadline on the watermark was set: wake up when the stream clock gets there."""
+        at = due + self.lateness
+        if at < self.tick:
+            self.tick = at
 
     # -- driving ---------------------------------------------------------------------------
     def process(self, evs: list[Event], base: Any, clock: BatchClock) -> None:

@@ -34,7 +34,7 @@ class SequenceDetector(Detector):
     def build_selector(self) -> Selector:
         return compile_selector(
             self.rule.where, self.rule.group_by, "mask",
-            value_filters=tuple(s.where for s in self.steps),
+            value_filters=tuple(s.where for s in self.rule.detect.steps),
         )  # fmt: skip
 
     def group_count(self) -> int:

@@ -7,7 +7,9 @@ from typing import Any
 from alerting.model import GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
+from signalfire.engine.settings import EngineSettings
 from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.rules.model import Rule
 
 
 class ThresholdDetector(WindowedDetector):
@@ -21,13 +23,10 @@ class ThresholdDetector(WindowedDetector):
             return compile_selector(self.rule.where, self.rule.group_by)
         return compile_selector(self.rule.where, self.rule.group_by, "number", d.field)
 
-    def setup(self) -> None:
+    def __init__(self, rule: Rule, settings: EngineSettings) -> None:
+        super().__init__(rule, settings)
         self.totals: dict[GroupKey, Any] = {}
-        self.aggregate = self.rule.detect.aggregate
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.setup()
+        self.aggregate = rule.detect.aggregate
 
     def holds(self, key: GroupKey) -> bool:
         return key in self.totals and self.op(self.value(key), self.threshold)

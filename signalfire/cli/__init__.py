@@ -1,0 +1,5 @@
+"""The `signalfire` command line."""
+
+from signalfire.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,47 @@
+"""Helpers shared by the subcommands: loading rules with errors printed, tables."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.engine import EngineSettings
+from signalfire.rules import RuleSet, RuleSetError, load_rules
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as `signalfire: error: ...`, exit 2."""
+
+
+def load_or_report(paths: Sequence[str]) -> RuleSet | None:
+    try:
+        return load_rules(paths)
+    except RuleSetError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in rules", file=sys.stderr)
+        return None
+
+
+def settings_from(lateness: str, max_groups: int) -> EngineSettings:
+    try:
+        lateness_ms = parse_duration_ms(lateness)
+    except DurationError as exc:
+        raise UsageError(f"--lateness: {exc}") from None
+    if max_groups < 1:
+        raise UsageError("--max-groups: must be at least 1")
+    return EngineSettings(allowed_lateness_ms=lateness_ms, max_groups=max_groups)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain text table: the first two columns left-aligned, numbers right-aligned."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        parts = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])

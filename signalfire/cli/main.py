@@ -1,0 +1,41 @@
+"""Entry point: `signalfire COMMAND ...` (see `signalfire --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from signalfire.cli import backtest_cmd, demo_cmd, rules_cmd
+from signalfire.cli.common import UsageError
+from signalfire.generate import cli as generate_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signalfire",
+        description="Streaming alerting for trust & safety: rules over usage events.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    rules_cmd.register(sub)
+    backtest_cmd.register(sub)
+    generate_cmd.register(sub)
+    demo_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

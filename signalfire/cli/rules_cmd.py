@@ -1,0 +1,61 @@
+"""`signalfire rules check|test DIR...`."""
+
+from __future__ import annotations
+
+import argparse
+
+from signalfire.cli.common import load_or_report
+from signalfire.ruletest import run_rule_tests
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rules = sub.add_parser("rules", help="check and test rule files")
+    rsub = rules.add_subparsers(dest="rules_command", required=True)
+    check = rsub.add_parser("check", help="validate rule files; print file:line: message")
+    check.add_argument("paths", nargs="+", metavar="DIR", help="rule directories or files")
+    check.set_defaults(func=run_check)
+    test = rsub.add_parser("test", help="run the test cases embedded in rule files")
+    test.add_argument("paths", nargs="+", metavar="DIR", help="rule directories or files")
+    test.add_argument(
+        "--require-cases",
+        action="store_true",
+        help="fail unless every rule has a firing case and a quiet case",
+    )
+    test.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    test.set_defaults(func=run_test)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    ruleset = load_or_report(args.paths)
+    if ruleset is None:
+        return 1
+    print(f"{len(ruleset.rules)} rule(s) OK")
+    return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    ruleset = load_or_report(args.paths)
+    if ruleset is None:
+        return 1
+    results = run_rule_tests(ruleset.rules)
+    failed = 0
+    for r in results:
+        if r.passed:
+            if args.verbose:
+                print(f"PASS {r.rule.id}: {r.case.name}")
+            continue
+        failed += 1
+        print(f"FAIL {r.rule.id}: {r.case.name} ({r.where})")
+        for problem in r.problems:
+            print(f"     {problem}")
+    missing = 0
+    if args.require_cases:
+        for rule in ruleset.rules:
+            fires = any(c.expect for c in rule.tests)
+            quiet = any(not c.expect for c in rule.tests)
+            if not (fires and quiet):
+                missing += 1
+                print(f"MISSING {rule.id} ({rule.path}:{rule.line}): needs a firing and a quiet case")
+    passed = len(results) - failed
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or missing else 0

@@ -1,0 +1,98 @@
+"""Usage events (CONTRACTS.md section 1): decoding and checking, with a reason for rejects.
+
+The engine relies on what this guarantees: `event_id`, `org_id` are strings, `ts` is int
+epoch milliseconds, `event_type` is present (default `request`), and every known optional
+field has its documented type. Unknown fields are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+Event = dict[str, Any]
+
+MAX_TS_MS = 10**14  # year 5138: anything larger is a unit mistake (micro/nanoseconds)
+_STR = (str,)
+_INT = (int,)
+OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
+    "account_id": _STR,
+    "api_key_id": _STR,
+    "ip": _STR,
+    "country": _STR,
+    "endpoint": _STR,
+    "model": _STR,
+    "status": _INT,
+    "prompt_tokens": _INT,
+    "completion_tokens": _INT,
+    "flagged": (bool,),
+    "categories": (list,),
+    "event_type": _STR,
+    "attrs": (dict,),
+}
+_TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", list: "list", dict: "object"}
+
+
+class EventError(ValueError):
+    """Why a record is not a usable event (short: it becomes the DLQ `error` header)."""
+
+
+def parse_ts(value: object) -> int:
+    if value.__class__ is int:
+        ts = value
+    elif value.__class__ is float:
+        ts = int(value)  # type: ignore[call-overload]
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise EventError("ts: not epoch ms or ISO-8601") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        ts = int(dt.timestamp() * 1000)
+    else:
+        raise EventError("ts: expected epoch ms number or ISO-8601 string")
+    if not 0 <= ts < MAX_TS_MS:  # type: ignore[operator]
+        raise EventError("ts: out of range (expected epoch milliseconds)")
+    return ts  # type: ignore[return-value]
+
+
+def normalize(obj: object) -> Event:
+    """Check a decoded JSON value and return it as an event (the same dict, completed)."""
+    if obj.__class__ is not dict:
+        raise EventError("not a JSON object")
+    event: Event = obj  # type: ignore[assignment]
+    eid = event.get("event_id")
+    if eid.__class__ is not str or not eid:
+        raise EventError("event_id: required non-empty string")
+    org = event.get("org_id")
+    if org.__class__ is not str or not org:
+        raise EventError("org_id: required non-empty string")
+    ts = event.get("ts")
+    if ts is None:
+        raise EventError("ts: required")
+    if ts.__class__ is not int:
+        event["ts"] = parse_ts(ts)
+    elif not 0 <= ts < MAX_TS_MS:  # type: ignore[operator]
+        raise EventError("ts: out of range (expected epoch milliseconds)")
+    for name, value in event.items():
+        allowed = OPTIONAL_TYPES.get(name)
+        if allowed is not None and value.__class__ not in allowed and value is not None:
+            raise EventError(f"{name}: expected {_TYPE_NAMES[allowed[0]]}")
+    if event.get("event_type") is None:
+        event["event_type"] = "request"
+    cats = event.get("categories")
+    if cats is not None and not all(c.__class__ is str for c in cats):
+        raise EventError("categories: expected a list of strings")
+    return event
+
+
+def decode(raw: bytes | str) -> Event:
+    """One record value (JSON text) as a checked event."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EventError(f"not valid JSON: {str(exc)[:80]}") from None
+    return normalize(obj)

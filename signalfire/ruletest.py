@@ -1,0 +1,110 @@
+"""`signalfire rules test`: the cases embedded in rule files, run through the real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerting.model import Alert
+from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.engine import Engine, EngineSettings
+from signalfire.events import Event, EventError, normalize
+from signalfire.rules.model import Rule, TestCase
+
+DEFAULT_ORG = "o_test"
+TEST_KEYS = ("repeat", "every")
+
+
+class CaseError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class CaseResult:
+    rule: Rule
+    case: TestCase
+    passed: bool
+    problems: list[str] = field(default_factory=list)
+    got: list[Alert] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return f"{self.rule.path}:{self.case.line}"
+
+
+def _ms(value: object, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return parse_duration_ms(value)
+    except DurationError as exc:
+        raise CaseError(f"{what}: {exc}") from None
+
+
+def expand_events(case: TestCase) -> list[Event]:
+    """Case events with `repeat`/`every` unrolled, ids and defaults filled, then checked."""
+    events: list[Event] = []
+    for n, spec in enumerate(case.events):
+        repeat = spec.get("repeat", 1)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise CaseError(f"events[{n}].repeat: expected a whole number >= 1")
+        every = _ms(spec.get("every", 0), f"events[{n}].every")
+        start = _ms(spec.get("ts", 0), f"events[{n}].ts")
+        base = {k: v for k, v in spec.items() if k not in TEST_KEYS}
+        for r in range(repeat):
+            event = dict(base)
+            event["ts"] = start + r * every
+            event.setdefault("event_id", f"t{n}-{r}")
+            event.setdefault("org_id", DEFAULT_ORG)
+            try:
+                events.append(normalize(event))
+            except EventError as exc:
+                raise CaseError(f"events[{n}]: {exc}") from None
+    return events
+
+
+def _matches(expected: dict[str, Any], got: Alert) -> list[str]:
+    problems = []
+    if expected.get("action") != got.action:
+        problems.append(f"action {got.action}, expected {expected.get('action')}")
+    group = expected.get("group", {})
+    actual = got.group_dict
+    for name, value in (group or {}).items():
+        if actual.get(name) != value:
+            problems.append(f"group {name}={actual.get(name)!r}, expected {value!r}")
+    if "at" in expected and _ms(expected["at"], "expect.at") != got.at:
+        problems.append(f"at {got.at} ms, expected {_ms(expected['at'], 'expect.at')} ms")
+    if "value" in expected and expected["value"] != got.evidence.value:
+        problems.append(f"value {got.evidence.value!r}, expected {expected['value']!r}")
+    return problems
+
+
+def run_case(rule: Rule, case: TestCase, settings: EngineSettings | None = None) -> CaseResult:
+    result = CaseResult(rule, case, passed=False)
+    try:
+        events = expand_events(case)
+    except CaseError as exc:
+        result.problems.append(str(exc))
+        return result
+    engine = Engine([rule], settings)
+    got = engine.process(events)
+    if case.until_ms is not None:
+        got += engine.advance(case.until_ms)
+    got += engine.flush()
+    result.got = got
+    if len(got) != len(case.expect):
+        result.problems.append(
+            f"{len(got)} alert(s), expected {len(case.expect)}: "
+            + ", ".join(f"{a.action} {dict(a.group)} at {a.at}" for a in got)
+        )
+    for n, (expected, alert) in enumerate(zip(case.expect, got, strict=False)):
+        result.problems.extend(f"alert {n + 1}: {p}" for p in _matches(expected, alert))
+    result.passed = not result.problems
+    return result
+
+
+def run_rule_tests(
+    rules: Sequence[Rule], settings: EngineSettings | None = None
+) -> list[CaseResult]:
+    return [run_case(rule, case, settings) for rule in rules for case in rule.tests]

@@ -1,0 +1,138 @@
+"""threshold: aggregates over a sliding event-time window, trigger and drain-driven resolve."""
+
+import pytest
+
+from tests.unit.helpers import actions, base_rule, ev, run
+
+WINDOW = {"type": "threshold", "window": "60s", "threshold": 10}
+
+
+def filler(start, stop):
+    """Sparse events of another org that move event time forward."""
+    return [ev(t, "filler") for t in range(start, stop, 20_000)]
+
+
+def burst(n, start=0, every=100, org="o1", **fields):
+    return [ev(start + i * every, org, **fields) for i in range(n)]
+
+
+def test_count_triggers_on_the_crossing_event():
+    r = base_rule(WINDOW)
+    out = run(r, burst(11))
+    assert actions(out) == [("trigger", "o1", 1000)]
+    assert out[0].evidence.value == 11
+    assert out[0].evidence.window_start == 1000 - 60_000
+    assert len(out[0].evidence.sample_event_ids) == 10
+
+
+def test_count_at_threshold_does_not_fire_with_gt_but_does_with_gte():
+    assert run(base_rule(WINDOW), burst(10)) == []
+    out = run(base_rule({**WINDOW, "op": ">="}), burst(10))
+    assert actions(out) == [("trigger", "o1", 900)]
+
+
+def test_resolves_after_window_drains_without_new_events_from_the_group():
+    r = base_rule(WINDOW, resolve_after="2m")
+    # o1 bursts at t=0..1s; o2 keeps time moving (no more o1 events).
+    events = burst(11) + filler(5_000, 400_000)
+    out = run(r, events)
+    # Bucket 0 (events at 0..999) leaves at (0+60+1)*1000 = 61s: count drops to 1 -> false.
+    assert actions(out) == [("trigger", "o1", 1000), ("resolve", "o1", 61_000 + 120_000)]
+    assert out[1].evidence.value == 1  # the value that cleared it
+
+
+def test_resolve_waits_for_the_watermark():
+    r = base_rule(WINDOW, resolve_after="2m")
+    events = burst(11) + filler(5_000, 200_000)
+    # Due at 181s; highest event time is 185s, watermark 155s: not yet without flush.
+    assert actions(run(r, events, flush=False)) == [("trigger", "o1", 1000)]
+    assert actions(run(r, events, flush=True))[-1] == ("resolve", "o1", 181_000)
+
+
+def test_no_second_trigger_while_holding_and_throttle_delays_next_episode():
+    r = base_rule(WINDOW, resolve_after="0s", throttle="10m")
+    events = burst(30) + burst(30, start=120_000) + burst(30, start=700_000) + filler(710_000, 800_000)
+    out = run(r, events)
+    # Episode 2 starts at 121s within throttle: pending until 1000+600000, but it cleared
+    # before then; episode 3 at 701s is past the throttle.
+    assert [a for a, _, _ in actions(out)] == ["trigger", "resolve", "trigger", "resolve"]
+    assert out[2].at == 701_000
+
+
+def test_for_holds_before_firing():
+    r = base_rule({**WINDOW, "threshold": 5}, **{"for": "30s"})
+    events = burst(100, every=1000) + [ev(200_000, "o2")]
+    out = run(r, events)
+    assert actions(out)[0] == ("trigger", "o1", 5_000 + 30_000)
+
+
+def test_for_cancelled_when_condition_clears_first():
+    r = base_rule({**WINDOW, "threshold": 5}, **{"for": "90s"})
+    events = burst(6, every=1000) + filler(10_000, 300_000)
+    assert run(r, events) == []
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "values", "threshold", "expected"),
+    [
+        ("sum", [100, 200, 300], 500, 600),
+        ("avg", [10, 20, 90], 35, 40.0),
+        ("max", [5, 90, 1], 50, 90),
+        ("min", [5, 3, 1], 0, 5),
+    ],
+)
+def test_field_aggregates(aggregate, values, threshold, expected):
+    r = base_rule({**WINDOW, "aggregate": aggregate, "field": "tokens", "threshold": threshold})
+    out = run(r, [ev(i * 10, tokens=v) for i, v in enumerate(values)])
+    assert out and out[0].action == "trigger"
+    assert out[0].evidence.value == expected
+
+
+def test_min_recomputed_when_a_bucket_drains():
+    r = base_rule({**WINDOW, "aggregate": "min", "field": "tokens", "op": "<", "threshold": 3},
+                  resolve_after="0s")  # fmt: skip
+    events = [ev(0, tokens=1), ev(30_000, tokens=9)] + [ev(t, "o2") for t in range(40_000, 100_000, 1000)]
+    out = run(r, events)
+    assert actions(out) == [("trigger", "o1", 0), ("resolve", "o1", 61_000)]
+    assert out[1].evidence.value == 9
+
+
+def test_events_without_group_field_or_numeric_value_are_skipped():
+    r = base_rule({**WINDOW, "aggregate": "sum", "field": "tokens", "threshold": 5})
+    events = [ev(0, tokens="lots"), ev(1, tokens=True), {**ev(2, tokens=10), "org_id": None}]
+    assert run(r, events) == []
+
+
+def test_late_events_counted_not_applied():
+    r = base_rule({**WINDOW, "threshold": 2})
+    from signalfire.engine import Engine, EngineSettings
+
+    engine = Engine([r], EngineSettings(allowed_lateness_ms=1000))
+    engine.process([ev(100_000, "o2")])
+    out = engine.process([ev(1_000), ev(2_000), ev(3_000)])  # all older than the watermark
+    assert out == [] and engine.late == 3 and engine.late_by_rule == [3]
+
+
+def test_group_cap_evicts_least_recently_active_group():
+    r = base_rule({**WINDOW, "threshold": 2}, max_groups=2)
+    from signalfire.engine import Engine
+
+    engine = Engine([r])
+    engine.process([ev(0, "a"), ev(1, "b"), ev(2, "a"), ev(3, "c")])
+    det = engine.detectors[0]
+    assert det.group_count() == 2
+    assert det.stats.cap_evictions == 1
+    assert set(det.totals) == {"a", "c"}  # b was the least recently active
+    assert all("b" not in bucket for bucket in det.buckets.values())
+
+
+def test_state_expires_with_the_window():
+    r = base_rule(WINDOW)
+    from signalfire.engine import Engine
+
+    engine = Engine([r])
+    engine.process([ev(i, f"org{i}") for i in range(1000)])
+    assert engine.detectors[0].group_count() == 1000
+    engine.process([ev(200_000, "late-comer")])
+    det = engine.detectors[0]
+    assert det.group_count() == 1 and len(det.buckets) == 1 and len(det.samples) == 1
