@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_PART = r"(\d+)(ms|s|m|h|d)"
+_DURATION = re.compile(rf"^\s*(?:{_PART})+\s*$")
+_PARTS = re.compile(_PART)
 
 
 class DurationError(ValueError):
@@ -13,15 +15,15 @@ class DurationError(ValueError):
 
 
 def parse_duration_ms(text: object) -> int:
-    """Milliseconds in a duration such as `60s`; a bare 0 is accepted as zero."""
+    """Milliseconds in a duration such as `60s` or `1h30m`; a bare 0 is accepted as zero."""
     if text == 0 and not isinstance(text, bool):
         return 0
     if not isinstance(text, str):
         raise DurationError(f"expected a duration like 30s, 5m, 2h, 1d; got {text!r}")
     match = _DURATION.match(text)
     if match is None:
-        raise DurationError(f"bad duration {text!r}: use a whole number with ms, s, m, h or d")
-    return int(match.group(1)) * _UNITS_MS[match.group(2)]
+        raise DurationError(f"bad duration {text!r}: use whole numbers with ms, s, m, h or d, e.g. 90s or 1h30m")
+    return sum(int(n) * _UNITS_MS[unit] for n, unit in _PARTS.findall(text))
 
 
 def format_duration_ms(ms: int) -> str:

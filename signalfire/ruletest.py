@@ -33,6 +33,15 @@ class CaseResult:
         return f"{self.rule.path}:{self.case.line}"
 
 
+def plain(value: Any) -> Any:
+    """YAML line-tracking containers as the plain dicts and lists that JSON decoding gives."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def _ms(value: object, what: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -51,7 +60,7 @@ def expand_events(case: TestCase) -> list[Event]:
             raise CaseError(f"events[{n}].repeat: expected a whole number >= 1")
         every = _ms(spec.get("every", 0), f"events[{n}].every")
         start = _ms(spec.get("ts", 0), f"events[{n}].ts")
-        base = {k: v for k, v in spec.items() if k not in TEST_KEYS}
+        base = {k: plain(v) for k, v in spec.items() if k not in TEST_KEYS}
         for r in range(repeat):
             event = dict(base)
             event["ts"] = start + r * every
@@ -89,6 +98,12 @@ def run_case(rule: Rule, case: TestCase, settings: EngineSettings | None = None)
         return result
     engine = Engine([rule], settings)
     got = engine.process(events)
+    if engine.late:
+        result.problems.append(
+            f"{engine.late} event(s) older than the watermark were dropped as late: "
+            "list events in time order (allowed lateness is "
+            f"{engine.settings.allowed_lateness_ms} ms)"
+        )
     if case.until_ms is not None:
         got += engine.advance(case.until_ms)
     got += engine.flush()

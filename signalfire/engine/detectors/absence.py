@@ -1,12 +1,15 @@
 """`absence`: a group that was seen sends no matching event for `window`.
 
-Per group `[last_ts, touch_slot]`, kept in order of activity (re-ordered at most once per
-slot of window/60). When the watermark reaches last + window the condition holds: the
-group moves to `silent` and the lifecycle triggers. Its next event ends the silence.
+Per group `[last_ts, queued_due]`, in creation order (the group cap evicts from the front).
+Each group has exactly one entry in a heap of deadlines, pushed when it is created. When the
+watermark passes an entry, the group is silent if its last event is still that old; if it
+was seen since, the entry goes back with the new deadline. Events cost no heap work, and
+silences fire in deadline order.
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from alerting.model import Evidence, GroupKey
@@ -23,9 +26,10 @@ class AbsenceDetector(Detector):
     def __init__(self, rule: Rule, settings: EngineSettings) -> None:
         super().__init__(rule, settings)
         self.window = rule.detect.window_ms
-        self.slot = max(1, self.window // 60)
         self.groups: dict[GroupKey, list[int]] = {}
         self.silent: dict[GroupKey, int] = {}
+        self.deadlines: list[tuple[int, int, GroupKey]] = []
+        self._order = 0
 
     def group_count(self) -> int:
         return len(self.groups) + len(self.silent)
@@ -35,7 +39,7 @@ class AbsenceDetector(Detector):
         clock: BatchClock,
     ) -> None:  # fmt: skip
         nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
-        groups, slot = self.groups, self.slot
+        groups, window = self.groups, self.window
         for i, key in zip(idxs, keys, strict=True):
             now = nows[i]
             if now >= self.tick:
@@ -46,25 +50,29 @@ class AbsenceDetector(Detector):
             if g is None:
                 if self.silent.pop(key, None) is not None:
                     lc.cond_false(key, ts)
-                groups[key] = [ts, ts // slot]
+                self._track(key, ts)
                 if len(groups) + len(self.silent) > self.cap:
                     self._evict_oldest(ts)
-                self.tick = min(self.tick, ts + self.window + lateness)
-            else:
-                if ts > g[0]:
-                    g[0] = ts
-                touch = ts // slot
-                if touch > g[1]:
-                    g[1] = touch
-                    del groups[key]
-                    groups[key] = g
+            elif ts > g[0]:
+                g[0] = ts
             self.note(key, e)
             if lc.out:
                 self.collect(seq0 + i)
 
+    def _track(self, key: GroupKey, ts: int) -> None:
+        due = ts + self.window
+        self.groups[key] = [ts, due]
+        self._push(due, key)
+
+    def _push(self, due: int, key: GroupKey) -> None:
+        self._order += 1
+        heapq.heappush(self.deadlines, (due, self._order, key))
+        if due + self.lateness < self.tick:
+            self.tick = due + self.lateness
+
     def _evict_oldest(self, t: int) -> None:
         self.stats.cap_evictions += 1
-        if len(self.groups) > 1:
+        if self.groups:
             old = next(iter(self.groups))
             del self.groups[old]
         else:
@@ -74,24 +82,28 @@ class AbsenceDetector(Detector):
         self.forget(old)
 
     def next_timer(self) -> int:
-        if not self.groups:
-            return NEVER
-        return self.groups[next(iter(self.groups))][0] + self.window
+        return self.deadlines[0][0] if self.deadlines else NEVER
 
     def fire(self, wm: int) -> None:
-        groups = self.groups
-        while groups:
-            key = next(iter(groups))
-            due = groups[key][0] + self.window
-            if due > wm:
-                break
+        deadlines, groups = self.deadlines, self.groups
+        while deadlines and deadlines[0][0] <= wm:
+            due, _, key = heapq.heappop(deadlines)
+            g = groups.get(key)
+            if g is None or g[1] != due:
+                continue  # evicted, or already silent
+            actual = g[0] + self.window
+            if actual > due:
+                g[1] = actual
+                self._order += 1
+                heapq.heappush(deadlines, (actual, self._order, key))
+                continue
             del groups[key]
             self.silent[key] = due
             self.lc.cond_true(key, due)
 
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
-        last = self.silent.get(key)
-        silent_s = (at - (last - self.window)) / 1000 if last is not None else 0
+        since = self.silent.get(key)
+        silent_s = (at - (since - self.window)) / 1000 if since is not None else 0
         return Evidence(
             value=silent_s, window_start=at - self.window, window_end=at,
             sample_event_ids=self.sample_ids(key), top=self.top_of(key),

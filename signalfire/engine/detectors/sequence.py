@@ -2,12 +2,14 @@
 
 One partial match per group, in `partials` (insertion order = start order): `[step, count,
 first_ts, ids]`. A partial that reached a final `absent` step waits in `waiting` for its
-deadline (first + within): an event of that step cancels it, the watermark reaching the
-deadline makes it an occurrence. Expired partials are swept from the front as time passes.
+deadline (first + within), ordered by a heap of deadlines: an event of that step cancels
+it, the watermark reaching the deadline makes it an occurrence. Expired partials are swept
+from the front as time passes.
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from alerting.model import Evidence, GroupKey
@@ -30,6 +32,8 @@ class SequenceDetector(Detector):
         self.absent_last = self.steps[-1].absent
         self.partials: dict[GroupKey, list[Any]] = {}
         self.waiting: dict[GroupKey, list[Any]] = {}
+        self.deadlines: list[tuple[int, int, GroupKey]] = []
+        self._order = 0
 
     def build_selector(self) -> Selector:
         return compile_selector(
@@ -93,7 +97,11 @@ class SequenceDetector(Detector):
             del self.partials[key]
             if key not in self.waiting:
                 self.waiting[key] = p
-                self.tick = min(self.tick, p[2] + self.within + self.lateness)
+                self._order += 1
+                p.append(self._order)
+                due = p[2] + self.within
+                heapq.heappush(self.deadlines, (due, self._order, key))
+                self.tick = min(self.tick, due + self.lateness)
 
     def _evidence(self, p: list[Any], at: int) -> Evidence:
         return Evidence(
@@ -102,9 +110,7 @@ class SequenceDetector(Detector):
         )  # fmt: skip
 
     def next_timer(self) -> int:
-        soonest = NEVER
-        if self.waiting:
-            soonest = self.waiting[next(iter(self.waiting))][2] + self.within
+        soonest = self.deadlines[0][0] if self.deadlines else NEVER
         if self.partials:
             soonest = min(soonest, self.partials[next(iter(self.partials))][2] + self.within)
         return soonest
@@ -115,11 +121,10 @@ class SequenceDetector(Detector):
             if self.partials[key][2] + self.within > wm:
                 break
             del self.partials[key]
-        while self.waiting:
-            key = next(iter(self.waiting))
-            p = self.waiting[key]
-            due = p[2] + self.within
-            if due > wm:
-                break
+        while self.deadlines and self.deadlines[0][0] <= wm:
+            due, order, key = heapq.heappop(self.deadlines)
+            p = self.waiting.get(key)
+            if p is None or p[4] != order:
+                continue  # cancelled by an event of the absent step
             del self.waiting[key]
             self.lc.occurred(key, due, self._evidence(p, due))
