@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from signalfire.filters.matchers import CidrMatcher, typed_contains, typed_in, typed_set
+from signalfire.filters.matchers import (
+    CachedSearch,
+    CidrMatcher,
+    typed_contains,
+    typed_in,
+    typed_set,
+)
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
 from signalfire.rules.regex import compile_re2
 
@@ -45,9 +51,9 @@ class _Gen:
         if isinstance(node, Cond):
             return self.cond(node)
         if isinstance(node, AllOf):
-            return " and ".join(f"({self.filt(x)})" for x in node.items) or "True"
+            return " and ".join(f"({self.filt(x)})" for x in _cheap_first(node.items)) or "True"
         if isinstance(node, AnyOf):
-            return " or ".join(f"({self.filt(x)})" for x in node.items) or "False"
+            return " or ".join(f"({self.filt(x)})" for x in _cheap_first(node.items)) or "False"
         return f"not ({self.filt(node.item)})"
 
     def cond(self, c: Cond) -> str:  # noqa: C901 - one branch per operator
@@ -79,8 +85,8 @@ class _Gen:
         if op in ("startswith", "endswith"):
             return f"({x} := {v}).__class__ is str and {x}.{op}({self.const(arg)})"
         if op == "regex":
-            pattern = self.const(compile_re2(arg))
-            return f"({x} := {v}).__class__ is str and {pattern}.search({x}) is not None"
+            search = self.const(CachedSearch(compile_re2(arg)))
+            return f"({x} := {v}).__class__ is str and {search}({x})"
         if op == "cidr":
             return f"({x} := {v}).__class__ is str and {self.const(CidrMatcher(arg))}({x})"
         if op == "exists":
@@ -93,6 +99,22 @@ class _Gen:
         if arg.__class__ is str:
             return f"{v} == {self.const(arg)}"
         return f"({x} := {v}) == {self.const(arg)} and {x}.__class__ is not bool"
+
+
+_OP_COST = {"regex": 4, "cidr": 3, "contains": 2, "startswith": 2, "endswith": 2}
+
+
+def _cost(node: Filter) -> int:
+    if isinstance(node, Cond):
+        return _OP_COST.get(node.op, 1) + len(node.path) - 1
+    if isinstance(node, Not):
+        return _cost(node.item)
+    return sum(_cost(x) for x in node.items)
+
+
+def _cheap_first(items: Sequence[Filter]) -> list[Filter]:
+    """Conditions have no side effects, so testing cheap ones first changes only the cost."""
+    return sorted(items, key=_cost)
 
 
 def _build(gen: _Gen, name: str, source: str) -> Any:

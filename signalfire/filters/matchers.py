@@ -61,3 +61,21 @@ class CidrMatcher:
             self.cache.clear()
         self.cache[text] = answer
         return answer
+
+
+class CachedSearch:
+    """RE2 search with a bounded cache of answers: field values such as user agents repeat."""
+
+    def __init__(self, pattern: Any) -> None:
+        self.pattern = pattern
+        self.cache: dict[str, bool] = {}
+
+    def __call__(self, text: str) -> bool:
+        hit = self.cache.get(text)
+        if hit is not None:
+            return hit
+        answer = self.pattern.search(text) is not None
+        if len(self.cache) >= _CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[text] = answer
+        return answer

@@ -56,18 +56,21 @@ class DistinctDetector(WindowedDetector):
             if bucket is None and (bucket := self.open_bucket(b, now)) is None:
                 continue
             bucket[key] = None
-            values = seen.pop(key, None)
+            values = seen.get(key)
             if values is None:
                 values = {v: b}
                 seen[key] = values
                 if len(seen) > cap:
                     self.evict(next(iter(seen)), now)
-            else:
+            elif values.get(v, b) <= b:
+                values[v] = b
+            if len(values) >= self.warm:
+                del seen[key]
                 seen[key] = values
-                if values.get(v, b) <= b:
-                    values[v] = b
-            self.note(key, e)
-            self.evaluate(key, now)
+                self.note(key, e)
+                self.evaluate(key, now)
+            elif key in self.true_keys:
+                self.evaluate(key, now)
             if lc.out:
                 self.collect(seq0 + i)
 

@@ -61,29 +61,49 @@ class ThresholdDetector(WindowedDetector):
     ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, totals, true_keys = self.res, self.buckets, self.totals, self.true_keys
-        op, thr, lc, note, cap = self.op, self.threshold, self.lc, self.note, self.cap
+        op, thr, lc, note, cap, warm = self.op, self.threshold, self.lc, self.note, self.cap, self.warm
+        tick = self.tick
+        last_b = None
+        bucket: dict[GroupKey, Any] | None = None
         for i, key in zip(idxs, keys, strict=True):
             now = nows[i]
-            if now >= self.tick:
+            if now >= tick:
                 self.catch_up(now, now - lateness, clock)
+                tick = self.tick
+                last_b = None
             e = evs[i]
             b = e["ts"] // res
-            bucket = buckets.get(b)
-            if bucket is None and (bucket := self.open_bucket(b, now)) is None:
-                continue
-            bucket[key] = bucket.get(key, 0) + 1
-            total = totals.pop(key, 0) + 1
+            if b != last_b:
+                bucket = buckets.get(b)
+                if bucket is None:
+                    bucket = self.open_bucket(b, now)
+                    tick = self.tick
+                    if bucket is None:
+                        continue
+                last_b = b
+            bucket[key] = bucket.get(key, 0) + 1  # type: ignore[index]
+            total = totals.get(key, 0) + 1
             totals[key] = total
             if total == 1 and len(totals) > cap:
                 self.evict(next(iter(totals)), now)
+                last_b = None
+            if total < warm:
+                continue
+            # A warm group moves to the back: the group cap evicts cold groups first.
+            del totals[key]
+            totals[key] = total
             note(key, e)
             if op(total, thr):
-                if key not in true_keys:
-                    true_keys.add(key)
-                    lc.cond_true(key, now)
+                if key in true_keys:
+                    continue
+                true_keys.add(key)
+                lc.cond_true(key, now)
             elif key in true_keys:
                 true_keys.discard(key)
                 lc.cond_false(key, now)
+            else:
+                continue
+            tick = self.tick
             if lc.out:
                 self.collect(seq0 + i)
 
@@ -93,23 +113,44 @@ class ThresholdDetector(WindowedDetector):
     ) -> None:  # fmt: skip
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, totals, cap = self.res, self.buckets, self.totals, self.cap
-        agg = self.aggregate
+        agg, warm, value_of = self.aggregate, self.warm, self.value
+        plain = agg in ("sum", "max")
+        tick = self.tick
+        last_b = None
+        bucket: dict[GroupKey, Any] | None = None
         for i, key, v in zip(idxs, keys, vals, strict=True):
             now = nows[i]
-            if now >= self.tick:
+            if now >= tick:
                 self.catch_up(now, now - lateness, clock)
+                tick = self.tick
+                last_b = None
             e = evs[i]
             b = e["ts"] // res
-            bucket = buckets.get(b)
-            if bucket is None and (bucket := self.open_bucket(b, now)) is None:
+            if b != last_b:
+                bucket = buckets.get(b)
+                if bucket is None:
+                    bucket = self.open_bucket(b, now)
+                    tick = self.tick
+                    if bucket is None:
+                        continue
+                last_b = b
+            _fold(bucket, key, v, agg)  # type: ignore[arg-type]
+            acc = totals.get(key)
+            if acc is None:
+                acc = totals[key] = [v, 1]
+                if len(totals) > cap:
+                    self.evict(next(iter(totals)), now)
+                    last_b = None
+            else:
+                _fold_acc(acc, v, agg)
+            value = acc[0] if plain else value_of(key)
+            if value < warm and key not in self.true_keys:
                 continue
-            _fold(bucket, key, v, agg)
-            acc = totals.pop(key, None)
-            totals[key] = _fold_acc(acc, v, agg)
-            if acc is None and len(totals) > cap:
-                self.evict(next(iter(totals)), now)
+            del totals[key]
+            totals[key] = acc
             self.note(key, e)
             self.evaluate(key, now)
+            tick = self.tick
             if self.lc.out:
                 self.collect(seq0 + i)
 

@@ -37,6 +37,9 @@ class WindowedDetector(Detector):
         self.true_keys: set[GroupKey] = set()
         self.op = OPS[d.op]
         self.threshold = d.threshold
+        # Evidence (sample ids, top values) is collected only while a group is warm: for an
+        # upward threshold, once it reached half of it. Cold groups cost nothing extra.
+        self.warm = d.threshold / 2 if d.op in (">", ">=") and d.threshold > 0 else -math.inf
 
     # -- subclass hooks ----------------------------------------------------------------------
     def holds(self, key: GroupKey) -> bool:

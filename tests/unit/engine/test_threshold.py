@@ -18,11 +18,20 @@ def burst(n, start=0, every=100, org="o1", **fields):
 
 def test_count_triggers_on_the_crossing_event():
     r = base_rule(WINDOW)
-    out = run(r, burst(11))
+    events = burst(11)
+    out = run(r, events)
     assert actions(out) == [("trigger", "o1", 1000)]
     assert out[0].evidence.value == 11
     assert out[0].evidence.window_start == 1000 - 60_000
-    assert len(out[0].evidence.sample_event_ids) == 10
+    # Samples are collected once the group is warm (half the threshold): events 5..11.
+    assert out[0].evidence.sample_event_ids == tuple(e["event_id"] for e in events[4:11])
+
+
+def test_samples_are_the_last_ten_of_a_big_burst():
+    r = base_rule({**WINDOW, "threshold": 100})
+    events = burst(101)
+    (alert,) = run(r, events)
+    assert alert.evidence.sample_event_ids == tuple(e["event_id"] for e in events[-10:])
 
 
 def test_count_at_threshold_does_not_fire_with_gt_but_does_with_gte():
@@ -135,4 +144,4 @@ def test_state_expires_with_the_window():
     assert engine.detectors[0].group_count() == 1000
     engine.process([ev(200_000, "late-comer")])
     det = engine.detectors[0]
-    assert det.group_count() == 1 and len(det.buckets) == 1 and len(det.samples) == 1
+    assert det.group_count() == 1 and len(det.buckets) == 1 and not det.samples
