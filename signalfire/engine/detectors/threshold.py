@@ -175,9 +175,12 @@ class ThresholdDetector(WindowedDetector):
                 continue
             if self.aggregate in ("sum", "avg"):
                 acc[0] -= part[0]
-            else:
+            elif part[0] == acc[0]:
+                # The extreme may have left with this bucket: recompute from the live ones.
                 pick = min if self.aggregate == "min" else max
                 acc[0] = pick(bk[key][0] for bk in self.buckets.values() if key in bk)
+            else:
+                continue  # the extreme is elsewhere: value unchanged
             self.evaluate(key, t)
 
 

@@ -1,0 +1,111 @@
+"""Engine throughput: the shipped catalogue over >= 1M generated events, beside the ceiling.
+
+    python -m bench.engine [--events 1000000] [--rules rules] [--batch 2000] [--runs 3]
+
+Each measurement runs in a fresh process over the same JSONL lines held in memory:
+`ceiling` is a plain `orjson.loads` loop; `engine` decodes and checks each event and runs the
+whole catalogue in batches. Prints events/s (median of runs), the ratio to the ceiling and
+peak RSS of each process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CACHE = Path(".cache/bench")
+
+
+def ensure_events(n: int, seed: int) -> Path:
+    path = CACHE / f"events-{n}-{seed}.jsonl"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        from signalfire.generate import GeneratorConfig, iter_events, write_jsonl
+
+        tmp = path.with_suffix(".tmp")
+        write_jsonl(iter_events(GeneratorConfig(seed=seed, events=n)), str(tmp))
+        tmp.rename(path)
+    return path
+
+
+def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
+    """One measurement in this process (called in a child)."""
+    import gc
+    import resource
+
+    import orjson
+
+    from signalfire.engine import Engine
+    from signalfire.events import decode
+    from signalfire.rules import load_rules
+    from signalfire.runtime import tune_gc
+
+    lines = path.read_bytes().splitlines()
+    tune_gc()
+    gc.collect()
+    start = time.perf_counter()
+    if mode == "ceiling":
+        loads = orjson.loads
+        for line in lines:
+            loads(line)
+        alerts = 0
+    else:
+        engine = Engine(load_rules([rules]).rules)
+        alerts = 0
+        for i in range(0, len(lines), batch):
+            alerts += len(engine.process([decode(x) for x in lines[i : i + batch]]))
+        alerts += len(engine.flush())
+    elapsed = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"eps": len(lines) / elapsed, "rss_mb": rss_mb, "alerts": alerts}
+
+
+def child(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.engine", "--child", mode, "--path", str(path),
+         "--rules", rules, "--batch", str(batch)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.engine")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--rules", default="rules")
+    p.add_argument("--batch", type=int, default=2000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--child", choices=("ceiling", "engine"))
+    p.add_argument("--path")
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, Path(args.path), args.rules, args.batch)))
+        return 0
+    path = ensure_events(args.events, args.seed)
+    results: dict[str, list[dict[str, float]]] = {"ceiling": [], "engine": []}
+    for _ in range(args.runs):
+        for mode in results:  # interleaved, so drift on a shared machine hits both
+            results[mode].append(child(mode, path, args.rules, args.batch))
+    eps = {m: statistics.median(r["eps"] for r in runs) for m, runs in results.items()}
+    rss = {m: max(r["rss_mb"] for r in runs) for m, runs in results.items()}
+    print(f"events: {args.events:,} (seed {args.seed}), rules: {args.rules}, batch {args.batch}, "
+          f"median of {args.runs} runs")  # fmt: skip
+    print(f"{'pipeline':<34}{'events/s':>12}{'vs ceiling':>12}{'peak RSS MB':>13}")
+    for mode, label in (("ceiling", "orjson.loads loop (ceiling)"),
+                        ("engine", "decode + check + full catalogue")):  # fmt: skip
+        print(f"{label:<34}{eps[mode]:>12,.0f}{eps[mode] / eps['ceiling']:>11.0%}{rss[mode]:>13.0f}")
+    print(f"alerts per run: {int(results['engine'][0]['alerts'])}")
+    print(json.dumps({"events": args.events, "ceiling_eps": round(eps["ceiling"]),
+                      "engine_eps": round(eps["engine"]), "engine_rss_mb": round(rss["engine"]),
+                      "ceiling_rss_mb": round(rss["ceiling"])}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
