@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from alerting.message import pager_message
 from alerting.model import Alert
 from signalfire.engine import Engine, EngineSettings
@@ -57,11 +59,16 @@ class Backtest:
         for n, det in enumerate(self.engine.detectors):
             self.result.summaries.append(
                 RuleSummary(
-                    rule_id=det.rule.id, kind=det.rule.detect.type, matches=det.stats.matches,
-                    peak_groups=self._peaks[n], triggers=det.stats.triggers,
-                    resolves=det.stats.resolves, suppressed=det.lc.suppressed,
-                    late=self.engine.late_by_rule[n], cap_evictions=det.stats.cap_evictions,
-                )  # fmt: skip
+                    rule_id=det.rule.id,
+                    kind=det.rule.detect.type,
+                    matches=det.stats.matches,
+                    peak_groups=self._peaks[n],
+                    triggers=det.stats.triggers,
+                    resolves=det.stats.resolves,
+                    suppressed=det.lc.suppressed,
+                    late=self.engine.late_by_rule[n],
+                    cap_evictions=det.stats.cap_evictions,
+                )
             )
         return self.result
 
@@ -81,9 +88,11 @@ def run_backtest(
 
 
 def run_pair(
-    rules_a: Sequence[Rule], rules_b: Sequence[Rule], batches: Iterable[list[Event]],
+    rules_a: Sequence[Rule],
+    rules_b: Sequence[Rule],
+    batches: Iterable[list[Event]],
     settings: EngineSettings | None = None,
-) -> tuple[BacktestResult, BacktestResult]:  # fmt: skip
+) -> tuple[BacktestResult, BacktestResult]:
     """Two rule sets over one pass of the input (for `--diff`)."""
     a, b = Backtest(rules_a, settings), Backtest(rules_b, settings)
     for batch in batches:
@@ -116,8 +125,6 @@ def page_diff(
 
 
 def write_jsonl(path: str | Path, messages: Iterable[dict[str, Any]]) -> int:
-    import orjson
-
     count = 0
     with open(path, "wb") as fh:
         for m in messages:

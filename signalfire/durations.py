@@ -22,7 +22,9 @@ def parse_duration_ms(text: object) -> int:
         raise DurationError(f"expected a duration like 30s, 5m, 2h, 1d; got {text!r}")
     match = _DURATION.match(text)
     if match is None:
-        raise DurationError(f"bad duration {text!r}: use whole numbers with ms, s, m, h or d, e.g. 90s or 1h30m")
+        raise DurationError(
+            f"bad duration {text!r}: use whole numbers with ms, s, m, h or d, e.g. 90s or 1h30m"
+        )
     return sum(int(n) * _UNITS_MS[unit] for n, unit in _PARTS.findall(text))
 
 

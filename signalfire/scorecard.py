@@ -55,12 +55,16 @@ def score(labels: Sequence[dict[str, Any]], messages: Iterable[dict[str, Any]]) 
     for label in labels:
         for rule in label["rules"]:
             hits = [
-                m for m in triggers
-                if m["payload"]["component"] == rule and _explains(label, m)
-            ]  # fmt: skip
+                m for m in triggers if m["payload"]["component"] == rule and _explains(label, m)
+            ]
             card.catches.append(
-                Catch(label["scenario"], rule, label["group"], bool(hits),
-                      hits[0]["payload"]["timestamp"] if hits else None)
-            )  # fmt: skip
+                Catch(
+                    label["scenario"],
+                    rule,
+                    label["group"],
+                    bool(hits),
+                    hits[0]["payload"]["timestamp"] if hits else None,
+                )
+            )
     card.unexplained = [m for m in triggers if not any(_explains(lb, m) for lb in labels)]
     return card

@@ -67,10 +67,23 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
 
 def child(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.engine", "--child", mode, "--path", str(path),
-         "--rules", rules, "--batch", str(batch)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.engine",
+            "--child",
+            mode,
+            "--path",
+            str(path),
+            "--rules",
+            rules,
+            "--batch",
+            str(batch),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -90,20 +103,34 @@ def main() -> int:
     path = ensure_events(args.events, args.seed)
     results: dict[str, list[dict[str, float]]] = {"ceiling": [], "engine": []}
     for _ in range(args.runs):
-        for mode in results:  # interleaved, so drift on a shared machine hits both
-            results[mode].append(child(mode, path, args.rules, args.batch))
+        for mode, runs in results.items():  # interleaved: drift on a shared machine hits both
+            runs.append(child(mode, path, args.rules, args.batch))
     eps = {m: statistics.median(r["eps"] for r in runs) for m, runs in results.items()}
     rss = {m: max(r["rss_mb"] for r in runs) for m, runs in results.items()}
-    print(f"events: {args.events:,} (seed {args.seed}), rules: {args.rules}, batch {args.batch}, "
-          f"median of {args.runs} runs")  # fmt: skip
+    print(
+        f"events: {args.events:,} (seed {args.seed}), rules: {args.rules}, batch {args.batch}, "
+        f"median of {args.runs} runs"
+    )
     print(f"{'pipeline':<34}{'events/s':>12}{'vs ceiling':>12}{'peak RSS MB':>13}")
-    for mode, label in (("ceiling", "orjson.loads loop (ceiling)"),
-                        ("engine", "decode + check + full catalogue")):  # fmt: skip
-        print(f"{label:<34}{eps[mode]:>12,.0f}{eps[mode] / eps['ceiling']:>11.0%}{rss[mode]:>13.0f}")
+    for mode, label in (
+        ("ceiling", "orjson.loads loop (ceiling)"),
+        ("engine", "decode + check + full catalogue"),
+    ):
+        print(
+            f"{label:<34}{eps[mode]:>12,.0f}{eps[mode] / eps['ceiling']:>11.0%}{rss[mode]:>13.0f}"
+        )
     print(f"alerts per run: {int(results['engine'][0]['alerts'])}")
-    print(json.dumps({"events": args.events, "ceiling_eps": round(eps["ceiling"]),
-                      "engine_eps": round(eps["engine"]), "engine_rss_mb": round(rss["engine"]),
-                      "ceiling_rss_mb": round(rss["ceiling"])}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "events": args.events,
+                "ceiling_eps": round(eps["ceiling"]),
+                "engine_eps": round(eps["engine"]),
+                "engine_rss_mb": round(rss["engine"]),
+                "ceiling_rss_mb": round(rss["ceiling"]),
+            }
+        )
+    )
     return 0
 
 

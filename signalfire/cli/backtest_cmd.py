@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("events", nargs="+", metavar="EVENTS", help="JSONL or JSONL.gz files")
     p.add_argument("--rules", required=True, action="append", metavar="DIR")
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write pager messages here")
-    p.add_argument("--diff", metavar="OTHER_RULES_DIR", help="pages a change to these would add/remove")
+    p.add_argument(
+        "--diff", metavar="OTHER_RULES_DIR", help="pages a change to these would add/remove"
+    )
     p.add_argument("--lateness", default="30s", help="allowed lateness (default 30s)")
     p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
     p.set_defaults(func=run)
@@ -26,15 +28,35 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
     if title:
         print(title)
     rows = [
-        (s.rule_id, s.kind, s.matches, s.peak_groups, s.triggers, s.resolves, s.suppressed,
-         s.late, s.cap_evictions)
+        (
+            s.rule_id,
+            s.kind,
+            s.matches,
+            s.peak_groups,
+            s.triggers,
+            s.resolves,
+            s.suppressed,
+            s.late,
+            s.cap_evictions,
+        )
         for s in result.summaries
-    ]  # fmt: skip
-    print(table(
-        ("rule", "type", "matches", "groups", "triggers", "resolves", "suppressed", "late",
-         "evicted"),
-        rows,
-    ))  # fmt: skip
+    ]
+    print(
+        table(
+            (
+                "rule",
+                "type",
+                "matches",
+                "groups",
+                "triggers",
+                "resolves",
+                "suppressed",
+                "late",
+                "evicted",
+            ),
+            rows,
+        )
+    )
     print(f"{result.events} events, {result.late} late, {len(result.messages)} pager messages")
 
 

@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if ruleset is None:
         return 1
     config = GeneratorConfig(seed=args.seed, events=args.events)
-    print(f"signalfire demo: {args.events:,} generated events (seed {args.seed}), "
-          f"{len(ruleset.rules)} rules from {args.rules}\n")  # fmt: skip
+    print(
+        f"signalfire demo: {args.events:,} generated events (seed {args.seed}), "
+        f"{len(ruleset.rules)} rules from {args.rules}\n"
+    )
     bt = Backtest(ruleset.rules)
     events = iter_events(config)
     while batch := list(itertools.islice(events, BATCH)):
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     for c in card.catches:
         mark = _paint("yes", "32") if c.caught else _paint("NO", "31")
         print(f"{c.scenario:<25} {c.rule:<29} {mark:<6}  {c.first_page or '-'}")
-    print(f"\n{len(card.catches) - len(card.missed)}/{len(card.catches)} expected pages raised; "
-          f"{len(card.unexplained)} page(s) outside the injected scenarios")  # fmt: skip
+    print(
+        f"\n{len(card.catches) - len(card.missed)}/{len(card.catches)} expected pages raised; "
+        f"{len(card.unexplained)} page(s) outside the injected scenarios"
+    )
     return 0

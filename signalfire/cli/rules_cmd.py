@@ -55,7 +55,9 @@ def run_test(args: argparse.Namespace) -> int:
             quiet = any(not c.expect for c in rule.tests)
             if not (fires and quiet):
                 missing += 1
-                print(f"MISSING {rule.id} ({rule.path}:{rule.line}): needs a firing and a quiet case")
+                print(
+                    f"MISSING {rule.id} ({rule.path}:{rule.line}): needs a firing and a quiet case"
+                )
     passed = len(results) - failed
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or missing else 0

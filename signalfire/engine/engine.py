@@ -58,8 +58,7 @@ class Engine:
             if ts < now - lateness:
                 late.append(e)
                 continue
-            if ts > now:
-                now = ts
+            now = max(now, ts)
             keep(e)
             tick(now)
         self.now = now
@@ -75,8 +74,7 @@ class Engine:
 
     def advance(self, now: int) -> list[Alert]:
         """Move the stream clock to `now` without events: windows drain, timers fire."""
-        if now > self.now:
-            self.now = now
+        self.now = max(self.now, now)
         return self._catch_up(self.now, self.watermark)
 
     def flush(self) -> list[Alert]:

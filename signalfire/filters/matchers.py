@@ -37,7 +37,7 @@ def typed_contains(value: object, item: object) -> bool:
     if value.__class__ is not list:
         return False
     tag = json_type(item)
-    return any(json_type(x) == tag and x == item for x in value)  # type: ignore[attr-defined]
+    return any(json_type(x) == tag and x == item for x in value)  # type: ignore[attr-defined,unused-ignore]
 
 
 class CidrMatcher:

@@ -17,12 +17,19 @@ ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
     "threshold": (*_WINDOWED, "aggregate", "field", "op", "threshold"),
     "distinct": (*_WINDOWED, "field", "op", "threshold"),
     "ratio": (*_WINDOWED, "numerator", "op", "threshold", "min_count"),
-    "spike": (*_WINDOWED, "aggregate", "field", "factor", "baseline_windows", "min_count",
-              "direction"),
+    "spike": (
+        *_WINDOWED,
+        "aggregate",
+        "field",
+        "factor",
+        "baseline_windows",
+        "min_count",
+        "direction",
+    ),
     "new_value": ("field", "lookback", "warmup"),
     "absence": ("window",),
     "sequence": ("steps", "within"),
-}  # fmt: skip
+}
 BUCKETS_PER_WINDOW = 60
 DEFAULT_LOOKBACK_MS = 7 * 86_400_000
 DEFAULT_WARMUP_MS = 3_600_000
@@ -134,17 +141,26 @@ def _threshold(r: _Reader) -> Detect:
         r.bad("field", "count takes no field (use distinct to count values)")
     op = r.choice("op", ">", OPS)
     return Detect(
-        type="threshold", window_ms=window, bucket_ms=bucket, aggregate=aggregate,
-        field=field, op=op, threshold=r.number("threshold"),
-    )  # fmt: skip
+        type="threshold",
+        window_ms=window,
+        bucket_ms=bucket,
+        aggregate=aggregate,
+        field=field,
+        op=op,
+        threshold=r.number("threshold"),
+    )
 
 
 def _distinct(r: _Reader) -> Detect:
     window, bucket = _windowed(r)
     return Detect(
-        type="distinct", window_ms=window, bucket_ms=bucket, field=r.field(),
-        op=r.choice("op", ">", OPS), threshold=r.number("threshold"),
-    )  # fmt: skip
+        type="distinct",
+        window_ms=window,
+        bucket_ms=bucket,
+        field=r.field(),
+        op=r.choice("op", ">", OPS),
+        threshold=r.number("threshold"),
+    )
 
 
 def _ratio(r: _Reader) -> Detect:
@@ -155,10 +171,14 @@ def _ratio(r: _Reader) -> Detect:
         r.node.get("numerator"), r.line("numerator"), r.problems, "detect.numerator"
     )
     return Detect(
-        type="ratio", window_ms=window, bucket_ms=bucket, numerator=numerator,
-        op=r.choice("op", ">", OPS), threshold=r.number("threshold", minimum=0),
+        type="ratio",
+        window_ms=window,
+        bucket_ms=bucket,
+        numerator=numerator,
+        op=r.choice("op", ">", OPS),
+        threshold=r.number("threshold", minimum=0),
         min_count=r.integer("min_count", 1),
-    )  # fmt: skip
+    )
 
 
 def _spike(r: _Reader) -> Detect:
@@ -169,19 +189,25 @@ def _spike(r: _Reader) -> Detect:
     if factor <= 1:
         r.bad("factor", "must be greater than 1")
     return Detect(
-        type="spike", window_ms=window, bucket_ms=bucket, aggregate=aggregate, field=field,
-        factor=factor, baseline_windows=r.integer("baseline_windows", 4),
+        type="spike",
+        window_ms=window,
+        bucket_ms=bucket,
+        aggregate=aggregate,
+        field=field,
+        factor=factor,
+        baseline_windows=r.integer("baseline_windows", 4),
         min_count=r.integer("min_count", 1),
         direction=r.choice("direction", "up", ("up", "down", "both")),
-    )  # fmt: skip
+    )
 
 
 def _new_value(r: _Reader) -> Detect:
     return Detect(
-        type="new_value", field=r.field(),
+        type="new_value",
+        field=r.field(),
         lookback_ms=r.duration("lookback", DEFAULT_LOOKBACK_MS),
         warmup_ms=_zero_or_duration(r, "warmup", DEFAULT_WARMUP_MS),
-    )  # fmt: skip
+    )
 
 
 def _zero_or_duration(r: _Reader, key: str, default: int) -> int:

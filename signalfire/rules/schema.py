@@ -19,9 +19,23 @@ from signalfire.rules.yamlsrc import LineDict, LineList
 RULE_ID = re.compile(r"^[a-z0-9_.-]+$")
 MAX_ID_LENGTH = 200
 TOP_LEVEL_KEYS = (
-    "id", "title", "description", "severity", "owner", "labels", "annotations", "where",
-    "group_by", "detect", "for", "resolve_after", "throttle", "evidence", "max_groups", "tests",
-)  # fmt: skip
+    "id",
+    "title",
+    "description",
+    "severity",
+    "owner",
+    "labels",
+    "annotations",
+    "where",
+    "group_by",
+    "detect",
+    "for",
+    "resolve_after",
+    "throttle",
+    "evidence",
+    "max_groups",
+    "tests",
+)
 OCCURRENCE_THROTTLE_MS = 600_000
 CONDITION_RESOLVE_MS = 300_000
 
@@ -40,7 +54,9 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
     before = len(problems.items)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            problems.add(raw.line_of(key), f"unknown key {key!r} (known: {', '.join(TOP_LEVEL_KEYS)})")
+            problems.add(
+                raw.line_of(key), f"unknown key {key!r} (known: {', '.join(TOP_LEVEL_KEYS)})"
+            )
     rule_id = _rule_id(raw, problems)
     title = _text(raw, "title", problems, required=True)
     severity = raw.get("severity")
@@ -80,13 +96,26 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
     if detect is None or len(problems.items) > before:
         return None
     return Rule(
-        id=rule_id, title=title, description=_text(raw, "description", problems),
-        severity=str(severity), owner=_text(raw, "owner", problems), labels=labels,
+        id=rule_id,
+        title=title,
+        description=_text(raw, "description", problems),
+        severity=str(severity),
+        owner=_text(raw, "owner", problems),
+        labels=labels,
         annotations=annotations,
-        where=where, group_by=group_by, detect=detect, for_ms=for_ms, resolve_after_ms=resolve_after,
-        throttle_ms=throttle or 0, evidence_top=evidence_top, max_groups=max_groups,
-        version=rule_version(raw), path=problems.path, line=raw.line, tests=tests,
-    )  # fmt: skip
+        where=where,
+        group_by=group_by,
+        detect=detect,
+        for_ms=for_ms,
+        resolve_after_ms=resolve_after,
+        throttle_ms=throttle or 0,
+        evidence_top=evidence_top,
+        max_groups=max_groups,
+        version=rule_version(raw),
+        path=problems.path,
+        line=raw.line,
+        tests=tests,
+    )
 
 
 def _rule_id(raw: LineDict, problems: Problems) -> str:

@@ -12,9 +12,21 @@ from signalfire.rules.regex import RegexError, compile_re2
 from signalfire.rules.yamlsrc import LineDict, LineList
 
 OPERATORS = (
-    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte",
-    "contains", "startswith", "endswith", "regex", "cidr", "exists",
-)  # fmt: skip
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "startswith",
+    "endswith",
+    "regex",
+    "cidr",
+    "exists",
+)
 COMBINATORS = ("all", "any", "not")
 FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 
@@ -51,9 +63,7 @@ def parse_filter(node: object, line: int, problems: Problems, where: str = "wher
     return items[0] if len(items) == 1 else AllOf(tuple(items))
 
 
-def _parse_combinator(
-    key: str, value: object, line: int, problems: Problems, where: str
-) -> Filter:
+def _parse_combinator(key: str, value: object, line: int, problems: Problems, where: str) -> Filter:
     if not isinstance(value, LineList) or not value:
         problems.add(line, f"{where}.{key}: expected a non-empty list of filters")
         return MATCH_ALL
@@ -137,7 +147,7 @@ def _check_cidrs(arg: object) -> tuple[str | None, tuple[str, ...]]:
         return "expected a CIDR string or a list of them", ()
     for text in args:
         try:
-            ipaddress.ip_network(text, strict=False)
+            ipaddress.ip_network(str(text), strict=False)
         except ValueError as exc:
             return f"invalid cidr {text!r}: {exc}", ()
     return None, tuple(args)

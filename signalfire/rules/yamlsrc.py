@@ -82,7 +82,7 @@ class YamlSyntaxError(ValueError):
 def load_yaml(text: str) -> Any:
     """Parse one YAML document into LineDict/LineList/scalars; raise YamlSyntaxError with a line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except DuplicateKeyError as exc:
         raise YamlSyntaxError(exc.line, str(exc)) from None
     except yaml.MarkedYAMLError as exc:

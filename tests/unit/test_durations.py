@@ -5,9 +5,17 @@ from signalfire.durations import DurationError, format_duration_ms, parse_durati
 
 @pytest.mark.parametrize(
     ("text", "ms"),
-    [("500ms", 500), ("30s", 30_000), ("5m", 300_000), ("2h", 7_200_000), ("1d", 86_400_000),
-     (0, 0), ("0s", 0), (" 10s ", 10_000)],
-)  # fmt: skip
+    [
+        ("500ms", 500),
+        ("30s", 30_000),
+        ("5m", 300_000),
+        ("2h", 7_200_000),
+        ("1d", 86_400_000),
+        (0, 0),
+        ("0s", 0),
+        (" 10s ", 10_000),
+    ],
+)
 def test_parses(text, ms):
     assert parse_duration_ms(text) == ms
 

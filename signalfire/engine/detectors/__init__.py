@@ -15,10 +15,16 @@ from signalfire.rules.model import Rule
 REGISTRY: dict[str, type[Detector]] = {
     cls.kind: cls
     for cls in (
-        MatchDetector, ThresholdDetector, DistinctDetector, RatioDetector, SpikeDetector,
-        NewValueDetector, AbsenceDetector, SequenceDetector,
+        MatchDetector,
+        ThresholdDetector,
+        DistinctDetector,
+        RatioDetector,
+        SpikeDetector,
+        NewValueDetector,
+        AbsenceDetector,
+        SequenceDetector,
     )
-}  # fmt: skip
+}
 
 
 def make_detector(rule: Rule, settings: EngineSettings) -> Detector:

@@ -35,11 +35,15 @@ class AbsenceDetector(Detector):
         return len(self.groups) + len(self.silent)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
-        groups, window = self.groups, self.window
+        groups = self.groups
         for i, key in zip(idxs, keys, strict=True):
             now = nows[i]
             if now >= self.tick:
@@ -67,8 +71,7 @@ class AbsenceDetector(Detector):
     def _push(self, due: int, key: GroupKey) -> None:
         self._order += 1
         heapq.heappush(self.deadlines, (due, self._order, key))
-        if due + self.lateness < self.tick:
-            self.tick = due + self.lateness
+        self.tick = min(self.tick, due + self.lateness)
 
     def _evict_oldest(self, t: int) -> None:
         self.stats.cap_evictions += 1
@@ -105,6 +108,9 @@ class AbsenceDetector(Detector):
         since = self.silent.get(key)
         silent_s = (at - (since - self.window)) / 1000 if since is not None else 0
         return Evidence(
-            value=silent_s, window_start=at - self.window, window_end=at,
-            sample_event_ids=self.sample_ids(key), top=self.top_of(key),
-        )  # fmt: skip
+            value=silent_s,
+            window_start=at - self.window,
+            window_end=at,
+            sample_event_ids=self.sample_ids(key),
+            top=self.top_of(key),
+        )

@@ -57,9 +57,13 @@ class Detector:
         return compile_selector(self.rule.where, self.rule.group_by)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         raise NotImplementedError
 
     def next_drain(self) -> int:
@@ -89,8 +93,7 @@ class Detector:
     def timer_added(self, due: int) -> None:
         """A deadline on the watermark was set: wake up when the stream clock gets there."""
         at = due + self.lateness
-        if at < self.tick:
-            self.tick = at
+        self.tick = min(self.tick, at)
 
     # -- driving ---------------------------------------------------------------------------
     def process(self, evs: list[Event], base: Any, clock: BatchClock) -> None:
@@ -173,9 +176,7 @@ class Detector:
         if not per_field:
             return {}
         return {
-            ".".join(path): sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[
-                :TOP_SHOWN
-            ]
+            ".".join(path): sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_SHOWN]
             for path, counts in per_field.items()
             if counts
         }

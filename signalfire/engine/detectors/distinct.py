@@ -41,9 +41,13 @@ class DistinctDetector(WindowedDetector):
         self.seen.pop(key, None)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, seen, cap, lc = self.res, self.buckets, self.seen, self.cap, self.lc
         for i, key, v in zip(idxs, keys, vals, strict=True):
@@ -95,6 +99,9 @@ class DistinctDetector(WindowedDetector):
         top = dict(base.top)
         top.setdefault(field, [(v, 1) for v in values])
         return Evidence(
-            value=base.value, window_start=base.window_start, window_end=base.window_end,
-            sample_event_ids=base.sample_event_ids, top=top,
-        )  # fmt: skip
+            value=base.value,
+            window_start=base.window_start,
+            window_end=base.window_end,
+            sample_event_ids=base.sample_event_ids,
+            top=top,
+        )

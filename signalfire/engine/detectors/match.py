@@ -14,9 +14,13 @@ class MatchDetector(Detector):
     kind = "match"
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
         for i, key in zip(idxs, keys, strict=True):
             now = nows[i]

@@ -39,9 +39,13 @@ class NewValueDetector(Detector):
         return len(self.groups)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
         groups, lookback, slot = self.groups, self.lookback, self.slot
         for i, key, v in zip(idxs, keys, vals, strict=True):
@@ -64,9 +68,10 @@ class NewValueDetector(Detector):
                 if ts >= g[0] + self.warmup:
                     known = [x for x in values if x != v][:KNOWN_SHOWN]
                     evidence = Evidence(
-                        value=v, sample_event_ids=(evs[i]["event_id"],),
+                        value=v,
+                        sample_event_ids=(evs[i]["event_id"],),
                         extra={"field": self.field_name, "known": known},
-                    )  # fmt: skip
+                    )
                     lc.occurred(key, ts, evidence)
                 values[v] = ts
                 if len(values) > PRUNE_AT:
@@ -84,7 +89,8 @@ class NewValueDetector(Detector):
     def next_drain(self) -> int:
         if not self.groups:
             return NEVER
-        return (self.groups[next(iter(self.groups))][1] + 1) * self.slot + self.lookback
+        touched: int = self.groups[next(iter(self.groups))][1]
+        return (touched + 1) * self.slot + self.lookback
 
     def drain(self, t: int) -> None:
         groups = self.groups

@@ -47,9 +47,13 @@ class RatioDetector(WindowedDetector):
         self.totals.pop(key, None)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, totals, cap, lc = self.res, self.buckets, self.totals, self.cap, self.lc
         for i, key, hit in zip(idxs, keys, vals, strict=True):

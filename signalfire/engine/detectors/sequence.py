@@ -37,17 +37,23 @@ class SequenceDetector(Detector):
 
     def build_selector(self) -> Selector:
         return compile_selector(
-            self.rule.where, self.rule.group_by, "mask",
+            self.rule.where,
+            self.rule.group_by,
+            "mask",
             value_filters=tuple(s.where for s in self.rule.detect.steps),
-        )  # fmt: skip
+        )
 
     def group_count(self) -> int:
         return len(self.partials) + len(self.waiting)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         last_bit = 1 << (len(self.steps) - 1)
         for i, key, mask in zip(idxs, keys, vals, strict=True):
@@ -105,9 +111,11 @@ class SequenceDetector(Detector):
 
     def _evidence(self, p: list[Any], at: int) -> Evidence:
         return Evidence(
-            value=len(self.steps), window_start=p[2], window_end=at,
+            value=len(self.steps),
+            window_start=p[2],
+            window_end=at,
             sample_event_ids=tuple(p[3][-MAX_IDS:]),
-        )  # fmt: skip
+        )
 
     def next_timer(self) -> int:
         soonest = self.deadlines[0][0] if self.deadlines else NEVER

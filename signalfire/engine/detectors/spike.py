@@ -75,9 +75,13 @@ class SpikeDetector(WindowedDetector):
 
     # -- events ----------------------------------------------------------------------------
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, cur, first_seen = self.res, self.buckets, self.cur, self.first_seen
         counting = self.rule.detect.aggregate == "count"
@@ -142,11 +146,17 @@ class SpikeDetector(WindowedDetector):
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
         base = super().snapshot(key, at)
         return Evidence(
-            value=base.value, window_start=base.window_start, window_end=base.window_end,
-            sample_event_ids=base.sample_event_ids, top=base.top,
-            extra={"baseline": self.baseline(key), "factor": self.factor,
-                   "direction": self.direction},
-        )  # fmt: skip
+            value=base.value,
+            window_start=base.window_start,
+            window_end=base.window_end,
+            sample_event_ids=base.sample_event_ids,
+            top=base.top,
+            extra={
+                "baseline": self.baseline(key),
+                "factor": self.factor,
+                "direction": self.direction,
+            },
+        )
 
 
 def _move(

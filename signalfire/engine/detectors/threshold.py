@@ -48,9 +48,13 @@ class ThresholdDetector(WindowedDetector):
         self.totals.pop(key, None)
 
     def apply(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if self.aggregate == "count":
             self._apply_count(evs, idxs, keys, clock)
         else:
@@ -61,7 +65,14 @@ class ThresholdDetector(WindowedDetector):
     ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, totals, true_keys = self.res, self.buckets, self.totals, self.true_keys
-        op, thr, lc, note, cap, warm = self.op, self.threshold, self.lc, self.note, self.cap, self.warm
+        op, thr, lc, note, cap, warm = (
+            self.op,
+            self.threshold,
+            self.lc,
+            self.note,
+            self.cap,
+            self.warm,
+        )
         tick = self.tick
         last_b = None
         bucket: dict[GroupKey, Any] | None = None
@@ -81,7 +92,7 @@ class ThresholdDetector(WindowedDetector):
                     if bucket is None:
                         continue
                 last_b = b
-            bucket[key] = bucket.get(key, 0) + 1  # type: ignore[index]
+            bucket[key] = bucket.get(key, 0) + 1  # type: ignore[union-attr,index]
             total = totals.get(key, 0) + 1
             totals[key] = total
             if total == 1 and len(totals) > cap:
@@ -108,9 +119,13 @@ class ThresholdDetector(WindowedDetector):
                 self.collect(seq0 + i)
 
     def _apply_aggregate(
-        self, evs: list[Event], idxs: list[int], keys: list[Any], vals: list[Any],
+        self,
+        evs: list[Event],
+        idxs: list[int],
+        keys: list[Any],
+        vals: list[Any],
         clock: BatchClock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, totals, cap = self.res, self.buckets, self.totals, self.cap
         agg, warm, value_of = self.aggregate, self.warm, self.value

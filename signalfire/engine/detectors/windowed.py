@@ -64,8 +64,7 @@ class WindowedDetector(Detector):
             return None
         bucket: dict[GroupKey, Any] = {}
         self.buckets[b] = bucket
-        if drain_at < self.tick:
-            self.tick = drain_at
+        self.tick = min(self.tick, drain_at)
         return bucket
 
     def next_drain(self) -> int:

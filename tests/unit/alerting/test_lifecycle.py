@@ -30,24 +30,38 @@ CONDITION = [
     ({}, [("T", 10), ("T", 20), ("T", 30)], [("trigger", 10)]),
     ({"resolve_after_ms": 0}, [("T", 10), ("F", 20)], [("trigger", 10), ("resolve", 20)]),
     ({"resolve_after_ms": 100}, [("T", 10), ("F", 20), ("W", 119)], [("trigger", 10)]),
-    ({"resolve_after_ms": 100}, [("T", 10), ("F", 20), ("W", 120)],
-     [("trigger", 10), ("resolve", 120)]),
+    (
+        {"resolve_after_ms": 100},
+        [("T", 10), ("F", 20), ("W", 120)],
+        [("trigger", 10), ("resolve", 120)],
+    ),
     # condition returns before the resolve is due: no resolve, no second trigger
     ({"resolve_after_ms": 100}, [("T", 10), ("F", 20), ("T", 50), ("W", 500)], [("trigger", 10)]),
     ({"for_ms": 100}, [("T", 10), ("W", 109)], []),
     ({"for_ms": 100}, [("T", 10), ("W", 110)], [("trigger", 110)]),
     ({"for_ms": 100}, [("T", 10), ("F", 50), ("W", 500)], []),
     # throttle: new episode within throttle waits until the throttle ends, if still holding
-    ({"throttle_ms": 1000, "resolve_after_ms": 0},
-     [("T", 0), ("F", 10), ("T", 20), ("W", 999)], [("trigger", 0), ("resolve", 10)]),
-    ({"throttle_ms": 1000, "resolve_after_ms": 0},
-     [("T", 0), ("F", 10), ("T", 20), ("W", 1000)],
-     [("trigger", 0), ("resolve", 10), ("trigger", 1000)]),
-    ({"throttle_ms": 1000, "resolve_after_ms": 0},
-     [("T", 0), ("F", 10), ("T", 20), ("F", 30), ("W", 5000)], [("trigger", 0), ("resolve", 10)]),
-    ({"throttle_ms": 1000, "resolve_after_ms": 0},
-     [("T", 0), ("F", 10), ("T", 1000)], [("trigger", 0), ("resolve", 10), ("trigger", 1000)]),
-]  # fmt: skip
+    (
+        {"throttle_ms": 1000, "resolve_after_ms": 0},
+        [("T", 0), ("F", 10), ("T", 20), ("W", 999)],
+        [("trigger", 0), ("resolve", 10)],
+    ),
+    (
+        {"throttle_ms": 1000, "resolve_after_ms": 0},
+        [("T", 0), ("F", 10), ("T", 20), ("W", 1000)],
+        [("trigger", 0), ("resolve", 10), ("trigger", 1000)],
+    ),
+    (
+        {"throttle_ms": 1000, "resolve_after_ms": 0},
+        [("T", 0), ("F", 10), ("T", 20), ("F", 30), ("W", 5000)],
+        [("trigger", 0), ("resolve", 10)],
+    ),
+    (
+        {"throttle_ms": 1000, "resolve_after_ms": 0},
+        [("T", 0), ("F", 10), ("T", 1000)],
+        [("trigger", 0), ("resolve", 10), ("trigger", 1000)],
+    ),
+]
 
 
 @pytest.mark.parametrize(("policy", "steps", "expected"), CONDITION)
@@ -58,10 +72,17 @@ def test_condition_lifecycle(policy, steps, expected):
 OCCURRENCE = [
     ({"throttle_ms": 100}, [("O", 0), ("O", 50), ("O", 100)], [("trigger", 0), ("trigger", 100)]),
     ({"throttle_ms": 0}, [("O", 0), ("O", 0)], [("trigger", 0), ("trigger", 0)]),
-    ({"throttle_ms": 100, "resolve_after_ms": 30}, [("O", 0), ("O", 20), ("W", 49)], [("trigger", 0)]),
-    ({"throttle_ms": 100, "resolve_after_ms": 30}, [("O", 0), ("O", 20), ("W", 50)],
-     [("trigger", 0), ("resolve", 50)]),
-]  # fmt: skip
+    (
+        {"throttle_ms": 100, "resolve_after_ms": 30},
+        [("O", 0), ("O", 20), ("W", 49)],
+        [("trigger", 0)],
+    ),
+    (
+        {"throttle_ms": 100, "resolve_after_ms": 30},
+        [("O", 0), ("O", 20), ("W", 50)],
+        [("trigger", 0), ("resolve", 50)],
+    ),
+]
 
 
 @pytest.mark.parametrize(("policy", "steps", "expected"), OCCURRENCE)

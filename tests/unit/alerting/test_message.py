@@ -20,10 +20,18 @@ evidence: {top: [ip]}
 """)
 
 ALERT = Alert(
-    "api_key_burst", "trigger", (("org_id", "o_1"), ("api_key_id", "k_123")), 1_795_420_800_000,
-    Evidence(value=1312, window_start=1_795_420_740_000, window_end=1_795_420_800_000,
-             sample_event_ids=("e1", "e2"), top={"ip": [("1.2.3.4", 900)]}),
-)  # fmt: skip
+    "api_key_burst",
+    "trigger",
+    (("org_id", "o_1"), ("api_key_id", "k_123")),
+    1_795_420_800_000,
+    Evidence(
+        value=1312,
+        window_start=1_795_420_740_000,
+        window_end=1_795_420_800_000,
+        sample_event_ids=("e1", "e2"),
+        top={"ip": [("1.2.3.4", 900)]},
+    ),
+)
 
 
 def test_message_shape_matches_contract():
@@ -40,8 +48,11 @@ def test_message_shape_matches_contract():
     assert d["rule"] == {"id": "api_key_burst", "version": RULE.version, "title": RULE.title}
     assert d["group"] == {"org_id": "o_1", "api_key_id": "k_123"}
     assert (d["value"], d["threshold"], d["op"]) == (1312, 1000, ">")
-    assert d["window"] == {"size_s": 60.0, "start": "2026-11-23T07:59:00.000Z",
-                           "end": "2026-11-23T08:00:00.000Z"}  # fmt: skip
+    assert d["window"] == {
+        "size_s": 60.0,
+        "start": "2026-11-23T07:59:00.000Z",
+        "end": "2026-11-23T08:00:00.000Z",
+    }
     assert d["evidence"] == {"sample_event_ids": ["e1", "e2"], "top": {"ip": [["1.2.3.4", 900]]}}
     assert d["labels"] == {"team": "tns", "severity": "page"}
     assert d["annotations"]["runbook"] == "https://runbooks.example/api-key-burst"

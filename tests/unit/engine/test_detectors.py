@@ -41,8 +41,13 @@ def test_distinct_ignores_events_without_the_field():
 
 
 # -- ratio ---------------------------------------------------------------------------------
-RATIO = {"type": "ratio", "numerator": {"flagged": True}, "window": "5m", "threshold": 0.3,
-         "min_count": 10}  # fmt: skip
+RATIO = {
+    "type": "ratio",
+    "numerator": {"flagged": True},
+    "window": "5m",
+    "threshold": 0.3,
+    "min_count": 10,
+}
 
 
 def test_ratio_needs_min_count():
@@ -111,10 +116,19 @@ def test_spike_down_fires_when_traffic_stops():
 # -- match ---------------------------------------------------------------------------------
 def test_match_each_occurrence_throttled_per_group():
     r = base_rule({"type": "match"}, where={"flagged": True}, throttle="1m")
-    events = [ev(0, flagged=True), ev(10_000, flagged=True), ev(70_000, flagged=True),
-              ev(80_000, "o2", flagged=True), ev(90_000, flagged=False)]  # fmt: skip
+    events = [
+        ev(0, flagged=True),
+        ev(10_000, flagged=True),
+        ev(70_000, flagged=True),
+        ev(80_000, "o2", flagged=True),
+        ev(90_000, flagged=False),
+    ]
     out = run(r, events)
-    assert actions(out) == [("trigger", "o1", 0), ("trigger", "o1", 70_000), ("trigger", "o2", 80_000)]
+    assert actions(out) == [
+        ("trigger", "o1", 0),
+        ("trigger", "o1", 70_000),
+        ("trigger", "o2", 80_000),
+    ]
     assert out[0].evidence.sample_event_ids == (events[0]["event_id"],)
 
 

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from alerting.message import dedup_key
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.detectors.windowed import WindowedDetector
 from tests.unit.helpers import base_rule
 
 LATENESS = 5_000
@@ -27,7 +28,9 @@ def streams(draw, max_size=120):
                 "ts": max(0, t + jitter),
                 "org_id": draw(st.sampled_from(["a", "b", "c"])),
                 "account_id": draw(st.sampled_from(["x", "y", "z", "w"])),
-                "event_type": draw(st.sampled_from(["request", "request", "signup", "key_created"])),
+                "event_type": draw(
+                    st.sampled_from(["request", "request", "signup", "key_created"])
+                ),
                 "flagged": draw(st.booleans()),
                 "tokens": draw(st.integers(0, 50)),
             }
@@ -37,6 +40,12 @@ def streams(draw, max_size=120):
 
 COUNT = base_rule({"type": "threshold", "window": "60s", "threshold": 5})
 DISTINCT = base_rule({"type": "distinct", "field": "account_id", "window": "60s", "threshold": 2})
+
+
+def windowed(engine, n):
+    det = engine.detectors[n]
+    assert isinstance(det, WindowedDetector)
+    return det
 
 
 def accepted_with_clock(events):
@@ -58,10 +67,12 @@ def test_window_count_within_bucket_bound_of_brute_force(events):
         seen.append(e)
         for org in ("a", "b", "c"):
             exact = [x for x in seen if x["org_id"] == org and now - WINDOW_MS < x["ts"] <= now]
-            loose = [x for x in seen if x["org_id"] == org and now - WINDOW_MS - RES < x["ts"] <= now]
-            count = engine.detectors[0].value(org)
+            loose = [
+                x for x in seen if x["org_id"] == org and now - WINDOW_MS - RES < x["ts"] <= now
+            ]
+            count = windowed(engine, 0).value(org)
             assert len(exact) <= count <= len(loose), (org, now)
-            distinct = engine.detectors[1].value(org)
+            distinct = windowed(engine, 1).value(org)
             assert len({x["account_id"] for x in exact}) <= distinct
             assert distinct <= len({x["account_id"] for x in loose})
 
@@ -69,19 +80,51 @@ def test_window_count_within_bucket_bound_of_brute_force(events):
 CATALOGUE = [
     COUNT,
     DISTINCT,
-    base_rule({"type": "threshold", "aggregate": "sum", "field": "tokens", "window": "30s",
-               "threshold": 100}, id="sum", resolve_after="10s"),  # fmt: skip
-    base_rule({"type": "ratio", "numerator": {"flagged": True}, "window": "20s",
-               "threshold": 0.5, "min_count": 3}, id="ratio", **{"for": "5s"}),  # fmt: skip
-    base_rule({"type": "spike", "window": "10s", "factor": 2, "baseline_windows": 2,
-               "direction": "both"}, id="spike"),  # fmt: skip
+    base_rule(
+        {
+            "type": "threshold",
+            "aggregate": "sum",
+            "field": "tokens",
+            "window": "30s",
+            "threshold": 100,
+        },
+        id="sum",
+        resolve_after="10s",
+    ),
+    base_rule(
+        {
+            "type": "ratio",
+            "numerator": {"flagged": True},
+            "window": "20s",
+            "threshold": 0.5,
+            "min_count": 3,
+        },
+        id="ratio",
+        **{"for": "5s"},
+    ),
+    base_rule(
+        {"type": "spike", "window": "10s", "factor": 2, "baseline_windows": 2, "direction": "both"},
+        id="spike",
+    ),
     base_rule({"type": "absence", "window": "15s"}, id="absence", resolve_after="5s"),
-    base_rule({"type": "new_value", "field": "account_id", "warmup": "10s", "lookback": "1m"},
-              id="new", throttle="0s"),  # fmt: skip
+    base_rule(
+        {"type": "new_value", "field": "account_id", "warmup": "10s", "lookback": "1m"},
+        id="new",
+        throttle="0s",
+    ),
     base_rule({"type": "match"}, id="match", where={"event_type": "signup"}, throttle="20s"),
-    base_rule({"type": "sequence", "within": "40s", "steps": [
-        {"where": {"event_type": "signup"}}, {"where": {"event_type": "key_created"}},
-        {"where": {"flagged": True}, "absent": True}]}, id="seq"),  # fmt: skip
+    base_rule(
+        {
+            "type": "sequence",
+            "within": "40s",
+            "steps": [
+                {"where": {"event_type": "signup"}},
+                {"where": {"event_type": "key_created"}},
+                {"where": {"flagged": True}, "absent": True},
+            ],
+        },
+        id="seq",
+    ),
 ]
 
 
@@ -105,12 +148,20 @@ def test_output_independent_of_batch_cuts(events, data):
     assert run_cut(events, range(len(events))) == whole
 
 
-group_values = st.one_of(st.text(max_size=30), st.integers(), st.booleans(), st.floats(allow_nan=False))
+group_values = st.one_of(
+    st.text(max_size=30), st.integers(), st.booleans(), st.floats(allow_nan=False)
+)
 
 
-@given(st.text(alphabet="abc_.-", min_size=1, max_size=20),
-       st.lists(st.tuples(st.sampled_from(["org_id", "ip", "api_key_id"]), group_values),
-                min_size=1, max_size=3, unique_by=lambda kv: kv[0]))  # fmt: skip
+@given(
+    st.text(alphabet="abc_.-", min_size=1, max_size=20),
+    st.lists(
+        st.tuples(st.sampled_from(["org_id", "ip", "api_key_id"]), group_values),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda kv: kv[0],
+    ),
+)
 def test_dedup_key_stable_and_bounded(rule_id, pairs):
     group = tuple(pairs)
     key = dedup_key(rule_id, group)

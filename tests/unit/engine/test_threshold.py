@@ -2,6 +2,7 @@
 
 import pytest
 
+from signalfire.engine.detectors.threshold import ThresholdDetector
 from tests.unit.helpers import actions, base_rule, ev, run
 
 WINDOW = {"type": "threshold", "window": "60s", "threshold": 10}
@@ -60,7 +61,9 @@ def test_resolve_waits_for_the_watermark():
 
 def test_no_second_trigger_while_holding_and_throttle_delays_next_episode():
     r = base_rule(WINDOW, resolve_after="0s", throttle="10m")
-    events = burst(30) + burst(30, start=120_000) + burst(30, start=700_000) + filler(710_000, 800_000)
+    events = (
+        burst(30) + burst(30, start=120_000) + burst(30, start=700_000) + filler(710_000, 800_000)
+    )
     out = run(r, events)
     # Episode 2 starts at 121s within throttle: pending until 1000+600000, but it cleared
     # before then; episode 3 at 701s is past the throttle.
@@ -98,9 +101,13 @@ def test_field_aggregates(aggregate, values, threshold, expected):
 
 
 def test_min_recomputed_when_a_bucket_drains():
-    r = base_rule({**WINDOW, "aggregate": "min", "field": "tokens", "op": "<", "threshold": 3},
-                  resolve_after="0s")  # fmt: skip
-    events = [ev(0, tokens=1), ev(30_000, tokens=9)] + [ev(t, "o2") for t in range(40_000, 100_000, 1000)]
+    r = base_rule(
+        {**WINDOW, "aggregate": "min", "field": "tokens", "op": "<", "threshold": 3},
+        resolve_after="0s",
+    )
+    events = [ev(0, tokens=1), ev(30_000, tokens=9)] + [
+        ev(t, "o2") for t in range(40_000, 100_000, 1000)
+    ]
     out = run(r, events)
     assert actions(out) == [("trigger", "o1", 0), ("resolve", "o1", 61_000)]
     assert out[1].evidence.value == 9
@@ -129,6 +136,7 @@ def test_group_cap_evicts_least_recently_active_group():
     engine = Engine([r])
     engine.process([ev(0, "a"), ev(1, "b"), ev(2, "a"), ev(3, "c")])
     det = engine.detectors[0]
+    assert isinstance(det, ThresholdDetector)
     assert det.group_count() == 2
     assert det.stats.cap_evictions == 1
     assert set(det.totals) == {"a", "c"}  # b was the least recently active
@@ -144,4 +152,5 @@ def test_state_expires_with_the_window():
     assert engine.detectors[0].group_count() == 1000
     engine.process([ev(200_000, "late-comer")])
     det = engine.detectors[0]
+    assert isinstance(det, ThresholdDetector)
     assert det.group_count() == 1 and len(det.buckets) == 1 and not det.samples

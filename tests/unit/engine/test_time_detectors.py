@@ -17,8 +17,13 @@ NEW = {"type": "new_value", "field": "country", "lookback": "1d", "warmup": "1h"
 
 def test_new_value_learns_during_warmup_then_fires():
     r = base_rule(NEW)
-    events = [ev(0, country="DE"), ev(30 * MIN, country="FR"), ev(2 * HOUR, country="DE"),
-              ev(2 * HOUR + 1, country="FR"), ev(3 * HOUR, country="KP")]  # fmt: skip
+    events = [
+        ev(0, country="DE"),
+        ev(30 * MIN, country="FR"),
+        ev(2 * HOUR, country="DE"),
+        ev(2 * HOUR + 1, country="FR"),
+        ev(3 * HOUR, country="KP"),
+    ]
     out = run(r, events)
     assert actions(out) == [("trigger", "o1", 3 * HOUR)]
     assert out[0].evidence.value == "KP"
@@ -27,10 +32,15 @@ def test_new_value_learns_during_warmup_then_fires():
 
 def test_new_value_refires_after_lookback_but_not_within():
     r = base_rule(NEW, throttle="0s")
-    events = [ev(0, country="DE"), ev(2 * HOUR, country="US"), ev(3 * HOUR, country="US"),
-              ev(2 * HOUR + 25 * HOUR, country="DE"), ev(2 * HOUR + 26 * HOUR, country="US")]  # fmt: skip
+    events = [
+        ev(0, country="DE"),
+        ev(2 * HOUR, country="US"),
+        ev(3 * HOUR, country="US"),
+        ev(2 * HOUR + 25 * HOUR, country="DE"),
+        ev(2 * HOUR + 26 * HOUR, country="US"),
+    ]
     out = run(r, events)
-    # US new at 2h; DE unseen for 27h > 1d lookback -> new again; US seen 24h ago (within 1d)? 
+    # US new at 2h; DE unseen for 27h > 1d lookback -> new again; US seen 24h ago (within 1d)?
     # US last seen at 3h, now 28h: 25h > 1d -> new again.
     assert [a.evidence.value for a in out] == ["US", "DE", "US"]
 
@@ -97,9 +107,15 @@ def acct(ts, event_type="request", **f):
 
 def test_sequence_in_order_with_counts():
     r = base_rule(SEQ, group_by=["account_id"])
-    events = [acct(0, "signup"), acct(MIN, "login"), acct(2 * MIN, "key_created"),
-              acct(3 * MIN, flagged=True), acct(4 * MIN, flagged=False),
-              acct(5 * MIN, flagged=True), acct(6 * MIN, flagged=True)]  # fmt: skip
+    events = [
+        acct(0, "signup"),
+        acct(MIN, "login"),
+        acct(2 * MIN, "key_created"),
+        acct(3 * MIN, flagged=True),
+        acct(4 * MIN, flagged=False),
+        acct(5 * MIN, flagged=True),
+        acct(6 * MIN, flagged=True),
+    ]
     out = run(r, events)
     assert actions(out) == [("trigger", "acc1", 6 * MIN)]
     assert len(out[0].evidence.sample_event_ids) == 5
@@ -137,8 +153,12 @@ def test_sequence_not_followed_by_fires_at_deadline():
 
 def test_sequence_not_followed_by_cancelled_by_the_absent_step():
     r = base_rule(ABSENT_SEQ)
-    events = [ev(0, event_type="payment_failed"), ev(MIN), ev(2 * MIN),
-              ev(30 * MIN, event_type="payment_succeeded")] + filler(0, 2 * HOUR)  # fmt: skip
+    events = [
+        ev(0, event_type="payment_failed"),
+        ev(MIN),
+        ev(2 * MIN),
+        ev(30 * MIN, event_type="payment_succeeded"),
+    ] + filler(0, 2 * HOUR)
     assert run(r, events) == []
 
 

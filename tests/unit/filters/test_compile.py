@@ -6,11 +6,19 @@ from signalfire.filters import compile_predicate, compile_selector
 from signalfire.rules.model import AllOf, AnyOf, Cond, Not
 
 E = {
-    "org_id": "o1", "status": 200, "flagged": True, "model": "gpt-x", "tokens": 1.5,
-    "endpoint": "/v1/chat/completions", "ip": "10.1.2.3", "ip6": "2001:db8::1",
-    "categories": ["hate", "violence"], "attrs": {"plan": "free", "n": 3, "deep": {"x": 1}},
-    "one": 1, "zero": 0,
-}  # fmt: skip
+    "org_id": "o1",
+    "status": 200,
+    "flagged": True,
+    "model": "gpt-x",
+    "tokens": 1.5,
+    "endpoint": "/v1/chat/completions",
+    "ip": "10.1.2.3",
+    "ip6": "2001:db8::1",
+    "categories": ["hate", "violence"],
+    "attrs": {"plan": "free", "n": 3, "deep": {"x": 1}},
+    "one": 1,
+    "zero": 0,
+}
 
 CASES = [
     # (path, op, arg, matches E?)
@@ -109,8 +117,10 @@ def test_selector_returns_indexes_keys_and_values():
 
 def test_selector_mask_and_single_key():
     sel = compile_selector(
-        AllOf(()), [("org_id",)], "mask",
+        AllOf(()),
+        [("org_id",)],
+        "mask",
         value_filters=(Cond(("event_type",), "eq", "a"), Cond(("event_type",), "eq", "b")),
-    )  # fmt: skip
+    )
     events = [{"org_id": "o", "event_type": t} for t in ("a", "x", "b")]
     assert sel(events, [0, 1, 2]) == ([0, 2], ["o", "o"], [1, 2])

@@ -41,8 +41,12 @@ def test_good_rule_loads_with_defaults():
 
 
 def test_occurrence_defaults():
-    (r,), _ = parse_rule_text(GOOD.replace("type: threshold", "type: match")
-                              .replace("  window: 60s\n  threshold: 1000\n", ""), "r.yaml")  # fmt: skip
+    (r,), _ = parse_rule_text(
+        GOOD.replace("type: threshold", "type: match").replace(
+            "  window: 60s\n  threshold: 1000\n", ""
+        ),
+        "r.yaml",
+    )
     assert r.throttle_ms == 600_000 and r.resolve_after_ms is None
 
 
@@ -111,19 +115,23 @@ def test_rules_list_file_and_errors_from_every_file(tmp_path):
         "  - {id: a, title: A, severity: info, group_by: [org_id], detect: {type: match}}\n"
         "  - {id: b, title: B, severity: info, group_by: [org_id], detect: {type: nope}}\n"
     )
-    (tmp_path / "other.yml").write_text("id: c\ntitle: C\nseverity: info\ndetect: {type: absence}\n")
+    (tmp_path / "other.yml").write_text(
+        "id: c\ntitle: C\nseverity: info\ndetect: {type: absence}\n"
+    )
     with pytest.raises(RuleSetError) as err:
         load_rules([tmp_path])
     text = [str(p) for p in err.value.problems]
     assert any(t.startswith(f"{tmp_path / 'many.yaml'}:3:") for t in text)
-    assert any(t.startswith(f"{tmp_path / 'other.yml'}:4:") and "`window` is required" in t
-               for t in text)  # fmt: skip
+    assert any(
+        t.startswith(f"{tmp_path / 'other.yml'}:4:") and "`window` is required" in t for t in text
+    )
 
 
 def test_combinators_and_not():
     text = GOOD.replace(
         "  endpoint: {startswith: /v1/}\n",
-        "  any:\n    - {model: gpt-x}\n    - {status: {gte: 500}}\n  not: {ip: {cidr: 10.0.0.0/8}}\n",
+        "  any:\n    - {model: gpt-x}\n    - {status: {gte: 500}}\n"
+        "  not: {ip: {cidr: 10.0.0.0/8}}\n",
     )
     (r,), problems = parse_rule_text(text, "r.yaml")
     assert problems == []
@@ -134,15 +142,18 @@ def test_combinators_and_not():
     ("detect", "message"),
     [
         ("{type: sequence, within: 10m, steps: [{where: {event_type: a}}]}", "at least 2 steps"),
-        ("{type: sequence, within: 10m, steps: [{where: {event_type: a}, absent: true}, "
-         "{where: {event_type: b}}]}", "absent: only the last step"),
+        (
+            "{type: sequence, within: 10m, steps: [{where: {event_type: a}, absent: true}, "
+            "{where: {event_type: b}}]}",
+            "absent: only the last step",
+        ),
         ("{type: spike, window: 5m, factor: 1}", "factor: must be greater than 1"),
         ("{type: ratio, window: 5m, threshold: 0.5}", "`numerator` (a filter) is required"),
         ("{type: distinct, window: 5m, threshold: 3}", "`field` is required"),
         ("{type: threshold, window: 5m, threshold: 3, aggregate: sum}", "`field` is required"),
         ("{type: absence, window: 5m, threshold: 3}", "not an option of absence"),
     ],
-)  # fmt: skip
+)
 def test_detector_specific_checks(detect, message):
     text = f"id: x\ntitle: X\nseverity: info\ngroup_by: [org_id]\ndetect: {detect}\n"
     found = problems_of(text)
