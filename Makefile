@@ -22,7 +22,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 unit: setup
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -m "not integration" tests
 
 # The README's test command: lint, types, the shipped catalogue's own tests, then the suite.
 test: setup lint typecheck
@@ -34,4 +34,26 @@ demo: setup
 	$(BIN)/signalfire demo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out .cache
+
+# Local Apache Kafka (KRaft, single node on loopback; jars from Maven Central, cached).
+KAFKA := deploy/kafka/kafka.sh
+.PHONY: kafka-fetch kafka-up kafka-down kafka-status kafka-wipe bench
+
+kafka-fetch:
+	$(KAFKA) fetch
+
+kafka-up:
+	$(KAFKA) up
+
+kafka-down:
+	$(KAFKA) down
+
+kafka-status:
+	$(KAFKA) status
+
+kafka-wipe:
+	$(KAFKA) wipe
+
+bench: setup
+	$(BIN)/python -m bench.engine

@@ -1,0 +1,126 @@
+"""The `signalfire` command line, run in-process: exit codes, outputs, files."""
+
+import gzip
+import textwrap
+
+import orjson
+import pytest
+
+from signalfire.cli import main
+
+RULE = textwrap.dedent("""\
+    id: burst
+    title: Burst
+    severity: critical
+    group_by: [org_id]
+    detect: {type: threshold, window: 60s, threshold: 5}
+    tests:
+      - name: fires
+        events: [{ts: 0, org_id: o1, repeat: 6, every: 1s}]
+        expect: [{action: trigger, group: {org_id: o1}, at: 5s}]
+      - name: quiet
+        events: [{ts: 0, org_id: o1, repeat: 5, every: 1s}]
+        expect: []
+""")
+
+
+@pytest.fixture
+def rules_dir(tmp_path):
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "burst.yaml").write_text(RULE)
+    return d
+
+
+def events_file(path, n=20, org="o1", step=100):
+    lines = [orjson.dumps({"event_id": f"e{i}", "ts": i * step, "org_id": org}) for i in range(n)]
+    lines.append(b"not json")
+    lines.append(b'{"event_id": "x", "org_id": "o1"}')
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as fh:
+        fh.write(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_rules_check_ok(rules_dir, capsys):
+    assert main(["rules", "check", str(rules_dir)]) == 0
+    assert "1 rule(s) OK" in capsys.readouterr().out
+
+
+def test_rules_check_prints_every_error_and_exits_1(tmp_path, capsys):
+    (tmp_path / "a.yaml").write_text("id: a\ntitle: A\nseverity: loud\ndetect: {type: nope}\n")
+    (tmp_path / "b.yaml").write_text("id: b\ntitle: B\nseverity: info\ngroup_by: x\n")
+    assert main(["rules", "check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert f"{tmp_path / 'a.yaml'}:3: severity: expected one of critical" in err[0]
+    assert err[1].startswith(f"{tmp_path / 'a.yaml'}:4: detect.type: unknown detector type")
+    assert any(line.startswith(f"{tmp_path / 'b.yaml'}:4: group_by:") for line in err)
+    assert err[-1] == f"{len(err) - 1} problem(s) in rules"
+
+
+def test_rules_test_reports_cases(rules_dir, capsys):
+    assert main(["rules", "test", str(rules_dir), "--require-cases", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS burst: fires" in out and "2 passed, 0 failed" in out
+
+
+def test_rules_test_failure_exits_1(rules_dir, capsys):
+    (rules_dir / "burst.yaml").write_text(RULE.replace("at: 5s", "at: 4s"))
+    assert main(["rules", "test", str(rules_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL burst: fires" in out and "at 5000 ms, expected 4000 ms" in out
+
+
+def test_require_cases_flags_rules_without_quiet_case(rules_dir, capsys):
+    text = RULE.split("  - name: quiet")[0]
+    assert "quiet" not in text
+    (rules_dir / "burst.yaml").write_text(text)
+    assert main(["rules", "test", str(rules_dir), "--require-cases"]) == 1
+    assert "MISSING burst" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_backtest_writes_pages_and_summary(rules_dir, tmp_path, capsys, suffix):
+    src = events_file(tmp_path / f"ev{suffix}")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["backtest", "--rules", str(rules_dir), str(src), "--out", str(out)]) == 0
+    text = capsys.readouterr()
+    assert "burst" in text.out and "20 events, 0 late, 1 pager messages" in text.out
+    assert "2 line(s) rejected" in text.err and "not valid JSON" in text.err
+    (msg,) = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert msg["event_action"] == "trigger" and msg["payload"]["component"] == "burst"
+    assert msg["payload"]["custom_details"]["value"] == 6
+
+
+def test_backtest_is_deterministic(rules_dir, tmp_path):
+    src = events_file(tmp_path / "ev.jsonl", n=500)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    main(["backtest", "--rules", str(rules_dir), str(src), "--out", str(a)])
+    main(["backtest", "--rules", str(rules_dir), str(src), "--out", str(b)])
+    assert a.read_bytes() == b.read_bytes() and a.read_bytes()
+
+
+def test_backtest_diff_shows_pages_a_change_adds(rules_dir, tmp_path, capsys):
+    src = events_file(tmp_path / "ev.jsonl", n=8, step=15_000)  # at most 5 per window
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "burst.yaml").write_text(RULE.replace("threshold: 5", "threshold: 3"))
+    assert main(["backtest", "--rules", str(rules_dir), str(src), "--diff", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "would-have-paged diff: 1 added, 0 removed" in out
+    assert "+ 1970-01-01T00:00:45.000Z burst org_id=o1" in out
+
+
+def test_backtest_bad_rules_exit_1(tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("id: x\n")
+    src = events_file(tmp_path / "ev.jsonl")
+    assert main(["backtest", "--rules", str(tmp_path), str(src)]) == 1
+    assert "bad.yaml:1:" in capsys.readouterr().err
+
+
+def test_bad_lateness_is_a_usage_error(rules_dir, tmp_path, capsys):
+    src = events_file(tmp_path / "ev.jsonl")
+    with pytest.raises(SystemExit) as exc:
+        main(["backtest", "--rules", str(rules_dir), str(src), "--lateness", "soon"])
+    assert exc.value.code == 2
+    assert "--lateness: bad duration 'soon'" in capsys.readouterr().err
