@@ -9,26 +9,13 @@ became due, in a deterministic order that does not depend on how the input was b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from alerting.model import Alert, Transition
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors import Detector, make_detector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event
-from signalfire.rules.model import AllOf, Cond, Filter, Rule
-
-
-def event_types_of(where: Filter) -> tuple[str, ...] | None:
-    """The event types a filter is limited to by a top-level `event_type` condition."""
-    conds = where.items if isinstance(where, AllOf) else (where,)
-    for c in conds:
-        if isinstance(c, Cond) and c.path == ("event_type",):
-            if c.op == "eq" and isinstance(c.arg, str):
-                return (c.arg,)
-            if c.op == "in" and all(isinstance(a, str) for a in c.arg):
-                return tuple(c.arg)
-    return None
+from signalfire.filters.compile import Event, compile_fused
+from signalfire.rules.model import Rule
 
 
 class Engine:
@@ -36,7 +23,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.rules = tuple(rules)
         self.detectors: list[Detector] = [make_detector(r, self.settings) for r in self.rules]
-        self.event_types = [event_types_of(r.where) for r in self.rules]
+        self.select = compile_fused([d.spec for d in self.detectors])
         self.now = -NEVER
         self.seq = 0
         self.late = 0
@@ -65,10 +52,8 @@ class Engine:
         if late:
             self._count_late(late)
         clock = BatchClock(self.seq, nows, lateness, now, now - lateness)
-        by_type = self._index_by_type(accepted)
-        everything = range(len(accepted))
-        for det, types in zip(self.detectors, self.event_types, strict=True):
-            det.process(accepted, everything if types is None else _base(by_type, types), clock)
+        for det, selection in zip(self.detectors, self.select(accepted), strict=True):
+            det.process(accepted, selection, clock)
         self.seq += len(accepted)
         return self._gather()
 
@@ -89,22 +74,8 @@ class Engine:
 
     def _count_late(self, late: list[Event]) -> None:
         self.late += len(late)
-        for n, det in enumerate(self.detectors):
-            idxs, _, _ = det.select(late, range(len(late)))
+        for n, (idxs, _, _) in enumerate(self.select(late)):
             self.late_by_rule[n] += len(idxs)
-
-    def _index_by_type(self, accepted: list[Event]) -> dict[Any, list[int]]:
-        if not any(t is not None for t in self.event_types):
-            return {}
-        by_type: dict[Any, list[int]] = {}
-        for i, e in enumerate(accepted):
-            t = e.get("event_type")
-            lst = by_type.get(t)
-            if lst is None:
-                by_type[t] = [i]
-            else:
-                lst.append(i)
-        return by_type
 
     def _gather(self) -> list[Alert]:
         tagged: list[tuple[int, int, Transition]] = []
@@ -123,13 +94,3 @@ class Engine:
 
     def group_counts(self) -> dict[str, int]:
         return {r.id: d.group_count() for r, d in zip(self.rules, self.detectors, strict=True)}
-
-
-def _base(by_type: dict[Any, list[int]], types: tuple[str, ...]) -> list[int]:
-    if len(types) == 1:
-        return by_type.get(types[0], [])
-    merged: list[int] = []
-    for t in types:
-        merged.extend(by_type.get(t, ()))
-    merged.sort()
-    return merged

@@ -8,6 +8,7 @@ namespace (`_c0`, `_c1`, ...), so no rule text is ever evaluated as code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from signalfire.filters.matchers import (
@@ -27,9 +28,11 @@ HASHABLE = frozenset({str, int, float, bool})
 
 
 class _Gen:
-    def __init__(self) -> None:
+    def __init__(self, fields: dict[str, str] | None = None) -> None:
         self.namespace: dict[str, Any] = {"_H": HASHABLE}
         self.temps = 0
+        # With `fields`, top-level fields are read once per event into locals (fused mode).
+        self.fields = fields
 
     def const(self, value: Any) -> str:
         name = f"_c{len(self.namespace)}"
@@ -41,7 +44,10 @@ class _Gen:
         return f"_t{self.temps}"
 
     def field(self, path: Sequence[str]) -> str:
-        expr = f"e.get({self.const(path[0])})"
+        if self.fields is not None:
+            expr = self.fields.setdefault(path[0], f"_f{len(self.fields)}")
+        else:
+            expr = f"e.get({self.const(path[0])})"
         for part in path[1:]:
             t = self.temp()
             expr = f"({t}.get({self.const(part)}) if ({t} := {expr}).__class__ is dict else None)"
@@ -130,54 +136,88 @@ def compile_predicate(node: Filter) -> Callable[[Event], bool]:
     return _build(gen, "_pred", source)  # type: ignore[no-any-return]
 
 
-def compile_selector(
-    where: Filter,
-    group_by: Sequence[Sequence[str]],
-    value_mode: ValueMode = "none",
-    value_field: Sequence[str] | None = None,
-    value_filters: Sequence[Filter] = (),
-) -> Selector:
-    """`select(events, indexes) -> (indexes, keys, values)` of events a rule acts on.
+@dataclass(frozen=True, slots=True)
+class SelectSpec:
+    """What a rule selects: events passing `where`, with every `group_by` field a scalar, and
+    a usable value for the detector (`value_mode`): a number, a scalar, the truth of one
+    filter (ratio numerator) or a non-zero bit mask of step filters (sequence)."""
 
-    An event is selected when it passes `where`, has every `group_by` field with a scalar
-    value, and has a usable value for the detector (`value_mode`): a number, a scalar, the
-    truth of one filter (ratio numerator) or a bit mask of step filters (non-zero).
-    """
-    gen = _Gen()
-    conds = [f"({gen.filt(where)})"]
+    where: Filter
+    group_by: tuple[tuple[str, ...], ...]
+    value_mode: ValueMode = "none"
+    value_field: tuple[str, ...] | None = None
+    value_filters: tuple[Filter, ...] = ()
+
+
+def _block(gen: _Gen, spec: SelectSpec) -> tuple[str, str, str]:
+    """(condition, key expression, value expression) of one rule, in `gen`'s namespace."""
+    conds = [f"({gen.filt(spec.where)})"]
     keys = []
-    for path in group_by:
+    for path in spec.group_by:
         g = gen.temp()
         conds.append(f"({g} := {gen.field(path)}).__class__ in _H")
         keys.append(g)
     key_expr = keys[0] if len(keys) == 1 else f"({', '.join(keys)}{',' if keys else ''})"
     value_expr = "None"
-    if value_mode in ("number", "hashable"):
-        assert value_field is not None
+    if spec.value_mode in ("number", "hashable"):
+        assert spec.value_field is not None
         value_expr = gen.temp()
-        if value_mode == "number":
+        field = gen.field(spec.value_field)
+        if spec.value_mode == "number":
             conds.append(
-                f"(({value_expr} := {gen.field(value_field)}).__class__ is int"
-                f" or {value_expr}.__class__ is float)"
+                f"(({value_expr} := {field}).__class__ is int or {value_expr}.__class__ is float)"
             )
         else:
-            conds.append(f"({value_expr} := {gen.field(value_field)}).__class__ in _H")
-    elif value_mode == "filter":
-        value_expr = f"bool({gen.filt(value_filters[0])})"
-    elif value_mode == "mask":
+            conds.append(f"({value_expr} := {field}).__class__ in _H")
+    elif spec.value_mode == "filter":
+        value_expr = f"bool({gen.filt(spec.value_filters[0])})"
+    elif spec.value_mode == "mask":
         value_expr = gen.temp()
         bits = " | ".join(
-            f"({1 << n} if ({gen.filt(f)}) else 0)" for n, f in enumerate(value_filters)
+            f"({1 << n} if ({gen.filt(f)}) else 0)" for n, f in enumerate(spec.value_filters)
         )
         conds.append(f"({value_expr} := {bits})")
+    return " and ".join(conds), key_expr, value_expr
+
+
+def compile_selector(spec: SelectSpec) -> Selector:
+    """`select(events, indexes) -> (indexes, keys, values)` for one rule."""
+    gen = _Gen()
+    cond, key_expr, value_expr = _block(gen, spec)
     source = (
         "def _select(evs, idxs):\n"
         "    oi = []; ok = []; ov = []\n"
         "    ai = oi.append; ak = ok.append; av = ov.append\n"
         "    for i in idxs:\n"
         "        e = evs[i]\n"
-        f"        if {' and '.join(conds)}:\n"
+        f"        if {cond}:\n"
         f"            ai(i); ak({key_expr}); av({value_expr})\n"
         "    return oi, ok, ov\n"
     )
     return _build(gen, "_select", source)  # type: ignore[no-any-return]
+
+
+Selection = tuple[list[int], list[Any], list[Any]]
+FusedSelector = Callable[[Sequence[Event]], list[Selection]]
+
+
+def compile_fused(specs: Sequence[SelectSpec]) -> FusedSelector:
+    """One pass over a batch for a whole rule set: each top-level field is read once per
+    event into a local, and every rule's condition is tested on those locals."""
+    gen = _Gen(fields={})
+    blocks = [_block(gen, spec) for spec in specs]
+    lines = ["def _fused(evs):"]
+    for n in range(len(specs)):
+        lines.append(f"    o{n}i = []; o{n}k = []; o{n}v = []")
+        lines.append(f"    a{n}i = o{n}i.append; a{n}k = o{n}k.append; a{n}v = o{n}v.append")
+    lines.append("    for i, e in enumerate(evs):")
+    assert gen.fields is not None
+    lines.extend(
+        f"        {local} = e.get({gen.const(name)})" for name, local in gen.fields.items()
+    )
+    for n, (cond, key_expr, value_expr) in enumerate(blocks):
+        lines.append(f"        if {cond}:")
+        lines.append(f"            a{n}i(i); a{n}k({key_expr}); a{n}v({value_expr})")
+    outs = ", ".join(f"(o{n}i, o{n}k, o{n}v)" for n in range(len(specs)))
+    lines.append(f"    return [{outs}]")
+    return _build(gen, "_fused", "\n".join(lines) + "\n")  # type: ignore[no-any-return]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 SCENARIO_NAMES: tuple[str, ...] = (
     "stolen_key_token_drain",
@@ -24,7 +24,7 @@ class GeneratorConfig:
 
     `events` is the exact number of events produced. `rate` is the background rate in events per
     second of event time: the run lasts `events / rate` seconds, but never less than the selected
-    scenarios need (see `scenarios.min_duration_ms`); the background rate is then lowered so the
+    scenarios need (see `world.min_duration_ms`); the background rate is then lowered so the
     event count still holds.
     """
 
@@ -86,4 +86,4 @@ def parse_start(text: str) -> int:
         raise ValueError(f"not an ISO-8601 time or epoch ms: {text!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)

@@ -14,7 +14,7 @@ from alerting.model import Evidence, GroupKey, Transition
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.settings import EngineSettings
 from signalfire.engine.stats import RuleStats
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, Selection, SelectSpec
 from signalfire.rules.model import Rule
 
 TOP_VALUES_PER_FIELD = 50
@@ -43,7 +43,7 @@ class Detector:
             self.timer_added,
         )
         self.stats = RuleStats()
-        self.select: Selector = self.build_selector()
+        self.spec = self.select_spec()
         self.emitted: list[tuple[int, Transition]] = []
         self.samples: dict[GroupKey, list[str]] = {}
         self.tops: dict[GroupKey, dict[tuple[str, ...], dict[Any, int]]] = {}
@@ -53,8 +53,8 @@ class Detector:
         self.wm = -NEVER
 
     # -- to override -----------------------------------------------------------------------
-    def build_selector(self) -> Selector:
-        return compile_selector(self.rule.where, self.rule.group_by)
+    def select_spec(self) -> SelectSpec:
+        return SelectSpec(self.rule.where, self.rule.group_by)
 
     def apply(
         self,
@@ -96,8 +96,9 @@ class Detector:
         self.tick = min(self.tick, at)
 
     # -- driving ---------------------------------------------------------------------------
-    def process(self, evs: list[Event], base: Any, clock: BatchClock) -> None:
-        idxs, keys, vals = self.select(evs, base)
+    def process(self, evs: list[Event], selection: Selection, clock: BatchClock) -> None:
+        """Apply this rule's selected events of a batch, then catch up to the batch's end."""
+        idxs, keys, vals = selection
         if idxs:
             self.stats.matches += len(idxs)
             self.apply(evs, idxs, keys, vals, clock)

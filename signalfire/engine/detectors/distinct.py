@@ -8,7 +8,7 @@ from alerting.model import Evidence, GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 SHOWN_VALUES = 10
@@ -23,9 +23,9 @@ class DistinctDetector(WindowedDetector):
         super().__init__(rule, settings)
         self.seen: dict[GroupKey, dict[Any, int]] = {}
 
-    def build_selector(self) -> Selector:
+    def select_spec(self) -> SelectSpec:
         d = self.rule.detect
-        return compile_selector(self.rule.where, self.rule.group_by, "hashable", d.field)
+        return SelectSpec(self.rule.where, self.rule.group_by, "hashable", d.field)
 
     def holds(self, key: GroupKey) -> bool:
         values = self.seen.get(key)

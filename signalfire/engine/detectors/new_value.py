@@ -13,7 +13,7 @@ from alerting.model import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 PRUNE_AT = 64
@@ -31,9 +31,9 @@ class NewValueDetector(Detector):
         self.groups: dict[GroupKey, list[Any]] = {}
         self.field_name = ".".join(rule.detect.field or ())
 
-    def build_selector(self) -> Selector:
+    def select_spec(self) -> SelectSpec:
         d = self.rule.detect
-        return compile_selector(self.rule.where, self.rule.group_by, "hashable", d.field)
+        return SelectSpec(self.rule.where, self.rule.group_by, "hashable", d.field)
 
     def group_count(self) -> int:
         return len(self.groups)

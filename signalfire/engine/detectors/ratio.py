@@ -8,7 +8,7 @@ from alerting.model import GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import MATCH_ALL, Rule
 
 
@@ -22,11 +22,9 @@ class RatioDetector(WindowedDetector):
         self.totals: dict[GroupKey, list[int]] = {}
         self.min_count = rule.detect.min_count
 
-    def build_selector(self) -> Selector:
+    def select_spec(self) -> SelectSpec:
         numerator = self.rule.detect.numerator or MATCH_ALL
-        return compile_selector(
-            self.rule.where, self.rule.group_by, "filter", value_filters=(numerator,)
-        )
+        return SelectSpec(self.rule.where, self.rule.group_by, "filter", value_filters=(numerator,))
 
     def holds(self, key: GroupKey) -> bool:
         acc = self.totals.get(key)

@@ -16,7 +16,7 @@ from alerting.model import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 MAX_IDS = 10
@@ -35,8 +35,8 @@ class SequenceDetector(Detector):
         self.deadlines: list[tuple[int, int, GroupKey]] = []
         self._order = 0
 
-    def build_selector(self) -> Selector:
-        return compile_selector(
+    def select_spec(self) -> SelectSpec:
+        return SelectSpec(
             self.rule.where,
             self.rule.group_by,
             "mask",

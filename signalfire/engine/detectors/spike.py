@@ -13,7 +13,7 @@ from alerting.model import Evidence, GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 
@@ -33,11 +33,11 @@ class SpikeDetector(WindowedDetector):
         self.base: dict[GroupKey, list[float]] = {}
         self.first_seen: dict[GroupKey, int] = {}
 
-    def build_selector(self) -> Selector:
+    def select_spec(self) -> SelectSpec:
         d = self.rule.detect
         if d.aggregate == "sum":
-            return compile_selector(self.rule.where, self.rule.group_by, "number", d.field)
-        return compile_selector(self.rule.where, self.rule.group_by)
+            return SelectSpec(self.rule.where, self.rule.group_by, "number", d.field)
+        return SelectSpec(self.rule.where, self.rule.group_by)
 
     # -- condition -------------------------------------------------------------------------
     def holds(self, key: GroupKey) -> bool:

@@ -8,7 +8,7 @@ from alerting.model import GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, Selector, compile_selector
+from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 
@@ -17,11 +17,11 @@ class ThresholdDetector(WindowedDetector):
 
     kind = "threshold"
 
-    def build_selector(self) -> Selector:
+    def select_spec(self) -> SelectSpec:
         d = self.rule.detect
         if d.aggregate == "count":
-            return compile_selector(self.rule.where, self.rule.group_by)
-        return compile_selector(self.rule.where, self.rule.group_by, "number", d.field)
+            return SelectSpec(self.rule.where, self.rule.group_by)
+        return SelectSpec(self.rule.where, self.rule.group_by, "number", d.field)
 
     def __init__(self, rule: Rule, settings: EngineSettings) -> None:
         super().__init__(rule, settings)
@@ -128,8 +128,9 @@ class ThresholdDetector(WindowedDetector):
     ) -> None:
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, totals, cap = self.res, self.buckets, self.totals, self.cap
-        agg, warm, value_of = self.aggregate, self.warm, self.value
-        plain = agg in ("sum", "max")
+        agg, warm, true_keys = self.aggregate, self.warm, self.true_keys
+        summing = agg in ("sum", "avg")
+        upward = agg == "max"
         tick = self.tick
         last_b = None
         bucket: dict[GroupKey, Any] | None = None
@@ -149,7 +150,16 @@ class ThresholdDetector(WindowedDetector):
                     if bucket is None:
                         continue
                 last_b = b
-            _fold(bucket, key, v, agg)  # type: ignore[arg-type]
+            # Inlined folds: this loop runs per selected event.
+            part = bucket.get(key)  # type: ignore[union-attr]
+            if part is None:
+                bucket[key] = [v, 1]  # type: ignore[index]
+            else:
+                part[1] += 1
+                if summing:
+                    part[0] += v
+                elif (v > part[0]) if upward else (v < part[0]):
+                    part[0] = v
             acc = totals.get(key)
             if acc is None:
                 acc = totals[key] = [v, 1]
@@ -157,9 +167,12 @@ class ThresholdDetector(WindowedDetector):
                     self.evict(next(iter(totals)), now)
                     last_b = None
             else:
-                _fold_acc(acc, v, agg)
-            value = acc[0] if plain else value_of(key)
-            if value < warm and key not in self.true_keys:
+                acc[1] += 1
+                if summing:
+                    acc[0] += v
+                elif (v > acc[0]) if upward else (v < acc[0]):
+                    acc[0] = v
+            if (acc[0] if agg != "avg" else acc[0] / acc[1]) < warm and key not in true_keys:
                 continue
             del totals[key]
             totals[key] = acc
@@ -197,21 +210,3 @@ class ThresholdDetector(WindowedDetector):
             else:
                 continue  # the extreme is elsewhere: value unchanged
             self.evaluate(key, t)
-
-
-def _fold(bucket: dict[GroupKey, Any], key: GroupKey, v: float, agg: str) -> None:
-    part = bucket.get(key)
-    bucket[key] = _fold_acc(part, v, agg)
-
-
-def _fold_acc(acc: list[float] | None, v: float, agg: str) -> list[float]:
-    if acc is None:
-        return [v, 1]
-    if agg in ("sum", "avg"):
-        acc[0] += v
-    elif agg == "min":
-        acc[0] = min(acc[0], v)
-    else:
-        acc[0] = max(acc[0], v)
-    acc[1] += 1
-    return acc

@@ -2,7 +2,7 @@
 
 import pytest
 
-from signalfire.filters import compile_predicate, compile_selector
+from signalfire.filters import SelectSpec, compile_fused, compile_predicate, compile_selector
 from signalfire.rules.model import AllOf, AnyOf, Cond, Not
 
 E = {
@@ -99,7 +99,9 @@ def test_user_text_is_never_code():
 
 def test_selector_returns_indexes_keys_and_values():
     sel = compile_selector(
-        Cond(("flagged",), "eq", True), [("org_id",), ("attrs", "plan")], "number", ("tokens",)
+        SelectSpec(
+            Cond(("flagged",), "eq", True), (("org_id",), ("attrs", "plan")), "number", ("tokens",)
+        )
     )
     events = [
         E,
@@ -116,11 +118,26 @@ def test_selector_returns_indexes_keys_and_values():
 
 
 def test_selector_mask_and_single_key():
-    sel = compile_selector(
+    spec = SelectSpec(
         AllOf(()),
-        [("org_id",)],
+        (("org_id",),),
         "mask",
         value_filters=(Cond(("event_type",), "eq", "a"), Cond(("event_type",), "eq", "b")),
     )
     events = [{"org_id": "o", "event_type": t} for t in ("a", "x", "b")]
-    assert sel(events, [0, 1, 2]) == ([0, 2], ["o", "o"], [1, 2])
+    assert compile_selector(spec)(events, [0, 1, 2]) == ([0, 2], ["o", "o"], [1, 2])
+
+
+def test_fused_selection_equals_per_rule_selection():
+    specs = [
+        SelectSpec(Cond(("flagged",), "eq", True), (("org_id",),)),
+        SelectSpec(AllOf(()), (("org_id",), ("attrs", "plan")), "number", ("tokens",)),
+        SelectSpec(Cond(("ip",), "cidr", ("10.0.0.0/8",)), (), "hashable", ("model",)),
+        SelectSpec(
+            AllOf(()), (("org_id",),), "filter", value_filters=(Cond(("status",), "gte", 500),)
+        ),
+    ]
+    events = [E, {**E, "flagged": False, "tokens": "x"}, {**E, "ip": "1.2.3.4", "status": 503}, {}]
+    fused = compile_fused(specs)(events)
+    assert fused == [compile_selector(s)(events, range(len(events))) for s in specs]
+    assert fused[1][0] == [0, 2] and fused[3][2] == [False, False, True]

@@ -1,0 +1,225 @@
+"""Labelled abuse scenarios injected into the background.
+
+Each scenario picks its victims from the population (distinct orgs, so no two scenarios share a
+group), starts at a seeded time after the first 20% of the run (and late enough for its rules'
+history needs), and yields a ground-truth label:
+    {"scenario", "start_ts", "end_ts", "group": {field: value}, "rules": [rule ids]}
+`start_ts`..`end_ts` spans the abusive activity (its events may be delivered up to
+`max_lateness_ms` early, like any event); a rule fires inside it (for `source_silent`, once
+its absence window has passed after `start_ts`, the time the org stops).
+
+Magnitudes (rule thresholds in brackets):
+- stolen_key_token_drain: a mid-size org's busiest key, seen from the run's first minute, is used
+  from a new country and IP: 3,000 requests over 10 min with 3,600-4,096 completion tokens each
+  (~6M tokens per 5 min [>200k]); starts >= 65 min into the run, past a 1h new_value warmup.
+- scraping_burst: one key, 7,200 embeddings requests in 3 min (~2,400 per 60 s [>1,000]), no
+  completion tokens (so token_drain stays quiet).
+- trial_account_farm: one IP signs up 30 free accounts of a new org within 7.5 min [>5 signups,
+  >20 distinct accounts per 10 min]; each creates a key and sends 3-5 requests; the farm keeps a
+  trickle (one request per 1-2.5 min) until the run ends, so the new org never goes silent.
+- flagged_content_surge: an org whose normal rate is near 0.5 req/s gets as many extra flagged
+  requests as its own traffic for 10 min (>=0.4/s, so >=120 flagged of >=240 requests per 5 min
+  [ratio >0.3, min 50]); a trickle of one flagged request per 1-2.5 min from the run's start gives
+  it a non-zero baseline (~3 per 5 min), so the spike factor is ~40 [>=5, min 20]. Starts >= 40
+  min into the run (6 baseline windows of 5 min + the current one).
+- signup_key_flagged: a new account in an existing org: signup, key_created 2 min later, then 6
+  flagged (and 2 normal) requests within the next 9 min.
+- silent_source: one of the busiest orgs sends nothing after 70% of the run (>= 15 min of
+  silence [10 min absence]).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+from signalfire.generate.background import CATEGORY_SETS, Event, action_event, request_event
+from signalfire.generate.config import SCENARIO_NAMES
+from signalfire.generate.population import CHAT, EMBEDDINGS, Key, pick_country
+from signalfire.generate.world import MINUTE, SILENT_SHARE, TIMINGS, Scenario, World
+
+
+def _spread(rng: random.Random, start: int, span_ms: int, n: int) -> list[int]:
+    return sorted(start + int(rng.random() * span_ms) for _ in range(n))
+
+
+def _normal(key: Key, ts: int, w: World, rng: random.Random, **kw: Any) -> Event:
+    tokens = w.tables[CHAT][rng.randrange(len(w.tables[CHAT]))]
+    ip = key.ips[rng.randrange(len(key.ips))]
+    return request_event(key, ts, endpoint=CHAT, model="atlas-4o-mini", tokens=tokens, ip=ip, **kw)
+
+
+def _categories(rng: random.Random) -> tuple[str, ...]:
+    return CATEGORY_SETS[rng.randrange(len(CATEGORY_SETS))]
+
+
+def _act(kind: str, ts: int, where: dict[str, str], plan: str, api_key_id: str = "") -> Event:
+    return action_event(
+        kind,
+        ts,
+        org_id=where["org_id"],
+        account_id=where["account_id"],
+        ip=where["ip"],
+        country=where["country"],
+        plan=plan,
+        api_key_id=api_key_id,
+    )
+
+
+def _new_key(where: dict[str, str], account_id: str, key_id: str) -> Key:
+    """A key created during the run: used only from the IP it was created from."""
+    return Key(
+        where["org_id"],
+        account_id,
+        key_id,
+        (where["ip"],),
+        where["country"],
+        where["plan"],
+        "curl/8.5.0",
+        (0,),
+        1.0,
+    )
+
+
+def stolen_key_token_drain(w: World, rng: random.Random, start: int) -> Scenario:
+    key = w.busiest_key(w.pick_org(rng, 5, 40))
+    country = pick_country(rng, exclude=key.country)
+    ip = w.ids.ip()
+    # the key is seen in the run's first minute, so its home country is learned long before
+    events = [_normal(key, ts, w, rng) for ts in _spread(rng, w.start_ms, MINUTE, 3)]
+    for ts in _spread(rng, start, 10 * MINUTE, 3000):
+        tokens = (rng.randrange(150, 900), rng.randrange(3600, 4097))
+        events.append(
+            request_event(
+                key,
+                ts,
+                endpoint=CHAT,
+                model="atlas-4o",
+                tokens=tokens,
+                ip=ip,
+                country=country,
+                user_agent="python-requests/2.31.0",
+            )
+        )
+    group = {"org_id": key.org_id, "api_key_id": key.key_id}
+    rules = ("token_drain", "new_country_for_key")
+    return Scenario("stolen_key_token_drain", start, start + 10 * MINUTE, group, rules, events)
+
+
+def scraping_burst(w: World, rng: random.Random, start: int) -> Scenario:
+    key = w.busiest_key(w.pick_org(rng, 10, 80))
+    events = []
+    for ts in _spread(rng, start, 3 * MINUTE, 7200):
+        status = 429 if rng.random() < 0.08 else 200
+        tokens = (rng.randrange(20, 400), 0)
+        events.append(
+            request_event(
+                key, ts, endpoint=EMBEDDINGS, model="embed-3-small", tokens=tokens, status=status
+            )
+        )
+    group = {"org_id": key.org_id, "api_key_id": key.key_id}
+    return Scenario("scraping_burst", start, start + 3 * MINUTE, group, ("api_key_burst",), events)
+
+
+def trial_account_farm(w: World, rng: random.Random, start: int) -> Scenario:
+    org_id, ip, country = w.ids.new("org"), w.ids.ip(), pick_country(rng)
+    w.used.add(org_id)
+    where = {"org_id": org_id, "ip": ip, "country": country, "plan": "free"}
+    keys: list[Key] = []
+    events: list[Event] = []
+    for ts in [start, *_spread(rng, start, int(7.5 * MINUTE), 29)]:
+        account_id, key_id = w.ids.new("acct"), w.ids.new("key")
+        where["account_id"] = account_id
+        events.append(_act("signup", ts, where, "free"))
+        created = ts + rng.randrange(20_000, 90_000)
+        events.append(_act("key_created", created, where, "free", key_id))
+        key = _new_key(where, account_id, key_id)
+        keys.append(key)
+        for rts in _spread(rng, created + 10_000, 140_000, rng.randrange(3, 6)):
+            events.append(_normal(key, rts, w, rng))
+    end = max(e["ts"] for e in events)
+    ts = end + rng.randrange(60_000, 150_000)
+    while ts <= w.start_ms + w.duration_ms + 20 * MINUTE:  # a trickle: the org never goes silent
+        events.append(_normal(keys[rng.randrange(len(keys))], ts, w, rng))
+        ts += rng.randrange(60_000, 150_000)
+    rules = ("trial_signup_burst", "ip_account_fanout")
+    return Scenario("trial_account_farm", start, end, {"ip": ip}, rules, events)
+
+
+def flagged_content_surge(w: World, rng: random.Random, start: int) -> Scenario:
+    ranked = [i for i in w.by_rate() if w.orgs[i].org_id not in w.used]
+    candidates = ranked[5:] or ranked
+    index = min(candidates, key=lambda i: (abs(math.log(max(w.org_rate(i), 1e-9) / 0.5)), i))
+    w.used.add(w.orgs[index].org_id)
+    org = w.orgs[index]
+    rates = w.key_rates[index]
+    surge_eps = max(1.1 * w.org_rate(index), 0.4)
+    events = []
+    ts = w.start_ms + rng.randrange(0, MINUTE)
+    while ts < start:  # baseline trickle of flagged requests
+        key = rng.choices(org.keys, rates)[0]
+        events.append(_normal(key, ts, w, rng, categories=_categories(rng)))
+        ts += rng.randrange(60_000, 150_000)
+    for ts in _spread(rng, start, 10 * MINUTE, int(surge_eps * 600)):
+        key = rng.choices(org.keys, rates)[0]
+        events.append(_normal(key, ts, w, rng, categories=_categories(rng)))
+    group = {"org_id": org.org_id}
+    rules = ("flagged_ratio", "flagged_surge")
+    return Scenario("flagged_content_surge", start, start + 10 * MINUTE, group, rules, events)
+
+
+def signup_key_flagged(w: World, rng: random.Random, start: int) -> Scenario:
+    org = w.orgs[w.pick_org(rng, 40, 200)]
+    account_id, key_id, ip = w.ids.new("acct"), w.ids.new("key"), w.ids.ip()
+    where = {"org_id": org.org_id, "account_id": account_id, "ip": ip, "country": org.country}
+    events = [_act("signup", start, where, org.plan)]
+    created = start + 2 * MINUTE
+    events.append(_act("key_created", created, where, org.plan, key_id))
+    key = _new_key({**where, "plan": org.plan}, account_id, key_id)
+    times = _spread(rng, created + 30_000, 8 * MINUTE, 8)
+    for n, ts in enumerate(times):
+        categories = _categories(rng) if n not in (0, 4) else ()
+        events.append(_normal(key, ts, w, rng, categories=categories))
+    group = {"account_id": account_id}
+    rules = ("signup_key_flagged_sequence",)
+    return Scenario("signup_key_flagged", start, times[-1], group, rules, events)
+
+
+def silent_source(w: World, rng: random.Random, start: int) -> Scenario:
+    org = w.orgs[w.pick_org(rng, 1, 6)]
+    end = w.start_ms + w.duration_ms
+    group = {"org_id": org.org_id}
+    stop = {org.org_id: start}
+    return Scenario("silent_source", start, end, group, ("source_silent",), [], stop)
+
+
+BUILDERS: dict[str, Callable[[World, random.Random, int], Scenario]] = {
+    "silent_source": silent_source,
+    "stolen_key_token_drain": stolen_key_token_drain,
+    "scraping_burst": scraping_burst,
+    "flagged_content_surge": flagged_content_surge,
+    "signup_key_flagged": signup_key_flagged,
+    "trial_account_farm": trial_account_farm,
+}
+
+
+def build_scenarios(w: World, seed: int, names: tuple[str, ...]) -> list[Scenario]:
+    """Every scenario is built (so victims do not depend on the selection); `names` are kept."""
+    out: list[Scenario] = []
+    if not names:
+        return out
+    for name, builder in BUILDERS.items():
+        rng = random.Random(f"{seed}:scenario:{name}")
+        timing = TIMINGS[name]
+        if name == "silent_source":
+            start = w.start_ms + int(w.duration_ms * (1.0 - SILENT_SHARE))
+        else:
+            lo = max(int(w.duration_ms * 0.2), timing.earliest_ms)
+            hi = max(lo, int(w.duration_ms * 0.9) - timing.duration_ms)
+            start = w.start_ms + rng.randrange(lo, hi + 1)
+        scenario = builder(w, rng, start)
+        if name in names:
+            out.append(scenario)
+    return sorted(out, key=lambda s: SCENARIO_NAMES.index(s.name))
