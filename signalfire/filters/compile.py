@@ -31,8 +31,13 @@ class _Gen:
     def __init__(self, fields: dict[str, str] | None = None) -> None:
         self.namespace: dict[str, Any] = {"_H": HASHABLE}
         self.temps = 0
-        # With `fields`, top-level fields are read once per event into locals (fused mode).
+        # With `fields`, top-level fields are read once per event into locals (fused mode);
+        # `shared` conditions and `flags` (field is a scalar) are computed once per event too,
+        # and `keys` are group-key tuples built at most once per event.
         self.fields = fields
+        self.shared: dict[Cond, str] = {}
+        self.flags: dict[str, str] = {}
+        self.keys: dict[tuple[tuple[str, ...], ...], str] = {}
 
     def const(self, value: Any) -> str:
         name = f"_c{len(self.namespace)}"
@@ -63,6 +68,12 @@ class _Gen:
         return f"not ({self.filt(node.item)})"
 
     def cond(self, c: Cond) -> str:
+        name = self.shared.get(c)
+        if name is not None:
+            return name
+        return self.cond_expr(c)
+
+    def cond_expr(self, c: Cond) -> str:
         v = self.field(c.path)
         x = self.temp()
         op, arg = c.op, c.arg
@@ -72,6 +83,11 @@ class _Gen:
         if op in ("in", "not_in"):
             if all(a.__class__ is str for a in arg):
                 expr = f"({x} := {v}).__class__ is str and {x} in {self.const(frozenset(arg))}"
+            elif all(a.__class__ in (int, float) for a in arg):
+                expr = (
+                    f"(({x} := {v}).__class__ is int or {x}.__class__ is float)"
+                    f" and {x} in {self.const(frozenset(arg))}"
+                )
             else:
                 expr = f"{self.const(typed_in)}({v}, {self.const(typed_set(arg))})"
             return expr if op == "in" else f"not ({expr})"
@@ -124,7 +140,11 @@ def _cheap_first(items: Sequence[Filter]) -> list[Filter]:
 
 
 def _build(gen: _Gen, name: str, source: str) -> Any:
-    code = compile(source, f"<signalfire {name}>", "exec")
+    # Constants become keyword defaults: locals are read faster than globals in the hot loop.
+    head, _, body = source.partition("\n")
+    consts = ", ".join(f"{c}={c}" for c in gen.namespace if c.startswith("_") and c != name)
+    head = head.replace("):", f", *, {consts}):") if consts else head
+    code = compile(f"{head}\n{body}", f"<signalfire {name}>", "exec")
     exec(code, gen.namespace)
     return gen.namespace[name]
 
@@ -154,10 +174,19 @@ def _block(gen: _Gen, spec: SelectSpec) -> tuple[str, str, str]:
     conds = [f"({gen.filt(spec.where)})"]
     keys = []
     for path in spec.group_by:
+        if gen.fields is not None and len(path) == 1:
+            local = gen.field(path)
+            flag = gen.flags.setdefault(local, f"_h{len(gen.flags)}")
+            conds.insert(0, flag)
+            keys.append(local)
+            continue
         g = gen.temp()
         conds.append(f"({g} := {gen.field(path)}).__class__ in _H")
         keys.append(g)
     key_expr = keys[0] if len(keys) == 1 else f"({', '.join(keys)}{',' if keys else ''})"
+    if gen.fields is not None and len(keys) > 1:
+        k = gen.keys.setdefault(spec.group_by, f"_k{len(gen.keys)}")
+        key_expr = f"({k} if {k} is not None else ({k} := {key_expr}))"
     value_expr = "None"
     if spec.value_mode in ("number", "hashable"):
         assert spec.value_field is not None
@@ -184,6 +213,7 @@ def compile_selector(spec: SelectSpec) -> Selector:
     """`select(events, indexes) -> (indexes, keys, values)` for one rule."""
     gen = _Gen()
     cond, key_expr, value_expr = _block(gen, spec)
+    value = "" if spec.value_mode == "none" else f"; av({value_expr})"
     source = (
         "def _select(evs, idxs):\n"
         "    oi = []; ok = []; ov = []\n"
@@ -191,7 +221,7 @@ def compile_selector(spec: SelectSpec) -> Selector:
         "    for i in idxs:\n"
         "        e = evs[i]\n"
         f"        if {cond}:\n"
-        f"            ai(i); ak({key_expr}); av({value_expr})\n"
+        f"            ai(i); ak({key_expr}){value}\n"
         "    return oi, ok, ov\n"
     )
     return _build(gen, "_select", source)  # type: ignore[no-any-return]
@@ -201,10 +231,33 @@ Selection = tuple[list[int], list[Any], list[Any]]
 FusedSelector = Callable[[Sequence[Event]], list[Selection]]
 
 
+def _conds(node: Filter) -> list[Cond]:
+    if isinstance(node, Cond):
+        return [node]
+    if isinstance(node, Not):
+        return _conds(node.item)
+    return [c for item in node.items for c in _conds(item)]
+
+
+def _spec_conds(spec: SelectSpec) -> set[Cond]:
+    found = set(_conds(spec.where))
+    for f in spec.value_filters:
+        found.update(_conds(f))
+    return found
+
+
 def compile_fused(specs: Sequence[SelectSpec]) -> FusedSelector:
     """One pass over a batch for a whole rule set: each top-level field is read once per
-    event into a local, and every rule's condition is tested on those locals."""
+    event into a local, conditions shared by several rules are tested once, and every rule's
+    condition is tested on those locals."""
     gen = _Gen(fields={})
+    uses: dict[Cond, int] = {}
+    for spec in specs:
+        for c in _spec_conds(spec):
+            uses[c] = uses.get(c, 0) + 1
+    shared = {c: f"_p{n}" for n, c in enumerate(c for c, k in uses.items() if k > 1)}
+    shared_exprs = {name: gen.cond_expr(c) for c, name in shared.items()}
+    gen.shared = shared
     blocks = [_block(gen, spec) for spec in specs]
     lines = ["def _fused(evs):"]
     for n in range(len(specs)):
@@ -215,9 +268,13 @@ def compile_fused(specs: Sequence[SelectSpec]) -> FusedSelector:
     lines.extend(
         f"        {local} = e.get({gen.const(name)})" for name, local in gen.fields.items()
     )
-    for n, (cond, key_expr, value_expr) in enumerate(blocks):
+    lines.extend(f"        {flag} = {local}.__class__ in _H" for local, flag in gen.flags.items())
+    lines.extend(f"        {k} = None" for k in gen.keys.values())
+    lines.extend(f"        {name} = {expr}" for name, expr in shared_exprs.items())
+    for n, (spec, (cond, key_expr, value_expr)) in enumerate(zip(specs, blocks, strict=True)):
         lines.append(f"        if {cond}:")
-        lines.append(f"            a{n}i(i); a{n}k({key_expr}); a{n}v({value_expr})")
+        value = "" if spec.value_mode == "none" else f"; a{n}v({value_expr})"
+        lines.append(f"            a{n}i(i); a{n}k({key_expr}){value}")
     outs = ", ".join(f"(o{n}i, o{n}k, o{n}v)" for n in range(len(specs)))
     lines.append(f"    return [{outs}]")
     return _build(gen, "_fused", "\n".join(lines) + "\n")  # type: ignore[no-any-return]

@@ -85,7 +85,8 @@ class SpikeDetector(WindowedDetector):
         nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
         res, buckets, cur, first_seen = self.res, self.buckets, self.cur, self.first_seen
         counting = self.rule.detect.aggregate == "count"
-        for i, key, v in zip(idxs, keys, vals, strict=True):
+        amounts = [1] * len(idxs) if counting else vals
+        for i, key, amount in zip(idxs, keys, amounts, strict=True):
             now = nows[i]
             if now >= self.tick:
                 self.catch_up(now, now - lateness, clock)
@@ -95,7 +96,6 @@ class SpikeDetector(WindowedDetector):
             bucket = buckets.get(b)
             if bucket is None and (bucket := self.open_bucket(b, now)) is None:
                 continue
-            amount = 1 if counting else v
             part = bucket.get(key)
             if part is None:
                 bucket[key] = [amount, 1]
