@@ -27,7 +27,7 @@ unit: setup
 # The README's test command: lint, types, the shipped catalogue's own tests, then the suite.
 test: setup lint typecheck
 	$(BIN)/signalfire rules check rules
-	$(BIN)/signalfire rules test rules
+	$(BIN)/signalfire rules test rules --require-cases
 	$(BIN)/pytest -q tests
 
 demo: setup

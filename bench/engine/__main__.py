@@ -48,6 +48,7 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
     lines = path.read_bytes().splitlines()
     tune_gc()
     gc.collect()
+    base_mb = _rss_now_mb()
     start = time.perf_counter()
     if mode == "ceiling":
         loads = orjson.loads
@@ -62,7 +63,21 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
         alerts += len(engine.flush())
     elapsed = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"eps": len(lines) / elapsed, "rss_mb": rss_mb, "alerts": alerts}
+    return {
+        "eps": len(lines) / elapsed,
+        "rss_mb": rss_mb,
+        "grew_mb": max(0.0, rss_mb - base_mb),
+        "alerts": alerts,
+    }
+
+
+def _rss_now_mb() -> float:
+    """Resident set size now (the input lines are in memory before timing starts)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def child(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
@@ -107,17 +122,19 @@ def main() -> int:
             runs.append(child(mode, path, args.rules, args.batch))
     eps = {m: statistics.median(r["eps"] for r in runs) for m, runs in results.items()}
     rss = {m: max(r["rss_mb"] for r in runs) for m, runs in results.items()}
+    grew = {m: max(r["grew_mb"] for r in runs) for m, runs in results.items()}
     print(
         f"events: {args.events:,} (seed {args.seed}), rules: {args.rules}, batch {args.batch}, "
         f"median of {args.runs} runs"
     )
-    print(f"{'pipeline':<34}{'events/s':>12}{'vs ceiling':>12}{'peak RSS MB':>13}")
+    print(f"{'pipeline':<34}{'events/s':>12}{'vs ceiling':>12}{'peak RSS MB':>13}{'growth MB':>11}")
     for mode, label in (
         ("ceiling", "orjson.loads loop (ceiling)"),
         ("engine", "decode + check + full catalogue"),
     ):
         print(
             f"{label:<34}{eps[mode]:>12,.0f}{eps[mode] / eps['ceiling']:>11.0%}{rss[mode]:>13.0f}"
+            f"{grew[mode]:>11.0f}"
         )
     print(f"alerts per run: {int(results['engine'][0]['alerts'])}")
     print(
@@ -127,6 +144,7 @@ def main() -> int:
                 "ceiling_eps": round(eps["ceiling"]),
                 "engine_eps": round(eps["engine"]),
                 "engine_rss_mb": round(rss["engine"]),
+                "engine_growth_mb": round(grew["engine"]),
                 "ceiling_rss_mb": round(rss["ceiling"]),
             }
         )
