@@ -29,6 +29,17 @@ class Engine:
         self.late = 0
         self.late_by_rule = [0] * len(self.rules)
 
+    def reload(self, rules: Sequence[Rule]) -> None:
+        """Switch to a new rule set; rules whose id and version are unchanged keep their state."""
+        kept = {(d.rule.id, d.rule.version): d for d in self.detectors}
+        self.rules = tuple(rules)
+        self.detectors = [
+            kept.get((r.id, r.version)) or make_detector(r, self.settings) for r in self.rules
+        ]
+        self.select = compile_fused([d.spec for d in self.detectors])
+        old_late = {d.rule.id: n for d, n in zip(kept.values(), self.late_by_rule, strict=False)}
+        self.late_by_rule = [old_late.get(r.id, 0) for r in self.rules]
+
     @property
     def watermark(self) -> int:
         return self.now - self.settings.allowed_lateness_ms

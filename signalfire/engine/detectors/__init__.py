@@ -10,6 +10,7 @@ from signalfire.engine.detectors.sequence import SequenceDetector
 from signalfire.engine.detectors.spike import SpikeDetector
 from signalfire.engine.detectors.threshold import ThresholdDetector
 from signalfire.engine.settings import EngineSettings
+from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
 
 REGISTRY: dict[str, type[Detector]] = {
@@ -31,4 +32,9 @@ def make_detector(rule: Rule, settings: EngineSettings) -> Detector:
     return REGISTRY[rule.detect.type](rule, settings)
 
 
-__all__ = ["REGISTRY", "Detector", "make_detector"]
+def spec_for(rule: Rule) -> SelectSpec:
+    """What a rule selects from a batch (its filter, group key and detector value)."""
+    return REGISTRY[rule.detect.type].spec_for(rule)
+
+
+__all__ = ["REGISTRY", "Detector", "make_detector", "spec_for"]

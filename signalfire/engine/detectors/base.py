@@ -43,7 +43,7 @@ class Detector:
             self.timer_added,
         )
         self.stats = RuleStats()
-        self.spec = self.select_spec()
+        self.spec = self.spec_for(rule)
         self.emitted: list[tuple[int, Transition]] = []
         self.samples: dict[GroupKey, list[str]] = {}
         self.tops: dict[GroupKey, dict[tuple[str, ...], dict[Any, int]]] = {}
@@ -53,8 +53,9 @@ class Detector:
         self.wm = -NEVER
 
     # -- to override -----------------------------------------------------------------------
-    def select_spec(self) -> SelectSpec:
-        return SelectSpec(self.rule.where, self.rule.group_by)
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
+        return SelectSpec(rule.where, rule.group_by)
 
     def apply(
         self,

@@ -23,9 +23,10 @@ class DistinctDetector(WindowedDetector):
         super().__init__(rule, settings)
         self.seen: dict[GroupKey, dict[Any, int]] = {}
 
-    def select_spec(self) -> SelectSpec:
-        d = self.rule.detect
-        return SelectSpec(self.rule.where, self.rule.group_by, "hashable", d.field)
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
+        d = rule.detect
+        return SelectSpec(rule.where, rule.group_by, "hashable", d.field)
 
     def holds(self, key: GroupKey) -> bool:
         values = self.seen.get(key)

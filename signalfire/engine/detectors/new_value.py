@@ -31,9 +31,10 @@ class NewValueDetector(Detector):
         self.groups: dict[GroupKey, list[Any]] = {}
         self.field_name = ".".join(rule.detect.field or ())
 
-    def select_spec(self) -> SelectSpec:
-        d = self.rule.detect
-        return SelectSpec(self.rule.where, self.rule.group_by, "hashable", d.field)
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
+        d = rule.detect
+        return SelectSpec(rule.where, rule.group_by, "hashable", d.field)
 
     def group_count(self) -> int:
         return len(self.groups)

@@ -22,9 +22,10 @@ class RatioDetector(WindowedDetector):
         self.totals: dict[GroupKey, list[int]] = {}
         self.min_count = rule.detect.min_count
 
-    def select_spec(self) -> SelectSpec:
-        numerator = self.rule.detect.numerator or MATCH_ALL
-        return SelectSpec(self.rule.where, self.rule.group_by, "filter", value_filters=(numerator,))
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
+        numerator = rule.detect.numerator or MATCH_ALL
+        return SelectSpec(rule.where, rule.group_by, "filter", value_filters=(numerator,))
 
     def holds(self, key: GroupKey) -> bool:
         acc = self.totals.get(key)

@@ -35,12 +35,13 @@ class SequenceDetector(Detector):
         self.deadlines: list[tuple[int, int, GroupKey]] = []
         self._order = 0
 
-    def select_spec(self) -> SelectSpec:
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
         return SelectSpec(
-            self.rule.where,
-            self.rule.group_by,
+            rule.where,
+            rule.group_by,
             "mask",
-            value_filters=tuple(s.where for s in self.rule.detect.steps),
+            value_filters=tuple(s.where for s in rule.detect.steps),
         )
 
     def group_count(self) -> int:

@@ -33,11 +33,12 @@ class SpikeDetector(WindowedDetector):
         self.base: dict[GroupKey, list[float]] = {}
         self.first_seen: dict[GroupKey, int] = {}
 
-    def select_spec(self) -> SelectSpec:
-        d = self.rule.detect
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
+        d = rule.detect
         if d.aggregate == "sum":
-            return SelectSpec(self.rule.where, self.rule.group_by, "number", d.field)
-        return SelectSpec(self.rule.where, self.rule.group_by)
+            return SelectSpec(rule.where, rule.group_by, "number", d.field)
+        return SelectSpec(rule.where, rule.group_by)
 
     # -- condition -------------------------------------------------------------------------
     def holds(self, key: GroupKey) -> bool:

@@ -17,11 +17,12 @@ class ThresholdDetector(WindowedDetector):
 
     kind = "threshold"
 
-    def select_spec(self) -> SelectSpec:
-        d = self.rule.detect
+    @classmethod
+    def spec_for(cls, rule: Rule) -> SelectSpec:
+        d = rule.detect
         if d.aggregate == "count":
-            return SelectSpec(self.rule.where, self.rule.group_by)
-        return SelectSpec(self.rule.where, self.rule.group_by, "number", d.field)
+            return SelectSpec(rule.where, rule.group_by)
+        return SelectSpec(rule.where, rule.group_by, "number", d.field)
 
     def __init__(self, rule: Rule, settings: EngineSettings) -> None:
         super().__init__(rule, settings)

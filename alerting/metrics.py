@@ -1,0 +1,248 @@
+"""Prometheus metrics: one typed bundle created against a registry you pass in.
+
+`Metrics.create(registry)` registers every Signalfire metric on that registry (a fresh
+`CollectorRegistry` per test, the process registry in the worker) and returns the bundle; call
+sites use its attributes or the helpers below. Labels are only ever bounded values -- rule ids,
+severity, action, sink, outcome, reason, topic, partition -- never org, account, key, ip or event
+ids: `create` refuses any label name outside `ALLOWED_LABELS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from alerting.model import Action
+
+ALLOWED_LABELS = frozenset(
+    {"rule", "severity", "action", "sink", "outcome", "reason", "topic", "partition"}
+)
+DLQ_REASONS = ("not_json", "not_object", "missing_field", "wrong_type", "oversized", "other")
+RELOAD_OUTCOMES = ("ok", "rejected")
+BRIDGE_FAILURE_OUTCOMES = ("rejected", "exhausted")  # refused for good / retries used up
+
+BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                 0.5, 1.0)  # fmt: skip
+PAGE_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                        10.0, 30.0, 60.0)  # fmt: skip
+CHECKPOINT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+# "field: message", as the decoder words problems with one field of an otherwise valid object.
+_FIELD_PROBLEM = re.compile(r"[A-Za-z0-9_.\[\]-]+: (.*)", re.DOTALL)
+
+
+def dlq_reason_label(error: str) -> str:
+    """The decoder's error text (the DLQ `error` header) as one of `DLQ_REASONS`."""
+    if error.startswith("record too large"):
+        return "oversized"
+    if error.startswith("not valid JSON"):
+        return "not_json"
+    if error.startswith("not a JSON object"):
+        return "not_object"
+    m = _FIELD_PROBLEM.fullmatch(error)
+    if m is not None:
+        problem = m.group(1)
+        if problem.startswith("required"):
+            return "missing_field"
+        # A present field with an unusable value: wrong type, unparseable, out of range.
+        if problem.startswith(("expected", "not ", "out of range")):
+            return "wrong_type"
+    return "other"
+
+
+def render(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The `/metrics` response: exposition payload and its content type."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _Factory:
+    """Builds metrics named `<prefix>_<name>` on one registry, refusing unbounded label names."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
+        self.registry = registry
+        self.prefix = prefix
+
+    def _check(self, name: str, labels: Sequence[str]) -> str:
+        bad = sorted(set(labels) - ALLOWED_LABELS)
+        if bad:
+            raise ValueError(f"metric {name}: label(s) {', '.join(bad)} not in ALLOWED_LABELS")
+        return f"{self.prefix}_{name}"
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(self._check(name, labels), doc, labels, registry=self.registry)
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(self._check(name, labels), doc, labels, registry=self.registry)
+
+    def histogram(self, name: str, doc: str, buckets: Sequence[float]) -> Histogram:
+        return Histogram(self._check(name, ()), doc, registry=self.registry, buckets=buckets)
+
+
+# Cumulative per-rule engine counters, in `observe_rule_stats` argument order.
+_RuleTotals = tuple[int, int, int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    events_consumed: Counter
+    events_decoded: Counter
+    events_late: Counter
+    events_dead_lettered: Counter
+    rule_matches: Counter
+    rule_triggers: Counter
+    rule_resolves: Counter
+    rule_suppressed: Counter
+    rule_cap_evictions: Counter
+    rule_late_events: Counter
+    rule_groups: Gauge
+    alerts_emitted: Counter
+    batch_duration: Histogram
+    event_to_page: Histogram
+    consumer_lag: Gauge
+    watermark_lag: Gauge
+    checkpoint_duration: Histogram
+    checkpoint_failures: Counter
+    rules_reloads: Counter
+    rules_loaded: Gauge
+    worker_up: Gauge
+    worker_ready: Gauge
+    bridge_deliveries: Counter
+    bridge_retries: Counter
+    bridge_failures: Counter
+    # Last cumulative values seen per rule (and for the engine's late count), to inc by deltas.
+    _last: dict[str, _RuleTotals] = field(default_factory=dict, repr=False, compare=False)
+    _last_late: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry, prefix: str = "signalfire") -> Metrics:
+        f = _Factory(registry, prefix)
+        rule = ("rule",)
+        m = cls(
+            events_consumed=f.counter("events_consumed_total", "Records consumed.", ("topic",)),
+            events_decoded=f.counter("events_decoded_total", "Records decoded into events."),
+            events_late=f.counter("events_late_total", "Events older than the watermark."),
+            events_dead_lettered=f.counter(
+                "events_dead_lettered_total", "Records sent to the dead-letter topic.", ("reason",)
+            ),
+            rule_matches=f.counter("rule_matches_total", "Events matching a rule.", rule),
+            rule_triggers=f.counter("rule_triggers_total", "Trigger transitions.", rule),
+            rule_resolves=f.counter("rule_resolves_total", "Resolve transitions.", rule),
+            rule_suppressed=f.counter("rule_suppressed_total", "Pages held by throttle.", rule),
+            rule_cap_evictions=f.counter(
+                "rule_cap_evictions_total", "Groups evicted at the rule's max_groups cap.", rule
+            ),
+            rule_late_events=f.counter("rule_late_events_total", "Late events per rule.", rule),
+            rule_groups=f.gauge("rule_groups", "Groups currently tracked by a rule.", rule),
+            alerts_emitted=f.counter(
+                "alerts_emitted_total", "Alerts sent.", ("rule", "severity", "action")
+            ),
+            batch_duration=f.histogram(
+                "batch_duration_seconds", "Time to process one batch.", BATCH_BUCKETS
+            ),
+            event_to_page=f.histogram(
+                "event_to_page_seconds", "Event timestamp to alert produced.", PAGE_LATENCY_BUCKETS
+            ),
+            consumer_lag=f.gauge(
+                "consumer_lag_records", "Records behind the end.", ("topic", "partition")
+            ),
+            watermark_lag=f.gauge("watermark_lag_seconds", "Wall clock minus worker watermark."),
+            checkpoint_duration=f.histogram(
+                "checkpoint_duration_seconds", "Time to checkpoint state.", CHECKPOINT_BUCKETS
+            ),
+            checkpoint_failures=f.counter("checkpoint_failures_total", "Failed checkpoints."),
+            rules_reloads=f.counter("rules_reloads_total", "Rule set reloads.", ("outcome",)),
+            rules_loaded=f.gauge("rules_loaded", "Rules in the running rule set."),
+            worker_up=f.gauge("worker_up", "1 while the worker process runs."),
+            worker_ready=f.gauge("worker_ready", "1 once the worker consumes and is caught up."),
+            bridge_deliveries=f.counter(
+                "bridge_deliveries_total", "Messages delivered to a sink.", ("sink",)
+            ),
+            bridge_retries=f.counter("bridge_retries_total", "Delivery retries.", ("sink",)),
+            bridge_failures=f.counter(
+                "bridge_failures_total", "Messages given up on.", ("sink", "outcome")
+            ),
+        )
+        for reason in DLQ_REASONS:  # bounded enums: every series exists from the start
+            m.events_dead_lettered.labels(reason=reason)
+        for outcome in RELOAD_OUTCOMES:
+            m.rules_reloads.labels(outcome=outcome)
+        return m
+
+    def dead_lettered(self, error: str) -> None:
+        self.events_dead_lettered.labels(reason=dlq_reason_label(error)).inc()
+
+    def alert(self, rule_id: str, severity: str, action: Action) -> None:
+        self.alerts_emitted.labels(rule=rule_id, severity=severity, action=action).inc()
+
+    def page_latency(self, event_ts_ms: int, now_ms: int) -> None:
+        self.event_to_page.observe(max(0, now_ms - event_ts_ms) / 1000)
+
+    def set_watermark(self, watermark_ms: int, now_ms: int) -> None:
+        self.watermark_lag.set((now_ms - watermark_ms) / 1000)
+
+    def set_consumer_lag(self, topic: str, partition: int, lag: int) -> None:
+        self.consumer_lag.labels(topic=topic, partition=str(partition)).set(lag)
+
+    def rules_reloaded(self, *, ok: bool, loaded: int) -> None:
+        """A reload attempt; `loaded` is the size of the rule set running afterwards."""
+        self.rules_reloads.labels(outcome="ok" if ok else "rejected").inc()
+        self.rules_loaded.set(loaded)
+
+    def bridge_failed(self, sink: str, outcome: str) -> None:
+        if outcome not in BRIDGE_FAILURE_OUTCOMES:
+            raise ValueError(f"bridge failure outcome {outcome!r} not in {BRIDGE_FAILURE_OUTCOMES}")
+        self.bridge_failures.labels(sink=sink, outcome=outcome).inc()
+
+    def observe_late(self, late: int) -> None:
+        """Fold the engine's cumulative late count (a drop means a new engine: fresh start)."""
+        last = self._last_late[0]
+        self.events_late.inc(late if late < last else late - last)
+        self._last_late[0] = late
+
+    def observe_rule_stats(
+        self,
+        rule_id: str,
+        *,
+        matches: int,
+        triggers: int,
+        resolves: int,
+        suppressed: int,
+        groups: int,
+        cap_evictions: int,
+        late: int,
+    ) -> None:
+        """Fold one rule's cumulative engine counters into the Prometheus counters.
+
+        Counters only go up: each call adds the increase since the previous call. If any value
+        went down, the rule was reloaded and its engine counters restarted from zero, so the new
+        values are all counted as a fresh start.
+        """
+        now: _RuleTotals = (matches, triggers, resolves, suppressed, cap_evictions, late)
+        last = self._last.get(rule_id)
+        if last is None or any(n < prev for n, prev in zip(now, last, strict=True)):
+            last = (0, 0, 0, 0, 0, 0)
+        self._last[rule_id] = now
+        counters = (
+            self.rule_matches,
+            self.rule_triggers,
+            self.rule_resolves,
+            self.rule_suppressed,
+            self.rule_cap_evictions,
+            self.rule_late_events,
+        )
+        for counter, n, prev in zip(counters, now, last, strict=True):
+            child = counter.labels(rule=rule_id)  # the series exists even while it is zero
+            if n > prev:
+                child.inc(n - prev)
+        self.rule_groups.labels(rule=rule_id).set(groups)
+
+    def forget_rule(self, rule_id: str) -> None:
+        """The rule left the rule set or was replaced: drop its baseline and its groups gauge."""
+        self._last.pop(rule_id, None)
+        with suppress(KeyError):  # never observed: no series to remove
+            self.rule_groups.remove(rule_id)

@@ -1,0 +1,294 @@
+"""The worker's core without Kafka I/O: records of assigned partitions in, records out.
+
+One engine per assigned partition: input partitions run the rules grouped by the partition
+key and forward events to repartition topics for the other families; repartition partitions
+run their family's rules. Partitions that stay idle are moved forward in event time to the
+furthest partition of this worker, so absence and resolve timers keep firing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+import orjson
+
+from alerting.message import dedup_key, encode, pager_message
+from alerting.model import Alert
+from signalfire.engine import Engine, EngineSettings
+from signalfire.events import Event, EventError
+from signalfire.rules.model import Rule
+from streams.config import WorkerConfig
+from streams.merge import MARKER_HEADER, Merger
+from streams.records import DeadLetter, dead_letter, decode_value
+from streams.topology import DIRECT, Topology, build_topology
+
+log = logging.getLogger("signalfire.worker")
+
+Partition = tuple[str, int]
+
+
+class Record(Protocol):
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+@dataclass(slots=True)
+class Outputs:
+    pages: list[tuple[bytes, bytes]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # (event time, topic, key, value, partition or None): sent in event-time order
+    forwards: list[tuple[int, str, bytes, bytes, int | None]] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    consumed: int = 0
+    decoded: int = 0
+    late: int = 0
+    # per rule: [matches, triggers, resolves, suppressed, cap evictions, late] in this call
+    rule_deltas: dict[str, list[int]] = field(default_factory=dict)
+
+    def extend(self, other: Outputs) -> None:
+        self.pages += other.pages
+        self.dead += other.dead
+        self.forwards += other.forwards
+        self.alerts += other.alerts
+        self.consumed += other.consumed
+        self.decoded += other.decoded
+        self.late += other.late
+        for rule_id, delta in other.rule_deltas.items():
+            into = self.rule_deltas.setdefault(rule_id, [0] * len(delta))
+            for n, d in enumerate(delta):
+                into[n] += d
+
+
+@dataclass(slots=True)
+class Work:
+    family: str
+    engine: Engine
+    last_active: float
+    next_offset: int | None = None
+    merger: Merger | None = None  # repartition partitions only
+    marked: int = -(2**62)  # input partitions: the last watermark sent downstream
+
+
+def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
+    det = engine.detectors[n]
+    st = det.stats
+    return (st.matches, st.triggers, st.resolves, det.lc.suppressed, st.cap_evictions,
+            engine.late_by_rule[n])  # fmt: skip
+
+
+def _is_marker(record: Record) -> bool:
+    headers = getattr(record, "headers", None) or ()
+    return any(k == MARKER_HEADER for k, _ in headers)
+
+
+def key_bytes(key: object) -> bytes:
+    return orjson.dumps(list(key) if isinstance(key, tuple) else [key])
+
+
+class Processor:
+    def __init__(
+        self, config: WorkerConfig, rules: Sequence[Rule], wall: Callable[[], float]
+    ) -> None:
+        self.config = config
+        self.wall = wall
+        self.settings = EngineSettings(
+            allowed_lateness_ms=config.lateness_ms, max_groups=config.max_groups
+        )
+        self.works: dict[Partition, Work] = {}
+        # Partitions of the input topic (and so of each repartition topic); set at start.
+        self.partitions = 1
+        self.set_rules(rules)
+
+    # -- rules -----------------------------------------------------------------------------
+    def set_rules(self, rules: Sequence[Rule]) -> None:
+        self.rules = {r.id: r for r in rules}
+        self.topology: Topology = build_topology(rules)
+        for work in self.works.values():
+            work.engine.reload(self.topology.rules_for(work.family))
+
+    def topics(self) -> list[str]:
+        """Topics this rule set consumes: the input and one per repartition family."""
+        return [self.config.events_topic] + [
+            self.config.repartition_topic(f.name) for f in self.topology.families
+        ]
+
+    def family_of_topic(self, topic: str) -> str | None:
+        if topic == self.config.events_topic:
+            return DIRECT
+        for f in self.topology.families:
+            if self.config.repartition_topic(f.name) == topic:
+                return f.name
+        return None
+
+    # -- assignment ------------------------------------------------------------------------
+    def assign(self, partitions: Iterable[Partition]) -> None:
+        for tp in partitions:
+            family = self.family_of_topic(tp[0])
+            if family is None or tp in self.works:
+                continue
+            engine = Engine(self.topology.rules_for(family), self.settings)
+            merger = None if family == DIRECT else Merger(self.partitions)
+            self.works[tp] = Work(family, engine, self.wall(), merger=merger)
+
+    def revoke(self, partitions: Iterable[Partition]) -> None:
+        for tp in partitions:
+            self.works.pop(tp, None)
+
+    def positions(self) -> dict[Partition, int]:
+        """Offsets safe to commit: everything read, except records still waiting to merge."""
+        found = {}
+        for tp, w in self.works.items():
+            if w.next_offset is None:
+                continue
+            found[tp] = w.merger.safe_offset(w.next_offset) if w.merger else w.next_offset
+        return found
+
+    # -- records ---------------------------------------------------------------------------
+    def process(self, tp: Partition, records: Sequence[Record]) -> Outputs:
+        out = Outputs(consumed=len(records))
+        work = self.works.get(tp)
+        if work is None or not records:
+            return out
+        work.last_active = self.wall()
+        work.next_offset = records[-1].offset + 1
+        if work.merger is not None:
+            self._merge(out, work, work.merger, records)
+            return out
+        events: list[Event] = []
+        for r in records:
+            try:
+                events.append(decode_value(r.value, self.config.max_record_bytes))
+            except EventError as exc:
+                out.dead.append(
+                    dead_letter(
+                        r.key, r.value, str(exc), topic=r.topic, partition=r.partition,
+                        offset=r.offset,
+                    )
+                )  # fmt: skip
+        out.decoded = len(events)
+        for fam in self.topology.families:
+            topic = self.config.repartition_topic(fam.name)
+            for i, key in fam.route(events):
+                e = events[i]
+                out.forwards.append((e["ts"], topic, key_bytes(key), orjson.dumps(e), None))
+        self._run(out, work.engine, partial(work.engine.process, events))
+        self._mark(out, tp, work)
+        return out
+
+    def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
+        for r in records:
+            if _is_marker(r):
+                mark = orjson.loads(r.value or b"{}")
+                merger.mark(int(mark["source"]), int(mark["watermark"]))
+                continue
+            try:
+                merger.add(decode_value(r.value, self.config.max_record_bytes), r.offset)
+            except EventError as exc:
+                out.dead.append(
+                    dead_letter(
+                        r.key, r.value, str(exc), topic=r.topic, partition=r.partition,
+                        offset=r.offset,
+                    )
+                )  # fmt: skip
+        released = merger.release()
+        out.decoded += len(released)
+        engine = work.engine
+        if released:
+            self._run(out, engine, partial(engine.process, released))
+        frontier = merger.frontier
+        if frontier is not None and frontier > engine.watermark:
+            # Every input partition is past the frontier: time moves on without events.
+            self._run(
+                out, engine, partial(engine.advance, frontier + engine.settings.allowed_lateness_ms)
+            )
+
+    def _mark(self, out: Outputs, tp: Partition, work: Work) -> None:
+        """Tell every repartition partition how far this input partition has come."""
+        watermark = work.engine.watermark
+        if watermark <= work.marked or not self.topology.families:
+            return
+        work.marked = watermark
+        value = orjson.dumps({"source": tp[1], "watermark": watermark})
+        for fam in self.topology.families:
+            topic = self.config.repartition_topic(fam.name)
+            for partition in range(self.partitions):
+                out.forwards.append((watermark, topic, b"", value, partition))
+
+    def tick(self, pending: Iterable[Partition] = ()) -> Outputs:
+        """Move idle partitions forward to the furthest event time of this worker.
+
+        A partition is idle when it has had no record for `idle_timeout` and nothing is
+        waiting to be read from it (`pending` lists those that are behind or paused).
+        """
+        out = Outputs()
+        if not self.works:
+            return out
+        now = self.wall()
+        busy = set(pending)
+        furthest = max(w.engine.now for w in self.works.values())
+        idle_s = self.config.idle_timeout_ms / 1000
+        for tp, work in self.works.items():
+            if tp in busy or work.merger is not None:
+                continue
+            if now - work.last_active >= idle_s and work.engine.now < furthest:
+                self._run(out, work.engine, partial(work.engine.advance, furthest))
+                self._mark(out, tp, work)
+        return out
+
+    def _run(self, out: Outputs, engine: Engine, step: Callable[[], list[Alert]]) -> None:
+        """Run one engine step, emit its alerts and count what it did per rule."""
+        before = [_totals(engine, n) for n in range(len(engine.detectors))]
+        late = engine.late
+        self._emit(out, step())
+        out.late += engine.late - late
+        for n, det in enumerate(engine.detectors):
+            after = _totals(engine, n)
+            delta = [a - b for a, b in zip(after, before[n], strict=True)]
+            if any(delta):
+                into = out.rule_deltas.setdefault(det.rule.id, [0] * len(delta))
+                for k, d in enumerate(delta):
+                    into[k] += d
+
+    def group_counts(self) -> dict[str, int]:
+        """Groups tracked per rule over every partition of this worker."""
+        counts = dict.fromkeys(self.rules, 0)
+        for work in self.works.values():
+            for rule_id, n in work.engine.group_counts().items():
+                counts[rule_id] = counts.get(rule_id, 0) + n
+        return counts
+
+    def _emit(self, out: Outputs, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            rule = self.rules.get(alert.rule_id)
+            if rule is None:
+                continue
+            message: dict[str, Any] = pager_message(rule, alert)
+            out.pages.append((dedup_key(rule.id, alert.group).encode(), encode(message)))
+            out.alerts.append(alert)
+
+    def input_clocks(self) -> dict[Partition, tuple[int, int | None]]:
+        """(stream clock, next offset) of each assigned input partition."""
+        return {
+            tp: (w.engine.now, w.next_offset) for tp, w in self.works.items() if w.family == DIRECT
+        }
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "partitions": sorted(f"{t}[{p}]" for t, p in self.works),
+            "rules": len(self.rules),
+            "families": [f.name for f in self.topology.families],
+            "late": {f"{t}[{p}]": w.engine.late for (t, p), w in sorted(self.works.items())},
+            "clock": {f"{t}[{p}]": w.engine.now for (t, p), w in sorted(self.works.items())},
+        }

@@ -1,0 +1,276 @@
+"""The metrics bundle: names and types, bounded labels, DLQ reasons, cumulative folding, render."""
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from alerting.metrics import (
+    ALLOWED_LABELS,
+    DLQ_REASONS,
+    Metrics,
+    _Factory,
+    dlq_reason_label,
+    render,
+)
+from signalfire.events import EventError, decode
+
+FORBIDDEN = {"org_id", "account_id", "api_key_id", "ip", "event_id", "key", "org"}
+
+EXPECTED = {  # family name (counters without `_total`) -> type
+    "signalfire_events_consumed": "counter",
+    "signalfire_events_decoded": "counter",
+    "signalfire_events_late": "counter",
+    "signalfire_events_dead_lettered": "counter",
+    "signalfire_rule_matches": "counter",
+    "signalfire_rule_triggers": "counter",
+    "signalfire_rule_resolves": "counter",
+    "signalfire_rule_suppressed": "counter",
+    "signalfire_rule_cap_evictions": "counter",
+    "signalfire_rule_late_events": "counter",
+    "signalfire_rule_groups": "gauge",
+    "signalfire_alerts_emitted": "counter",
+    "signalfire_batch_duration_seconds": "histogram",
+    "signalfire_event_to_page_seconds": "histogram",
+    "signalfire_consumer_lag_records": "gauge",
+    "signalfire_watermark_lag_seconds": "gauge",
+    "signalfire_checkpoint_duration_seconds": "histogram",
+    "signalfire_checkpoint_failures": "counter",
+    "signalfire_rules_reloads": "counter",
+    "signalfire_rules_loaded": "gauge",
+    "signalfire_worker_up": "gauge",
+    "signalfire_worker_ready": "gauge",
+    "signalfire_bridge_deliveries": "counter",
+    "signalfire_bridge_retries": "counter",
+    "signalfire_bridge_failures": "counter",
+}
+
+
+@pytest.fixture
+def registry():
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def m(registry):
+    return Metrics.create(registry)
+
+
+def exercise(m: Metrics) -> None:
+    """Touch every metric once, the way the worker and the bridges would."""
+    m.events_consumed.labels(topic="usage-events").inc(3)
+    m.events_decoded.inc(2)
+    m.dead_lettered("not a JSON object")
+    m.observe_late(1)
+    m.observe_rule_stats(
+        "api_key_burst",
+        matches=5,
+        triggers=1,
+        resolves=0,
+        suppressed=2,
+        groups=4,
+        cap_evictions=1,
+        late=1,
+    )
+    m.alert("api_key_burst", "critical", "trigger")
+    m.batch_duration.observe(0.002)
+    m.page_latency(event_ts_ms=1_000, now_ms=1_250)
+    m.set_consumer_lag("usage-events", 0, 17)
+    m.set_watermark(watermark_ms=10_000, now_ms=40_000)
+    m.checkpoint_duration.observe(0.05)
+    m.checkpoint_failures.inc()
+    m.rules_reloaded(ok=True, loaded=12)
+    m.worker_up.set(1)
+    m.worker_ready.set(1)
+    m.bridge_deliveries.labels(sink="pagerduty").inc()
+    m.bridge_retries.labels(sink="pagerduty").inc()
+    m.bridge_failed("alertmanager", "exhausted")
+
+
+def test_every_metric_exists_with_its_type(registry, m):
+    exercise(m)
+    families = {f.name: f.type for f in registry.collect()}
+    assert families == EXPECTED
+    assert all(f.documentation for f in registry.collect())
+
+
+def test_prefix_and_separate_registries():
+    a, b = CollectorRegistry(), CollectorRegistry()
+    Metrics.create(a, prefix="sf").events_decoded.inc()
+    Metrics.create(b)  # a second bundle on another registry does not clash
+    assert a.get_sample_value("sf_events_decoded_total") == 1
+    assert b.get_sample_value("signalfire_events_decoded_total") == 0
+    with pytest.raises(ValueError, match="Duplicated"):
+        Metrics.create(a, prefix="sf")
+
+
+def test_labels_are_bounded(registry, m):
+    exercise(m)
+    names = {
+        label
+        for family in registry.collect()
+        for sample in family.samples
+        for label in sample.labels
+        if label != "le"  # histogram bucket bound, added by the client
+    }
+    assert names <= ALLOWED_LABELS
+    assert not names & FORBIDDEN
+    assert names == ALLOWED_LABELS  # every allowed label is in use
+
+
+def test_create_refuses_labels_outside_the_allowed_set():
+    f = _Factory(CollectorRegistry(), "x")
+    with pytest.raises(ValueError, match="org_id not in ALLOWED_LABELS"):
+        f.counter("by_org_total", "no", ("rule", "org_id"))
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ("not valid JSON: unexpected character: line 1 column 1 (char 0)", "not_json"),
+        ("not a JSON object", "not_object"),
+        ("org_id: required non-empty string", "missing_field"),
+        ("event_id: required non-empty string", "missing_field"),
+        ("ts: required", "missing_field"),
+        ("status: expected integer", "wrong_type"),
+        ("categories: expected a list of strings", "wrong_type"),
+        ("ts: not epoch ms or ISO-8601", "wrong_type"),
+        ("ts: out of range (expected epoch milliseconds)", "wrong_type"),
+        ("record too large: 2097152 bytes > 1048576", "oversized"),
+        ("empty record (no value)", "other"),
+        ("", "other"),
+        ("broker said no", "other"),
+        ("org_id: something new", "other"),
+    ],
+)
+def test_dlq_reason_label(error, reason):
+    assert dlq_reason_label(error) == reason
+    assert reason in DLQ_REASONS
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{nope", "not_json"),
+        (b"[1, 2]", "not_object"),
+        (b'{"event_id": "e1", "ts": 1}', "missing_field"),
+        (b'{"event_id": "e1", "org_id": "o", "ts": 1, "status": "500"}', "wrong_type"),
+        (b'{"event_id": "e1", "org_id": "o", "ts": -5}', "wrong_type"),
+    ],
+)
+def test_dlq_reason_label_on_real_decoder_errors(raw, reason):
+    with pytest.raises(EventError) as exc:
+        decode(raw)
+    assert dlq_reason_label(str(exc.value)) == reason
+
+
+def test_dead_lettered_series_exist_at_zero_and_count(registry, m):
+    name = "signalfire_events_dead_lettered_total"
+    assert all(registry.get_sample_value(name, {"reason": r}) == 0 for r in DLQ_REASONS)
+    m.dead_lettered("status: expected integer")
+    m.dead_lettered("status: expected integer")
+    assert registry.get_sample_value(name, {"reason": "wrong_type"}) == 2
+
+
+def rule_values(registry, rule_id="r1"):
+    labels = {"rule": rule_id}
+    return {
+        name: registry.get_sample_value(f"signalfire_rule_{name}", labels)
+        for name in (
+            "matches_total",
+            "triggers_total",
+            "resolves_total",
+            "suppressed_total",
+            "cap_evictions_total",
+            "late_events_total",
+            "groups",
+        )
+    }
+
+
+def stats(matches=0, triggers=0, resolves=0, suppressed=0, groups=0, cap_evictions=0, late=0):
+    return {
+        "matches": matches,
+        "triggers": triggers,
+        "resolves": resolves,
+        "suppressed": suppressed,
+        "groups": groups,
+        "cap_evictions": cap_evictions,
+        "late": late,
+    }
+
+
+def test_observe_rule_stats_adds_deltas(registry, m):
+    m.observe_rule_stats("r1", **stats(matches=10, triggers=1, groups=3))
+    assert rule_values(registry)["matches_total"] == 10
+    m.observe_rule_stats("r1", **stats(matches=25, triggers=1, resolves=1, late=2, groups=1))
+    m.observe_rule_stats("r1", **stats(matches=25, triggers=1, resolves=1, late=2, groups=1))
+    assert rule_values(registry) == {
+        "matches_total": 25,
+        "triggers_total": 1,
+        "resolves_total": 1,
+        "suppressed_total": 0,  # the series exists while zero
+        "cap_evictions_total": 0,
+        "late_events_total": 2,
+        "groups": 1,  # a gauge: set, not added
+    }
+    m.observe_rule_stats("r2", **stats(matches=4))  # rules are tracked separately
+    assert rule_values(registry, "r2")["matches_total"] == 4
+    assert rule_values(registry)["matches_total"] == 25
+
+
+def test_observe_rule_stats_reload_is_a_fresh_start(registry, m):
+    m.observe_rule_stats("r1", **stats(matches=100, triggers=2, suppressed=1))
+    # Reloaded: the engine's counters restarted. matches went down, so every value is new,
+    # including triggers, which did not go down (3 since the reload, not 3 - 2).
+    m.observe_rule_stats("r1", **stats(matches=5, triggers=3, suppressed=1))
+    values = rule_values(registry)
+    assert (values["matches_total"], values["triggers_total"]) == (105, 5)
+    assert values["suppressed_total"] == 2
+    m.observe_rule_stats("r1", **stats(matches=8, triggers=3, suppressed=1))
+    assert rule_values(registry)["matches_total"] == 108
+
+
+def test_forget_rule_restarts_the_baseline_and_drops_the_gauge(registry, m):
+    m.forget_rule("never-seen")  # harmless
+    m.observe_rule_stats("r1", **stats(matches=10, groups=2))
+    m.forget_rule("r1")
+    assert rule_values(registry)["groups"] is None
+    m.observe_rule_stats("r1", **stats(matches=12, groups=1))  # 12 since the replacement
+    assert rule_values(registry)["matches_total"] == 22
+
+
+def test_observe_late_folds_engine_totals(registry, m):
+    for total in (3, 3, 7, 2):  # 2 < 7: a new engine
+        m.observe_late(total)
+    assert registry.get_sample_value("signalfire_events_late_total") == 9
+
+
+def test_helpers(registry, m):
+    m.set_watermark(watermark_ms=1_000, now_ms=31_500)
+    m.page_latency(event_ts_ms=5_000, now_ms=4_000)  # clock skew clamps to zero
+    m.rules_reloaded(ok=True, loaded=12)
+    m.rules_reloaded(ok=False, loaded=12)
+    assert registry.get_sample_value("signalfire_watermark_lag_seconds") == 30.5
+    assert registry.get_sample_value("signalfire_event_to_page_seconds_sum") == 0
+    assert registry.get_sample_value("signalfire_rules_reloads_total", {"outcome": "ok"}) == 1
+    assert registry.get_sample_value("signalfire_rules_reloads_total", {"outcome": "rejected"}) == 1
+    assert registry.get_sample_value("signalfire_rules_loaded") == 12
+    with pytest.raises(ValueError, match="outcome"):
+        m.bridge_failed("webhook", "HTTP 503 from https://hooks.example/abc")
+
+
+def test_histogram_buckets_cover_the_ranges(registry, m):
+    batch = "signalfire_batch_duration_seconds_bucket"
+    page = "signalfire_event_to_page_seconds_bucket"
+    for name, bound in ((batch, "0.0001"), (batch, "1.0"), (page, "0.001"), (page, "60.0")):
+        assert registry.get_sample_value(name, {"le": bound}) == 0
+
+
+def test_render(registry, m):
+    exercise(m)
+    payload, content_type = render(registry)
+    text = payload.decode()
+    assert content_type.startswith("text/plain")
+    for name, kind in EXPECTED.items():
+        exposed = f"{name}_total" if kind == "counter" else name
+        assert f"# TYPE {exposed} {kind}\n" in text
+    assert 'signalfire_alerts_emitted_total{action="trigger",rule="api_key_burst",' in text
