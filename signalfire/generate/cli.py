@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from signalfire.generate.config import (
     DEFAULT_START_MS,
@@ -103,6 +106,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="events JSONL; a .gz suffix gzips; '-' is stdout (default)",
     )
     parser.add_argument(
+        "--topic",
+        help="produce to this Kafka topic (keyed by org_id) instead of writing a file",
+    )
+    parser.add_argument(
+        "--brokers",
+        default=os.environ.get("SIGNALFIRE_BROKERS", "localhost:9092"),
+        help="Kafka bootstrap servers for --topic (default $SIGNALFIRE_BROKERS or %(default)s)",
+    )
+    parser.add_argument(
+        "--eps", type=float, default=None, help="with --topic: events per second (wall clock)"
+    )
+    parser.add_argument(
         "--labels",
         default=None,
         metavar="PATH",
@@ -136,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
             f"{KEY_CAP_EPS:g}); background may cross rule thresholds: use more --orgs",
             file=sys.stderr,
         )
+    if args.topic:
+        return _to_topic(plan_events(plan), args, plan.duration_ms)
     labels_path = args.labels
     if labels_path is None and args.out != "-":
         labels_path = args.out + ".labels.jsonl"
@@ -155,6 +172,21 @@ def run(args: argparse.Namespace) -> int:
         f"time, background {plan.background_eps:,.1f} events/s, {len(plan.scenarios)} "
         f"scenarios) to {where} in {elapsed:.2f}s ({written / elapsed:,.0f} events/s)"
         + (f"; labels to {labels_path}" if labels_path else "; no labels written"),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _to_topic(events: Iterator[dict[str, Any]], args: argparse.Namespace, span_ms: int) -> int:
+    from streams.produce import produce_events  # noqa: PLC0415 - Kafka client only when asked
+
+    began = time.perf_counter()
+    options: dict[str, object] = {"bootstrap_servers": args.brokers}
+    sent = asyncio.run(produce_events(events, args.topic, options, rate=args.eps))
+    elapsed = max(time.perf_counter() - began, 1e-9)
+    print(
+        f"signalfire generate: {sent} events ({span_ms / 60_000:.1f} min of event time) to "
+        f"topic {args.topic} at {args.brokers} in {elapsed:.2f}s",
         file=sys.stderr,
     )
     return 0
