@@ -1,0 +1,126 @@
+"""The worker's core without Kafka: decoding, dead letters, forwarding, merging, idleness."""
+
+from dataclasses import dataclass
+
+import orjson
+
+from signalfire.rules import load_rules
+from streams.config import WorkerConfig
+from streams.merge import MARKER_HEADER
+from streams.processor import Processor
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class Wall:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def make(tmp_path=None, partitions=2):
+    config = WorkerConfig(rules="rules", idle_timeout_ms=5_000)
+    wall = Wall()
+    p = Processor(config, load_rules(["rules"]).rules, wall)
+    p.partitions = partitions
+    return p, config, wall
+
+
+def event(i, ts, org="o1", **f):
+    return orjson.dumps({"event_id": f"e{i}", "ts": ts, "org_id": org, **f})
+
+
+def test_bad_records_become_dead_letters_with_source_headers():
+    p, cfg, _ = make()
+    p.assign([(cfg.events_topic, 0)])
+    recs = [
+        Rec(cfg.events_topic, 0, 7, b"k", b"{oops"),
+        Rec(cfg.events_topic, 0, 8, None, event(1, 5)),
+    ]
+    out = p.process((cfg.events_topic, 0), recs)
+    (dead,) = out.dead
+    assert dead.value == b"{oops" and dead.key == b"k"
+    headers = dict(dead.headers)
+    assert headers["source_offset"] == b"7" and headers["source_partition"] == b"0"
+    assert headers["source_topic"] == cfg.events_topic.encode()
+    assert headers["error"].startswith(b"not valid JSON")
+    assert out.decoded == 1 and p.positions() == {(cfg.events_topic, 0): 9}
+
+
+def test_oversized_record_rejected_before_parsing():
+    p, cfg, _ = make()
+    p.config = WorkerConfig(rules="rules", max_record_bytes=100)
+    p.assign([(cfg.events_topic, 0)])
+    big = b'{"event_id": "x", "ts": 1, "org_id": "o", "pad": "' + b"x" * 200 + b'"}'
+    out = p.process((cfg.events_topic, 0), [Rec(cfg.events_topic, 0, 0, None, big)])
+    assert dict(out.dead[0].headers)["error"].startswith(b"record too large")
+
+
+def test_input_forwards_family_events_and_watermark_markers():
+    p, cfg, _ = make(partitions=2)
+    p.assign([(cfg.events_topic, 0)])
+    recs = [
+        Rec(cfg.events_topic, 0, i, None, event(i, 100_000 + i, ip="1.2.3.4", account_id="a"))
+        for i in range(3)
+    ]
+    out = p.process((cfg.events_topic, 0), recs)
+    by_ip = cfg.repartition_topic("ip")
+    events = [f for f in out.forwards if f[1] == by_ip and f[4] is None]
+    markers = [f for f in out.forwards if f[1] == by_ip and f[4] is not None]
+    assert len(events) == 3 and all(f[2] == b'["1.2.3.4"]' for f in events)
+    assert sorted(f[4] for f in markers) == [0, 1]
+    assert orjson.loads(markers[0][3]) == {"source": 0, "watermark": 100_002 - cfg.lateness_ms}
+
+
+def test_family_partition_applies_events_in_time_order_once_all_sources_report():
+    p, cfg, _ = make(partitions=2)
+    topic = cfg.repartition_topic("ip")
+    p.assign([(topic, 0)])
+
+    def fwd(offset, ts):
+        value = orjson.dumps({"event_id": f"f{offset}", "ts": ts, "org_id": "o", "ip": "9.9.9.9",
+                              "account_id": f"a{offset}"})  # fmt: skip
+        return Rec(topic, 0, offset, b'["9.9.9.9"]', value)
+
+    def mark(offset, source, wm):
+        value = orjson.dumps({"source": source, "watermark": wm})
+        return Rec(topic, 0, offset, b"", value, ((MARKER_HEADER, b"1"),))
+
+    out = p.process((topic, 0), [fwd(0, 2_000), fwd(1, 1_000), mark(2, 0, 5_000)])
+    assert out.decoded == 0 and p.positions()[(topic, 0)] == 0  # waiting for source 1
+    out = p.process((topic, 0), [mark(3, 1, 1_500)])
+    assert out.decoded == 1 and p.positions()[(topic, 0)] == 0  # offset 0 (ts 2000) waits
+    out = p.process((topic, 0), [mark(4, 1, 9_000)])
+    assert out.decoded == 1 and p.positions()[(topic, 0)] == 5
+    assert p.works[(topic, 0)].engine.late == 0
+
+
+def test_idle_input_partition_moves_to_the_furthest_clock():
+    p, cfg, wall = make()
+    p.assign([(cfg.events_topic, 0), (cfg.events_topic, 1)])
+    p.process((cfg.events_topic, 0), [Rec(cfg.events_topic, 0, 0, None, event(1, 0, "quiet"))])
+    wall.t += 10
+    busy = [
+        Rec(cfg.events_topic, 1, i, None, event(100 + i, i * 60_000, "busy")) for i in range(30)
+    ]
+    p.process((cfg.events_topic, 1), busy)
+    out = p.tick(pending=[])
+    silent = [a for a in out.alerts if a.rule_id == "source_silent"]
+    assert [dict(a.group) for a in silent] == [{"org_id": "quiet"}]
+    # a partition with records still to read is never treated as idle
+    p2, cfg2, wall2 = make()
+    p2.assign([(cfg2.events_topic, 0), (cfg2.events_topic, 1)])
+    p2.process((cfg2.events_topic, 0), [Rec(cfg2.events_topic, 0, 0, None, event(1, 0, "quiet"))])
+    wall2.t += 10
+    p2.process((cfg2.events_topic, 1), busy)
+    assert p2.tick(pending=[(cfg2.events_topic, 0)]).alerts == []
