@@ -28,6 +28,8 @@ class ThresholdDetector(WindowedDetector):
         super().__init__(rule, settings)
         self.totals: dict[GroupKey, Any] = {}
         self.aggregate = rule.detect.aggregate
+        # max aggregates whose stored value is only an upper bound (cold groups)
+        self.stale: set[GroupKey] = set()
 
     def holds(self, key: GroupKey) -> bool:
         return key in self.totals and self.op(self.value(key), self.threshold)
@@ -36,6 +38,8 @@ class ThresholdDetector(WindowedDetector):
         acc = self.totals.get(key)
         if acc is None:
             return 0
+        if key in self.stale:
+            acc[0] = self._extreme(key)
         if self.aggregate == "count":
             return acc
         if self.aggregate == "avg":
@@ -44,6 +48,16 @@ class ThresholdDetector(WindowedDetector):
 
     def group_count(self) -> int:
         return len(self.totals)
+
+    def _extreme(self, key: GroupKey) -> Any:
+        """min/max of the group over the live buckets."""
+        self.stale.discard(key)
+        pick = min if self.aggregate == "min" else max
+        return pick(bk[key][0] for bk in self.buckets.values() if key in bk)
+
+    def forget(self, key: GroupKey) -> None:
+        super().forget(key)
+        self.stale.discard(key)
 
     def drop_group(self, key: GroupKey) -> None:
         self.totals.pop(key, None)
@@ -175,6 +189,8 @@ class ThresholdDetector(WindowedDetector):
                     acc[0] = v
             if (acc[0] if agg != "avg" else acc[0] / acc[1]) < warm and key not in true_keys:
                 continue
+            if upward and key in self.stale:
+                acc[0] = self._extreme(key)
             del totals[key]
             totals[key] = acc
             self.note(key, e)
@@ -204,10 +220,13 @@ class ThresholdDetector(WindowedDetector):
                 continue
             if self.aggregate in ("sum", "avg"):
                 acc[0] -= part[0]
-            elif part[0] == acc[0]:
-                # The extreme may have left with this bucket: recompute from the live ones.
-                pick = min if self.aggregate == "min" else max
-                acc[0] = pick(bk[key][0] for bk in self.buckets.values() if key in bk)
-            else:
+            elif part[0] != acc[0]:
                 continue  # the extreme is elsewhere: value unchanged
+            elif self.aggregate == "max" and acc[0] < self.warm and key not in self.true_keys:
+                # A cold group's max only matters once it could be warm: keep the old max as
+                # an upper bound and recompute it then (see `_exact_max`).
+                self.stale.add(key)
+                continue
+            else:
+                acc[0] = self._extreme(key)
             self.evaluate(key, t)

@@ -154,3 +154,19 @@ def test_state_expires_with_the_window():
     det = engine.detectors[0]
     assert isinstance(det, ThresholdDetector)
     assert det.group_count() == 1 and len(det.buckets) == 1 and not det.samples
+
+
+def test_max_of_a_cold_group_is_exact_when_it_warms_up():
+    # threshold 100 -> warm at 50. A 40 leaves the window while the group is cold; later a 60
+    # arrives: the max must be 60 (not the stale 40 bound mixed in), and it must not fire.
+    r = base_rule({**WINDOW, "aggregate": "max", "field": "tokens", "threshold": 100})
+    events = [ev(0, tokens=40), ev(70_000, tokens=10), ev(80_000, tokens=60)]
+    from signalfire.engine import Engine
+
+    engine = Engine([r])
+    assert engine.process(events) == []
+    det = engine.detectors[0]
+    assert isinstance(det, ThresholdDetector)
+    assert det.value("o1") == 60
+    out = engine.process([ev(90_000, tokens=101)])
+    assert [(a.action, a.evidence.value) for a in out] == [("trigger", 101)]
