@@ -56,6 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_record_bytes", "1000000", "larger records go to the dead-letter topic"),
     Setting("batch_records", "2000", "records fetched per batch"),
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
+    Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
     Setting("security_protocol", "PLAINTEXT", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
     Setting("sasl_mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
     Setting("sasl_username", "", "SASL user"),
@@ -83,6 +84,7 @@ class WorkerConfig:
     max_record_bytes: int = 1_000_000
     batch_records: int = 2000
     reload_interval_ms: int = 5_000
+    checkpoint_interval_ms: int = 30_000
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""
     sasl_username: str = ""
@@ -199,6 +201,7 @@ def load_config(
         max_record_bytes=integer("max_record_bytes", 64),
         batch_records=integer("batch_records", 1, 1_000_000),
         reload_interval_ms=duration("reload_interval"),
+        checkpoint_interval_ms=duration("checkpoint_interval"),
         security_protocol=protocol,
         sasl_mechanism=v["sasl_mechanism"].upper(),
         sasl_username=v["sasl_username"],

@@ -1,9 +1,11 @@
-"""The worker's Kafka edge: consume batches with aiokafka, run the processor, produce pages,
-dead letters and repartitioned events, then commit offsets.
+"""The worker's Kafka edge: consume batches with aiokafka, run the processor, and write each
+partition's outputs, state and offsets in one Kafka transaction.
 
-Offsets are committed only after every record the batch caused has been acknowledged by the
-brokers (acks=all, idempotent producer), so nothing is lost: after a crash the worker resumes
-from the last committed offsets and pagers collapse a repeated page by its dedup key.
+Every assigned partition has its own transactional producer (its transactional id follows
+the partition, so a restarted or new owner fences the old one). What a batch causes -- pages,
+dead letters, repartitioned events, watermark markers, now and then a state snapshot -- and
+the input offset are committed together: readers with `isolation_level=read_committed` see
+each page once, and after a crash nothing is lost or repeated (see streams/state.py).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import OffsetAndMetadata
 
 from alerting.metrics import Metrics
 from signalfire.rules import RuleSetError, load_rules
@@ -23,7 +27,8 @@ from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.merge import MARKER_HEADER
-from streams.processor import Outputs, Processor
+from streams.processor import Outputs, Partition, Processor
+from streams.state import SOURCE_HEADER, Snapshot, read_last, read_page_log, state_key
 
 log = logging.getLogger("signalfire.worker")
 DEFAULT_PARTITIONS = 4
@@ -47,20 +52,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.pipeline = pipeline
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.pipeline.commit()
-        self.pipeline.processor.revoke((tp.topic, tp.partition) for tp in revoked)
+        await self.pipeline.hand_over([(tp.topic, tp.partition) for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        processor = self.pipeline.processor
-        processor.assign((tp.topic, tp.partition) for tp in assigned)
-        consumer = self.pipeline.consumer
-        if consumer is not None:
-            for tp in assigned:
-                work = processor.works.get((tp.topic, tp.partition))
-                committed = await consumer.committed(tp)
-                if work is not None and work.next_offset is None and committed is not None:
-                    work.next_offset = committed
-        self.pipeline.assigned = True
+        await self.pipeline.take_over([(tp.topic, tp.partition) for tp in assigned])
 
 
 class Pipeline:
@@ -76,7 +71,13 @@ class Pipeline:
         self.wall = wall
         self.processor = Processor(config, rules, wall)
         self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
+        self.reader: AIOKafkaConsumer | None = None
+        self.producers: dict[Partition, AIOKafkaProducer] = {}
+        self.snapshot_due: dict[Partition, float] = {}
+        self.pager_partitions = 1
+        # Held while a batch is processed and committed, and while partitions change hands
+        # (the rebalance callbacks run beside the consume loop).
+        self.lock = asyncio.Lock()
         self.assigned = False
         self.running = False
         self.last_loop = 0.0
@@ -93,13 +94,17 @@ class Pipeline:
     def healthy(self) -> bool:
         return self.running and self.wall() - self.last_loop < 30
 
+    def state_topic(self, source_topic: str) -> str:
+        return f"{self.config.group_id}.state.{source_topic}"
+
+    # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         opts = self.config.kafka_options()
         await self.ensure_topics()
-        self.producer = AIOKafkaProducer(
-            **opts, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=1 << 20
+        self.reader = AIOKafkaConsumer(
+            **opts, enable_auto_commit=False, isolation_level="read_committed"
         )
-        await self.producer.start()
+        await self.reader.start()
         self.consumer = AIOKafkaConsumer(
             **opts,
             group_id=self.config.group_id,
@@ -117,16 +122,16 @@ class Pipeline:
         self.running = False
         self.metrics.worker_ready.set(0)
         try:
-            await self.commit()
+            await self.hand_over(list(self.producers))
         finally:
             if self.consumer is not None:
                 await self.consumer.stop()
-            if self.producer is not None:
-                await self.producer.stop()
+            if self.reader is not None:
+                await self.reader.stop()
             self.metrics.worker_up.set(0)
 
     async def ensure_topics(self) -> None:
-        """Create the output and repartition topics that do not exist yet."""
+        """Create the output, repartition and state topics that do not exist yet."""
         admin = AIOKafkaAdminClient(**self.config.kafka_options())
         await admin.start()
         try:
@@ -136,17 +141,100 @@ class Pipeline:
                 meta = await admin.describe_topics([self.config.events_topic])
                 partitions = max(1, len(meta[0].get("partitions", [])) or DEFAULT_PARTITIONS)
             self.processor.partitions = partitions
-            wanted = [self.config.events_topic, self.config.pager_topic, self.config.dlq_topic]
-            wanted += self.processor.topics()[1:]
-            missing = [t for t in dict.fromkeys(wanted) if t not in existing]
-            if missing:
-                await admin.create_topics(
-                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+            plain = [self.config.events_topic, self.config.pager_topic, self.config.dlq_topic]
+            plain += self.processor.topics()[1:]
+            compacted = [self.state_topic(t) for t in self.processor.topics()]
+            new = [
+                NewTopic(t, num_partitions=partitions, replication_factor=1)
+                for t in dict.fromkeys(plain)
+                if t not in existing
+            ] + [
+                NewTopic(
+                    t, num_partitions=partitions, replication_factor=1,
+                    topic_configs={"cleanup.policy": "compact"},
                 )
-                log.info("created topics %s", ", ".join(missing))
+                for t in compacted
+                if t not in existing
+            ]  # fmt: skip
+            if new:
+                await admin.create_topics(new)
+                log.info("created topics %s", ", ".join(t.name for t in new))
+            if self.config.pager_topic in existing:
+                meta = await admin.describe_topics([self.config.pager_topic])
+                self.pager_partitions = max(1, len(meta[0].get("partitions", [])))
+            else:
+                self.pager_partitions = partitions
         finally:
             await admin.close()
 
+    # -- ownership -------------------------------------------------------------------------
+    async def take_over(self, partitions: list[Partition]) -> None:
+        """New partitions: restore their state, fence their previous owner, replay if needed.
+
+        They stay paused until ready, and each is positioned explicitly, so records fetched
+        before the hand-over completed are read again rather than lost.
+        """
+        assert self.consumer is not None
+        ktps = [TopicPartition(*tp) for tp in partitions]
+        self.consumer.pause(*ktps)
+        async with self.lock:
+            await self._take_over(partitions)
+        owned = set(self.consumer.assignment())
+        self.consumer.resume(*(tp for tp in ktps if tp in owned))
+        self.assigned = True
+
+    async def _take_over(self, partitions: list[Partition]) -> None:
+        assert self.consumer is not None and self.reader is not None
+        opts = self.config.kafka_options()
+        for tp in partitions:
+            if self.processor.family_of_topic(tp[0]) is None or tp in self.producers:
+                continue
+            producer = AIOKafkaProducer(
+                **opts,
+                transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+                max_batch_size=1 << 20,
+            )
+            await producer.start()  # fences a previous producer with this id
+            self.producers[tp] = producer
+            ktp = TopicPartition(*tp)
+            committed = await self.consumer.committed(ktp)
+            blob = await read_last(
+                self.reader, TopicPartition(self.state_topic(tp[0]), tp[1]), state_key(*tp)
+            )
+            snapshot = Snapshot.decode(blob) if blob is not None else None
+            if snapshot is None:
+                self.processor.assign([tp])
+                self.processor.works[tp].next_offset = committed
+                if committed is None:
+                    await self.consumer.seek_to_beginning(ktp)
+                else:
+                    self.consumer.seek(ktp, committed)
+            else:
+                page_log = await read_page_log(
+                    self.reader, self.config.pager_topic, snapshot.pager_ends, state_key(*tp)
+                )
+                start = self.processor.restore(tp, snapshot, committed, page_log)
+                self.consumer.seek(ktp, start)
+                log.info(
+                    "restored %s[%d] at offset %d (committed %s, %d page(s) logged)",
+                    tp[0], tp[1], start, committed, sum(page_log.values()),
+                )  # fmt: skip
+            self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
+
+    async def hand_over(self, partitions: list[Partition]) -> None:
+        """Partitions leaving this worker: a last snapshot, then their producers stop."""
+        async with self.lock:
+            owned = [tp for tp in partitions if tp in self.producers]
+            await asyncio.gather(*(self.commit(tp, Outputs(), snapshot=True) for tp in owned))
+            for tp in owned:
+                await self.producers.pop(tp).stop()
+                self.snapshot_due.pop(tp, None)
+            self.processor.revoke(owned)
+
+    # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Consume until stopped."""
         assert self.consumer is not None
@@ -155,43 +243,82 @@ class Pipeline:
             batches = await self.consumer.getmany(
                 timeout_ms=POLL_MS, max_records=self.config.batch_records
             )
-            out = Outputs()
-            started = time.perf_counter()
-            for tp, records in batches.items():
-                out.extend(self.processor.process((tp.topic, tp.partition), records))
-                self.metrics.events_consumed.labels(topic=tp.topic).inc(len(records))
-            out.extend(self.processor.tick(self.pending()))
-            if batches:
-                self.metrics.batch_duration.observe(time.perf_counter() - started)
-            await self.deliver(out)
-            if batches:
-                await self.commit()
+            async with self.lock:
+                await self._step(batches)
             self.align()
             self.metrics.worker_ready.set(1 if self.ready else 0)
             await self.maybe_reload()
 
-    async def deliver(self, out: Outputs) -> None:
-        """Send everything one step produced and wait until the brokers have it."""
-        assert self.producer is not None
-        producer, cfg = self.producer, self.config
-        sends = [producer.send(cfg.pager_topic, value=v, key=k) for k, v in out.pages]
-        # Events from several input partitions meet in a repartition topic: send them in event
-        # time order so that the family's partitions see them as in order as possible.
-        out.forwards.sort(key=lambda f: f[0])
-        sends += [
-            producer.send(t, value=v, key=k, partition=p)
-            if p is None
-            else producer.send(t, value=v, partition=p, headers=[(MARKER_HEADER, b"1")])
-            for _, t, k, v, p in out.forwards
-        ]
-        sends += [
-            producer.send(cfg.dlq_topic, value=d.value, key=d.key, headers=d.headers)
-            for d in out.dead
-        ]
-        if sends:
-            futures = await asyncio.gather(*sends)
-            await asyncio.gather(*futures)
+    async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        started = time.perf_counter()
+        outs: dict[Partition, Outputs] = {}
+        for ktp, records in batches.items():
+            tp = (ktp.topic, ktp.partition)
+            if tp not in self.producers:
+                continue  # fetched before the hand-over: read again from the set position
+            outs[tp] = self.processor.process(tp, records)
+            self.metrics.events_consumed.labels(topic=ktp.topic).inc(len(records))
+        for tp, out in self.processor.tick(self.pending()).items():
+            outs.setdefault(tp, Outputs()).extend(out)
+        if batches:
+            self.metrics.batch_duration.observe(time.perf_counter() - started)
+        now = self.wall()
+        due = {tp for tp, at in self.snapshot_due.items() if now >= at}
+        await asyncio.gather(
+            *(self.commit(tp, out, snapshot=tp in due) for tp, out in outs.items()),
+            *(self.commit(tp, Outputs(), snapshot=True) for tp in due - set(outs)),
+        )
+
+    async def commit(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
+        """One transaction: the partition's outputs, maybe its state, and its offset."""
+        producer = self.producers.get(tp)
+        offset = self.processor.positions().get(tp)
+        if producer is None or not (offset is not None or out.pages or out.dead or out.forwards):
+            return
+        cfg = self.config
+        source = state_key(*tp)
+        async with producer.transaction():
+            sends = [
+                producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
+                for k, v in out.pages
+            ]
+            # Events from several input partitions meet in a repartition topic: send them in
+            # event time order.
+            out.forwards.sort(key=lambda f: f[0])
+            sends += [
+                producer.send(t, value=v, key=k)
+                if p is None
+                else producer.send(t, value=v, partition=p, headers=[(MARKER_HEADER, b"1")])
+                for _, t, k, v, p in out.forwards
+            ]
+            sends += [
+                producer.send(cfg.dlq_topic, value=d.value, key=d.key, headers=d.headers)
+                for d in out.dead
+            ]
+            if snapshot:
+                sends.append(self._snapshot(producer, tp))
+            if sends:
+                await asyncio.gather(*sends)
+            if offset is not None:
+                await producer.send_offsets_to_transaction(
+                    {TopicPartition(*tp): OffsetAndMetadata(offset, "")}, cfg.group_id
+                )
         self._count(out)
+
+    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition) -> object:
+        self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
+        assert self.reader is not None
+        pager = [TopicPartition(self.config.pager_topic, p) for p in range(self.pager_partitions)]
+        ends = await self.reader.end_offsets(pager)
+        started = time.perf_counter()
+        snap = self.processor.snapshot(tp, {t.partition: ends[t] for t in pager})
+        if snap is None:
+            return None
+        blob = snap.encode()
+        self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
+        return await producer.send(
+            self.state_topic(tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
+        )
 
     def _count(self, out: Outputs) -> None:
         m = self.metrics
@@ -206,14 +333,15 @@ class Pipeline:
                 m.alert(rule.id, rule.severity, alert.action)
             if alert.action == "trigger":
                 m.page_latency(alert.at, now_ms)
-        names = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                 m.rule_cap_evictions, m.rule_late_events)  # fmt: skip
+        counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
+                    m.rule_cap_evictions, m.rule_late_events)  # fmt: skip
         for rule_id, delta in out.rule_deltas.items():
-            for counter, d in zip(names, delta, strict=True):
+            for counter, d in zip(counters, delta, strict=True):
                 if d:
                     counter.labels(rule=rule_id).inc(d)
 
-    def pending(self) -> list[tuple[str, int]]:
+    # -- time alignment ----------------------------------------------------------------------
+    def pending(self) -> list[Partition]:
         """Assigned partitions with records still to read (behind the end, or paused)."""
         assert self.consumer is not None
         paused = self.consumer.paused()
@@ -228,15 +356,14 @@ class Pipeline:
     def align(self) -> None:
         """Keep input partitions within half the allowed lateness of each other in event time.
 
-        Their events meet again in the repartition topics; a partition far ahead (typical when
-        catching up on a backlog) would make the others' events late there. Partitions with
-        nothing left to read do not hold the others back.
+        Their events meet again in the repartition topics, where they wait until every input
+        partition has passed them; a partition far ahead would only make them wait longer.
+        Partitions with nothing left to read do not hold the others back.
         """
         assert self.consumer is not None
         slack = self.config.lateness_ms // 2
-        clocks = self.processor.input_clocks()
         behind: dict[TopicPartition, int] = {}
-        for (topic, partition), (now, next_offset) in clocks.items():
+        for (topic, partition), (now, next_offset) in self.processor.input_clocks().items():
             tp = TopicPartition(topic, partition)
             end = self.consumer.highwater(tp)
             if end is None or next_offset is None or next_offset < end:
@@ -250,21 +377,11 @@ class Pipeline:
         ahead = {tp for tp, now in behind.items() if now > floor + slack}
         if ahead - paused:
             self.consumer.pause(*(ahead - paused))
-        if (paused & set(behind)) - ahead:
-            self.consumer.resume(*((paused & set(behind)) - ahead))
-        done = paused - set(behind)
-        if done:
-            self.consumer.resume(*done)
+        release = (paused - ahead) & set(self.consumer.assignment())
+        if release:
+            self.consumer.resume(*release)
 
-    async def commit(self) -> None:
-        if self.consumer is None:
-            return
-        positions = self.processor.positions()
-        if positions:
-            await self.consumer.commit(
-                {TopicPartition(t, p): offset for (t, p), offset in positions.items()}
-            )
-
+    # -- rules -----------------------------------------------------------------------------
     async def maybe_reload(self) -> None:
         """Reload the rules on SIGHUP or when the directory changed; keep the old set on error."""
         now = self.wall()
@@ -296,3 +413,7 @@ class Pipeline:
     def refresh_gauges(self) -> None:
         for rule_id, n in self.processor.group_counts().items():
             self.metrics.rule_groups.labels(rule=rule_id).set(n)
+
+
+def partitions_of(tps: Iterable[TopicPartition]) -> list[Partition]:
+    return [(tp.topic, tp.partition) for tp in tps]

@@ -9,6 +9,7 @@ furthest partition of this worker, so absence and resolve timers keep firing.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +25,7 @@ from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.merge import MARKER_HEADER, Merger
 from streams.records import DeadLetter, dead_letter, decode_value
+from streams.state import Snapshot
 from streams.topology import DIRECT, Topology, build_topology
 
 log = logging.getLogger("signalfire.worker")
@@ -79,6 +81,10 @@ class Work:
     next_offset: int | None = None
     merger: Merger | None = None  # repartition partitions only
     marked: int = -(2**62)  # input partitions: the last watermark sent downstream
+    # After a restore: records before this offset were processed before, their outputs are
+    # already in Kafka; pages in `page_log` were already sent.
+    replay_until: int | None = None
+    page_log: Counter[tuple[str, str, str]] | None = None
 
 
 def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
@@ -146,6 +152,29 @@ class Processor:
         for tp in partitions:
             self.works.pop(tp, None)
 
+    def snapshot(self, tp: Partition, pager_ends: dict[int, int]) -> Snapshot | None:
+        work = self.works.get(tp)
+        if work is None or work.next_offset is None or work.replay_until is not None:
+            return None
+        return Snapshot(work, work.next_offset, pager_ends)
+
+    def restore(
+        self,
+        tp: Partition,
+        snapshot: Snapshot,
+        committed: int | None,
+        page_log: Counter[tuple[str, str, str]],
+    ) -> int:
+        """Take over a partition from its snapshot; returns the offset to consume from."""
+        work: Work = snapshot.work
+        work.engine.reload(self.topology.rules_for(work.family))
+        work.last_active = self.wall()
+        work.page_log = page_log
+        if committed is not None and committed > snapshot.offset:
+            work.replay_until = committed
+        self.works[tp] = work
+        return snapshot.offset
+
     def positions(self) -> dict[Partition, int]:
         """Offsets safe to commit: everything read, except records still waiting to merge."""
         found = {}
@@ -157,10 +186,26 @@ class Processor:
 
     # -- records ---------------------------------------------------------------------------
     def process(self, tp: Partition, records: Sequence[Record]) -> Outputs:
-        out = Outputs(consumed=len(records))
         work = self.works.get(tp)
         if work is None or not records:
+            return Outputs(consumed=len(records))
+        until = work.replay_until
+        if until is None or records[0].offset >= until:
+            return self._process(tp, work, records)
+        # Replay after a restore: same processing, outputs already in Kafka are dropped.
+        split = next((n for n, r in enumerate(records) if r.offset >= until), len(records))
+        out = self._process(tp, work, records[:split])
+        out.forwards.clear()
+        out.dead.clear()
+        if split == len(records) and records[-1].offset + 1 < until:
             return out
+        work.replay_until = None
+        if split < len(records):
+            out.extend(self._process(tp, work, records[split:]))
+        return out
+
+    def _process(self, tp: Partition, work: Work, records: Sequence[Record]) -> Outputs:
+        out = Outputs(consumed=len(records))
         work.last_active = self.wall()
         work.next_offset = records[-1].offset + 1
         if work.merger is not None:
@@ -183,7 +228,7 @@ class Processor:
             for i, key in fam.route(events):
                 e = events[i]
                 out.forwards.append((e["ts"], topic, key_bytes(key), orjson.dumps(e), None))
-        self._run(out, work.engine, partial(work.engine.process, events))
+        self._run(out, work, partial(work.engine.process, events))
         self._mark(out, tp, work)
         return out
 
@@ -206,13 +251,12 @@ class Processor:
         out.decoded += len(released)
         engine = work.engine
         if released:
-            self._run(out, engine, partial(engine.process, released))
+            self._run(out, work, partial(engine.process, released))
         frontier = merger.frontier
         if frontier is not None and frontier > engine.watermark:
             # Every input partition is past the frontier: time moves on without events.
-            self._run(
-                out, engine, partial(engine.advance, frontier + engine.settings.allowed_lateness_ms)
-            )
+            lateness = engine.settings.allowed_lateness_ms
+            self._run(out, work, partial(engine.advance, frontier + lateness))
 
     def _mark(self, out: Outputs, tp: Partition, work: Work) -> None:
         """Tell every repartition partition how far this input partition has come."""
@@ -226,15 +270,15 @@ class Processor:
             for partition in range(self.partitions):
                 out.forwards.append((watermark, topic, b"", value, partition))
 
-    def tick(self, pending: Iterable[Partition] = ()) -> Outputs:
+    def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
         """Move idle partitions forward to the furthest event time of this worker.
 
         A partition is idle when it has had no record for `idle_timeout` and nothing is
         waiting to be read from it (`pending` lists those that are behind or paused).
         """
-        out = Outputs()
+        outs: dict[Partition, Outputs] = {}
         if not self.works:
-            return out
+            return outs
         now = self.wall()
         busy = set(pending)
         furthest = max(w.engine.now for w in self.works.values())
@@ -243,15 +287,17 @@ class Processor:
             if tp in busy or work.merger is not None:
                 continue
             if now - work.last_active >= idle_s and work.engine.now < furthest:
-                self._run(out, work.engine, partial(work.engine.advance, furthest))
+                out = outs[tp] = Outputs()
+                self._run(out, work, partial(work.engine.advance, furthest))
                 self._mark(out, tp, work)
-        return out
+        return outs
 
-    def _run(self, out: Outputs, engine: Engine, step: Callable[[], list[Alert]]) -> None:
+    def _run(self, out: Outputs, work: Work, step: Callable[[], list[Alert]]) -> None:
         """Run one engine step, emit its alerts and count what it did per rule."""
+        engine = work.engine
         before = [_totals(engine, n) for n in range(len(engine.detectors))]
         late = engine.late
-        self._emit(out, step())
+        self._emit(out, step(), work.page_log)
         out.late += engine.late - late
         for n, det in enumerate(engine.detectors):
             after = _totals(engine, n)
@@ -269,12 +315,19 @@ class Processor:
                 counts[rule_id] = counts.get(rule_id, 0) + n
         return counts
 
-    def _emit(self, out: Outputs, alerts: list[Alert]) -> None:
+    def _emit(
+        self, out: Outputs, alerts: list[Alert], sent: Counter[tuple[str, str, str]] | None
+    ) -> None:
         for alert in alerts:
             rule = self.rules.get(alert.rule_id)
             if rule is None:
                 continue
             message: dict[str, Any] = pager_message(rule, alert)
+            if sent:
+                identity = (message["dedup_key"], alert.action, message["payload"]["timestamp"])
+                if sent[identity] > 0:
+                    sent[identity] -= 1
+                    continue
             out.pages.append((dedup_key(rule.id, alert.group).encode(), encode(message)))
             out.alerts.append(alert)
 

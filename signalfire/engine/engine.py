@@ -9,6 +9,7 @@ became due, in a deterministic order that does not depend on how the input was b
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from alerting.model import Alert, Transition
 from signalfire.engine.clock import NEVER, BatchClock
@@ -28,6 +29,15 @@ class Engine:
         self.seq = 0
         self.late = 0
         self.late_by_rule = [0] * len(self.rules)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["select"]  # generated code: rebuilt from the detectors on restore
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.select = compile_fused([d.spec for d in self.detectors])
 
     def reload(self, rules: Sequence[Rule]) -> None:
         """Switch to a new rule set; rules whose id and version are unchanged keep their state."""

@@ -114,8 +114,9 @@ def test_idle_input_partition_moves_to_the_furthest_clock():
         Rec(cfg.events_topic, 1, i, None, event(100 + i, i * 60_000, "busy")) for i in range(30)
     ]
     p.process((cfg.events_topic, 1), busy)
-    out = p.tick(pending=[])
-    silent = [a for a in out.alerts if a.rule_id == "source_silent"]
+    outs = p.tick(pending=[])
+    assert set(outs) == {(cfg.events_topic, 0)}  # only the idle partition moved
+    silent = [a for a in outs[(cfg.events_topic, 0)].alerts if a.rule_id == "source_silent"]
     assert [dict(a.group) for a in silent] == [{"org_id": "quiet"}]
     # a partition with records still to read is never treated as idle
     p2, cfg2, wall2 = make()
@@ -123,4 +124,4 @@ def test_idle_input_partition_moves_to_the_furthest_clock():
     p2.process((cfg2.events_topic, 0), [Rec(cfg2.events_topic, 0, 0, None, event(1, 0, "quiet"))])
     wall2.t += 10
     p2.process((cfg2.events_topic, 1), busy)
-    assert p2.tick(pending=[(cfg2.events_topic, 0)]).alerts == []
+    assert p2.tick(pending=[(cfg2.events_topic, 0)]) == {}
