@@ -42,6 +42,10 @@ def build_app(
         autodiscover=False,
         topic_partitions=1,
         store="memory://",
+        # Faust's own consumer group only hosts the process; a crashed member must not hold
+        # the restart back for Faust's default 60 s session.
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
     )
 
     @app.page("/metrics")

@@ -28,7 +28,7 @@ from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.merge import MARKER_HEADER
 from streams.processor import Outputs, Partition, Processor
-from streams.state import SOURCE_HEADER, Snapshot, read_last, read_page_log, state_key
+from streams.state import SOURCE_HEADER, Snapshot, read_last, read_page_logs, state_key
 
 log = logging.getLogger("signalfire.worker")
 DEFAULT_PARTITIONS = 4
@@ -112,6 +112,8 @@ class Pipeline:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20,
             isolation_level="read_committed",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
         )
         self.consumer.subscribe(self.processor.topics(), listener=_Rebalance(self))
         await self.consumer.start()
@@ -186,9 +188,11 @@ class Pipeline:
     async def _take_over(self, partitions: list[Partition]) -> None:
         assert self.consumer is not None and self.reader is not None
         opts = self.config.kafka_options()
-        for tp in partitions:
-            if self.processor.family_of_topic(tp[0]) is None or tp in self.producers:
-                continue
+        new = [
+            tp for tp in partitions
+            if self.processor.family_of_topic(tp[0]) is not None and tp not in self.producers
+        ]  # fmt: skip
+        for tp in new:
             producer = AIOKafkaProducer(
                 **opts,
                 transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
@@ -197,14 +201,24 @@ class Pipeline:
                 linger_ms=5,
                 max_batch_size=1 << 20,
             )
-            await producer.start()  # fences a previous producer with this id
             self.producers[tp] = producer
+        # Starting a producer fences the previous one with its id (and aborts its
+        # transaction); state is read for all partitions in one pass.
+        await asyncio.gather(*(self.producers[tp].start() for tp in new))
+        state_tps = {TopicPartition(self.state_topic(t), p): (t, p) for t, p in new}
+        blobs = await read_last(self.reader, {k: state_key(*tp) for k, tp in state_tps.items()})
+        snapshots = {
+            state_tps[k]: snap for k, blob in blobs.items() if (snap := Snapshot.decode(blob))
+        }
+        logs = await read_page_logs(
+            self.reader,
+            self.config.pager_topic,
+            {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()},
+        )
+        for tp in new:
             ktp = TopicPartition(*tp)
             committed = await self.consumer.committed(ktp)
-            blob = await read_last(
-                self.reader, TopicPartition(self.state_topic(tp[0]), tp[1]), state_key(*tp)
-            )
-            snapshot = Snapshot.decode(blob) if blob is not None else None
+            snapshot = snapshots.get(tp)
             if snapshot is None:
                 self.processor.assign([tp])
                 self.processor.works[tp].next_offset = committed
@@ -213,9 +227,7 @@ class Pipeline:
                 else:
                     self.consumer.seek(ktp, committed)
             else:
-                page_log = await read_page_log(
-                    self.reader, self.config.pager_topic, snapshot.pager_ends, state_key(*tp)
-                )
+                page_log = logs[state_key(*tp)]
                 start = self.processor.restore(tp, snapshot, committed, page_log)
                 self.consumer.seek(ktp, start)
                 log.info(

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 SOURCE_HEADER = "signalfire-source"
 FORMAT = 1
-READ_TIMEOUT_MS = 500
+READ_TIMEOUT_MS = 200
 
 
 @dataclass
@@ -50,50 +50,69 @@ def source_value(topic: str, partition: int) -> bytes:
     return state_key(topic, partition)
 
 
-async def read_last(consumer: AIOKafkaConsumer, tp: TopicPartition, key: bytes) -> bytes | None:
-    """The newest value for `key` in one partition (it is the last record written there)."""
-    end = (await consumer.end_offsets([tp]))[tp]
-    if end == 0:
-        return None
-    consumer.assign([tp])
-    consumer.seek(tp, max(0, end - 16))
-    found = None
-    while True:
-        batch = await consumer.getmany(tp, timeout_ms=READ_TIMEOUT_MS)
-        records = batch.get(tp, [])
-        for r in records:
-            if r.key == key:
-                found = r.value
-        if not records or records[-1].offset >= end - 1:
-            return found
+async def read_last(
+    consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, bytes]
+) -> dict[TopicPartition, bytes]:
+    """The newest value of each key, each in its own partition (the last record written)."""
+    ends = await consumer.end_offsets(list(wanted))
+    todo = [tp for tp in wanted if ends[tp] > 0]
+    found: dict[TopicPartition, bytes] = {}
+    if not todo:
+        return found
+    consumer.assign(todo)
+    for tp in todo:
+        consumer.seek(tp, max(0, ends[tp] - 16))
+    await _drain(consumer, todo, ends, lambda tp, r: r.key == wanted[tp], found)
+    return found
 
 
-async def read_page_log(
-    consumer: AIOKafkaConsumer, topic: str, since: dict[int, int], source: bytes
-) -> Counter[tuple[str, str, str]]:
-    """(dedup key, action, timestamp) of pages this source produced after `since`."""
-    log: Counter[tuple[str, str, str]] = Counter()
-    tps = [TopicPartition(topic, p) for p in since]
+async def read_page_logs(
+    consumer: AIOKafkaConsumer, topic: str, since: dict[bytes, dict[int, int]]
+) -> dict[bytes, Counter[tuple[str, str, str]]]:
+    """Per source: (dedup key, action, timestamp) of the pages it produced after its `since`."""
+    logs: dict[bytes, Counter[tuple[str, str, str]]] = {src: Counter() for src in since}
+    parts = sorted({p for offsets in since.values() for p in offsets})
+    tps = [TopicPartition(topic, p) for p in parts]
     if not tps:
-        return log
+        return logs
+    start = {p: min(o[p] for o in since.values() if p in o) for p in parts}
     ends = await consumer.end_offsets(tps)
-    consumer.assign(tps)
-    todo = set()
-    for tp in tps:
-        if ends[tp] > since[tp.partition]:
-            consumer.seek(tp, since[tp.partition])
-            todo.add(tp)
+    todo = [tp for tp in tps if ends[tp] > start[tp.partition]]
+    if not todo:
+        return logs
+    consumer.assign(todo)
+    for tp in todo:
+        consumer.seek(tp, start[tp.partition])
+
+    def keep(tp: TopicPartition, r: Any) -> bool:
+        src = dict(r.headers or ()).get(SOURCE_HEADER)
+        if src in since and r.offset >= since[src].get(tp.partition, 0):
+            logs[src][page_identity(r.value)] += 1
+        return False
+
+    await _drain(consumer, todo, ends, keep, {})
+    return logs
+
+
+async def _drain(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    ends: dict[TopicPartition, int],
+    take: Any,
+    found: dict[TopicPartition, bytes],
+) -> None:
+    # The last offsets of a transactional topic are commit markers, never returned as
+    # records: stop when the position has reached the end, not when a record has.
+    todo = set(tps)
     while todo:
         batch = await consumer.getmany(*todo, timeout_ms=READ_TIMEOUT_MS)
-        if not batch:
-            break
         for tp, records in batch.items():
             for r in records:
-                if dict(r.headers or ()).get(SOURCE_HEADER) == source:
-                    log[page_identity(r.value)] += 1
-            if records and records[-1].offset >= ends[tp] - 1:
+                if take(tp, r):
+                    found[tp] = r.value
+        for tp in list(todo):
+            if await consumer.position(tp) >= ends[tp]:
                 todo.discard(tp)
-    return log
 
 
 def page_identity(value: bytes) -> tuple[str, str, str]:

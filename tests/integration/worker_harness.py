@@ -46,8 +46,11 @@ class WorkerProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    runs: int = 0
 
-    def start(self, log_dir: Path, idle_timeout: str = "2s") -> WorkerProcess:
+    def start(
+        self, log_dir: Path, idle_timeout: str = "2s", checkpoint: str = "2s"
+    ) -> WorkerProcess:
         env = dict(os.environ)
         env.update(
             SIGNALFIRE_BROKERS=self.kafka.bootstrap,
@@ -58,8 +61,10 @@ class WorkerProcess:
             SIGNALFIRE_RULES=str(self.rules),
             SIGNALFIRE_IDLE_TIMEOUT=idle_timeout,
             SIGNALFIRE_RELOAD_INTERVAL="500ms",
+            SIGNALFIRE_CHECKPOINT_INTERVAL=checkpoint,
         )
-        self.log = log_dir / f"worker-{self.port}.log"
+        self.runs += 1
+        self.log = log_dir / f"worker-{self.port}-{self.runs}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "signalfire.cli.main", "worker", "--web-port", str(self.port)],
             cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
@@ -96,6 +101,26 @@ class WorkerProcess:
                 self.proc.wait()
                 raise AssertionError(f"worker did not stop\n{self.log_text()}") from None
         return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no hand-over, no final snapshot, open transactions left behind."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def metric(self, name: str) -> float:
+        """Sum of a metric's samples from /metrics (0 when absent)."""
+        total = 0.0
+        for line in self.get("/metrics")[1].decode().splitlines():
+            if line.startswith(name) and not line.startswith("#"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def wait_metric(self, name: str, at_least: float, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.metric(name) < at_least:
+            assert time.monotonic() < deadline, f"{name} < {at_least}\n{self.log_text()}"
+            time.sleep(0.2)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log else ""

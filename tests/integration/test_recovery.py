@@ -1,0 +1,84 @@
+"""Crashes and scale-out on a real broker: kill -9 mid-stream, and two workers with
+rebalances, each against the backtest of the same events (read_committed)."""
+
+import collections
+
+import pytest
+
+from signalfire.backtest import run_backtest
+from signalfire.generate import GeneratorConfig, iter_events
+from signalfire.rules import load_rules
+from tests.integration.worker_harness import (
+    Topics,
+    WorkerProcess,
+    copy_rules,
+    page_set,
+    produce,
+    wait_for_pages,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def expected_pages(events):
+    return run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+
+
+def triggers(messages):
+    return collections.Counter(m["dedup_key"] for m in messages if m["event_action"] == "trigger")
+
+
+@pytest.fixture
+def stream():
+    events = list(iter_events(GeneratorConfig(seed=23, events=60_000)))
+    return events, expected_pages(events)
+
+
+def test_kill_9_mid_stream_loses_and_repeats_nothing(kafka, tmp_path, stream):
+    events, expected = stream
+    topics = Topics.fresh()
+    kafka.create_topic(topics.events, partitions=4)
+    half = len(events) // 2
+    produce(kafka, topics.events, events[:half])
+    worker = WorkerProcess(kafka, topics, copy_rules(tmp_path / "rules"))
+    worker.start(tmp_path, checkpoint="1s")
+    worker.wait_ready()
+    consumed = f'signalfire_events_consumed_total{{topic="{topics.events}"}}'
+    worker.wait_metric(consumed, half // 2)
+    worker.kill()  # mid-stream, with open transactions
+    produce(kafka, topics.events, events[half:])
+    worker.start(tmp_path, checkpoint="1s")
+    try:
+        worker.wait_ready()
+        pages = wait_for_pages(kafka, topics.pager, len(expected))
+        assert page_set(pages) == page_set(expected), worker.log_text()
+        assert triggers(pages) == triggers(expected), worker.log_text()
+        assert worker.log is not None and "restored" in worker.log.read_text()
+    finally:
+        assert worker.stop() == 0, worker.log_text()
+
+
+def test_two_workers_with_rebalances_raise_what_one_raises(kafka, tmp_path, stream):
+    events, expected = stream
+    topics = Topics.fresh()
+    kafka.create_topic(topics.events, partitions=4)
+    third = len(events) // 3
+    rules = copy_rules(tmp_path / "rules")
+    a = WorkerProcess(kafka, topics, rules).start(tmp_path)
+    b = WorkerProcess(kafka, topics, rules)
+    try:
+        a.wait_ready()
+        produce(kafka, topics.events, events[:third])
+        b.start(tmp_path)  # joins: partitions move from a to b mid-stream
+        b.wait_ready()
+        produce(kafka, topics.events, events[third : 2 * third])
+        a.wait_metric("signalfire_events_consumed_total", 1)
+        assert a.stop() == 0, a.log_text()  # leaves: b takes everything over
+        produce(kafka, topics.events, events[2 * third :])
+        pages = wait_for_pages(kafka, topics.pager, len(expected))
+        assert page_set(pages) == page_set(expected), b.log_text()
+        assert triggers(pages) == triggers(expected), b.log_text()
+    finally:
+        for w in (a, b):
+            if w.proc is not None and w.proc.poll() is None:
+                w.stop()
