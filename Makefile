@@ -31,6 +31,7 @@ test: setup lint typecheck
 	$(BIN)/pytest -q tests
 
 demo: setup
+	$(KAFKA) fetch
 	$(BIN)/signalfire demo
 
 clean:

@@ -1,10 +1,13 @@
-"""`signalfire demo`: synthetic traffic with injected abuse through the shipped catalogue,
-pages shown as they are raised, then a scorecard against the ground truth."""
+"""`signalfire demo`: the worker on a local Kafka with generated abuse, pages shown live;
+`--offline`: the same traffic through the engine without Kafka, then a scorecard against the
+ground truth."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
+import logging
 import os
 import sys
 from typing import Any
@@ -20,11 +23,17 @@ COLOURS = {"critical": "31", "error": "35", "warning": "33", "info": "36"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="generated traffic with injected abuse -> live pages")
+    p = sub.add_parser("demo", help="local Kafka + worker + generated abuse -> live pages")
     p.add_argument("--rules", default="rules", metavar="DIR", help="rules (default: rules)")
     p.add_argument("--events", type=int, default=300_000, help="events to generate")
     p.add_argument("--seed", type=int, default=7, help="generator seed")
+    p.add_argument("--eps", type=float, default=5_000, help="events per second sent to Kafka")
+    p.add_argument("--port", type=int, default=9092, help="local Kafka port (default 9092)")
+    p.add_argument("--web-port", type=int, default=6066, help="worker metrics/health port")
     p.add_argument("--resolves", action="store_true", help="show resolves too")
+    p.add_argument(
+        "--offline", action="store_true", help="no Kafka: run the engine in-process, then score"
+    )
     p.set_defaults(func=run)
 
 
@@ -42,6 +51,8 @@ def page_line(message: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.offline:
+        return run_live(args)
     ruleset = load_or_report([args.rules])
     if ruleset is None:
         return 1
@@ -69,3 +80,25 @@ def run(args: argparse.Namespace) -> int:
         f"{len(card.unexplained)} page(s) outside the injected scenarios"
     )
     return 0
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from streams.demo import DemoOptions, kafka, run_demo  # noqa: PLC0415 - Kafka only here
+
+    if load_or_report([args.rules]) is None:
+        return 1
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # topics appear as the worker starts
+    opts = DemoOptions(
+        events=args.events, seed=args.seed, eps=args.eps, port=args.port,
+        web_port=args.web_port, rules=args.rules, show_resolves=args.resolves,
+    )  # fmt: skip
+
+    def show(message: dict[str, Any]) -> None:
+        if args.resolves or message["event_action"] == "trigger":
+            print(page_line(message), flush=True)
+
+    kafka("up", opts.port)
+    try:
+        return asyncio.run(run_demo(opts, show))
+    finally:
+        kafka("down", opts.port)
