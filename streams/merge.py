@@ -1,7 +1,8 @@
 """Event-time merge of a repartition partition fed by every input partition.
 
-Each input partition writes its events to the repartition topic as it reads them, and from
-time to time a marker with its watermark into every repartition partition. Events wait here
+Each input partition writes, per batch it reads, one record into every partition of each
+repartition topic: the events of that batch that belong there and the input partition's
+watermark. Events wait here
 until every input partition has promised, by its markers, that nothing older will come; they
 are then released in event-time order. So a family's engine sees its events in order however
 far apart the input partitions (or the workers reading them) run, e.g. when catching up on a
@@ -11,6 +12,7 @@ backlog. Offsets of records not yet released are not committed.
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections import deque
 
 from signalfire.events import Event
@@ -18,19 +20,28 @@ from signalfire.events import Event
 MARKER_HEADER = "signalfire-watermark"
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """Repartition partition of a group key (both ends are ours: any stable hash will do)."""
+    return zlib.crc32(key) % partitions
+
+
 class Merger:
     def __init__(self, sources: int) -> None:
         self.sources = sources
         self.marks: dict[int, int] = {}
         self.heap: list[tuple[int, int, int, Event]] = []
+        # offsets of records with events still buffered, in arrival order, and how many
         self.arrivals: deque[int] = deque()
-        self.released: set[int] = set()
+        self.unreleased: dict[int, int] = {}
         self._seq = 0
 
     def add(self, event: Event, offset: int) -> None:
         self._seq += 1
         heapq.heappush(self.heap, (event["ts"], self._seq, offset, event))
-        self.arrivals.append(offset)
+        if offset not in self.unreleased:
+            self.unreleased[offset] = 0
+            self.arrivals.append(offset)
+        self.unreleased[offset] += 1
 
     def mark(self, source: int, watermark: int) -> None:
         if watermark > self.marks.get(source, -(2**62)):
@@ -52,15 +63,15 @@ class Merger:
             return out
         while heap and heap[0][0] <= frontier:
             _, _, offset, event = heapq.heappop(heap)
-            self.released.add(offset)
+            self.unreleased[offset] -= 1
             out.append(event)
         return out
 
     def safe_offset(self, next_offset: int) -> int:
         """Offset to commit: the oldest record still buffered, or everything read."""
-        arrivals, released = self.arrivals, self.released
-        while arrivals and arrivals[0] in released:
-            released.discard(arrivals.popleft())
+        arrivals, unreleased = self.arrivals, self.unreleased
+        while arrivals and unreleased[arrivals[0]] == 0:
+            del unreleased[arrivals.popleft()]
         return arrivals[0] if arrivals else next_offset
 
     def __len__(self) -> int:

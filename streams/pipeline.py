@@ -26,7 +26,6 @@ from signalfire.rules import RuleSetError, load_rules
 from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
-from streams.merge import MARKER_HEADER
 from streams.processor import Outputs, Partition, Processor
 from streams.state import SOURCE_HEADER, Snapshot, read_last, read_page_logs, state_key
 
@@ -294,15 +293,7 @@ class Pipeline:
                 producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
                 for k, v in out.pages
             ]
-            # Events from several input partitions meet in a repartition topic: send them in
-            # event time order.
-            out.forwards.sort(key=lambda f: f[0])
-            sends += [
-                producer.send(t, value=v, key=k)
-                if p is None
-                else producer.send(t, value=v, partition=p, headers=[(MARKER_HEADER, b"1")])
-                for _, t, k, v, p in out.forwards
-            ]
+            sends += [producer.send(t, value=v, partition=p) for _, t, _, v, p in out.forwards]
             sends += [
                 producer.send(cfg.dlq_topic, value=d.value, key=d.key, headers=d.headers)
                 for d in out.dead

@@ -23,7 +23,7 @@ from signalfire.engine import Engine, EngineSettings
 from signalfire.events import Event, EventError
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
-from streams.merge import MARKER_HEADER, Merger
+from streams.merge import Merger, partition_for
 from streams.records import DeadLetter, dead_letter, decode_value
 from streams.state import Snapshot
 from streams.topology import DIRECT, Topology, build_topology
@@ -92,11 +92,6 @@ def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
     st = det.stats
     return (st.matches, st.triggers, st.resolves, det.lc.suppressed, st.cap_evictions,
             engine.late_by_rule[n])  # fmt: skip
-
-
-def _is_marker(record: Record) -> bool:
-    headers = getattr(record, "headers", None) or ()
-    return any(k == MARKER_HEADER for k, _ in headers)
 
 
 def key_bytes(key: object) -> bytes:
@@ -223,30 +218,32 @@ class Processor:
                     )
                 )  # fmt: skip
         out.decoded = len(events)
+        routed: dict[tuple[str, int], list[Event]] = {}
         for fam in self.topology.families:
             topic = self.config.repartition_topic(fam.name)
             for i, key in fam.route(events):
-                e = events[i]
-                out.forwards.append((e["ts"], topic, key_bytes(key), orjson.dumps(e), None))
+                part = partition_for(key_bytes(key), self.partitions)
+                routed.setdefault((topic, part), []).append(events[i])
         self._run(out, work, partial(work.engine.process, events))
-        self._mark(out, tp, work)
+        self._mark(out, tp, work, routed)
         return out
 
     def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
         for r in records:
-            if _is_marker(r):
-                mark = orjson.loads(r.value or b"{}")
-                merger.mark(int(mark["source"]), int(mark["watermark"]))
-                continue
             try:
-                merger.add(decode_value(r.value, self.config.max_record_bytes), r.offset)
-            except EventError as exc:
+                batch = orjson.loads(r.value or b"")
+                source, watermark = int(batch["source"]), int(batch["watermark"])
+                for event in batch["events"]:
+                    merger.add(event, r.offset)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 out.dead.append(
                     dead_letter(
-                        r.key, r.value, str(exc), topic=r.topic, partition=r.partition,
-                        offset=r.offset,
+                        r.key, r.value, f"bad repartition batch: {exc}"[:200], topic=r.topic,
+                        partition=r.partition, offset=r.offset,
                     )
                 )  # fmt: skip
+                continue
+            merger.mark(source, watermark)
         released = merger.release()
         out.decoded += len(released)
         engine = work.engine
@@ -258,17 +255,25 @@ class Processor:
             lateness = engine.settings.allowed_lateness_ms
             self._run(out, work, partial(engine.advance, frontier + lateness))
 
-    def _mark(self, out: Outputs, tp: Partition, work: Work) -> None:
-        """Tell every repartition partition how far this input partition has come."""
+    def _mark(
+        self,
+        out: Outputs,
+        tp: Partition,
+        work: Work,
+        routed: dict[tuple[str, int], list[Event]] | None = None,
+    ) -> None:
+        """One record into every repartition partition: its events of this batch, if any, and
+        how far this input partition has come (its watermark)."""
         watermark = work.engine.watermark
-        if watermark <= work.marked or not self.topology.families:
+        if not self.topology.families or (not routed and watermark <= work.marked):
             return
-        work.marked = watermark
-        value = orjson.dumps({"source": tp[1], "watermark": watermark})
+        work.marked = max(work.marked, watermark)
         for fam in self.topology.families:
             topic = self.config.repartition_topic(fam.name)
-            for partition in range(self.partitions):
-                out.forwards.append((watermark, topic, b"", value, partition))
+            for part in range(self.partitions):
+                events = (routed or {}).get((topic, part), [])
+                value = orjson.dumps({"source": tp[1], "watermark": watermark, "events": events})
+                out.forwards.append((watermark, topic, b"", value, part))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
         """Move idle partitions forward to the furthest event time of this worker.

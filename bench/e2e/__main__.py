@@ -43,7 +43,7 @@ id: bench_probe
 title: Latency probe
 severity: info
 where: {attrs.probe: true}
-group_by: [event_id]
+group_by: [org_id, event_id]
 detect: {type: match}
 throttle: 0s
 """
@@ -287,8 +287,9 @@ def main() -> int:
                 "worker_eps": round(worker_eps),
                 "worker_rss_mb": round(rss),
                 "latency_rate_eps": round(worker_eps / 2),
-                "p50_ms": round(pct(lat, 0.5) * 1000),
-                "p99_ms": round(pct(lat, 0.99) * 1000),
+                "probe_pages": len(lat),
+                "p50_ms": round(pct(lat, 0.5) * 1000) if lat else None,
+                "p99_ms": round(pct(lat, 0.99) * 1000) if lat else None,
             }
         )
     )

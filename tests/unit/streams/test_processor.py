@@ -6,7 +6,7 @@ import orjson
 
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
-from streams.merge import MARKER_HEADER
+from streams.merge import partition_for
 from streams.processor import Processor
 
 
@@ -66,20 +66,23 @@ def test_oversized_record_rejected_before_parsing():
     assert dict(out.dead[0].headers)["error"].startswith(b"record too large")
 
 
-def test_input_forwards_family_events_and_watermark_markers():
+def test_input_sends_one_batch_with_its_watermark_to_every_repartition_partition():
     p, cfg, _ = make(partitions=2)
     p.assign([(cfg.events_topic, 0)])
+    topic = cfg.events_topic
     recs = [
-        Rec(cfg.events_topic, 0, i, None, event(i, 100_000 + i, ip="1.2.3.4", account_id="a"))
+        Rec(topic, 0, i, None, event(i, 100_000 + i, ip="1.2.3.4", account_id="a"))
         for i in range(3)
     ]
-    out = p.process((cfg.events_topic, 0), recs)
+    out = p.process((topic, 0), recs)
     by_ip = cfg.repartition_topic("ip")
-    events = [f for f in out.forwards if f[1] == by_ip and f[4] is None]
-    markers = [f for f in out.forwards if f[1] == by_ip and f[4] is not None]
-    assert len(events) == 3 and all(f[2] == b'["1.2.3.4"]' for f in events)
-    assert sorted(f[4] for f in markers) == [0, 1]
-    assert orjson.loads(markers[0][3]) == {"source": 0, "watermark": 100_002 - cfg.lateness_ms}
+    batches = {f[4]: orjson.loads(f[3]) for f in out.forwards if f[1] == by_ip}
+    assert set(batches) == {0, 1}
+    target = partition_for(b'["1.2.3.4"]', 2)
+    assert [e["event_id"] for e in batches[target]["events"]] == ["e0", "e1", "e2"]
+    assert batches[1 - target]["events"] == []
+    assert all(b["source"] == 0 for b in batches.values())
+    assert all(b["watermark"] == 100_002 - cfg.lateness_ms for b in batches.values())
 
 
 def test_family_partition_applies_events_in_time_order_once_all_sources_report():
@@ -87,22 +90,32 @@ def test_family_partition_applies_events_in_time_order_once_all_sources_report()
     topic = cfg.repartition_topic("ip")
     p.assign([(topic, 0)])
 
-    def fwd(offset, ts):
-        value = orjson.dumps({"event_id": f"f{offset}", "ts": ts, "org_id": "o", "ip": "9.9.9.9",
-                              "account_id": f"a{offset}"})  # fmt: skip
-        return Rec(topic, 0, offset, b'["9.9.9.9"]', value)
+    def batch(offset, source, watermark, *ts):
+        events = [
+            {"event_id": f"f{offset}-{t}", "ts": t, "org_id": "o", "ip": "9.9.9.9",
+             "account_id": f"a{t}"}
+            for t in ts
+        ]  # fmt: skip
+        value = orjson.dumps({"source": source, "watermark": watermark, "events": events})
+        return Rec(topic, 0, offset, b"", value)
 
-    def mark(offset, source, wm):
-        value = orjson.dumps({"source": source, "watermark": wm})
-        return Rec(topic, 0, offset, b"", value, ((MARKER_HEADER, b"1"),))
-
-    out = p.process((topic, 0), [fwd(0, 2_000), fwd(1, 1_000), mark(2, 0, 5_000)])
+    out = p.process((topic, 0), [batch(0, 0, 5_000, 2_000, 1_000)])
     assert out.decoded == 0 and p.positions()[(topic, 0)] == 0  # waiting for source 1
-    out = p.process((topic, 0), [mark(3, 1, 1_500)])
-    assert out.decoded == 1 and p.positions()[(topic, 0)] == 0  # offset 0 (ts 2000) waits
-    out = p.process((topic, 0), [mark(4, 1, 9_000)])
-    assert out.decoded == 1 and p.positions()[(topic, 0)] == 5
+    out = p.process((topic, 0), [batch(1, 1, 1_500)])
+    assert out.decoded == 1 and p.positions()[(topic, 0)] == 0  # ts 2000 of offset 0 waits
+    out = p.process((topic, 0), [batch(2, 1, 9_000, 8_000)])
+    assert out.decoded == 1 and p.positions()[(topic, 0)] == 2  # frontier 5000: 8000 waits
+    out = p.process((topic, 0), [batch(3, 0, 9_000)])
+    assert out.decoded == 1 and p.positions()[(topic, 0)] == 4
     assert p.works[(topic, 0)].engine.late == 0
+
+
+def test_bad_repartition_record_is_dead_lettered():
+    p, cfg, _ = make(partitions=1)
+    topic = cfg.repartition_topic("ip")
+    p.assign([(topic, 0)])
+    out = p.process((topic, 0), [Rec(topic, 0, 0, None, b"garbage")])
+    assert dict(out.dead[0].headers)["error"].startswith(b"bad repartition batch")
 
 
 def test_idle_input_partition_moves_to_the_furthest_clock():
