@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,7 @@ class Pipeline:
                 producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
                 for k, v in out.pages
             ]
-            sends += [producer.send(t, value=v, partition=p) for _, t, _, v, p in out.forwards]
+            sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
             sends += [
                 producer.send(cfg.dlq_topic, value=d.value, key=d.key, headers=d.headers)
                 for d in out.dead
@@ -416,7 +416,3 @@ class Pipeline:
     def refresh_gauges(self) -> None:
         for rule_id, n in self.processor.group_counts().items():
             self.metrics.rule_groups.labels(rule=rule_id).set(n)
-
-
-def partitions_of(tps: Iterable[TopicPartition]) -> list[Partition]:
-    return [(tp.topic, tp.partition) for tp in tps]

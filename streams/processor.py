@@ -50,8 +50,8 @@ class Record(Protocol):
 class Outputs:
     pages: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    # (event time, topic, key, value, partition or None): sent in event-time order
-    forwards: list[tuple[int, str, bytes, bytes, int | None]] = field(default_factory=list)
+    # (topic, partition, value): batches for the repartition topics
+    forwards: list[tuple[str, int, bytes]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     consumed: int = 0
     decoded: int = 0
@@ -273,7 +273,7 @@ class Processor:
             for part in range(self.partitions):
                 events = (routed or {}).get((topic, part), [])
                 value = orjson.dumps({"source": tp[1], "watermark": watermark, "events": events})
-                out.forwards.append((watermark, topic, b"", value, part))
+                out.forwards.append((topic, part, value))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
         """Move idle partitions forward to the furthest event time of this worker.

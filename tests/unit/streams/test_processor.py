@@ -76,7 +76,7 @@ def test_input_sends_one_batch_with_its_watermark_to_every_repartition_partition
     ]
     out = p.process((topic, 0), recs)
     by_ip = cfg.repartition_topic("ip")
-    batches = {f[4]: orjson.loads(f[3]) for f in out.forwards if f[1] == by_ip}
+    batches = {part: orjson.loads(v) for t, part, v in out.forwards if t == by_ip}
     assert set(batches) == {0, 1}
     target = partition_for(b'["1.2.3.4"]', 2)
     assert [e["event_id"] for e in batches[target]["events"]] == ["e0", "e1", "e2"]
