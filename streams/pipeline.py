@@ -209,29 +209,34 @@ class Pipeline:
         snapshots = {
             state_tps[k]: snap for k, blob in blobs.items() if (snap := Snapshot.decode(blob))
         }
-        logs = await read_page_logs(
-            self.reader,
-            self.config.pager_topic,
-            {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()},
-        )
+        committed = {tp: await self.consumer.committed(TopicPartition(*tp)) for tp in new}
+        # A partition with committed offsets but no snapshot yet (its owner died before the
+        # first checkpoint) is rebuilt from the start of its topic, like a restore.
+        from_start = [tp for tp in new if tp not in snapshots and committed[tp]]
+        everything = dict.fromkeys(range(self.pager_partitions), 0)
+        since = {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()}
+        since.update({state_key(*tp): everything for tp in from_start})
+        logs = await read_page_logs(self.reader, self.config.pager_topic, since)
         for tp in new:
             ktp = TopicPartition(*tp)
-            committed = await self.consumer.committed(ktp)
             snapshot = snapshots.get(tp)
             if snapshot is None:
                 self.processor.assign([tp])
-                self.processor.works[tp].next_offset = committed
-                if committed is None:
-                    await self.consumer.seek_to_beginning(ktp)
-                else:
-                    self.consumer.seek(ktp, committed)
+                if tp in from_start:
+                    work = self.processor.works[tp]
+                    work.replay_until = committed[tp]
+                    work.page_log = logs[state_key(*tp)]
+                    log.info("rebuilding %s[%d] from the start up to offset %s", *tp, committed[tp])
+                await self.consumer.seek_to_beginning(ktp)
+                if committed[tp] is not None and tp not in from_start:
+                    self.consumer.seek(ktp, committed[tp])  # committed 0: nothing to rebuild
             else:
                 page_log = logs[state_key(*tp)]
-                start = self.processor.restore(tp, snapshot, committed, page_log)
+                start = self.processor.restore(tp, snapshot, committed[tp], page_log)
                 self.consumer.seek(ktp, start)
                 log.info(
                     "restored %s[%d] at offset %d (committed %s, %d page(s) logged)",
-                    tp[0], tp[1], start, committed, sum(page_log.values()),
+                    tp[0], tp[1], start, committed[tp], sum(page_log.values()),
                 )  # fmt: skip
             self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
 

@@ -174,8 +174,8 @@ class Processor:
         """Offsets safe to commit: everything read, except records still waiting to merge."""
         found = {}
         for tp, w in self.works.items():
-            if w.next_offset is None:
-                continue
+            if w.next_offset is None or w.replay_until is not None:
+                continue  # nothing read yet, or replaying what is committed already
             found[tp] = w.merger.safe_offset(w.next_offset) if w.merger else w.next_offset
         return found
 
