@@ -262,6 +262,7 @@ class Pipeline:
             async with self.lock:
                 await self._step(batches)
             self.align()
+            self.report_lag()
             self.metrics.worker_ready.set(1 if self.ready else 0)
             await self.maybe_reload()
 
@@ -322,7 +323,12 @@ class Pipeline:
         snap = self.processor.snapshot(tp, {t.partition: ends[t] for t in pager})
         if snap is None:
             return None
-        blob = snap.encode()
+        try:
+            blob = snap.encode()
+        except Exception:  # a state that cannot be written must not stop the pages
+            log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
+            self.metrics.checkpoint_failures.inc()
+            return None
         self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
         return await producer.send(
             self.state_topic(tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
@@ -347,6 +353,16 @@ class Pipeline:
             for counter, d in zip(counters, delta, strict=True):
                 if d:
                     counter.labels(rule=rule_id).inc(d)
+
+    def report_lag(self) -> None:
+        """Records behind the end of each assigned partition (bounded labels: topic, partition)."""
+        assert self.consumer is not None
+        for (topic, partition), work in self.processor.works.items():
+            end = self.consumer.highwater(TopicPartition(topic, partition))
+            if end is not None:
+                self.metrics.set_consumer_lag(
+                    topic, partition, max(0, end - (work.next_offset or 0))
+                )
 
     # -- time alignment ----------------------------------------------------------------------
     def pending(self) -> list[Partition]:
