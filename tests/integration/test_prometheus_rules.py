@@ -22,6 +22,7 @@ def promtool(*args: str) -> str:
 
 def test_config_and_rules_are_valid():
     assert "SUCCESS" in promtool("check", "config", str(PROM / "prometheus.yml"))
+    assert "SUCCESS" in promtool("check", "config", str(PROM / "compose.yml"))
     out = promtool("check", "rules", str(PROM / "rules" / "signalfire.rules.yml"))
     assert "SUCCESS: 8 rules found" in out
 
