@@ -27,7 +27,14 @@ from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.processor import Outputs, Partition, Processor
-from streams.state import SOURCE_HEADER, Snapshot, read_last, read_page_logs, state_key
+from streams.state import (
+    MAX_SNAPSHOT_BYTES,
+    SOURCE_HEADER,
+    Snapshot,
+    read_last,
+    read_page_logs,
+    state_key,
+)
 
 log = logging.getLogger("signalfire.worker")
 DEFAULT_PARTITIONS = 4
@@ -101,7 +108,10 @@ class Pipeline:
         opts = self.config.kafka_options()
         await self.ensure_topics()
         self.reader = AIOKafkaConsumer(
-            **opts, enable_auto_commit=False, isolation_level="read_committed"
+            **opts,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES + (1 << 20),
         )
         await self.reader.start()
         self.consumer = AIOKafkaConsumer(
@@ -152,7 +162,10 @@ class Pipeline:
             ] + [
                 NewTopic(
                     t, num_partitions=partitions, replication_factor=1,
-                    topic_configs={"cleanup.policy": "compact"},
+                    topic_configs={
+                        "cleanup.policy": "compact",
+                        "max.message.bytes": str(MAX_SNAPSHOT_BYTES),
+                    },
                 )
                 for t in compacted
                 if t not in existing
@@ -199,6 +212,7 @@ class Pipeline:
                 acks="all",
                 linger_ms=5,
                 max_batch_size=1 << 20,
+                max_request_size=MAX_SNAPSHOT_BYTES + (1 << 20),
             )
             self.producers[tp] = producer
         # Starting a producer fences the previous one with its id (and aborts its
@@ -325,14 +339,15 @@ class Pipeline:
             return None
         try:
             blob = snap.encode()
+            sent = await producer.send(
+                self.state_topic(tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
+            )
         except Exception:  # a state that cannot be written must not stop the pages
             log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
             self.metrics.checkpoint_failures.inc()
             return None
         self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
-        return await producer.send(
-            self.state_topic(tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
-        )
+        return sent
 
     def _count(self, out: Outputs) -> None:
         m = self.metrics

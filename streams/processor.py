@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -31,6 +31,8 @@ from streams.topology import DIRECT, Topology, build_topology
 log = logging.getLogger("signalfire.worker")
 
 Partition = tuple[str, int]
+# Repartition records stay well under Kafka's default 1 MB message limit.
+BATCH_RECORD_BYTES = 256 * 1024
 
 
 class Record(Protocol):
@@ -92,6 +94,20 @@ def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
     st = det.stats
     return (st.matches, st.triggers, st.resolves, det.lc.suppressed, st.cap_evictions,
             engine.late_by_rule[n])  # fmt: skip
+
+
+def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    """Runs of encoded events of at most `limit` bytes each (a larger event alone); at least
+    one, possibly empty, so that the watermark is always sent."""
+    chunk: list[bytes] = []
+    size = 0
+    for item in items:
+        if chunk and size + len(item) > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item) + 1
+    yield chunk
 
 
 def key_bytes(key: object) -> bytes:
@@ -268,12 +284,13 @@ class Processor:
         if not self.topology.families or (not routed and watermark <= work.marked):
             return
         work.marked = max(work.marked, watermark)
+        head = orjson.dumps({"source": tp[1], "watermark": watermark})[:-1] + b',"events":['
         for fam in self.topology.families:
             topic = self.config.repartition_topic(fam.name)
             for part in range(self.partitions):
                 events = (routed or {}).get((topic, part), [])
-                value = orjson.dumps({"source": tp[1], "watermark": watermark, "events": events})
-                out.forwards.append((topic, part, value))
+                for chunk in _chunks([orjson.dumps(e) for e in events], BATCH_RECORD_BYTES):
+                    out.forwards.append((topic, part, head + b",".join(chunk) + b"]}"))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
         """Move idle partitions forward to the furthest event time of this worker.

@@ -22,6 +22,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 SOURCE_HEADER = "signalfire-source"
 FORMAT = 1
 READ_TIMEOUT_MS = 200
+# Snapshots of a busy partition reach megabytes: their topics and producers allow this much.
+MAX_SNAPSHOT_BYTES = 64 << 20
 
 
 @dataclass

@@ -7,7 +7,7 @@ import orjson
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.merge import partition_for
-from streams.processor import Processor
+from streams.processor import BATCH_RECORD_BYTES, Processor
 
 
 @dataclass
@@ -138,3 +138,37 @@ def test_idle_input_partition_moves_to_the_furthest_clock():
     wall2.t += 10
     p2.process((cfg2.events_topic, 1), busy)
     assert p2.tick(pending=[(cfg2.events_topic, 0)]) == {}
+
+
+def test_large_batches_are_split_into_records_under_the_size_limit():
+    p, cfg, _ = make(partitions=1)
+    p.assign([(cfg.events_topic, 0)])
+    pad = "x" * 2000
+    recs = [
+        Rec(cfg.events_topic, 0, i, None,
+            event(i, 100_000 + i, ip="1.2.3.4", account_id=f"a{i}", attrs={"pad": pad}))
+        for i in range(400)
+    ]  # fmt: skip
+    out = p.process((cfg.events_topic, 0), recs)
+    by_ip = [v for t, _, v in out.forwards if t == cfg.repartition_topic("ip")]
+    assert len(by_ip) > 2 and all(len(v) <= BATCH_RECORD_BYTES + 4096 for v in by_ip)
+    events = [e["event_id"] for v in by_ip for e in orjson.loads(v)["events"]]
+    assert events == [f"e{i}" for i in range(400)]
+
+
+def test_snapshot_round_trip_is_compressed():
+    from streams.state import Snapshot
+
+    p, cfg, _ = make()
+    p.assign([(cfg.events_topic, 0)])
+    recs = [
+        Rec(cfg.events_topic, 0, i, None, event(i, i * 100, org=f"o{i % 50}")) for i in range(2000)
+    ]
+    p.process((cfg.events_topic, 0), recs)
+    snap = p.snapshot((cfg.events_topic, 0), {0: 5})
+    assert snap is not None
+    blob = snap.encode()
+    back = Snapshot.decode(blob)
+    assert back is not None and back.offset == 2000 and back.pager_ends == {0: 5}
+    assert back.work.engine.group_counts() == snap.work.engine.group_counts()
+    assert Snapshot.decode(b"not a snapshot") is None
