@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck unit demo clean
+.PHONY: setup tools test lint typecheck unit demo clean
 
 setup: $(STAMP)
 
@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# promtool checks the Prometheus rules in the test suite: Debian's prometheus package.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing Debian's prometheus package (promtool)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -25,7 +32,7 @@ unit: setup
 	$(BIN)/pytest -q -m "not integration" tests
 
 # The README's test command: lint, types, the shipped catalogue's own tests, then the suite.
-test: setup lint typecheck
+test: setup tools lint typecheck
 	$(BIN)/signalfire rules check rules
 	$(BIN)/signalfire rules test rules --require-cases
 	$(BIN)/pytest -q tests
