@@ -41,13 +41,13 @@ class DemoOptions:
     show_resolves: bool = False
 
 
-def kafka(command: str, port: int) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_DATA_DIR": str(ROOT / "var" / "demo-kafka"),
-    }
-    subprocess.run([str(KAFKA), command], check=True, env=env)
+def kafka(
+    command: str, port: int, data_dir: Path = ROOT / "var" / "demo-kafka", quiet: bool = False
+) -> None:
+    """Run deploy/kafka/kafka.sh (`up`, `down`, `wipe`) for a broker on `port`."""
+    env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(data_dir)}
+    out = subprocess.DEVNULL if quiet else None
+    subprocess.run([str(KAFKA), command], check=True, env=env, stdout=out)
 
 
 def start_worker(opts: DemoOptions, brokers: str, log: Path) -> subprocess.Popen[bytes]:

@@ -27,15 +27,18 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from signalfire.generate import GeneratorConfig, iter_events
+from streams.demo import kafka as demo_kafka
+from streams.produce import produce_events
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_RULE = """\
@@ -50,17 +53,7 @@ throttle: 0s
 
 
 def kafka(command: str, port: int) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_DATA_DIR": str(ROOT / ".cache" / "bench-kafka"),
-    }
-    subprocess.run(
-        [str(ROOT / "deploy/kafka/kafka.sh"), command],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    demo_kafka(command, port, ROOT / ".cache" / "bench-kafka", quiet=True)
 
 
 async def create(brokers: str, topic: str, partitions: int) -> None:
@@ -72,26 +65,19 @@ async def create(brokers: str, topic: str, partitions: int) -> None:
         await admin.close()
 
 
-async def produce(brokers: str, topic: str, events: Any, rate: float | None = None) -> float:
-    p = AIOKafkaProducer(bootstrap_servers=brokers, linger_ms=20, max_batch_size=1 << 20)
-    await p.start()
-    began = time.perf_counter()
-    pending = []
-    n = 0
+def _stamped(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Events with event time = wall time at the moment each is sent."""
     for e in events:
-        if rate:
-            ahead = n / rate - (time.perf_counter() - began)
-            if ahead > 0.005:
-                await asyncio.sleep(ahead)
-            e["ts"] = int(time.time() * 1000)
-        pending.append(await p.send(topic, orjson.dumps(e), key=e["org_id"].encode()))
-        n += 1
-        if len(pending) >= 5000:
-            await asyncio.gather(*pending)
-            pending = []
-    await asyncio.gather(*pending)
-    await p.stop()
-    return n / (time.perf_counter() - began)
+        e["ts"] = int(time.time() * 1000)
+        yield e
+
+
+async def produce(brokers: str, topic: str, events: Any, rate: float | None = None) -> float:
+    """Events/s sent; with `rate`, paced and stamped with the wall clock (live traffic)."""
+    began = time.perf_counter()
+    source = _stamped(events) if rate else events
+    sent = await produce_events(source, topic, {"bootstrap_servers": brokers}, rate=rate)
+    return sent / (time.perf_counter() - began)
 
 
 async def ceiling(brokers: str, topic: str, n: int) -> float:
