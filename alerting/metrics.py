@@ -2,9 +2,10 @@
 
 `Metrics.create(registry)` registers every Signalfire metric on that registry (a fresh
 `CollectorRegistry` per test, the process registry in the worker) and returns the bundle; call
-sites use its attributes or the helpers below. Labels are only ever bounded values -- rule ids,
-severity, action, sink, outcome, reason, topic, partition -- never org, account, key, ip or event
-ids: `create` refuses any label name outside `ALLOWED_LABELS`.
+sites use its attributes or the helpers below. The bridge has its own bundle built the same way
+(`alerting.bridge_metrics`). Labels are only ever bounded values -- rule ids, severity, action,
+sink, outcome, reason, topic, partition -- never org, account, key, ip or event ids: the factory
+refuses any label name outside `ALLOWED_LABELS`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ ALLOWED_LABELS = frozenset(
 )
 DLQ_REASONS = ("not_json", "not_object", "missing_field", "wrong_type", "oversized", "other")
 RELOAD_OUTCOMES = ("ok", "rejected")
-BRIDGE_FAILURE_OUTCOMES = ("rejected", "exhausted")  # refused for good / retries used up
 
 BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                  0.5, 1.0)  # fmt: skip
@@ -60,7 +60,7 @@ def render(registry: CollectorRegistry) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-class _Factory:
+class Factory:
     """Builds metrics named `<prefix>_<name>` on one registry, refusing unbounded label names."""
 
     def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
@@ -79,8 +79,12 @@ class _Factory:
     def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
         return Gauge(self._check(name, labels), doc, labels, registry=self.registry)
 
-    def histogram(self, name: str, doc: str, buckets: Sequence[float]) -> Histogram:
-        return Histogram(self._check(name, ()), doc, registry=self.registry, buckets=buckets)
+    def histogram(
+        self, name: str, doc: str, buckets: Sequence[float], labels: Sequence[str] = ()
+    ) -> Histogram:
+        return Histogram(
+            self._check(name, labels), doc, labels, registry=self.registry, buckets=buckets
+        )
 
 
 # Cumulative per-rule engine counters, in `observe_rule_stats` argument order.
@@ -111,16 +115,13 @@ class Metrics:
     rules_loaded: Gauge
     worker_up: Gauge
     worker_ready: Gauge
-    bridge_deliveries: Counter
-    bridge_retries: Counter
-    bridge_failures: Counter
     # Last cumulative values seen per rule (and for the engine's late count), to inc by deltas.
     _last: dict[str, _RuleTotals] = field(default_factory=dict, repr=False, compare=False)
     _last_late: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "signalfire") -> Metrics:
-        f = _Factory(registry, prefix)
+        f = Factory(registry, prefix)
         rule = ("rule",)
         m = cls(
             events_consumed=f.counter("events_consumed_total", "Records consumed.", ("topic",)),
@@ -159,13 +160,6 @@ class Metrics:
             rules_loaded=f.gauge("rules_loaded", "Rules in the running rule set."),
             worker_up=f.gauge("worker_up", "1 while the worker process runs."),
             worker_ready=f.gauge("worker_ready", "1 once the worker consumes and is caught up."),
-            bridge_deliveries=f.counter(
-                "bridge_deliveries_total", "Messages delivered to a sink.", ("sink",)
-            ),
-            bridge_retries=f.counter("bridge_retries_total", "Delivery retries.", ("sink",)),
-            bridge_failures=f.counter(
-                "bridge_failures_total", "Messages given up on.", ("sink", "outcome")
-            ),
         )
         for reason in DLQ_REASONS:  # bounded enums: every series exists from the start
             m.events_dead_lettered.labels(reason=reason)
@@ -192,11 +186,6 @@ class Metrics:
         """A reload attempt; `loaded` is the size of the rule set running afterwards."""
         self.rules_reloads.labels(outcome="ok" if ok else "rejected").inc()
         self.rules_loaded.set(loaded)
-
-    def bridge_failed(self, sink: str, outcome: str) -> None:
-        if outcome not in BRIDGE_FAILURE_OUTCOMES:
-            raise ValueError(f"bridge failure outcome {outcome!r} not in {BRIDGE_FAILURE_OUTCOMES}")
-        self.bridge_failures.labels(sink=sink, outcome=outcome).inc()
 
     def observe_late(self, late: int) -> None:
         """Fold the engine's cumulative late count (a drop means a new engine: fresh start)."""

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from signalfire.cli import backtest_cmd, demo_cmd, rules_cmd, worker_cmd
+from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, rules_cmd, worker_cmd
 from signalfire.cli.common import UsageError
 from signalfire.generate import cli as generate_cmd
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate_cmd.register(sub)
     demo_cmd.register(sub)
     worker_cmd.register(sub)
+    bridge_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,75 @@
+"""The bridge's Prometheus metrics: one typed bundle on a passed registry, labelled by sink.
+
+Sink names come from the bridge config (operator-chosen, a handful), never from messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from alerting.metrics import Factory
+
+FAILURE_OUTCOMES = ("rejected", "exhausted")  # refused for good / retries used up
+DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                    300.0)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeMetrics:
+    consumed: Counter
+    invalid: Counter
+    deliveries: Counter
+    retries: Counter
+    failures: Counter
+    dead_lettered: Counter
+    delivery_seconds: Histogram
+    pending: Gauge
+    resends: Counter
+    tracked: Gauge
+    up: Gauge
+
+    @classmethod
+    def create(
+        cls, registry: CollectorRegistry, sinks: tuple[str, ...], prefix: str = "signalfire"
+    ) -> BridgeMetrics:
+        f = Factory(registry, prefix)
+        sink = ("sink",)
+        m = cls(
+            consumed=f.counter("bridge_consumed_total", "Pager messages read."),
+            invalid=f.counter("bridge_invalid_total", "Pager records that are not a message."),
+            deliveries=f.counter("bridge_deliveries_total", "Messages delivered to a sink.", sink),
+            retries=f.counter("bridge_retries_total", "Delivery retries.", sink),
+            failures=f.counter(
+                "bridge_failures_total", "Messages given up on.", ("sink", "outcome")
+            ),
+            dead_lettered=f.counter(
+                "bridge_dead_lettered_total", "Records written to the pager dead-letter topic."
+            ),
+            delivery_seconds=f.histogram(
+                "bridge_delivery_seconds",
+                "Pager record read to delivered, retries included.",
+                DELIVERY_BUCKETS,
+                sink,
+            ),
+            pending=f.gauge("bridge_pending", "Messages queued or in flight.", sink),
+            resends=f.counter("bridge_resends_total", "Re-sends of tracked alerts.", sink),
+            tracked=f.gauge("bridge_tracked_alerts", "Alerts kept for re-sending.", sink),
+            up=f.gauge("bridge_up", "1 while the bridge runs."),
+        )
+        for name in sinks:  # every series exists from the start, so rates start at zero
+            m.deliveries.labels(sink=name)
+            m.retries.labels(sink=name)
+            m.resends.labels(sink=name)
+            m.pending.labels(sink=name)
+            m.tracked.labels(sink=name)
+            m.delivery_seconds.labels(sink=name)
+            for outcome in FAILURE_OUTCOMES:
+                m.failures.labels(sink=name, outcome=outcome)
+        return m
+
+    def failed(self, sink: str, outcome: str) -> None:
+        if outcome not in FAILURE_OUTCOMES:
+            raise ValueError(f"bridge failure outcome {outcome!r} not in {FAILURE_OUTCOMES}")
+        self.failures.labels(sink=sink, outcome=outcome).inc()

@@ -1,0 +1,1 @@
+"""Sinks: where the bridge forwards pager messages (one module per sink)."""

@@ -1,0 +1,158 @@
+"""Alertmanager API v2 (`POST /api/v2/alerts`).
+
+Alertmanager expects its clients to re-send firing alerts: an alert it has not heard of for
+longer than its `endsAt` is resolved. So the sink keeps the alerts it delivered: each firing one
+is sent with `endsAt` = now + a lease of four re-send intervals and re-sent every interval
+(Prometheus does the same), and a resolved one is re-sent with its `endsAt` for a while, so an
+Alertmanager that missed the first resolve (restarted, another HA peer) still hears of it.
+
+Labels: `alertname` and `rule` (the rule id), `severity`, `dedup_key`, `source`, the rule's
+labels, and the group values the bridge's redaction leaves visible (dots become underscores).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from alerting.delivery import HttpRequest
+from alerting.redact import REDACTED
+from alerting.sinks.base import Sink
+
+API_PATH = "/api/v2/alerts"
+LEASE_INTERVALS = 4
+MAX_TRACKED = 100_000  # alerts kept for re-sending; the oldest go first beyond this
+RESEND_BATCH = 500  # alerts per re-send request
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def iso(seconds: float) -> str:
+    dt = datetime.fromtimestamp(seconds, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: Any, default: float) -> float:
+    if not isinstance(text, str):
+        return default
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
+
+
+def label_name(field: str) -> str | None:
+    name = field.replace(".", "_").replace("-", "_")
+    return name if _LABEL_NAME.fullmatch(name) else None
+
+
+def labels_of(message: dict[str, Any]) -> dict[str, str]:
+    payload = message["payload"]
+    details = payload.get("custom_details") or {}
+    labels: dict[str, str] = {}
+    for key, value in (details.get("labels") or {}).items():
+        name = label_name(str(key))
+        if name:
+            labels[name] = str(value)
+    for key, value in (details.get("group") or {}).items():
+        name = label_name(str(key))
+        if name and value != REDACTED:
+            labels[name] = str(value)
+    rule = str(payload.get("component", ""))
+    labels.update(
+        alertname=rule,
+        rule=rule,
+        severity=str(payload.get("severity", "")),
+        dedup_key=str(message.get("dedup_key", "")),
+        source=str(payload.get("source", "signalfire")),
+    )
+    return labels
+
+
+def annotations_of(message: dict[str, Any]) -> dict[str, str]:
+    payload = message["payload"]
+    details = payload.get("custom_details") or {}
+    notes = {str(k): str(v) for k, v in (details.get("annotations") or {}).items()}
+    notes["summary"] = str(payload.get("summary", ""))
+    notes["group"] = str(payload.get("group", ""))
+    notes["value"] = str(details.get("value", ""))
+    runbook = notes.pop("runbook", None)
+    if runbook:
+        notes["runbook_url"] = runbook
+    samples = (details.get("evidence") or {}).get("sample_event_ids") or []
+    if samples:
+        notes["sample_event_ids"] = ",".join(str(s) for s in samples)
+    return notes
+
+
+class AlertmanagerSink(Sink):
+    kind = "alertmanager"
+
+    def __init__(
+        self, name: str, url: str, resend_interval_s: float, resolved_retention_s: float
+    ) -> None:
+        super().__init__(name, url.rstrip("/") + API_PATH)
+        self.resend_interval_s = resend_interval_s
+        self.resolved_retention_s = resolved_retention_s
+        # dedup_key -> (alert as last sent, seconds until which it is re-sent; None while firing)
+        self._tracked: dict[str, tuple[dict[str, Any], float | None]] = {}
+        self._last_resend = 0.0
+
+    @property
+    def lease_s(self) -> float:
+        return self.resend_interval_s * LEASE_INTERVALS
+
+    def alert(self, message: dict[str, Any], now_s: float) -> dict[str, Any]:
+        """The Alertmanager alert for one pager message."""
+        at = parse_iso(message["payload"].get("timestamp"), now_s)
+        key = str(message.get("dedup_key", ""))
+        known = self._tracked.get(key)
+        if message.get("event_action") == "resolve":
+            ends = min(at, now_s)  # Alertmanager treats an end in the future as still firing
+            starts = min(parse_iso(known[0]["startsAt"], at) if known else at, ends)
+        else:
+            # A repeat trigger of an alert still firing keeps its original start.
+            starts = parse_iso(known[0]["startsAt"], at) if known and known[1] is None else at
+            ends = now_s + self.lease_s
+        return {
+            "labels": labels_of(message),
+            "annotations": annotations_of(message),
+            "startsAt": iso(starts),
+            "endsAt": iso(ends),
+        }
+
+    def request(self, message: dict[str, Any], body: bytes, now_s: float) -> HttpRequest:
+        return HttpRequest(self.url, orjson.dumps([self.alert(message, now_s)]))
+
+    def delivered(self, message: dict[str, Any], now_s: float) -> None:
+        key = str(message.get("dedup_key", ""))
+        alert = self.alert(message, now_s)
+        self._tracked.pop(key, None)  # re-insert: the dict's order is oldest-first
+        resolved = message.get("event_action") == "resolve"
+        self._tracked[key] = (alert, now_s + self.resolved_retention_s if resolved else None)
+        while len(self._tracked) > MAX_TRACKED:
+            del self._tracked[next(iter(self._tracked))]
+
+    def tracked(self) -> int:
+        return len(self._tracked)
+
+    def resends(self, now_s: float) -> list[HttpRequest]:
+        if now_s - self._last_resend < self.resend_interval_s:
+            return []
+        self._last_resend = now_s
+        alerts = []
+        for key, (sent, until) in list(self._tracked.items()):
+            if until is None:
+                renewed = {**sent, "endsAt": iso(now_s + self.lease_s)}
+                self._tracked[key] = (renewed, None)
+                alerts.append(renewed)
+            elif until < now_s:
+                del self._tracked[key]
+            else:
+                alerts.append(sent)
+        return [
+            HttpRequest(self.url, orjson.dumps(alerts[i : i + RESEND_BATCH]))
+            for i in range(0, len(alerts), RESEND_BATCH)
+        ]

@@ -1,0 +1,36 @@
+"""What every sink provides: the HTTP request for a message, and optional periodic re-sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerting.delivery import HttpRequest
+
+
+class Refused(Exception):
+    """The sink cannot take this message at all (e.g. too large): dead-letter it, never retry."""
+
+
+class Sink:
+    """A sink turns a pager message into one HTTP request; it holds no connection itself."""
+
+    kind = "sink"
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+
+    def request(self, message: dict[str, Any], body: bytes, now_s: float) -> HttpRequest:
+        """The request that delivers `message` (`body` is its encoded form, already redacted)."""
+        return HttpRequest(self.url, body)
+
+    def delivered(self, message: dict[str, Any], now_s: float) -> None:
+        """Called once the message is delivered; sinks with client-side state update it here."""
+
+    def resends(self, now_s: float) -> list[HttpRequest]:
+        """Requests the sink wants sent again now (Alertmanager's re-sends); usually none."""
+        return []
+
+    def tracked(self) -> int:
+        """Alerts held for re-sending."""
+        return 0

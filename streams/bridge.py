@@ -1,0 +1,314 @@
+"""`signalfire bridge`: pager topic -> Alertmanager / PagerDuty / webhooks.
+
+One consumer reads the pager topic (read_committed, so only pages of committed worker
+transactions). Each message is redacted, routed, and queued to every sink it goes to; each sink
+delivers its queue in order (a trigger never overtakes its resolve) on its own task, so a sink
+that is down or slow holds only its own queue. A message a sink refuses for good, or that
+runs out of retries, goes to the `pager.dlq` topic with the reason. A partition's offset is
+committed only up to the oldest message some sink has not yet delivered or dead-lettered, so
+after a crash nothing is skipped; what is re-delivered collapses downstream on its dedup key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from alerting.bridge_config import BridgeConfig, SinkSpec
+from alerting.bridge_metrics import BridgeMetrics
+from alerting.delivery import HttpRequest, RateLimiter, Result, Transport, deliver
+from alerting.offsets import OffsetTracker
+from alerting.routing import sinks_for
+from alerting.sinks.base import Refused
+from streams.bridge_settings import BridgeSettings
+
+log = logging.getLogger("signalfire.bridge")
+
+QUEUE_SIZE = 10_000  # per sink; a full queue pauses consumption (backpressure)
+COMMIT_INTERVAL_S = 1.0
+RESEND_TICK_S = 1.0
+DLQ_RETRY_S = 2.0
+
+
+@dataclass(slots=True)
+class Job:
+    partition: int
+    offset: int | None  # None for a re-send, which owes no offset
+    message: dict[str, Any]
+    body: bytes  # the redacted message as sent to webhooks
+    raw: bytes  # the record as read, for the dead-letter topic
+    read_at: float
+    request: HttpRequest | None = None  # set for re-sends
+
+
+Done = Callable[[str, Job, Result], Awaitable[None]]
+
+
+class SinkRunner:
+    """One sink's queue and the task that delivers it, in order."""
+
+    def __init__(
+        self,
+        spec: SinkSpec,
+        transport: Transport,
+        metrics: BridgeMetrics,
+        on_done: Done,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.spec = spec
+        self.sink = spec.sink
+        self.name = spec.sink.name
+        self.queue: asyncio.Queue[Job] = asyncio.Queue(QUEUE_SIZE)
+        self._transport = transport
+        self._metrics = metrics
+        self._on_done = on_done
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._limiter = (
+            RateLimiter(spec.rate_per_s, max(1.0, spec.rate_per_s), time.monotonic, sleep)
+            if spec.rate_per_s
+            else None
+        )
+        self._busy = 0
+
+    @property
+    def pending(self) -> int:
+        return self.queue.qsize() + self._busy
+
+    async def put(self, job: Job) -> None:
+        await self.queue.put(job)
+        self._metrics.pending.labels(sink=self.name).set(self.pending)
+
+    async def run(self) -> None:
+        while True:
+            job = await self.queue.get()
+            self._busy = 1
+            try:
+                await self._handle(job)
+            finally:
+                self._busy = 0
+                self.queue.task_done()
+                self._metrics.pending.labels(sink=self.name).set(self.pending)
+
+    async def resend_loop(self) -> None:
+        while True:
+            await self._sleep(RESEND_TICK_S)
+            for request in self.sink.resends(self._clock()):
+                await self.put(Job(-1, None, {}, b"", b"", self._clock(), request))
+            self._metrics.tracked.labels(sink=self.name).set(self.sink.tracked())
+
+    async def _handle(self, job: Job) -> None:
+        m = self._metrics
+        name = self.name
+        request = job.request
+        if request is None:
+            try:
+                request = self.sink.request(job.message, job.body, self._clock())
+            except Refused as exc:
+                m.failed(name, "rejected")
+                await self._on_done(name, job, Result("rejected", 0, None, str(exc)))
+                return
+        result = await deliver(
+            request,
+            self._transport,
+            self.spec.policy,
+            sleep=self._sleep,
+            rng=self._rng,
+            limiter=self._limiter,
+            on_retry=m.retries.labels(sink=name).inc,
+        )
+        if result.outcome == "delivered":
+            if job.offset is None:
+                m.resends.labels(sink=name).inc()
+                return
+            m.deliveries.labels(sink=name).inc()
+            m.delivery_seconds.labels(sink=name).observe(max(0.0, self._clock() - job.read_at))
+            self.sink.delivered(job.message, self._clock())
+        else:
+            m.failed(name, result.outcome)
+            log.warning(
+                "sink %s: %s %s after %d attempt(s): %s",
+                name, result.outcome, _describe(job), result.attempts, result.error,
+            )  # fmt: skip
+        if job.offset is not None:
+            await self._on_done(name, job, result)
+
+
+def _describe(job: Job) -> str:
+    """A message as logs may show it: its dedup key and action, never its content."""
+    if job.offset is None:
+        return "re-send"
+    return f"{job.message.get('event_action')} {job.message.get('dedup_key')}"
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        config: BridgeConfig,
+        metrics: BridgeMetrics,
+        transport: Transport,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.metrics = metrics
+        self._clock = clock
+        self.tracker = OffsetTracker()
+        self.runners = {
+            name: SinkRunner(spec, transport, metrics, self._finished, clock=clock)
+            for name, spec in config.sinks.items()
+        }
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._committed: dict[int, int] = {}
+        self._last_commit = 0.0
+        self.ready = False
+        self.healthy = True
+
+    async def start(self) -> None:
+        options = self.settings.kafka_options()
+        self._producer = AIOKafkaProducer(
+            **options, acks="all", enable_idempotence=True, linger_ms=5
+        )
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            **options,
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        self._consumer.subscribe([self.settings.pager_topic], listener=_Rebalance(self))
+        await self._consumer.start()
+        for runner in self.runners.values():
+            self._tasks.append(asyncio.create_task(runner.run(), name=f"sink-{runner.name}"))
+            self._tasks.append(asyncio.create_task(runner.resend_loop()))
+        self.metrics.up.set(1)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._consumer is not None:
+            await self._commit(force=True)
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        self.metrics.up.set(0)
+
+    async def run(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None, "start() first"
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            for tp, records in batches.items():
+                for record in records:
+                    await self._dispatch(tp.partition, record.offset, record.value or b"")
+            await self._commit()
+            if not batches:
+                self.ready = True
+
+    async def _dispatch(self, partition: int, offset: int, raw: bytes) -> None:
+        self.metrics.consumed.inc()
+        try:
+            message = orjson.loads(raw)
+            if not isinstance(message, dict) or not isinstance(message.get("payload"), dict):
+                raise ValueError("not a pager message")
+        except ValueError:
+            self.metrics.invalid.inc()
+            self.tracker.add(partition, offset, 0)
+            await self._dead_letter(
+                Job(partition, offset, {}, b"", raw, self._clock()), "", "not a pager message"
+            )
+            return
+        message = self.config.redaction.apply(message)
+        body = orjson.dumps(message)
+        names = sinks_for(self.config.routes, message)
+        self.tracker.add(partition, offset, len(names))
+        for name in names:
+            await self.runners[name].put(Job(partition, offset, message, body, raw, self._clock()))
+
+    async def _finished(self, sink: str, job: Job, result: Result) -> None:
+        if result.outcome != "delivered":
+            await self._dead_letter(job, sink, f"{result.outcome}: {result.error}"[:500])
+        if job.offset is not None:
+            self.tracker.done(job.partition, job.offset)
+
+    async def _dead_letter(self, job: Job, sink: str, error: str) -> None:
+        """Write to pager.dlq, retrying until Kafka takes it: the offset waits on this."""
+        producer = self._producer
+        assert producer is not None
+        headers = [
+            ("error", error.encode()),
+            ("sink", sink.encode()),
+            ("source_topic", self.settings.pager_topic.encode()),
+            ("source_partition", str(job.partition).encode()),
+            ("source_offset", str(job.offset).encode()),
+        ]
+        key = str(job.message.get("dedup_key", "")).encode() or None
+        while True:
+            try:
+                await producer.send_and_wait(
+                    self.settings.pager_dlq_topic, job.raw, key=key, headers=headers
+                )
+            except Exception as exc:  # any failure: keep the record, try again
+                self.healthy = False
+                log.error("pager dead-letter write failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(DLQ_RETRY_S)
+                continue
+            self.healthy = True
+            self.metrics.dead_lettered.inc()
+            return
+
+    async def _commit(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_commit < COMMIT_INTERVAL_S:
+            return
+        self._last_commit = now
+        consumer = self._consumer
+        assert consumer is not None
+        offsets = {}
+        for partition in self.tracker.partitions():
+            at = self.tracker.committable(partition)
+            if at is not None and self._committed.get(partition) != at:
+                offsets[TopicPartition(self.settings.pager_topic, partition)] = at
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except Exception as exc:  # a rebalance in progress: commit next time
+            log.warning("commit failed (%s); will retry", type(exc).__name__)
+            return
+        self._committed.update({tp.partition: at for tp, at in offsets.items()})
+
+    async def revoked(self, partitions: list[int]) -> None:
+        await self._commit(force=True)
+        for partition in partitions:
+            self.tracker.drop(partition)
+            self._committed.pop(partition, None)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.bridge.revoked([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
