@@ -1,5 +1,6 @@
 """Delivery policy: what is retried, how long it waits, when it gives up, the rate limit."""
 
+import itertools
 import random
 
 import pytest
@@ -136,7 +137,7 @@ async def test_rate_limiter_spaces_requests_after_the_burst():
         await limiter.acquire()
         times.append(clock.now)
     assert times[:2] == [0.0, 0.0]  # the burst
-    gaps = [b - a for a, b in zip(times[2:], times[3:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times[2:])]
     assert all(g == pytest.approx(0.5) for g in gaps)
     assert times[-1] == pytest.approx(3.0)  # 8 requests at 2/s with a burst of 2
 

@@ -7,8 +7,8 @@ from alerting.bridge_metrics import BridgeMetrics
 from alerting.metrics import (
     ALLOWED_LABELS,
     DLQ_REASONS,
-    Metrics,
     Factory,
+    Metrics,
     dlq_reason_label,
     render,
 )
