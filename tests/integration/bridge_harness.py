@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,7 +210,9 @@ class HookServer:
             time.sleep(0.1)
 
 
-def produce_pages(kafka: KafkaBroker, topic: str, messages: list[dict[str, Any] | bytes]) -> None:
+def produce_pages(
+    kafka: KafkaBroker, topic: str, messages: Sequence[dict[str, Any] | bytes]
+) -> None:
     async def run() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
         await producer.start()

@@ -7,6 +7,7 @@ import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -69,7 +70,7 @@ class Alertmanager:
         with urllib.request.urlopen(req, timeout=5) as r:
             return orjson.loads(r.read())
 
-    def alerts(self) -> dict[str, dict]:
+    def alerts(self) -> dict[str, Any]:
         return {a["labels"]["dedup_key"]: a for a in self.get("/api/v2/alerts")}
 
     def close(self) -> None:

@@ -52,7 +52,7 @@ def committed_to_end(kafka, topic, group) -> bool:
             tps = [TopicPartition(topic, p) for p in range(2)]
             ends = await consumer.end_offsets(tps)
             committed = {tp: await consumer.committed(tp) or 0 for tp in tps}
-            return committed == ends
+            return bool(committed == ends)
         finally:
             await consumer.stop()
 
