@@ -21,13 +21,14 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from alerting.bridge_config import BridgeConfig, SinkSpec
 from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import HttpRequest, RateLimiter, Result, Transport, deliver
 from alerting.offsets import OffsetTracker
 from alerting.routing import sinks_for
-from alerting.sinks.base import Refused
+from alerting.sinks.base import Refused, Sink
 from streams.bridge_settings import BridgeSettings
 
 log = logging.getLogger("signalfire.bridge")
@@ -193,12 +194,75 @@ class Bridge:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
+        await self._restore(options)
         self._consumer.subscribe([self.settings.pager_topic], listener=_Rebalance(self))
         await self._consumer.start()
         for runner in self.runners.values():
             self._tasks.append(asyncio.create_task(runner.run(), name=f"sink-{runner.name}"))
             self._tasks.append(asyncio.create_task(runner.resend_loop()))
         self.metrics.up.set(1)
+
+    async def _restore(self, options: dict[str, object]) -> None:
+        """Give sinks that keep state (Alertmanager's re-sends) what was delivered before.
+
+        Reads the pager topic from its start up to the group's committed offsets, once, before
+        consuming: without it, a restarted bridge would stop re-sending alerts that are still
+        firing and Alertmanager would resolve them when their lease ran out.
+        """
+        sinks = {n: r.sink for n, r in self.runners.items() if r.sink.replays}
+        if not sinks:
+            return
+        topic = self.settings.pager_topic
+        admin = AIOKafkaAdminClient(**options)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        partitions = sorted(p["partition"] for p in described.get("partitions") or ())
+        # A group member that never joins: it reads the group's commits, and commits nothing.
+        reader = AIOKafkaConsumer(
+            **options,
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await reader.start()
+        restored = 0
+        try:
+            targets = {}
+            for tp in (TopicPartition(topic, p) for p in partitions):
+                committed = await reader.committed(tp)
+                if committed:
+                    targets[tp] = committed
+            if targets:
+                reader.assign(list(targets))
+                await reader.seek_to_beginning(*targets)
+            while targets:
+                batches = await reader.getmany(*targets, timeout_ms=1000, max_records=2000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset < targets.get(tp, -1):
+                            restored += self._restore_one(record.value or b"", sinks)
+                for tp in list(targets):
+                    if await reader.position(tp) >= targets[tp]:
+                        del targets[tp]
+        finally:
+            await reader.stop()
+        log.info("restored %d delivered page(s) for re-sending", restored)
+
+    def _restore_one(self, raw: bytes, sinks: dict[str, Sink]) -> int:
+        try:
+            message = orjson.loads(raw)
+        except ValueError:
+            return 0
+        if not isinstance(message, dict) or not isinstance(message.get("payload"), dict):
+            return 0
+        message = self.config.redaction.apply(message)
+        names = [n for n in sinks_for(self.config.routes, message) if n in sinks]
+        for name in names:
+            sinks[name].restore(message)
+        return 1 if names else 0
 
     async def stop(self) -> None:
         for task in self._tasks:

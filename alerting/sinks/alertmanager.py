@@ -89,6 +89,7 @@ def annotations_of(message: dict[str, Any]) -> dict[str, str]:
 
 class AlertmanagerSink(Sink):
     kind = "alertmanager"
+    replays = True
 
     def __init__(
         self, name: str, url: str, resend_interval_s: float, resolved_retention_s: float
@@ -132,6 +133,19 @@ class AlertmanagerSink(Sink):
         self._tracked.pop(key, None)  # re-insert: the dict's order is oldest-first
         resolved = message.get("event_action") == "resolve"
         self._tracked[key] = (alert, now_s + self.resolved_retention_s if resolved else None)
+        while len(self._tracked) > MAX_TRACKED:
+            del self._tracked[next(iter(self._tracked))]
+
+    def restore(self, message: dict[str, Any]) -> None:
+        """Rebuild the firing set after a restart: the first re-send then renews every lease.
+
+        Old resolves are not re-sent: Alertmanager heard them when they were delivered.
+        """
+        key = str(message.get("dedup_key", ""))
+        self._tracked.pop(key, None)
+        if message.get("event_action") != "resolve":
+            at = parse_iso(message["payload"].get("timestamp"), 0.0)
+            self._tracked[key] = (self.alert(message, at), None)
         while len(self._tracked) > MAX_TRACKED:
             del self._tracked[next(iter(self._tracked))]
 

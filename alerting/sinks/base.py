@@ -15,6 +15,7 @@ class Sink:
     """A sink turns a pager message into one HTTP request; it holds no connection itself."""
 
     kind = "sink"
+    replays = False  # whether the sink needs `restore` of past messages at start
 
     def __init__(self, name: str, url: str) -> None:
         self.name = name
@@ -26,6 +27,9 @@ class Sink:
 
     def delivered(self, message: dict[str, Any], now_s: float) -> None:
         """Called once the message is delivered; sinks with client-side state update it here."""
+
+    def restore(self, message: dict[str, Any]) -> None:
+        """Replay of a message delivered before this process started (see `streams.bridge`)."""
 
     def resends(self, now_s: float) -> list[HttpRequest]:
         """Requests the sink wants sent again now (Alertmanager's re-sends); usually none."""

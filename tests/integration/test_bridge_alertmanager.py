@@ -180,6 +180,17 @@ def test_alerts_labels_grouping_silence_resend_and_resolve(kafka, tmp_path):
             assert set(am.alerts()) == {keys[0], keys[2], fan["dedup_key"]}
             assert bridge.metric("signalfire_bridge_deliveries_total", sink="alertmanager") == 5
             assert bridge.stop() == 0
+
+            # A restarted bridge rebuilds its firing set from the pager topic and goes on
+            # renewing the leases of the three alerts still firing (not the resolved one).
+            before = parse(am.alerts()[keys[2]]["endsAt"])
+            bridge.start(tmp_path).wait_ready()
+            bridge.wait_metric("signalfire_bridge_resends_total", 1, sink="alertmanager")
+            wait_until(lambda: parse(am.alerts()[keys[2]]["endsAt"]) > before, what="renewed")
+            assert bridge.metric("signalfire_bridge_tracked_alerts", sink="alertmanager") == 3
+            assert bridge.metric("signalfire_bridge_deliveries_total", sink="alertmanager") == 0
+            assert set(am.alerts()) == {keys[0], keys[2], fan["dedup_key"]}
+            assert bridge.stop() == 0
         finally:
             if bridge.proc and bridge.proc.poll() is None:
                 bridge.kill()

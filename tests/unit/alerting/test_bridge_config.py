@@ -98,7 +98,7 @@ def test_a_good_config_loads(tmp_path):
          "    hmac_secret_file: missing.txt\nroutes:\n  - sinks: [a]\n", 5, "cannot read"),
         ("sinks:\n  - name: a\n    type: webhook\n    url: http://x\n  - name: a\n"
          "    type: webhook\n    url: http://y\nroutes:\n  - sinks: [a]\n", 5, "defined twice"),
-        ("sinks: [\n", 2, "YAML syntax"),
+        ("sinks: [\n", 1, "YAML syntax"),
         ("sinks: []\nsinks: []\n", 2, "duplicate key"),
         ("sinks:\n  - name: a\n    type: webhook\n    url: http://x\nroutes:\n  - sinks: [a]\n"
          "redact: ip\n", 7, "list of field names"),

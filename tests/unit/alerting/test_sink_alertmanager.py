@@ -89,3 +89,16 @@ def test_a_trigger_after_a_resolve_starts_anew():
     s.delivered(message("resolve", at=T0 + 60_000), NOW + 60)
     [alert] = orjson.loads(s.request(message(at=T0 + 600_000), b"", NOW + 600).body)
     assert alert["startsAt"] == iso((T0 + 600_000) / 1000)
+
+
+def test_restore_rebuilds_the_firing_set_without_old_resolves():
+    s = sink()
+    s.restore(message(key="k_1"))
+    s.restore(message(key="k_2"))
+    s.restore(message("resolve", key="k_2", at=T0 + 60_000))
+    s.restore(message("resolve", key="k_3", at=T0 + 60_000))
+    assert s.tracked() == 1
+    [req] = s.resends(NOW)  # due at once after a restart
+    [alert] = orjson.loads(req.body)
+    assert alert["labels"]["api_key_id"] == "k_1" and alert["startsAt"] == iso(T0 / 1000)
+    assert parse_iso(alert["endsAt"], 0) == NOW + 240
