@@ -15,11 +15,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # promtool checks the Prometheus rules in the test suite: Debian's prometheus package.
+# amtool and Alertmanager check and serve deploy/alertmanager: Debian's prometheus-alertmanager,
+# whose server binary is named prometheus-alertmanager.
 tools:
 	@command -v promtool >/dev/null 2>&1 || { \
 		echo "installing Debian's prometheus package (promtool)"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@{ command -v amtool && { command -v alertmanager || command -v prometheus-alertmanager; }; } >/dev/null 2>&1 || { \
+		echo "installing Debian's prometheus-alertmanager package (alertmanager, amtool)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +124,28 @@ class WorkerConfig:
         return context
 
 
+def check_tls_files(
+    cafile: str, certfile: str, keyfile: str, bad: Callable[[str, str], None]
+) -> None:
+    """Load the CA and the client certificate now, so a bad file is named at start."""
+    try:
+        context = ssl.create_default_context(cafile=cafile or None)
+    except (ssl.SSLError, OSError) as exc:
+        bad("ssl_cafile", f"cannot load the CA: {exc}")
+        return
+    if not certfile:
+        return
+
+    def no_passphrase() -> str:
+        # An encrypted key would make OpenSSL prompt on the terminal; refuse it instead.
+        raise ValueError("the key is encrypted")
+
+    try:
+        context.load_cert_chain(certfile, keyfile or None, password=no_passphrase)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        bad("ssl_certfile", f"cannot load the client certificate and key (unencrypted PEM): {exc}")
+
+
 def raw_values(flags: Mapping[str, str | None], env: Mapping[str, str]) -> dict[str, str]:
     values = {}
     for s in SETTINGS:
@@ -183,9 +205,21 @@ def load_config(
             bad("sasl_mechanism", f"with {protocol}, one of {', '.join(SASL_MECHANISMS)}")
         if not v["sasl_username"] or not password:
             bad("sasl_username", f"with {protocol}, a user and a password are required")
+    elif v["sasl_mechanism"] or v["sasl_username"] or password:
+        # Credentials set for a protocol that ignores them: most likely a forgotten
+        # SASL_SSL, and the worker would connect without them.
+        bad("security_protocol", f"SASL settings are set but {protocol} does not use them")
+    tls_files_ok = True
     for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         if v[name] and not Path(v[name]).is_file():
             bad(name, f"{v[name]!r} is not a file")
+            tls_files_ok = False
+        elif v[name] and not protocol.endswith("SSL"):
+            bad(name, f"set but {protocol} does not use TLS")
+    if v["ssl_keyfile"] and not v["ssl_certfile"]:
+        bad("ssl_keyfile", "needs --ssl-certfile / SIGNALFIRE_SSL_CERTFILE too")
+    elif protocol.endswith("SSL") and tls_files_ok:
+        check_tls_files(v["ssl_cafile"], v["ssl_certfile"], v["ssl_keyfile"], bad)
     config = WorkerConfig(
         brokers=v["brokers"],
         group_id=v["group_id"],

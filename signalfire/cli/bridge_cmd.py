@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from streams.bridge_settings import BRIDGE_SETTINGS, load_bridge_settings
@@ -15,13 +16,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="forward pages from the pager topic to Alertmanager, PagerDuty and webhooks",
         description="Every option can also be set as SIGNALFIRE_<NAME> (e.g. SIGNALFIRE_BROKERS);"
         " sinks and routes come from the --config YAML file (see docs/operations.md).",
+        allow_abbrev=False,  # `--sasl-password X` must not pass for `--sasl-password-file X`
     )
     for s in BRIDGE_SETTINGS:
         if s.secret:
             continue  # secrets only from the environment or a file
-        flag = "--config" if s.name == "bridge_config" else s.flag
+        flags = ["--config", s.flag] if s.name == "bridge_config" else [s.flag]
         help_text = f"{s.help} (default {s.default!r})" if s.default else s.help
-        p.add_argument(flag, dest=s.name, default=None, help=help_text)
+        p.add_argument(*flags, dest=s.name, default=None, help=help_text)
     p.set_defaults(func=run)
 
 
@@ -42,5 +44,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) in the bridge config", file=sys.stderr)
         return 2
     from streams.bridge_app import run_bridge  # noqa: PLC0415 - aiohttp/aiokafka: only here
+    from streams.connect import BrokerAccessError, check_brokers  # noqa: PLC0415
 
+    try:
+        asyncio.run(check_brokers(settings.kafka))
+    except BrokerAccessError as exc:
+        print(f"signalfire bridge: {exc}", file=sys.stderr)
+        return 1
     return run_bridge(settings, config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from signalfire.cli.common import load_or_report
@@ -14,6 +15,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "worker",
         help="consume usage events from Kafka, run the rules, produce pages",
         description="Every option can also be set as SIGNALFIRE_<NAME> (e.g. SIGNALFIRE_BROKERS).",
+        # Else `--sasl-password SECRET` would pass as `--sasl-password-file SECRET`.
+        allow_abbrev=False,
     )
     for s in SETTINGS:
         if s.secret:
@@ -34,5 +37,12 @@ def run(args: argparse.Namespace) -> int:
     if ruleset is None:
         return 1
     from streams.app import run_worker  # noqa: PLC0415 - Faust is heavy: only for the worker
+    from streams.connect import BrokerAccessError, check_brokers  # noqa: PLC0415
 
+    # Faust would report a wrong password or an untrusted certificate as a bare traceback.
+    try:
+        asyncio.run(check_brokers(config))
+    except BrokerAccessError as exc:
+        print(f"signalfire worker: {exc}", file=sys.stderr)
+        return 1
     run_worker(config, list(ruleset.rules))

@@ -34,12 +34,23 @@ class RuleSet:
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """YAML files under the given directories (recursively) and the given files, sorted."""
+    """YAML files under the given directories (recursively) and the given files, sorted.
+
+    Hidden entries are skipped: a Kubernetes ConfigMap volume keeps a second copy of every file
+    in `..<timestamp>/`, and editors leave lock files such as `.#rule.yaml`.
+    """
     found: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in RULE_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
         else:
             found.append(path)
     return found

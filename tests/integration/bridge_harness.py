@@ -132,16 +132,25 @@ class HookServer:
     """An HTTP sink on loopback, in its own thread, answering each request from a script.
 
     `script[dedup_key]` lists the answers for that key's successive requests (a status, or
-    STALL); when it runs out, or for unscripted keys, the answer is `default`.
+    STALL); when it runs out, or for unscripted keys, the answer is `default`. With
+    `fail_first`, the first request for each key not in the script gets that status.
     """
 
-    def __init__(self, secret: bytes | None = None, default: int = 202, stall_s: float = 5) -> None:
+    def __init__(
+        self,
+        secret: bytes | None = None,
+        default: int = 202,
+        stall_s: float = 5,
+        fail_first: int | None = None,
+    ) -> None:
         self.port = free_port()
         self.secret = secret
         self.default = default
         self.stall_s = stall_s
         self.script: dict[str, list[int | str]] = defaultdict(list)
         self.calls: list[Call] = []
+        self.fail_first = fail_first
+        self._seen: set[str] = set()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -186,6 +195,9 @@ class HookServer:
                 request.headers[SIGNATURE_HEADER],
             )  # fmt: skip
         with self._lock:
+            if self.fail_first is not None and key not in self._seen and key not in self.script:
+                self.script[key] = [self.fail_first]
+            self._seen.add(key)
             steps = self.script.get(key)
             answer: int | str = steps.pop(0) if steps else self.default
             self.calls.append(Call(request.path, key, action, answer, signed, data))

@@ -44,6 +44,8 @@ class WorkerProcess:
     topics: Topics
     rules: Path
     port: int = field(default_factory=free_port)
+    web_host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)  # extra SIGNALFIRE_* settings, last word
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     runs: int = 0
@@ -62,7 +64,9 @@ class WorkerProcess:
             SIGNALFIRE_IDLE_TIMEOUT=idle_timeout,
             SIGNALFIRE_RELOAD_INTERVAL="500ms",
             SIGNALFIRE_CHECKPOINT_INTERVAL=checkpoint,
+            SIGNALFIRE_WEB_HOST=self.web_host,
         )
+        env.update(self.env)
         self.runs += 1
         self.log = log_dir / f"worker-{self.port}-{self.runs}.log"
         self.proc = subprocess.Popen(
@@ -73,7 +77,8 @@ class WorkerProcess:
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+            url = f"http://{self.web_host}:{self.port}{path}"
+            with urllib.request.urlopen(url, timeout=2) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

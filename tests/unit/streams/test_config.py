@@ -1,5 +1,7 @@
 """Worker configuration: flags over environment over defaults, every problem reported."""
 
+import ssl
+
 import pytest
 
 from streams.config import ConfigError, load_config
@@ -60,3 +62,155 @@ def test_worker_command_exits_2_with_the_problems(capsys):
     assert main(["worker", "--brokers", "nocolon", "--rules", "/no/such/dir"]) == 2
     err = capsys.readouterr().err
     assert "--brokers / SIGNALFIRE_BROKERS" in err and "--rules / SIGNALFIRE_RULES" in err
+
+
+# --- security: SASL/SCRAM and TLS settings --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    """A real CA certificate and a client certificate signed by it (openssl)."""
+    from tests.integration.secure_broker import make_tls
+
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+SCRAM = {"SIGNALFIRE_SASL_MECHANISM": "SCRAM-SHA-512", "SIGNALFIRE_SASL_USERNAME": "sf"}
+
+
+def test_sasl_password_from_the_environment_reaches_the_client_options_only(tmp_path):
+    env = {**SCRAM, "SIGNALFIRE_SASL_PASSWORD": "env-s3cret"}
+    cfg = load_config({"rules": str(tmp_path), "security_protocol": "SASL_PLAINTEXT"}, env)
+    options = cfg.kafka_options()
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "sf"
+    assert options["sasl_plain_password"] == "env-s3cret"
+    assert "ssl_context" not in options
+    assert "env-s3cret" not in repr(cfg)
+
+
+def test_password_file_wins_over_the_environment(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("from-file\n")
+    env = {**SCRAM, "SIGNALFIRE_SASL_PASSWORD": "from-env"}
+    cfg = load_config(
+        {
+            "rules": str(tmp_path),
+            "security_protocol": "SASL_SSL",
+            "sasl_password_file": str(secret),
+        },
+        env,
+    )
+    assert cfg.sasl_password == "from-file"
+
+
+def test_the_password_has_no_command_line_flag_not_even_as_an_abbreviation(capsys):
+    from signalfire.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["worker", "--sasl-password", "on-the-command-line"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --sasl-password" in capsys.readouterr().err
+
+
+def test_unreadable_password_file_is_named_and_no_secret_is_echoed(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(
+            {"rules": str(tmp_path), "security_protocol": "SASL_SSL",
+             "sasl_password_file": str(tmp_path / "missing")},
+            {**SCRAM, "SIGNALFIRE_SASL_PASSWORD": "env-s3cret", "SIGNALFIRE_LATENESS": "x"},
+        )  # fmt: skip
+    text = str(err.value)
+    assert "--sasl-password-file / SIGNALFIRE_SASL_PASSWORD_FILE: cannot read" in text
+    assert "--lateness / SIGNALFIRE_LATENESS" in text  # every problem, not just the first
+    assert "env-s3cret" not in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "message"),
+    [
+        ({"security_protocol": "TLS"}, {}, "--security-protocol / SIGNALFIRE_SECURITY_PROTOCOL: "
+         "expected one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+        ({"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI", "sasl_username": "sf"},
+         {"SIGNALFIRE_SASL_PASSWORD": "Zq9-secret"},
+         "--sasl-mechanism / SIGNALFIRE_SASL_MECHANISM: with SASL_SSL, one of PLAIN, SCRAM"),
+        ({"sasl_username": "sf"}, {"SIGNALFIRE_SASL_PASSWORD": "Zq9-secret"},
+         "--security-protocol / SIGNALFIRE_SECURITY_PROTOCOL: SASL settings are set but "
+         "PLAINTEXT does not use them"),
+        ({"security_protocol": "SSL", "sasl_mechanism": "SCRAM-SHA-256"}, {},
+         "SASL settings are set but SSL does not use them"),
+        ({"ssl_cafile": "/etc/hostname"}, {},
+         "--ssl-cafile / SIGNALFIRE_SSL_CAFILE: set but PLAINTEXT does not use TLS"),
+        ({"security_protocol": "SSL", "ssl_cafile": "/no/such/ca.pem"}, {},
+         "--ssl-cafile / SIGNALFIRE_SSL_CAFILE: '/no/such/ca.pem' is not a file"),
+        ({"security_protocol": "SSL", "ssl_keyfile": "/etc/hostname"}, {},
+         "--ssl-keyfile / SIGNALFIRE_SSL_KEYFILE: needs --ssl-certfile"),
+        ({"security_protocol": "SSL", "ssl_cafile": "/etc/hostname"}, {},
+         "--ssl-cafile / SIGNALFIRE_SSL_CAFILE: cannot load the CA"),
+    ],
+)  # fmt: skip
+def test_security_problems_are_named(tmp_path, flags, env, message):
+    with pytest.raises(ConfigError) as err:
+        load_config({"rules": str(tmp_path), **flags}, env)
+    assert message in str(err.value)
+    assert "Zq9-secret" not in str(err.value)
+
+
+def test_tls_verifies_the_broker_against_the_given_ca(tmp_path, ca):
+    cfg = load_config(
+        {"rules": str(tmp_path), "security_protocol": "SSL", "ssl_cafile": str(ca.ca_pem)}, {}
+    )
+    options = cfg.kafka_options()
+    assert options["security_protocol"] == "SSL"
+    assert "sasl_mechanism" not in options
+    context = options["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    (only,) = context.get_ca_certs()  # the given CA and nothing else (no system store)
+    assert (("commonName", "signalfire test ca"),) in only["subject"]
+
+
+def test_mutual_tls_loads_the_client_certificate_and_rejects_a_mismatched_key(tmp_path, ca):
+    flags = {"rules": str(tmp_path), "security_protocol": "SASL_SSL", "ssl_cafile": str(ca.ca_pem)}
+    env = {**SCRAM, "SIGNALFIRE_SASL_PASSWORD": "pw",
+           "SIGNALFIRE_SSL_CERTFILE": str(ca.client_cert)}  # fmt: skip
+    cfg = load_config(flags, {**env, "SIGNALFIRE_SSL_KEYFILE": str(ca.client_key)})
+    options = cfg.kafka_options()
+    assert options["security_protocol"] == "SASL_SSL" and options["sasl_plain_password"] == "pw"
+    context = options["ssl_context"]
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+    wrong_key = ca.client_key.parent / "broker.key"
+    with pytest.raises(ConfigError, match="--ssl-certfile / SIGNALFIRE_SSL_CERTFILE: cannot load"):
+        load_config(flags, {**env, "SIGNALFIRE_SSL_KEYFILE": str(wrong_key)})
+
+
+@pytest.mark.parametrize(
+    ("protocol", "extra"),
+    [("PLAINTEXT", {}), ("SASL_PLAINTEXT", SCRAM), ("SSL", {}), ("SASL_SSL", SCRAM)],
+)
+def test_faust_clients_get_the_same_security_as_the_pipeline_clients(tmp_path, ca, protocol, extra):
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    from streams.app import _credentials
+
+    env = {**extra, "SIGNALFIRE_SASL_PASSWORD": "pw"} if extra else {}
+    flags = {"rules": str(tmp_path), "security_protocol": protocol}
+    if protocol.endswith("SSL"):
+        flags["ssl_cafile"] = str(ca.ca_pem)
+    cfg = load_config(flags, env)
+    faust_side = credentials_to_aiokafka_auth(_credentials(cfg))
+    ours = cfg.kafka_options()
+    for key in (
+        "security_protocol",
+        "sasl_mechanism",
+        "sasl_plain_username",
+        "sasl_plain_password",
+    ):
+        assert faust_side.get(key) == ours.get(key), key
+    if protocol.endswith("SSL"):
+        context = ours["ssl_context"]
+        assert isinstance(context, ssl.SSLContext)
+        assert faust_side["ssl_context"].get_ca_certs() == context.get_ca_certs()
+    else:
+        assert faust_side.get("ssl_context") is None
