@@ -450,5 +450,14 @@ class Pipeline:
             self.consumer.subscribe(self.processor.topics(), listener=_Rebalance(self))
 
     def refresh_gauges(self) -> None:
+        m = self.metrics
+        counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
+                    m.rule_cap_evictions, m.rule_late_events)  # fmt: skip
         for rule_id, n in self.processor.group_counts().items():
-            self.metrics.rule_groups.labels(rule=rule_id).set(n)
+            m.rule_groups.labels(rule=rule_id).set(n)
+            for counter in counters:
+                counter.labels(rule=rule_id)  # exists at 0, so rate() sees the first increase
+        marks = [w.engine.watermark for w in self.processor.works.values()]
+        started = [w for w in marks if w > 0]
+        if started:
+            m.set_watermark(min(started), int(self.wall() * 1000))
