@@ -57,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_records", "2000", "records fetched per batch"),
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
     Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
+    Setting(
+        "redact", "", "fields whose values never appear in pages, comma separated (ip,attrs.*)"
+    ),
     Setting("security_protocol", "PLAINTEXT", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
     Setting("sasl_mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
     Setting("sasl_username", "", "SASL user"),
@@ -85,6 +88,7 @@ class WorkerConfig:
     batch_records: int = 2000
     reload_interval_ms: int = 5_000
     checkpoint_interval_ms: int = 30_000
+    redact: tuple[str, ...] = ()
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""
     sasl_username: str = ""
@@ -236,6 +240,7 @@ def load_config(
         batch_records=integer("batch_records", 1, 1_000_000),
         reload_interval_ms=duration("reload_interval"),
         checkpoint_interval_ms=duration("checkpoint_interval"),
+        redact=tuple(f.strip() for f in v["redact"].split(",") if f.strip()),
         security_protocol=protocol,
         sasl_mechanism=v["sasl_mechanism"].upper(),
         sasl_username=v["sasl_username"],

@@ -19,6 +19,7 @@ import orjson
 
 from alerting.message import dedup_key, encode, pager_message
 from alerting.model import Alert
+from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.events import Event, EventError
 from signalfire.rules.model import Rule
@@ -120,6 +121,7 @@ class Processor:
     ) -> None:
         self.config = config
         self.wall = wall
+        self.redaction = Redaction.of(config.redact)
         self.settings = EngineSettings(
             allowed_lateness_ms=config.lateness_ms, max_groups=config.max_groups
         )
@@ -344,7 +346,7 @@ class Processor:
             rule = self.rules.get(alert.rule_id)
             if rule is None:
                 continue
-            message: dict[str, Any] = pager_message(rule, alert)
+            message: dict[str, Any] = self.redaction.apply(pager_message(rule, alert))
             if sent:
                 identity = (message["dedup_key"], alert.action, message["payload"]["timestamp"])
                 if sent[identity] > 0:

@@ -172,3 +172,27 @@ def test_snapshot_round_trip_is_compressed():
     assert back is not None and back.offset == 2000 and back.pager_ends == {0: 5}
     assert back.work.engine.group_counts() == snap.work.engine.group_counts()
     assert Snapshot.decode(b"not a snapshot") is None
+
+
+def test_pages_carry_no_value_of_a_redacted_field():
+    config = WorkerConfig(rules="rules", idle_timeout_ms=5_000, redact=("api_key_id",))
+    p = Processor(config, load_rules(["rules"]).rules, Wall())
+    p.partitions = 2
+    p.assign([(config.events_topic, 0)])
+    recs = [
+        Rec(config.events_topic, 0, i, b"o1",
+            event(i, 1_000 + i * 40, api_key_id="key_secretive", event_type="request"))
+        for i in range(1_200)
+    ]  # fmt: skip
+    out = p.process((config.events_topic, 0), recs)
+    bursts = [orjson.loads(v) for _, v in out.pages if b"api_key_burst" in v]
+    assert bursts, "api_key_burst should page on 1,200 requests in 48 s"
+    for key, value in out.pages:
+        assert b"key_secretive" not in value
+    group = bursts[0]["payload"]["custom_details"]["group"]
+    assert group == {"org_id": "o1", "api_key_id": "[redacted]"}
+    # The dedup key still follows the real group: repeats and resolves still collapse.
+    unredacted, _, _ = make()
+    unredacted.assign([(config.events_topic, 0)])
+    plain = unredacted.process((config.events_topic, 0), recs)
+    assert [k for k, _ in plain.pages] == [k for k, _ in out.pages]
