@@ -187,7 +187,7 @@ def test_pages_carry_no_value_of_a_redacted_field():
     out = p.process((config.events_topic, 0), recs)
     bursts = [orjson.loads(v) for _, v in out.pages if b"api_key_burst" in v]
     assert bursts, "api_key_burst should page on 1,200 requests in 48 s"
-    for key, value in out.pages:
+    for _, value in out.pages:
         assert b"key_secretive" not in value
     group = bursts[0]["payload"]["custom_details"]["group"]
     assert group == {"org_id": "o1", "api_key_id": "[redacted]"}
