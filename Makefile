@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools test lint typecheck unit demo clean
+.PHONY: setup tools test lint typecheck unit demo clean faults
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ test: setup tools lint typecheck
 	$(BIN)/signalfire rules check rules
 	$(BIN)/signalfire rules test rules --require-cases
 	$(BIN)/pytest -q tests
+
+# The bounded fault-injection suite on real Kafka; its figures as one JSON object, last line.
+faults: setup tools
+	@rm -f .cache/faults-summary.json
+	$(BIN)/pytest -q tests/faults; status=$$?; \
+		$(BIN)/python -m tests.faults.figures .cache/faults-summary.json; exit $$status
 
 demo: setup
 	$(KAFKA) fetch

@@ -8,6 +8,7 @@ _UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _PART = r"(\d+)(ms|s|m|h|d)"
 _DURATION = re.compile(rf"^\s*(?:{_PART})+\s*$")
 _PARTS = re.compile(_PART)
+MAX_DURATION_CHARS = 40
 
 
 class DurationError(ValueError):
@@ -20,6 +21,8 @@ def parse_duration_ms(text: object) -> int:
         return 0
     if not isinstance(text, str):
         raise DurationError(f"expected a duration like 30s, 5m, 2h, 1d; got {text!r}")
+    if len(text) > MAX_DURATION_CHARS:  # int() refuses over 4300 digits, with a ValueError
+        raise DurationError(f"bad duration {text[:MAX_DURATION_CHARS]!r}...: too long")
     match = _DURATION.match(text)
     if match is None:
         raise DurationError(

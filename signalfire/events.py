@@ -7,6 +7,7 @@ field has its documented type. Unknown fields are kept.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,9 @@ import orjson
 Event = dict[str, Any]
 
 MAX_TS_MS = 10**14  # year 5138: anything larger is a unit mistake (micro/nanoseconds)
+# orjson reads 1024 levels but writes only 254, and the worker writes events again (inside
+# repartition batches, two levels down): a deeper event would stop it there.
+MAX_DEPTH = 100
 _STR = (str,)
 _INT = (int,)
 OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
@@ -43,6 +47,8 @@ def parse_ts(value: Any) -> int:
     if value.__class__ is int:
         ts = value
     elif value.__class__ is float:
+        if not math.isfinite(value):  # NaN / infinity: from Python callers, never from JSON
+            raise EventError("ts: out of range (expected epoch milliseconds)")
         ts = int(value)
     elif isinstance(value, str):
         try:
@@ -81,6 +87,13 @@ def _field_checker() -> Any:
 _check_fields = _field_checker()
 
 
+def _required_string(name: str, value: Any) -> str:
+    # Absent and present-but-unusable are told apart: the DLQ reason label depends on it.
+    if value is None:
+        return f"{name}: required non-empty string"
+    return f"{name}: expected non-empty string"
+
+
 def normalize(obj: Any) -> Event:
     """Check a decoded JSON value and return it as an event (the same dict, completed)."""
     if obj.__class__ is not dict:
@@ -88,10 +101,10 @@ def normalize(obj: Any) -> Event:
     event: Event = obj
     eid = event.get("event_id")
     if eid.__class__ is not str or not eid:
-        raise EventError("event_id: required non-empty string")
+        raise EventError(_required_string("event_id", eid))
     org = event.get("org_id")
     if org.__class__ is not str or not org:
-        raise EventError("org_id: required non-empty string")
+        raise EventError(_required_string("org_id", org))
     ts = event.get("ts")
     if ts.__class__ is not int:
         if ts is None:
@@ -110,10 +123,28 @@ def normalize(obj: Any) -> Event:
     return event
 
 
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if item.__class__ is dict else item
+        stack.extend((v, depth + 1) for v in children if v.__class__ in (dict, list))
+    return False
+
+
 def decode(raw: bytes | str) -> Event:
     """One record value (JSON text) as a checked event."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise EventError(f"not valid JSON: {str(exc)[:80]}") from None
+    # Only a record with enough brackets can be that deep: the walk is rare.
+    if isinstance(raw, str):
+        opens = raw.count("[") + raw.count("{")
+    else:
+        opens = raw.count(b"[") + raw.count(b"{")
+    if opens > MAX_DEPTH and obj.__class__ in (dict, list) and _too_deep(obj):
+        raise EventError(f"not valid JSON: nested deeper than {MAX_DEPTH} levels")
     return normalize(obj)

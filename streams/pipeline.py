@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import OffsetAndMetadata
 
 from alerting.metrics import Metrics
@@ -27,6 +28,7 @@ from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.processor import Outputs, Partition, Processor
+from streams.records import DeadLetter
 from streams.state import (
     MAX_SNAPSHOT_BYTES,
     SOURCE_HEADER,
@@ -38,6 +40,8 @@ from streams.state import (
 
 log = logging.getLogger("signalfire.worker")
 DEFAULT_PARTITIONS = 4
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
+RECORD_OVERHEAD = 1024  # batch and record headers, generously
 POLL_MS = 100
 
 
@@ -81,6 +85,7 @@ class Pipeline:
         self.producers: dict[Partition, AIOKafkaProducer] = {}
         self.snapshot_due: dict[Partition, float] = {}
         self.pager_partitions = 1
+        self.dlq_limit = DEFAULT_MAX_MESSAGE_BYTES
         # Held while a batch is processed and committed, and while partitions change hands
         # (the rebalance callbacks run beside the consume loop).
         self.lock = asyncio.Lock()
@@ -152,7 +157,7 @@ class Pipeline:
                 meta = await admin.describe_topics([self.config.events_topic])
                 partitions = max(1, len(meta[0].get("partitions", [])) or DEFAULT_PARTITIONS)
             self.processor.partitions = partitions
-            plain = [self.config.events_topic, self.config.pager_topic, self.config.dlq_topic]
+            plain = [self.config.events_topic, self.config.pager_topic]
             plain += self.processor.topics()[1:]
             compacted = [self.state_topic(t) for t in self.processor.topics()]
             new = [
@@ -169,10 +174,23 @@ class Pipeline:
                 )
                 for t in compacted
                 if t not in existing
+            ] + [
+                # Dead letters keep records too large to process: the topic must take them.
+                NewTopic(
+                    t, num_partitions=partitions, replication_factor=1,
+                    topic_configs={"max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
+                )
+                for t in [self.config.dlq_topic]
+                if t not in existing
             ]  # fmt: skip
             if new:
                 await admin.create_topics(new)
                 log.info("created topics %s", ", ".join(t.name for t in new))
+            self.dlq_limit = (
+                await _max_message_bytes(admin, self.config.dlq_topic)
+                if self.config.dlq_topic in existing
+                else MAX_SNAPSHOT_BYTES
+            )
             if self.config.pager_topic in existing:
                 meta = await admin.describe_topics([self.config.pager_topic])
                 self.pager_partitions = max(1, len(meta[0].get("partitions", [])))
@@ -314,19 +332,35 @@ class Pipeline:
                 for k, v in out.pages
             ]
             sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
-            sends += [
-                producer.send(cfg.dlq_topic, value=d.value, key=d.key, headers=d.headers)
-                for d in out.dead
-            ]
+            sends += [self._dead_letter(producer, d) for d in out.dead]
             if snapshot:
                 sends.append(self._snapshot(producer, tp))
             if sends:
-                await asyncio.gather(*sends)
+                # Wait for delivery, not only for the queue: a record the broker refuses must
+                # abort the transaction (and its offset), never pass silently.
+                delivered = [f for f in await asyncio.gather(*sends) if f is not None]
+                await asyncio.gather(*delivered)
             if offset is not None:
                 await producer.send_offsets_to_transaction(
                     {TopicPartition(*tp): OffsetAndMetadata(offset, "")}, cfg.group_id
                 )
         self._count(out)
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:
+        """Send a dead letter; one the DLQ topic cannot hold keeps only its headers.
+
+        The headers name the source partition and offset, so the original stays findable in
+        the input topic for as long as that topic retains it.
+        """
+        value, headers = dead.value, list(dead.headers)
+        size = len(value or b"") + sum(len(k) + len(v) for k, v in headers) + len(dead.key or b"")
+        if size + RECORD_OVERHEAD > self.dlq_limit:
+            headers.append(("value_omitted_bytes", str(len(value or b"")).encode()))
+            value = b""
+            log.warning("dead letter over the DLQ topic's limit: value omitted, headers kept")
+        return await producer.send(
+            self.config.dlq_topic, value=value, key=dead.key, headers=headers
+        )
 
     async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition) -> object:
         self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
@@ -461,3 +495,18 @@ class Pipeline:
         started = [w for w in marks if w > 0]
         if started:
             m.set_watermark(min(started), int(self.wall() * 1000))
+
+
+async def _max_message_bytes(admin: AIOKafkaAdminClient, topic: str) -> int:
+    """The topic's `max.message.bytes`, or Kafka's default when it cannot be read."""
+    try:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]
+        )
+        for resource in response.resources:
+            for entry in resource[4]:
+                if entry[0] == "max.message.bytes":
+                    return int(entry[1])
+    except Exception as exc:  # an ACL may hide configs: assume the default, say so
+        log.warning("cannot read %s's max.message.bytes (%s)", topic, type(exc).__name__)
+    return DEFAULT_MAX_MESSAGE_BYTES

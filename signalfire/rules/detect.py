@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,9 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.bad(key, f"expected a number, got {value!r}")
             return 0.0
+        if not math.isfinite(value):  # .nan never compares true: the rule would never fire
+            self.bad(key, f"expected a finite number, got {value!r}")
+            return 0.0
         if minimum is not None and value < minimum:
             self.bad(key, f"must be at least {minimum:g}")
         return float(value)
@@ -102,7 +106,7 @@ def parse_detect(node: object, line: int, problems: Problems) -> Detect | None:
         problems.add(line, "detect: expected a mapping with a `type`")
         return None
     kind = node.get("type")
-    if kind not in DETECTOR_TYPES:
+    if not isinstance(kind, str) or kind not in DETECTOR_TYPES:  # a list or mapping: unhashable
         problems.add(
             node.line_of("type"),
             f"detect.type: unknown detector type {kind!r} "

@@ -93,14 +93,17 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
         problems.add(raw.line_of("max_groups"), "max_groups: expected a whole number >= 1")
         max_groups = None
     tests = _tests(raw, problems)
+    # Checked before the version is computed: that encodes the raw values (no bytes, no sets).
+    description = _text(raw, "description", problems)
+    owner = _text(raw, "owner", problems)
     if detect is None or len(problems.items) > before:
         return None
     return Rule(
         id=rule_id,
         title=title,
-        description=_text(raw, "description", problems),
+        description=description,
         severity=str(severity),
-        owner=_text(raw, "owner", problems),
+        owner=owner,
         labels=labels,
         annotations=annotations,
         where=where,

@@ -98,6 +98,9 @@ def _parse_field(
     if value is None:
         problems.add(line, f"{where}.{name}: null is not a value; write `exists: false`")
         return []
+    if not is_scalar(value):  # a YAML date, !!binary or !!set: never equal to a JSON value
+        problems.add(line, f"{where}.{name}: expected a string, number or boolean (quote it)")
+        return []
     return [Cond(path, "eq", value)]
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for integration tests: a real Apache Kafka broker (see deploy/kafka/kafka.sh)."""
+"""The real Apache Kafka broker shared by every test that needs one (deploy/kafka/kafka.sh)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,317 @@
+"""Hostile input without a broker: catastrophic regexes, key explosion, oversized and
+over-deep records. (The 10 MB record through a real worker is in test_hostile_kafka.py.)"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import pickle
+import re
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+
+from alerting.metrics import dlq_reason_label
+from signalfire.engine import Engine
+from signalfire.engine.detectors.threshold import ThresholdDetector
+from signalfire.events import EventError, decode
+from signalfire.rules import RuleSetError, load_rules, parse_rule_text
+from signalfire.rules.model import Rule
+from streams.config import WorkerConfig
+from streams.processor import Processor
+from streams.records import decode_value
+
+MB = 1 << 20
+
+
+def one_rule(text: str) -> Rule:
+    rules, problems = parse_rule_text(text, "hostile.yaml")
+    assert not problems, problems
+    (rule,) = rules
+    return rule
+
+
+# -- catastrophic regex --------------------------------------------------------------------------
+
+REGEX_RULE = """\
+id: evil_regex
+title: Catastrophic for a backtracking engine
+severity: info
+where:
+  attrs.user_agent: {regex: "(a+)+$"}
+group_by: [org_id]
+detect:
+  type: match
+"""
+
+
+def best_of(runs: int, fn: Callable[[], object]) -> float:
+    """The fastest of `runs` timings: the least disturbed by other work on shared cores."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_catastrophic_regex_runs_in_linear_time_through_the_rule_operator():
+    """`(a+)+$` against 'a'*N + 'b' is exponential for a backtracking engine; through the
+    rule's regex operator (RE2) 8x the input costs about 8x the time, not 8x squared."""
+    engine = Engine([one_rule(REGEX_RULE)])
+    made = iter(range(10**9))
+
+    def run(n: int) -> Callable[[], object]:
+        def once() -> object:
+            k = next(made)  # a new value each time: the operator caches answers per value
+            value = "a" * (n + k % 7) + "b"
+            event = {"event_id": f"e{k}", "ts": k, "org_id": "o", "attrs": {"user_agent": value}}
+            return engine.process([event])
+
+        return once
+
+    hits = engine.process(
+        [{"event_id": "m", "ts": 0, "org_id": "o", "attrs": {"user_agent": "aa"}}]
+    )
+    assert [a.action for a in hits] == ["trigger"]  # the operator is on the event's path
+    n = 200_000
+    small = best_of(7, run(n))
+    large = best_of(7, run(8 * n))
+    ratio = large / small
+    # linear: ~8; quadratic would be ~64; exponential would never finish
+    assert ratio < 32, f"{n} chars: {small * 1e3:.3f} ms, {8 * n}: {large * 1e3:.3f} ms"
+    print(f"regex (a+)+$: {n} chars {small * 1e3:.3f} ms, {8 * n} chars {large * 1e3:.3f} ms")
+    assert engine.late == 0
+
+
+def test_the_same_pattern_is_exponential_for_python_re():
+    """The control: the pattern really is catastrophic for a backtracking engine, so the
+    linear result above comes from RE2, not from an easy input."""
+    evil = re.compile(r"(a+)+$")
+    small = best_of(3, lambda: evil.search("a" * 16 + "b"))
+    large = best_of(3, lambda: evil.search("a" * 20 + "b"))
+    assert large / small > 4  # 4 more characters: ~16x the work
+
+
+@pytest.mark.parametrize(
+    ("pattern", "complaint"),
+    [
+        (r"(a)\1", "invalid escape sequence"),
+        ("(?=admin)", "invalid perl operator"),
+        ("(?<!x)y", "invalid perl operator"),
+        (r"(?P<n>a)(?P=n)", "invalid"),
+    ],
+)
+def test_backreference_and_lookaround_are_refused_at_load_with_file_line(
+    tmp_path: Path, pattern: str, complaint: str
+):
+    path = tmp_path / "evil.yaml"
+    quoted = pattern.replace("'", "''")
+    path.write_text(REGEX_RULE.replace('"(a+)+$"', f"'{quoted}'"))
+    with pytest.raises(RuleSetError) as exc:
+        load_rules([tmp_path])
+    (problem,) = exc.value.problems
+    assert str(problem).startswith(f"{path}:5: where.attrs.user_agent.regex: invalid regex ")
+    assert complaint in problem.message
+
+
+# -- key explosion ------------------------------------------------------------------------------
+
+CAP = 10_000
+HOT = tuple(f"192.0.2.{n}" for n in range(100))
+CAPPED_RULE = f"""\
+id: ip_burst_capped
+title: Requests per IP
+severity: warning
+group_by: [ip]
+detect:
+  type: threshold
+  window: 1h
+  bucket: 30m
+  threshold: 10
+max_groups: {CAP}
+"""
+
+
+def cold_ip(i: int) -> str:
+    return f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+
+
+@dataclass
+class Stream:
+    """Distinct cold IPs, one event each, with a hot IP every 50th event (each hot IP every
+    5,000 events: less than the cap of new groups in between, so a hot group stays warm)."""
+
+    seq: int = 0
+    cold: int = 0
+    hot_sent: int = 0
+
+    def event(self, ip: str) -> dict[str, object]:
+        self.seq += 1
+        return {"event_id": "e", "ts": 1_000_000 + self.seq, "org_id": "o1", "ip": ip}
+
+    def batches(self, cold_total: int, size: int = 10_000) -> Iterator[list[dict[str, object]]]:
+        while self.cold < cold_total:
+            batch = []
+            for k in range(size):
+                if k % 50 == 0:
+                    batch.append(self.event(HOT[self.hot_sent % len(HOT)]))
+                    self.hot_sent += 1
+                else:
+                    batch.append(self.event(cold_ip(self.cold)))
+                    self.cold += 1
+            yield batch
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_key_explosion_is_capped_evicts_coldest_first_and_memory_stays_flat():
+    engine = Engine([one_rule(CAPPED_RULE)])
+    det = engine.detectors[0]
+    assert isinstance(det, ThresholdDetector)
+    stream = Stream()
+    # Hot IPs first, past half the threshold: warm groups move to the back on every event.
+    alerts = engine.process([stream.event(ip) for _ in range(6) for ip in HOT])
+
+    # What a group costs while the cap fills: the yardstick for "proportional" below.
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    alerts += engine.process(next(stream.batches(CAP)))
+    per_group = (tracemalloc.get_traced_memory()[0] - before) / CAP
+    tracemalloc.stop()
+
+    evictions = [det.stats.cap_evictions]
+    rss: dict[int, int] = {}
+    snapshot: dict[int, int] = {}
+
+    def measure() -> None:
+        gc.collect()
+        rss[stream.cold] = rss_bytes()
+        snapshot[stream.cold] = len(pickle.dumps(engine))
+
+    for batch in stream.batches(1_000_000):
+        alerts += engine.process(batch)
+        assert engine.group_counts()["ip_burst_capped"] <= CAP
+        evictions.append(det.stats.cap_evictions)
+        if not rss and stream.cold >= 200_000:
+            measure()
+    measure()
+    distinct = stream.cold + len(HOT)
+    assert stream.cold >= 1_000_000 and len(rss) == 2
+    assert engine.group_counts() == {"ip_burst_capped": CAP}
+    # Evictions rise batch after batch, one per group beyond the cap.
+    assert all(b > a for a, b in itertools.pairwise(evictions))
+    assert det.stats.cap_evictions == distinct - CAP
+    # The coldest went first: what is left is every hot IP and the newest cold ones.
+    newest = {cold_ip(i) for i in range(stream.cold - (CAP - len(HOT)), stream.cold)}
+    assert set(det.totals) == set(HOT) | newest
+    # Each hot IP crossed the threshold once and stayed tracked: no second episode.
+    assert sorted(a.group[0][1] for a in alerts if a.action == "trigger") == sorted(HOT)
+    # Memory: flat between 200k and 1M events, where uncapped state would grow by
+    # per_group * 800k (hundreds of MB); the state snapshot is the same size too.
+    (early, late) = sorted(rss)
+    growth = rss[late] - rss[early]
+    assert growth < 0.25 * per_group * (late - early), (growth, per_group)
+    assert snapshot[late] < 1.2 * snapshot[early], snapshot
+    print(
+        f"key explosion: {distinct} groups, cap {CAP}, {det.stats.cap_evictions} evictions, "
+        f"{per_group:.0f} B/group, RSS +{growth / MB:.1f} MB from {early} to {late} cold IPs, "
+        f"snapshot {snapshot[early]} -> {snapshot[late]} bytes"
+    )
+
+
+# -- oversized and over-deep records, through the worker's processor ------------------------------
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def processor(max_record_bytes: int = 1_000_000) -> tuple[Processor, str]:
+    config = WorkerConfig(rules="rules", max_record_bytes=max_record_bytes)
+    proc = Processor(config, load_rules(["rules"]).rules, lambda: 1000.0)
+    proc.partitions = 2
+    proc.assign([(config.events_topic, 0)])
+    return proc, config.events_topic
+
+
+def event_bytes(n: int, **extra: object) -> bytes:
+    fields = {
+        "event_id": f"e{n}", "ts": 1_795_392_000_000 + n, "org_id": "o1", "account_id": "a1",
+        "ip": "1.2.3.4",
+    }  # fmt: skip
+    return orjson.dumps({**fields, **extra})
+
+
+def test_oversized_record_is_refused_before_any_json_parsing():
+    """A 10 MB value is refused on its size whatever it holds: garbage that the parser would
+    call not-JSON, and a valid event that the parser would accept, get the same reason."""
+    garbage = b"[" * (10 * MB)
+    valid = event_bytes(1, pad="x" * (10 * MB))
+    with pytest.raises(EventError, match="not valid JSON"):
+        decode(garbage)  # what parsing it would have said
+    assert decode(valid)["event_id"] == "e1"
+    for value in (garbage, valid):
+        with pytest.raises(EventError) as exc:
+            decode_value(value, 1_000_000)
+        assert str(exc.value) == f"record too large: {len(value)} bytes > 1000000"
+        assert dlq_reason_label(str(exc.value)) == "oversized"
+
+    proc, topic = processor()
+    records = [
+        Rec(topic, 0, 0, b"o1", event_bytes(0)),
+        Rec(topic, 0, 1, b"o1", garbage),
+        Rec(topic, 0, 2, b"o1", valid),
+        Rec(topic, 0, 3, b"o1", event_bytes(3)),
+    ]
+    out = proc.process((topic, 0), records)
+    assert out.decoded == 2 and out.consumed == 4
+    assert [d.value for d in out.dead] == [garbage, valid]
+    assert all(d.value is r.value for d, r in zip(out.dead, records[1:3], strict=True))
+    for dead, record in zip(out.dead, records[1:3], strict=True):
+        headers = dict(dead.headers)
+        assert (
+            headers["error"]
+            == f"record too large: {len(dead.value or b'')} bytes > 1000000".encode()
+        )
+        assert headers["source_offset"] == str(record.offset).encode() and dead.key == b"o1"
+
+
+def test_record_size_limit_boundary():
+    value = event_bytes(1)
+    assert decode_value(value, len(value))["event_id"] == "e1"
+    with pytest.raises(EventError, match="record too large"):
+        decode_value(value, len(value) - 1)
+
+
+def test_event_too_deep_to_forward_is_dead_lettered_and_the_batch_goes_on():
+    """The shipped rules repartition by ip: every event with an ip is written again. An event
+    nested deeper than orjson writes used to raise there and stop the worker."""
+    proc, topic = processor()
+    deep = b'{"event_id":"d","ts":1795392000000,"org_id":"o1","account_id":"a1","ip":"1.2.3.4",'
+    deep += b'"attrs":'
+    deep += b'{"x":' * 300 + b"1" + b"}" * 300 + b"}"
+    out = proc.process(
+        (topic, 0), [Rec(topic, 0, 0, None, deep), Rec(topic, 0, 1, None, event_bytes(1))]
+    )
+    (dead,) = out.dead
+    assert dead.value == deep
+    error = dict(dead.headers)["error"].decode()
+    assert (
+        error.startswith("not valid JSON: nested deeper") and dlq_reason_label(error) == "not_json"
+    )
+    forwarded = [orjson.loads(v) for _, _, v in out.forwards]
+    assert [e["event_id"] for b in forwarded for e in b["events"]].count("e1") >= 1
