@@ -9,6 +9,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from tests.faults.figures import Figures, record
 from tests.integration.worker_harness import (
     Topics,
     WorkerProcess,
@@ -71,6 +72,7 @@ def test_10mb_record_is_dead_lettered_unparsed_and_the_worker_goes_on(kafka, tmp
         assert broken["error"].startswith(b"not valid JSON") and broken["source_offset"] == b"2"
         assert all(r.key == b"o1" for r in dead)
 
+        record("10 MB record and a broken one", Figures(2, 1, len(pages), 0, 0, len(dead), 0))
         text = worker.get("/metrics")[1].decode()
         assert 'signalfire_events_dead_lettered_total{reason="oversized"} 1.0' in text
         assert 'signalfire_events_dead_lettered_total{reason="not_json"} 1.0' in text
@@ -94,6 +96,7 @@ def test_a_dead_letter_too_large_for_an_existing_dlq_topic_keeps_its_headers(kaf
         pages = wait_for_pages(kafka, topics.pager, 1, timeout_s=90)
         assert [p["payload"]["component"] for p in pages] == ["child_safety_flag"]
         [dead] = read_topic(kafka, topics.dlq)
+        record("record too large for the DLQ topic", Figures(1, 1, len(pages), 0, 0, 1, 0))
         headers = dict(dead.headers)
         assert dead.value == b"" and headers["value_omitted_bytes"] == str(len(big)).encode()
         assert headers["source_offset"] == b"1" and headers["error"].startswith(b"record too large")
