@@ -250,6 +250,9 @@ def compile_fused(specs: Sequence[SelectSpec]) -> FusedSelector:
     """One pass over a batch for a whole rule set: each top-level field is read once per
     event into a local, conditions shared by several rules are tested once, and every rule's
     condition is tested on those locals."""
+    if not specs:
+        # e.g. the input partitions when every rule groups by a repartitioned field
+        return lambda evs: []
     gen = _Gen(fields={})
     uses: dict[Cond, int] = {}
     for spec in specs:

@@ -141,3 +141,8 @@ def test_fused_selection_equals_per_rule_selection():
     fused = compile_fused(specs)(events)
     assert fused == [compile_selector(s)(events, range(len(events))) for s in specs]
     assert fused[1][0] == [0, 2] and fused[3][2] == [False, False, True]
+
+
+def test_fused_selection_of_no_rules_selects_nothing():
+    # A worker's input partitions have no rules when every rule groups by another field.
+    assert compile_fused([])([{"org_id": "o1"}, {"org_id": "o2"}]) == []
