@@ -270,7 +270,11 @@ class Pipeline:
                     "restored %s[%d] at offset %d (committed %s, %d page(s) logged)",
                     tp[0], tp[1], start, committed[tp], sum(page_log.values()),
                 )  # fmt: skip
-            self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
+        # Spread the partitions' first checkpoints over one interval: a snapshot is encoded
+        # in the event loop, and all of them at once would stall every partition together.
+        interval = self.config.checkpoint_interval_ms / 1000
+        for n, tp in enumerate(new):
+            self.snapshot_due[tp] = self.wall() + interval * (n + 1) / len(new)
 
     async def hand_over(self, partitions: list[Partition]) -> None:
         """Partitions leaving this worker: a last snapshot, then their producers stop."""

@@ -12,6 +12,7 @@ produced since the snapshot, and not sent twice.
 from __future__ import annotations
 
 import pickle
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 SOURCE_HEADER = "signalfire-source"
-FORMAT = 1
+FORMAT = 2  # 2: zlib-compressed pickle
 READ_TIMEOUT_MS = 200
 # Snapshots of a busy partition reach megabytes: their topics and producers allow this much.
 MAX_SNAPSHOT_BYTES = 64 << 20
@@ -33,12 +34,14 @@ class Snapshot:
     pager_ends: dict[int, int]  # pager partition -> end offset when the snapshot was taken
 
     def encode(self) -> bytes:
-        return pickle.dumps((FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL)
+        # Level 1: most of the gain (state pickles compress 3-4x) for little of the time, which
+        # is spent inside the event loop.
+        return zlib.compress(pickle.dumps((FORMAT, self), protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     @staticmethod
     def decode(blob: bytes) -> Snapshot | None:
         try:
-            fmt, snap = pickle.loads(blob)
+            fmt, snap = pickle.loads(zlib.decompress(blob))
         except Exception:
             return None
         return snap if fmt == FORMAT and isinstance(snap, Snapshot) else None

@@ -168,6 +168,9 @@ def test_snapshot_round_trip_is_compressed():
     snap = p.snapshot((cfg.events_topic, 0), {0: 5})
     assert snap is not None
     blob = snap.encode()
+    import pickle
+
+    assert len(blob) * 2 < len(pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL))
     back = Snapshot.decode(blob)
     assert back is not None and back.offset == 2000 and back.pager_ends == {0: 5}
     assert back.work.engine.group_counts() == snap.work.engine.group_counts()
