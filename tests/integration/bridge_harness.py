@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +19,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from alerting.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests.integration.worker_harness import ServedProcess
 from tests.kafka_broker import KafkaBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +27,8 @@ STALL = "stall"  # a scripted answer: hold the request open past the client's ti
 
 
 @dataclass
-class BridgeProcess:
+class BridgeProcess(ServedProcess):
+    kind = "bridge"
     kafka: KafkaBroker
     config: Path
     pager_topic: str
@@ -37,6 +36,7 @@ class BridgeProcess:
     group: str
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    web_host: str = "127.0.0.1"
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     runs: int = 0
@@ -60,25 +60,6 @@ class BridgeProcess:
         )  # fmt: skip
         return self
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_text()
-            try:
-                if self.get("/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"bridge not ready in {timeout_s}s\n{self.log_text()}")
-
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples whose labels include `labels` (0 when absent)."""
         total = 0.0
@@ -96,26 +77,6 @@ class BridgeProcess:
         while self.metric(name, **labels) < at_least:
             assert time.monotonic() < deadline, f"{name} < {at_least}\n{self.log_text()}"
             time.sleep(0.2)
-
-    def stop(self, timeout_s: float = 30) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"bridge did not stop\n{self.log_text()}") from None
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")[-6000:] if self.log else ""
 
 
 @dataclass

@@ -38,8 +38,60 @@ class Topics:
         return cls(f"ev-{tag}", f"pager-{tag}", f"dlq-{tag}", f"sf-{tag}")
 
 
+class ServedProcess:
+    """What the worker and the bridge processes share: the web server, stopping, logs."""
+
+    kind = "process"
+    proc: subprocess.Popen[bytes] | None
+    log: Path | None
+    port: int
+    web_host: str
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            url = f"http://{self.web_host}:{self.port}{path}"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.log_text()
+            try:
+                if self.get("/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"{self.kind} not ready in {timeout_s}s\n{self.log_text()}")
+
+    def stop(self, timeout_s: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.kind} did not stop\n{self.log_text()}") from None
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no hand-over, no final snapshot, open transactions left behind."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:] if self.log else ""
+
+
 @dataclass
-class WorkerProcess:
+class WorkerProcess(ServedProcess):
+    kind = "worker"
     kafka: KafkaBroker
     topics: Topics
     rules: Path
@@ -75,44 +127,6 @@ class WorkerProcess:
         )  # fmt: skip
         return self
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            url = f"http://{self.web_host}:{self.port}{path}"
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_text()
-            try:
-                if self.get("/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"worker not ready in {timeout_s}s\n{self.log_text()}")
-
-    def stop(self, timeout_s: float = 30) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"worker did not stop\n{self.log_text()}") from None
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        """SIGKILL: no hand-over, no final snapshot, open transactions left behind."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
     def metric(self, name: str) -> float:
         """Sum of a metric's samples from /metrics (0 when absent)."""
         total = 0.0
@@ -126,9 +140,6 @@ class WorkerProcess:
         while self.metric(name) < at_least:
             assert time.monotonic() < deadline, f"{name} < {at_least}\n{self.log_text()}"
             time.sleep(0.2)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:] if self.log else ""
 
 
 def copy_rules(dest: Path) -> Path:
