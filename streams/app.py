@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import tempfile
+from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
@@ -42,6 +44,9 @@ def build_app(
         autodiscover=False,
         topic_partitions=1,
         store="memory://",
+        # Faust keeps nothing there with memory tables, but creates the directory: not in the
+        # working directory (a checkout, a read-only image).
+        datadir=str(Path(tempfile.gettempdir()) / f"signalfire-{config.group_id}-worker"),
         # Faust's own consumer group only hosts the process; a crashed member must not hold
         # the restart back for Faust's default 60 s session.
         broker_session_timeout=6.0,

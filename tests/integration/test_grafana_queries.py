@@ -7,7 +7,6 @@ worker's pages to a local webhook (the first delivery of each page answered 500,
 show), and the delivery dashboard's panels must return series too.
 """
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from tests.grafana_dashboards import (
 )
 from tests.integration.bridge_harness import BridgeProcess, HookServer
 from tests.integration.prometheus_server import PrometheusServer, prometheus_binary
-from tests.integration.worker_harness import ROOT, Topics, WorkerProcess, copy_rules, produce
+from tests.integration.worker_harness import Topics, WorkerProcess, copy_rules, produce
 
 pytestmark = pytest.mark.integration
 
@@ -153,8 +152,6 @@ def scraped(kafka, tmp_path_factory) -> Iterator[Scraped]:
                 if process.proc is not None and process.proc.poll() is None:
                     process.kill()
             hook.__exit__()
-            # Faust's data dir, created in the worker's working directory.
-            shutil.rmtree(ROOT / f"{topics.group}-worker-data", ignore_errors=True)
 
 
 def grafana_values(model: dict[str, Any]) -> dict[str, str]:
