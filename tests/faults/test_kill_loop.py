@@ -28,6 +28,7 @@ EVENTS = int(os.environ.get("SIGNALFIRE_SOAK_EVENTS", "60000"))
 
 
 def identities(messages):
+    """For the failure message: pages with the event time they carry."""
     return {(m["dedup_key"], m["event_action"], m["payload"]["timestamp"]) for m in messages}
 
 
