@@ -268,10 +268,12 @@ class Processor:
         if released:
             self._run(out, work, partial(engine.process, released))
         frontier = merger.frontier
-        if frontier is not None and frontier > engine.watermark:
-            # Every input partition is past the frontier: time moves on without events.
-            lateness = engine.settings.allowed_lateness_ms
-            self._run(out, work, partial(engine.advance, frontier + lateness))
+        if frontier is not None and frontier > engine.now:
+            # Every input partition is past the frontier: the clock moves there, as if an event
+            # at the frontier had come. Not further: events after the frontier are still to
+            # be released, and a clock ahead of them would judge their windows at the wrong
+            # time (a backtest sees them with the clock at their own event time).
+            self._run(out, work, partial(engine.advance, frontier))
 
     def _mark(
         self,

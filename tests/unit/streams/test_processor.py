@@ -199,3 +199,36 @@ def test_pages_carry_no_value_of_a_redacted_field():
     unredacted.assign([(config.events_topic, 0)])
     plain = unredacted.process((config.events_topic, 0), recs)
     assert [k for k, _ in plain.pages] == [k for k, _ in out.pages]
+
+
+def test_family_clock_stops_at_the_frontier_so_windows_match_a_backtest():
+    """Released events are judged with the clock at their own time, as a backtest judges them:
+    a family partition's clock never runs ahead of events it has still to release."""
+    from signalfire.engine import Engine, EngineSettings
+
+    p, cfg, _ = make(partitions=1)
+    topic = cfg.repartition_topic("ip")
+    p.assign([(topic, 0)])
+
+    def ev(n, ts):
+        return {"event_id": f"f{n}", "ts": ts, "org_id": "o", "ip": "9.9.9.9",
+                "account_id": f"a{n:02}"}  # fmt: skip
+
+    early = [ev(0, 0)]
+    later = [ev(n, 590_000 + n * 100) for n in range(1, 21)]
+
+    def rec(offset, watermark, events):
+        value = orjson.dumps({"source": 0, "watermark": watermark, "events": events})
+        return Rec(topic, 0, offset, b"", value)
+
+    out = p.process((topic, 0), [rec(0, 580_000, early)])
+    assert p.works[(topic, 0)].engine.now == 580_000
+    out.extend(p.process((topic, 0), [rec(1, 700_000, later)]))
+    live = [(a.rule_id, a.action, a.at) for a in out.alerts if a.rule_id == "ip_account_fanout"]
+
+    rules = [r for r in load_rules(["rules"]).rules if r.id == "ip_account_fanout"]
+    engine = Engine(rules, EngineSettings(allowed_lateness_ms=cfg.lateness_ms))
+    alerts = engine.process(early + later) + engine.advance(700_000 + cfg.lateness_ms)
+    expected = [(a.rule_id, a.action, a.at) for a in alerts]
+    assert expected and expected[0][1] == "trigger"
+    assert live == expected
