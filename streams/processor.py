@@ -239,9 +239,10 @@ class Processor:
         routed: dict[tuple[str, int], list[Event]] = {}
         for fam in self.topology.families:
             topic = self.config.repartition_topic(fam.name)
+            project = fam.project
             for i, key in fam.route(events):
                 part = partition_for(key_bytes(key), self.partitions)
-                routed.setdefault((topic, part), []).append(events[i])
+                routed.setdefault((topic, part), []).append(project(events[i]))
         self._run(out, work, partial(work.engine.process, events))
         self._mark(out, tp, work, routed)
         return out
