@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics, render
 from signalfire.rules.model import Rule
+from signalfire.runtime import tune_gc
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
 
@@ -51,6 +52,7 @@ def build_app(
         # the restart back for Faust's default 60 s session.
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
+        consumer_group_instance_id=config.instance_id or None,
     )
 
     @app.page("/metrics")
@@ -110,5 +112,6 @@ def _credentials(config: WorkerConfig) -> Any:
 
 def run_worker(config: WorkerConfig, rules: list[Rule]) -> NoReturn:
     """Run until SIGINT/SIGTERM; Faust exits the process when the worker stops."""
+    tune_gc()
     app, _ = build_app(config, rules)
     faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()

@@ -8,6 +8,7 @@ Secrets (SASL password) come only from the environment or a file, never from a f
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from signalfire.durations import DurationError, parse_duration_ms
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# Kafka's group.instance.id: legal topic-name characters; it is also part of a client id.
+INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class ConfigError(ValueError):
@@ -44,6 +47,12 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("brokers", "localhost:9092", "Kafka bootstrap servers, comma separated"),
     Setting("group_id", "signalfire", "consumer group (workers of one deployment share it)"),
+    Setting(
+        "instance_id",
+        "",
+        "stable, unique name of this worker (e.g. its pod name): after a crash or restart it "
+        "takes its partitions straight back instead of waiting for a rebalance",
+    ),
     Setting("rules", "rules", "rules directory"),
     Setting("events_topic", "usage-events", "input topic"),
     Setting("pager_topic", "pager", "output topic for pages"),
@@ -75,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
 class WorkerConfig:
     brokers: str = "localhost:9092"
     group_id: str = "signalfire"
+    instance_id: str = ""
     rules: str = "rules"
     events_topic: str = "usage-events"
     pager_topic: str = "pager"
@@ -98,7 +108,9 @@ class WorkerConfig:
     ssl_keyfile: str = ""
 
     def repartition_topic(self, family: str) -> str:
-        return f"{self.events_topic}.by-{family}"
+        # Named after the group, as its state topics are: two deployments reading the same
+        # input (a canary, a backtest group) must never read each other's forwarded events.
+        return f"{self.group_id}.{self.events_topic}.by-{family}"
 
     def kafka_options(self) -> dict[str, object]:
         """Connection options shared by every aiokafka client of the worker."""
@@ -193,6 +205,8 @@ def load_config(
     for topic in ("events_topic", "pager_topic", "dlq_topic"):
         if not v[topic] or len(set((v["events_topic"], v["pager_topic"], v["dlq_topic"]))) < 3:
             bad(topic, "topics must be non-empty and different from each other")
+    if v["instance_id"] and not INSTANCE_ID.fullmatch(v["instance_id"]):
+        bad("instance_id", "up to 200 of the characters a-z A-Z 0-9 . _ -")
     if not Path(v["rules"]).is_dir():
         bad("rules", f"{v['rules']!r} is not a directory of rule files")
     protocol = v["security_protocol"].upper()
@@ -227,6 +241,7 @@ def load_config(
     config = WorkerConfig(
         brokers=v["brokers"],
         group_id=v["group_id"],
+        instance_id=v["instance_id"],
         rules=v["rules"],
         events_topic=v["events_topic"],
         pager_topic=v["pager_topic"],

@@ -26,6 +26,7 @@ from alerting.metrics import Metrics
 from signalfire.rules import RuleSetError, load_rules
 from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
+from signalfire.runtime import StateFreezer
 from streams.config import WorkerConfig
 from streams.processor import Outputs, Partition, Processor
 from streams.records import DeadLetter
@@ -43,6 +44,7 @@ DEFAULT_PARTITIONS = 4
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 POLL_MS = 100
+FREEZE_INTERVAL_S = 5.0
 
 
 def rules_fingerprint(directory: str) -> tuple[tuple[str, int, int], ...]:
@@ -95,6 +97,7 @@ class Pipeline:
         self.reload_requested = False
         self._fingerprint = rules_fingerprint(config.rules)
         self._next_reload_check = 0.0
+        self.freezer = StateFreezer(FREEZE_INTERVAL_S, wall())
         metrics.rules_loaded.set(len(rules))
 
     @property
@@ -128,6 +131,9 @@ class Pipeline:
             isolation_level="read_committed",
             session_timeout_ms=6000,
             heartbeat_interval_ms=1000,
+            # Static membership: a restarted worker rejoins as itself and gets its partitions
+            # back at once, without waiting out the dead process's session.
+            group_instance_id=self.config.instance_id or None,
         )
         self.consumer.subscribe(self.processor.topics(), listener=_Rebalance(self))
         await self.consumer.start()
@@ -270,6 +276,8 @@ class Pipeline:
                     "restored %s[%d] at offset %d (committed %s, %d page(s) logged)",
                     tp[0], tp[1], start, committed[tp], sum(page_log.values()),
                 )  # fmt: skip
+        if snapshots:
+            self.freezer.due = 0.0  # restored state is long-lived: freeze it at once
         # Spread the partitions' first checkpoints over one interval: a snapshot is encoded
         # in the event loop, and all of them at once would stall every partition together.
         interval = self.config.checkpoint_interval_ms / 1000
@@ -299,6 +307,7 @@ class Pipeline:
                 await self._step(batches)
             self.align()
             self.report_lag()
+            self.freezer.maybe_freeze(self.wall())
             self.metrics.worker_ready.set(1 if self.ready else 0)
             await self.maybe_reload()
 

@@ -2,6 +2,7 @@
 rebalances, each against the backtest of the same events (read_committed)."""
 
 import collections
+import re
 
 import pytest
 
@@ -34,18 +35,32 @@ def stream():
     return events, expected_pages(events)
 
 
-@pytest.mark.parametrize("checkpoint", ["1s", "10m"])  # with and without a snapshot to restore
-def test_kill_9_mid_stream_loses_and_repeats_nothing(kafka, tmp_path, stream, checkpoint):
+def generations(log: str, group: str) -> list[int]:
+    """Generations of the consumer group this worker joined, as aiokafka logs them."""
+    return [
+        int(g) for g in re.findall(rf"Joined group '{re.escape(group)}' \(generation (\d+)\)", log)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "instance"),
+    [("1s", ""), ("10m", ""), ("1s", "worker-a")],
+    ids=["snapshot", "no-snapshot", "static-member"],
+)
+def test_kill_9_mid_stream_loses_and_repeats_nothing(kafka, tmp_path, stream, checkpoint, instance):
     events, expected = stream
     topics = Topics.fresh()
     kafka.create_topic(topics.events, partitions=4)
     half = len(events) // 2
     produce(kafka, topics.events, events[:half])
-    worker = WorkerProcess(kafka, topics, copy_rules(tmp_path / "rules"))
+    env = {"SIGNALFIRE_INSTANCE_ID": instance} if instance else {}
+    worker = WorkerProcess(kafka, topics, copy_rules(tmp_path / "rules"), env=env)
     worker.start(tmp_path, checkpoint=checkpoint)
     worker.wait_ready()
     consumed = f'signalfire_events_consumed_total{{topic="{topics.events}"}}'
     worker.wait_metric(consumed, half // 2)
+    assert worker.log is not None
+    first_log = worker.log.read_text(errors="replace")
     worker.kill()  # mid-stream, with open transactions
     produce(kafka, topics.events, events[half:])
     worker.start(tmp_path, checkpoint=checkpoint)
@@ -57,6 +72,13 @@ def test_kill_9_mid_stream_loses_and_repeats_nothing(kafka, tmp_path, stream, ch
         assert worker.log is not None
         text = worker.log.read_text()
         assert "restored" in text or "rebuilding" in text
+        before, after = generations(first_log, topics.group), generations(text, topics.group)
+        if instance:
+            # A static member rejoins as itself: the group keeps its generation (no rebalance,
+            # no wait for the killed process's session).
+            assert before and after == before[-1:], (before, after)
+        else:
+            assert before and after and after[0] > before[-1], (before, after)
     finally:
         assert worker.stop() == 0, worker.log_text()
 

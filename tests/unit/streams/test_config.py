@@ -214,3 +214,18 @@ def test_faust_clients_get_the_same_security_as_the_pipeline_clients(tmp_path, c
         assert faust_side["ssl_context"].get_ca_certs() == context.get_ca_certs()
     else:
         assert faust_side.get("ssl_context") is None
+
+
+def test_repartition_topics_belong_to_their_group(tmp_path):
+    one = load_config({"rules": str(tmp_path)}, {})
+    canary = load_config({"rules": str(tmp_path), "group_id": "canary"}, {})
+    assert one.repartition_topic("ip") == "signalfire.usage-events.by-ip"
+    assert canary.repartition_topic("ip") != one.repartition_topic("ip")
+
+
+def test_instance_id_is_checked(tmp_path):
+    cfg = load_config({"rules": str(tmp_path)}, {"SIGNALFIRE_INSTANCE_ID": "worker-0.eu_1"})
+    assert cfg.instance_id == "worker-0.eu_1"
+    with pytest.raises(ConfigError) as err:
+        load_config({"rules": str(tmp_path), "instance_id": "pod 7/a"}, {})
+    assert "--instance-id / SIGNALFIRE_INSTANCE_ID: up to 200 of the characters" in str(err.value)
