@@ -74,5 +74,11 @@ class Merger:
             del unreleased[arrivals.popleft()]
         return arrivals[0] if arrivals else next_offset
 
+    def without_buffer(self) -> Merger:
+        """The sources' marks alone: what a snapshot keeps (the buffer is read again)."""
+        light = Merger(self.sources)
+        light.marks = dict(self.marks)
+        return light
+
     def __len__(self) -> int:
         return len(self.heap)

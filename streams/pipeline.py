@@ -45,6 +45,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 POLL_MS = 100
 FREEZE_INTERVAL_S = 5.0
+RETRY_BACKOFF_MS = 10
 
 
 def rules_fingerprint(directory: str) -> tuple[tuple[str, int, int], ...]:
@@ -235,6 +236,10 @@ class Pipeline:
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=5,
+                # A transaction begun right after the previous commit is refused with
+                # CONCURRENT_TRANSACTIONS until the broker has written the markers; the client
+                # retries after this backoff (100 ms by default: up to 100 ms on every page).
+                retry_backoff_ms=RETRY_BACKOFF_MS,
                 max_batch_size=1 << 20,
                 max_request_size=MAX_SNAPSHOT_BYTES + (1 << 20),
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -88,6 +88,10 @@ class Work:
     # already in Kafka; pages in `page_log` were already sent.
     replay_until: int | None = None
     page_log: Counter[tuple[str, str, str]] | None = None
+    # Repartition partitions after a restore: records before `refill[0]` were read before the
+    # snapshot; of their events, those at or before `refill[1]` (the merge frontier then) were
+    # applied already and are skipped, the others refill the merge buffer.
+    refill: tuple[int, int] | None = None
 
 
 def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
@@ -169,7 +173,15 @@ class Processor:
         work = self.works.get(tp)
         if work is None or work.next_offset is None or work.replay_until is not None:
             return None
-        return Snapshot(work, work.next_offset, pager_ends)
+        merger = work.merger
+        if merger is None or merger.frontier is None or work.refill is not None:
+            return Snapshot(work, work.next_offset, pager_ends)
+        # A family partition's merge buffer (the last allowed lateness of events) is most of
+        # its state, and it is in the topic already: the snapshot leaves it out and starts
+        # from the oldest record still buffered, which a restore reads again.
+        light = replace(work, merger=merger.without_buffer(), refill=(work.next_offset,
+                        merger.frontier))  # fmt: skip
+        return Snapshot(light, merger.safe_offset(work.next_offset), pager_ends)
 
     def restore(
         self,
@@ -183,8 +195,11 @@ class Processor:
         work.engine.reload(self.topology.rules_for(work.family))
         work.last_active = self.wall()
         work.page_log = page_log
-        if committed is not None and committed > snapshot.offset:
-            work.replay_until = committed
+        # Records read before the snapshot are read again to refill the merge buffer: their
+        # dead letters are in Kafka already, like those of records up to the committed offset.
+        until = max(committed or 0, work.refill[0] if work.refill else 0)
+        if until > snapshot.offset:
+            work.replay_until = until
         self.works[tp] = work
         return snapshot.offset
 
@@ -248,11 +263,17 @@ class Processor:
         return out
 
     def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
+        refill = work.refill
+        if refill is not None and records[0].offset >= refill[0]:
+            refill = work.refill = None
         for r in records:
             try:
                 batch = orjson.loads(r.value or b"")
                 source, watermark = int(batch["source"]), int(batch["watermark"])
-                for event in batch["events"]:
+                events = batch["events"]
+                if refill is not None and r.offset < refill[0]:
+                    events = [e for e in events if e["ts"] > refill[1]]
+                for event in events:
                     merger.add(event, r.offset)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 out.dead.append(
