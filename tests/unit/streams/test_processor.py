@@ -272,7 +272,7 @@ def test_family_snapshot_leaves_the_merge_buffer_in_the_topic_and_a_restore_refi
         return p
 
     def sent(outs):
-        found = Counter()
+        found: Counter[tuple[str, str, str]] = Counter()
         for out in outs:
             for _, value in out.pages:
                 page = orjson.loads(value)
