@@ -287,6 +287,7 @@ def on_kafka(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data = CACHE / "bench-state-kafka"
     # start_worker passes this process's environment on
     os.environ["SIGNALFIRE_CHECKPOINT_INTERVAL"] = args.checkpoint_interval
+    os.environ["SIGNALFIRE_INSTANCE_ID"] = args.instance_id
     kafka("up", args.port, data, quiet=True)
     worker: subprocess.Popen[bytes] | None = None
     out: dict[str, Any] = {}
@@ -303,6 +304,7 @@ def on_kafka(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         out["input_consumed_s"] = time.perf_counter() - began
         out["groups"], out["partitions"] = args.groups, args.partitions
         out["checkpoint_interval"] = args.checkpoint_interval
+        out["instance_id"] = args.instance_id
         # A crash under load: the input is read, the repartition partitions are still merging
         # and the last checkpoint is up to one interval old, so the restart replays.
         worker.kill()
@@ -387,7 +389,9 @@ def print_report(result: dict[str, Any], memory: dict[str, Any]) -> None:
     kill9, term = k["kill9"], k["sigterm"]
     print(
         f"\n(b) worker on Kafka, {k['partitions']} input partitions, checkpoint every "
-        f"{k['checkpoint_interval']}: {k['groups']:,} groups produced at "
+        f"{k['checkpoint_interval']}, "
+        f"{'instance id ' + repr(k['instance_id']) if k.get('instance_id') else 'no instance id'}"
+        f": {k['groups']:,} groups produced at "
         f"{k['produce_eps']:,.0f}/s, input read {k['input_consumed_s']:.1f} s after the first "
         "send, then kill -9 at once"
     )
@@ -427,6 +431,11 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=19392)
     ap.add_argument("--web-port", type=int, default=16266)
     ap.add_argument("--checkpoint-interval", default="5s")
+    ap.add_argument(
+        "--instance-id",
+        default="bench-state-worker",
+        help="the worker's --instance-id (static membership, as deployed); '' for a dynamic member",
+    )
     ap.add_argument("--memory-only", action="store_true", help="skip the Kafka part (b)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", choices=("trace", "rss"), help=argparse.SUPPRESS)
