@@ -271,10 +271,11 @@ class Processor:
                 batch = orjson.loads(r.value or b"")
                 source, watermark = int(batch["source"]), int(batch["watermark"])
                 events = batch["events"]
+                if events.__class__ is not list:
+                    raise TypeError("events: expected a list")
                 if refill is not None and r.offset < refill[0]:
                     events = [e for e in events if e["ts"] > refill[1]]
-                for event in events:
-                    merger.add(event, r.offset)
+                merger.add_record(events, r.offset)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 out.dead.append(
                     dead_letter(
