@@ -44,7 +44,7 @@ DEFAULT_PARTITIONS = 4
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 POLL_MS = 100
-FREEZE_INTERVAL_S = 5.0
+FREEZE_INTERVAL_S = 1.0
 RETRY_BACKOFF_MS = 10
 
 

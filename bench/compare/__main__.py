@@ -206,6 +206,7 @@ def run_python(name: str, setup: Setup, group: str) -> tuple[Measure, Breaches |
             stop(proc)
     body = orjson.loads(result.read_bytes())
     shutil.rmtree(work / "quix-state", ignore_errors=True)
+    rss = max(rss, float(body.get("rss_mb", 0.0)))
     return Measure(setup.records / body["elapsed_s"], rss), read_breaches(body)
 
 

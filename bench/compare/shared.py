@@ -12,6 +12,7 @@ So "the keys that breach at least once" is one set that all three compute exactl
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -138,6 +139,8 @@ def write_result(path: str, elapsed_s: float, processed: int, breaches: Breaches
     body = {
         "elapsed_s": elapsed_s,
         "processed": processed,
+        # The harness reads VmHWM too, but a quick contender can exit before it looks.
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "breaches": None if breaches is None else {k: sorted(v) for k, v in breaches.items()},
     }
     tmp = f"{path}.tmp"
