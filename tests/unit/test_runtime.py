@@ -31,3 +31,20 @@ def test_freezer_collects_then_freezes_survivors_only_when_due():
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_frozen_objects_that_die_in_a_cycle_are_collected_at_the_full_interval():
+    gc.unfreeze()
+    gc.disable()
+    try:
+        freezer = StateFreezer(1.0, now=0.0, full_interval_s=10.0)
+        node = Node()  # alive at the freeze: frozen with the state
+        gone = weakref.ref(node)
+        assert freezer.maybe_freeze(1.0)
+        del node  # dies in a cycle while frozen
+        assert freezer.maybe_freeze(2.0) and gone() is not None  # a quick freeze cannot see it
+        assert freezer.maybe_freeze(10.0) and gone() is None  # the full one thaws and collects
+        assert freezer.full_due == 20.0
+    finally:
+        gc.enable()
+        gc.unfreeze()
