@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from bench.e2e.__main__ import peak_rss_mb
 from signalfire.rules.loader import load_rules
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
@@ -133,22 +134,15 @@ class Job:
         return cls(**{**d, "spec": Spec.from_dict(d["spec"])})
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident size. VmHWM, not `ru_maxrss`: that one keeps the peak of
-    the process this one was forked from before its exec (the harness, holding every event)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def write_result(path: str, elapsed_s: float, processed: int, breaches: Breaches | None) -> None:
     """Written once, atomically: the harness takes the file's appearance as 'done'."""
     body = {
         "elapsed_s": elapsed_s,
         "processed": processed,
-        # The harness reads VmHWM too, but a quick contender can exit before it looks.
-        "rss_mb": peak_rss_mb(),
+        # The harness reads VmHWM too, but a quick contender can exit before it looks. Not
+        # `ru_maxrss`: that keeps the peak of the process this one was forked from before its
+        # exec (the harness, holding every event).
+        "rss_mb": peak_rss_mb(os.getpid()),
         "breaches": None if breaches is None else {k: sorted(v) for k, v in breaches.items()},
     }
     tmp = f"{path}.tmp"

@@ -64,14 +64,6 @@ BATCH = 2000
 # -- (a) in-process ------------------------------------------------------------------------------
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def measure(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
     """One measurement in this process (a child): `trace` or `rss`."""
     import tracemalloc
@@ -87,7 +79,7 @@ def measure(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
     if mode == "trace":
         tracemalloc.start()
     before_traced = tracemalloc.get_traced_memory()[0] if mode == "trace" else 0
-    before_rss = _rss_bytes()
+    before_rss = _rss_bytes_now()
     engine = Engine(ruleset)
     batch: list[dict[str, Any]] = []
     began = time.perf_counter()
@@ -106,7 +98,7 @@ def measure(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
         tracemalloc.stop()
         out.update(_breakdown(engine))
         return out
-    out["rss_bytes"] = _rss_bytes() - before_rss
+    out["rss_bytes"] = _rss_bytes_now() - before_rss
     work = Work("bench", engine, last_active=0.0, next_offset=groups)
     began = time.perf_counter()
     blob = Snapshot(work, groups, {}).encode()
@@ -141,6 +133,10 @@ def child(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
 
 
 # -- (b) on Kafka --------------------------------------------------------------------------------
+
+
+def _rss_bytes_now() -> int:
+    return round(rss_mb(os.getpid()) * 2**20)
 
 
 def rss_mb(pid: int) -> float:
