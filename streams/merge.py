@@ -69,9 +69,6 @@ class Merger:
         if events:
             self.runs.append(_Run(offset, events))
 
-    def add(self, event: Event, offset: int) -> None:
-        self.add_record([event], offset)
-
     def mark(self, source: int, watermark: int) -> None:
         if watermark > self.marks.get(source, -(2**62)):
             self.marks[source] = watermark

@@ -14,7 +14,7 @@ def frontier(m):
 
 def test_nothing_released_until_every_source_reported():
     m = Merger(sources=2)
-    m.add(ev(5), 0)
+    m.add_record([ev(5)], 0)
     m.mark(0, 10)
     assert frontier(m) is None and m.release() == []
     m.mark(1, 3)
@@ -26,7 +26,7 @@ def test_nothing_released_until_every_source_reported():
 def test_release_is_in_event_time_order_across_arrival_order():
     m = Merger(sources=1)
     for offset, ts in enumerate([30, 10, 20, 40]):
-        m.add(ev(ts), offset)
+        m.add_record([ev(ts)], offset)
     m.mark(0, 35)
     assert [e["ts"] for e in m.release()] == [10, 20, 30]
     assert len(m) == 1
@@ -42,7 +42,7 @@ def test_marks_never_go_back():
 def test_safe_offset_is_the_oldest_record_still_buffered():
     m = Merger(sources=1)
     for offset, ts in enumerate([30, 10, 20]):
-        m.add(ev(ts), offset + 100)
+        m.add_record([ev(ts)], offset + 100)
     assert m.safe_offset(103) == 100
     m.mark(0, 25)
     m.release()  # 10 (offset 101) and 20 (offset 102) leave; 30 (offset 100) stays
