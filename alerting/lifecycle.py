@@ -1,9 +1,12 @@
 """Alert lifecycle per group: for / resolve_after / throttle, driven by event time only.
 
 Detectors report what they see (a condition turned true or false, or an occurrence);
-the lifecycle decides what is paged. Timers (pending `for`, due resolves) fire when the
-watermark passes them, never on the wall clock, so the same input gives the same pages live,
-in a backtest and in a unit test.
+the lifecycle decides what is paged. Its timers (a pending `for`, a trigger deferred to the
+end of a throttle, a due resolve) time a condition that detectors evaluate on the stream clock,
+so they fire when the stream clock reaches them, never on the wall clock, and in event-time
+order with everything else: a key's due timer fires before any later change of that key, and
+a timer due at t fires before another change at t. So the same input gives the same pages
+live, in a backtest, in a unit test and whatever the allowed lateness.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class Lifecycle:
 
     # -- condition detectors -------------------------------------------------------------
     def cond_true(self, key: GroupKey, t: int) -> None:
-        ep = self.episodes.get(key)
+        ep = self._settle(key, t)
         if ep is None:
             due = t + self.policy.for_ms
             last = self.last_trigger.get(key)
@@ -81,7 +84,7 @@ class Lifecycle:
             ep.gen = 0
 
     def cond_false(self, key: GroupKey, t: int) -> None:
-        ep = self.episodes.get(key)
+        ep = self._settle(key, t)
         if ep is None:
             return
         if ep.state == PENDING:
@@ -97,38 +100,53 @@ class Lifecycle:
 
     # -- occurrence detectors ------------------------------------------------------------
     def occurred(self, key: GroupKey, t: int, evidence: Evidence) -> None:
+        """An occurrence triggers unless throttled; with `resolve_after`, the page it opened
+        (or the open page it falls into) resolves that long after the group's last occurrence.
+        A suppressed occurrence after that resolve opens nothing: one resolve per trigger."""
+        ep = self._settle(key, t)
         last = self.last_trigger.get(key)
         if last is not None and t < last + self.policy.throttle_ms:
             self.suppressed += 1
+            if ep is None:
+                return
         else:
             self._trigger(key, t, evidence)
         after = self.policy.resolve_after_ms
-        if after:
-            ep = self.episodes.get(key)
-            if ep is None or ep.due < t + after:
-                self.episodes[key] = self._schedule(key, RESOLVING, t + after)
+        if after and (ep is None or ep.due < t + after):
+            self.episodes[key] = self._schedule(key, RESOLVING, t + after)
 
     # -- time ----------------------------------------------------------------------------
     def next_due(self) -> int | None:
         return self.timers[0][0] if self.timers else None
 
-    def fire_due(self, watermark: int) -> None:
-        """Fire every timer due at or before the watermark, in due order."""
+    def fire_due(self, now: int) -> None:
+        """Fire every timer due at or before stream time `now`, in due order."""
         timers = self.timers
-        while timers and timers[0][0] <= watermark:
+        while timers and timers[0][0] <= now:
             due, gen, key = heapq.heappop(timers)
             ep = self.episodes.get(key)
-            if ep is None or ep.gen != gen:
-                continue
-            if ep.state == PENDING:
-                ep.state = FIRING
-                ep.gen = 0
-                self._trigger(key, due, self.snapshot(key, due))
-            elif ep.state == RESOLVING:
-                del self.episodes[key]
-                evidence = ep.cleared or self.snapshot(key, due)
-                self.out.append(Transition("resolve", key, due, evidence))
-        self._forget_throttles(watermark)
+            if ep is not None and ep.gen == gen:
+                self._fire(key, ep)
+
+    def _settle(self, key: GroupKey, t: int) -> _Episode | None:
+        """The key's episode once its timer due at or before `t` has fired (its heap entry
+        is then stale and skipped)."""
+        ep = self.episodes.get(key)
+        if ep is not None and ep.gen and ep.due <= t:
+            self._fire(key, ep)
+            return self.episodes.get(key)
+        return ep
+
+    def _fire(self, key: GroupKey, ep: _Episode) -> None:
+        due = ep.due
+        if ep.state == PENDING:
+            ep.state = FIRING
+            ep.gen = 0
+            self._trigger(key, due, self.snapshot(key, due))
+        elif ep.state == RESOLVING:
+            del self.episodes[key]
+            evidence = ep.cleared or self.snapshot(key, due)
+            self.out.append(Transition("resolve", key, due, evidence))
 
     def drop(self, key: GroupKey, t: int) -> None:
         """The detector forgot the group (state cap): a held condition ends here."""
@@ -147,7 +165,8 @@ class Lifecycle:
             self.on_timer(due)
         return _Episode(state, due, self._gen)
 
-    def _forget_throttles(self, watermark: int) -> None:
+    def forget_throttles(self, watermark: int) -> None:
+        """Drop throttle memory that no event at or after the watermark can hit."""
         # Kept in trigger order, so the stale ones are at the front.
         horizon = watermark - self.policy.throttle_ms
         last = self.last_trigger

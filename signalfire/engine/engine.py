@@ -16,6 +16,7 @@ from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors import Detector, make_detector
 from signalfire.engine.settings import EngineSettings
 from signalfire.filters.compile import Event, compile_fused
+from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
 
 
@@ -111,7 +112,8 @@ class Engine:
         rule = self.rules[n]
         names = rule.group_names
         values = tr.key if len(names) != 1 else (tr.key,)
-        return Alert(rule.id, tr.action, tuple(zip(names, values, strict=True)), tr.at, tr.evidence)
+        group = tuple((name, plain(v)) for name, v in zip(names, values, strict=True))
+        return Alert(rule.id, tr.action, group, tr.at, tr.evidence)
 
     def group_counts(self) -> dict[str, int]:
         return {r.id: d.group_count() for r, d in zip(self.rules, self.detectors, strict=True)}

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from signalfire.filters.jsonkey import BOOL_KEYS, whole
 from signalfire.filters.matchers import (
     CachedSearch,
     CidrMatcher,
@@ -29,7 +30,7 @@ HASHABLE = frozenset({str, int, float, bool})
 
 class _Gen:
     def __init__(self, fields: dict[str, str] | None = None) -> None:
-        self.namespace: dict[str, Any] = {"_H": HASHABLE}
+        self.namespace: dict[str, Any] = {"_H": HASHABLE, "_B": BOOL_KEYS, "_W": whole}
         self.temps = 0
         # With `fields`, top-level fields are read once per event into locals (fused mode);
         # `shared` conditions and `flags` (field is a scalar) are computed once per event too,
@@ -178,11 +179,11 @@ def _block(gen: _Gen, spec: SelectSpec) -> tuple[str, str, str]:
             local = gen.field(path)
             flag = gen.flags.setdefault(local, f"_h{len(gen.flags)}")
             conds.insert(0, flag)
-            keys.append(local)
+            keys.append(_json_key(local))
             continue
         g = gen.temp()
         conds.append(f"({g} := {gen.field(path)}).__class__ in _H")
-        keys.append(g)
+        keys.append(_json_key(g))
     key_expr = keys[0] if len(keys) == 1 else f"({', '.join(keys)}{',' if keys else ''})"
     if gen.fields is not None and len(keys) > 1:
         k = gen.keys.setdefault(spec.group_by, f"_k{len(gen.keys)}")
@@ -198,6 +199,7 @@ def _block(gen: _Gen, spec: SelectSpec) -> tuple[str, str, str]:
             )
         else:
             conds.append(f"({value_expr} := {field}).__class__ in _H")
+            value_expr = _json_key(value_expr)
     elif spec.value_mode == "filter":
         value_expr = f"bool({gen.filt(spec.value_filters[0])})"
     elif spec.value_mode == "mask":
@@ -207,6 +209,14 @@ def _block(gen: _Gen, spec: SelectSpec) -> tuple[str, str, str]:
         )
         conds.append(f"({value_expr} := {bits})")
     return " and ".join(conds), key_expr, value_expr
+
+
+def _json_key(name: str) -> str:
+    """A scalar as a key: booleans apart from numbers, whole floats as ints (see `jsonkey`)."""
+    return (
+        f"(_B[{name}] if {name}.__class__ is bool"
+        f" else _W({name}) if {name}.__class__ is float else {name})"
+    )
 
 
 def compile_selector(spec: SelectSpec) -> Selector:

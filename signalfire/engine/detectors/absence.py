@@ -51,6 +51,11 @@ class AbsenceDetector(Detector):
             e = evs[i]
             ts = e["ts"]
             g = groups.get(key)
+            if g is not None and ts >= g[0] + self.window:
+                # The gap ended past the deadline: the silence happened first, whatever the
+                # watermark's lag, exactly as if the deadline had fired on time.
+                self._silence(key, g[0] + self.window)
+                g = None
             if g is None:
                 if self.silent.pop(key, None) is not None:
                     lc.cond_false(key, ts)
@@ -100,9 +105,12 @@ class AbsenceDetector(Detector):
                 self._order += 1
                 heapq.heappush(deadlines, (actual, self._order, key))
                 continue
-            del groups[key]
-            self.silent[key] = due
-            self.lc.cond_true(key, due)
+            self._silence(key, due)
+
+    def _silence(self, key: GroupKey, due: int) -> None:
+        del self.groups[key]
+        self.silent[key] = due
+        self.lc.cond_true(key, due)
 
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
         since = self.silent.get(key)

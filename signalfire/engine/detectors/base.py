@@ -15,6 +15,7 @@ from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.settings import EngineSettings
 from signalfire.engine.stats import RuleStats
 from signalfire.filters.compile import Event, Selection, SelectSpec
+from signalfire.filters.jsonkey import key_of, plain
 from signalfire.rules.model import Rule
 
 TOP_VALUES_PER_FIELD = 50
@@ -92,9 +93,8 @@ class Detector:
         self.tops.pop(key, None)
 
     def timer_added(self, due: int) -> None:
-        """A deadline on the watermark was set: wake up when the stream clock gets there."""
-        at = due + self.lateness
-        self.tick = min(self.tick, at)
+        """A lifecycle timer was set: wake up when the stream clock gets there."""
+        self.tick = min(self.tick, due)
 
     # -- driving ---------------------------------------------------------------------------
     def process(self, evs: list[Event], selection: Selection, clock: BatchClock) -> None:
@@ -106,31 +106,43 @@ class Detector:
         self.catch_up(clock.final_now, clock.final_wm, clock)
 
     def catch_up(self, now: int, wm: int, clock: BatchClock) -> None:
-        """Run every drain and deadline up to stream time `now` / watermark `wm`, in order."""
+        """Run every drain and deadline up to stream time `now` / watermark `wm`, in event-time
+        order: lifecycle timers and window drains on the stream clock, detector deadlines on
+        the watermark; at equal event times a deadline goes before a drain."""
         lateness = clock.lateness
         lc = self.lc
         while True:
             nd = self.next_drain()
             lt = lc.next_due()
-            nt = min(self.next_timer(), NEVER if lt is None else lt)
-            drain_first = nd <= nt + lateness
-            if drain_first and nd <= now:
+            lt = NEVER if lt is None else lt
+            dt = self.next_timer()
+            if lt <= now and lt <= nd and (lt <= dt or dt > wm):
+                self.now = max(self.now, lt)
+                lc.fire_due(lt)
+                at = lt
+            elif dt <= wm and dt <= nd:
+                self.wm = dt
+                self.fire(dt)
+                at = dt + lateness
+            elif nd <= now:
                 self.now = nd
                 self.drain(nd)
                 at = nd
-            elif nt <= wm:
-                self.wm = nt
-                self.fire(nt)
-                lc.fire_due(nt)
-                at = nt + lateness
             else:
                 break
             self.collect(clock.seq_for_now(at) if at <= now else clock.end)
         self.now = max(self.now, now)
         self.wm = max(self.wm, wm)
-        lt = lc.next_due()
-        nt = min(self.next_timer(), NEVER if lt is None else lt)
-        self.tick = min(self.next_drain(), nt + lateness)
+        lc.forget_throttles(wm)
+        self.tick = self._next_tick()
+
+    def _next_tick(self) -> int:
+        lt = self.lc.next_due()
+        return min(
+            self.next_drain(),
+            NEVER if lt is None else lt,
+            self.next_timer() + self.lateness,
+        )
 
     def collect(self, seq: int) -> None:
         out = self.lc.out
@@ -165,6 +177,7 @@ class Detector:
             value = _get_path(event, path)
             if value is None or value.__class__ in (dict, list):
                 continue
+            value = key_of(value)
             if value in counts:
                 counts[value] += 1
             elif len(counts) < TOP_VALUES_PER_FIELD:
@@ -178,7 +191,10 @@ class Detector:
         if not per_field:
             return {}
         return {
-            ".".join(path): sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_SHOWN]
+            ".".join(path): [
+                (plain(v), n)
+                for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_SHOWN]
+            ]
             for path, counts in per_field.items()
             if counts
         }

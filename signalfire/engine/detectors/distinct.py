@@ -9,6 +9,7 @@ from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
 from signalfire.filters.compile import Event, SelectSpec
+from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
 
 SHOWN_VALUES = 10
@@ -98,7 +99,7 @@ class DistinctDetector(WindowedDetector):
         values = sorted(self.seen.get(key, {}), key=str)[:SHOWN_VALUES]
         field = ".".join(self.rule.detect.field or ())
         top = dict(base.top)
-        top.setdefault(field, [(v, 1) for v in values])
+        top.setdefault(field, [(plain(v), 1) for v in values])
         return Evidence(
             value=base.value,
             window_start=base.window_start,

@@ -14,6 +14,7 @@ from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector
 from signalfire.engine.settings import EngineSettings
 from signalfire.filters.compile import Event, SelectSpec
+from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
 
 PRUNE_AT = 64
@@ -57,19 +58,18 @@ class NewValueDetector(Detector):
             touch = ts // slot
             g = groups.get(key)
             if g is None:
-                groups[key] = [ts, touch, {v: ts}]
+                g = groups[key] = [ts, touch, {}]
                 if len(groups) > self.cap:
                     self.stats.cap_evictions += 1
                     del groups[next(iter(groups))]
                 self.tick = min(self.tick, (touch + 1) * slot + lookback)
-                continue
             values = g[2]
             last = values.get(v)
             if last is None or ts - last > lookback:
                 if ts >= g[0] + self.warmup:
-                    known = [x for x in values if x != v][:KNOWN_SHOWN]
+                    known = [plain(x) for x in values if x != v][:KNOWN_SHOWN]
                     evidence = Evidence(
-                        value=v,
+                        value=plain(v),
                         sample_event_ids=(evs[i]["event_id"],),
                         extra={"field": self.field_name, "known": known},
                     )

@@ -106,7 +106,7 @@ def test_throttle_memory_is_forgotten_after_the_throttle():
     life = lc(throttle_ms=100)
     for i in range(10):
         life.occurred(f"g{i}", i, Evidence())
-    life.fire_due(50)
+    life.forget_throttles(50)
     assert len(life.last_trigger) == 10
-    life.fire_due(105)
+    life.forget_throttles(105)
     assert len(life.last_trigger) == 4
