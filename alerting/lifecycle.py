@@ -123,7 +123,7 @@ class Lifecycle:
         """Fire every timer due at or before stream time `now`, in due order."""
         timers = self.timers
         while timers and timers[0][0] <= now:
-            due, gen, key = heapq.heappop(timers)
+            _, gen, key = heapq.heappop(timers)
             ep = self.episodes.get(key)
             if ep is not None and ep.gen == gen:
                 self._fire(key, ep)
