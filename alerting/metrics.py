@@ -103,6 +103,7 @@ class Metrics:
     rule_suppressed: Counter
     rule_cap_evictions: Counter
     rule_late_events: Counter
+    rule_partials_dropped: Counter
     rule_groups: Gauge
     alerts_emitted: Counter
     batch_duration: Histogram
@@ -138,6 +139,11 @@ class Metrics:
                 "rule_cap_evictions_total", "Groups evicted at the rule's max_groups cap.", rule
             ),
             rule_late_events=f.counter("rule_late_events_total", "Late events per rule.", rule),
+            rule_partials_dropped=f.counter(
+                "rule_partials_dropped_total",
+                "Sequence partial matches not started: their group had the most it may keep.",
+                rule,
+            ),
             rule_groups=f.gauge("rule_groups", "Groups currently tracked by a rule.", rule),
             alerts_emitted=f.counter(
                 "alerts_emitted_total", "Alerts sent.", ("rule", "severity", "action")

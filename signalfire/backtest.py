@@ -27,6 +27,7 @@ class RuleSummary:
     suppressed: int = 0
     late: int = 0
     cap_evictions: int = 0
+    partials_dropped: int = 0
 
 
 @dataclass(slots=True)
@@ -68,6 +69,7 @@ class Backtest:
                     suppressed=det.lc.suppressed,
                     late=self.engine.late_by_rule[n],
                     cap_evictions=det.stats.cap_evictions,
+                    partials_dropped=det.stats.partials_dropped,
                 )
             )
         return self.result

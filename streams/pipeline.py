@@ -415,7 +415,8 @@ class Pipeline:
             if alert.action == "trigger":
                 m.page_latency(alert.at, now_ms)
         counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                    m.rule_cap_evictions, m.rule_late_events)  # fmt: skip
+                    m.rule_cap_evictions, m.rule_late_events,
+                    m.rule_partials_dropped)  # fmt: skip
         for rule_id, delta in out.rule_deltas.items():
             for counter, d in zip(counters, delta, strict=True):
                 if d:
@@ -504,7 +505,8 @@ class Pipeline:
     def refresh_gauges(self) -> None:
         m = self.metrics
         counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                    m.rule_cap_evictions, m.rule_late_events)  # fmt: skip
+                    m.rule_cap_evictions, m.rule_late_events,
+                    m.rule_partials_dropped)  # fmt: skip
         for rule_id, n in self.processor.group_counts().items():
             m.rule_groups.labels(rule=rule_id).set(n)
             for counter in counters:

@@ -94,11 +94,11 @@ class Work:
     refill: tuple[int, int] | None = None
 
 
-def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
+def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int, int]:
     det = engine.detectors[n]
     st = det.stats
     return (st.matches, st.triggers, st.resolves, det.lc.suppressed, st.cap_evictions,
-            engine.late_by_rule[n])  # fmt: skip
+            engine.late_by_rule[n], st.partials_dropped)  # fmt: skip
 
 
 def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:

@@ -38,6 +38,7 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
             s.suppressed,
             s.late,
             s.cap_evictions,
+            s.partials_dropped,
         )
         for s in result.summaries
     ]
@@ -53,6 +54,7 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
                 "suppressed",
                 "late",
                 "evicted",
+                "dropped",
             ),
             rows,
         )

@@ -11,3 +11,5 @@ class RuleStats:
     triggers: int = 0
     resolves: int = 0
     cap_evictions: int = 0
+    # sequence partial matches not started because their group had MAX_PARTIALS already
+    partials_dropped: int = 0

@@ -1,10 +1,17 @@
 """`sequence`: ordered steps by the same group within `within`.
 
-One partial match per group, in `partials` (insertion order = start order): `[step, count,
-first_ts, ids]`. A partial that reached a final `absent` step waits in `waiting` for its
-deadline (first + within), ordered by a heap of deadlines: an event of that step cancels
-it, the watermark reaching the deadline makes it an occurrence. Expired partials are swept
-from the front as time passes.
+Every partial match that can still complete is tracked, per group, oldest first:
+`[step, count, first_ts, ids]`. A partial is dropped when a younger one reaches the same
+progress (whatever completes the older one completes the younger one at the same event, and
+the younger has more time left), so the list is ordered by age and by progress at once, and
+holds at most one partial per progress state. Beyond `MAX_PARTIALS` per group, new starts are
+dropped and counted: the partials kept are the ones furthest along.
+
+A partial that reached a final `absent` step waits in `waiting` for its deadline (first +
+within), ordered by a heap of deadlines: an event of that step before the deadline cancels
+it, the watermark reaching the deadline (or a later event of the group) makes it an
+occurrence. After an occurrence the group starts over: every partial begun at or before it is
+dropped (no two matches share an event).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 MAX_IDS = 10
+MAX_PARTIALS = 32
+STEP, COUNT, FIRST, IDS = 0, 1, 2, 3
 
 
 class SequenceDetector(Detector):
@@ -28,11 +37,15 @@ class SequenceDetector(Detector):
     def __init__(self, rule: Rule, settings: EngineSettings) -> None:
         super().__init__(rule, settings)
         self.steps = rule.detect.steps
+        self.need = [s.count for s in self.steps]
         self.within = rule.detect.within_ms
         self.absent_last = self.steps[-1].absent
-        self.partials: dict[GroupKey, list[Any]] = {}
-        self.waiting: dict[GroupKey, list[Any]] = {}
+        self.partials: dict[GroupKey, list[list[Any]]] = {}
+        # absent-last partials per group, each with its deadline: [first_ts, ids, order]
+        self.waiting: dict[GroupKey, list[list[Any]]] = {}
         self.deadlines: list[tuple[int, int, GroupKey]] = []
+        # when each partial stops being able to complete: (first + within + 1, order, key)
+        self.expiries: list[tuple[int, int, GroupKey]] = []
         self._order = 0
 
     @classmethod
@@ -45,7 +58,7 @@ class SequenceDetector(Detector):
         )
 
     def group_count(self) -> int:
-        return len(self.partials) + len(self.waiting)
+        return len(self.partials.keys() | self.waiting.keys())
 
     def apply(
         self,
@@ -63,77 +76,136 @@ class SequenceDetector(Detector):
                 self.catch_up(now, now - lateness, clock)
             e = evs[i]
             ts = e["ts"]
-            if self.absent_last and mask & last_bit:
-                waiting = self.waiting.get(key)
-                if waiting is not None and ts <= waiting[2] + self.within:
-                    del self.waiting[key]
+            if key in self.waiting:
+                self._settle(key, ts, cancel=self.absent_last and bool(mask & last_bit))
             self._step(key, mask, ts, e["event_id"])
             if self.lc.out:
                 self.collect(seq0 + i)
 
-    def _step(self, key: GroupKey, mask: int, ts: int, event_id: str) -> None:
-        p = self.partials.get(key)
-        if p is not None and ts - p[2] > self.within:
-            del self.partials[key]
-            p = None
-        if p is not None:
-            if not mask & (1 << p[0]):
-                return
-            p[1] += 1
-            p[3].append(event_id)
-            del p[3][:-MAX_IDS]
-        elif mask & 1:
-            p = [0, 1, ts, [event_id]]
-            self.partials[key] = p
-            if len(self.partials) > self.cap:
-                self.stats.cap_evictions += 1
-                del self.partials[next(iter(self.partials))]
-                if key not in self.partials:
-                    return
-            self.tick = min(self.tick, ts + self.within + self.lateness)
-        else:
-            return
-        if p[1] < self.steps[p[0]].count:
-            return
-        p[0] += 1
-        p[1] = 0
-        if p[0] == len(self.steps):
-            del self.partials[key]
-            self.lc.occurred(key, ts, self._evidence(p, ts))
-        elif self.steps[p[0]].absent:
-            del self.partials[key]
-            if key not in self.waiting:
-                self.waiting[key] = p
-                self._order += 1
-                p.append(self._order)
-                due = p[2] + self.within
-                heapq.heappush(self.deadlines, (due, self._order, key))
-                self.tick = min(self.tick, due + self.lateness)
+    def _settle(self, key: GroupKey, ts: int, cancel: bool) -> None:
+        """Deadlines of the group at or before `ts` happened first; an event of the absent step
+        cancels the partials whose deadline is still ahead."""
+        while waiting := self.waiting.get(key):
+            p = min(waiting, key=lambda w: w[0])
+            due = p[0] + self.within
+            if due >= ts:  # an absent-step event at the deadline is still in time
+                break
+            self._matched_by_deadline(key, p, due)
+        if cancel and key in self.waiting:
+            del self.waiting[key]
 
-    def _evidence(self, p: list[Any], at: int) -> Evidence:
+    def _step(self, key: GroupKey, mask: int, ts: int, event_id: str) -> None:
+        plist = self.partials.get(key)
+        if plist is not None:
+            while plist and ts - plist[0][FIRST] > self.within:
+                del plist[0]
+            for p in plist:
+                if mask & (1 << p[STEP]):
+                    self._advance(p, event_id)
+        if mask & 1:
+            if plist is None:
+                plist = self.partials[key] = []
+                if len(self.partials) > self.cap:
+                    self.stats.cap_evictions += 1
+                    self._drop_group(next(iter(self.partials)))
+                    if key not in self.partials:
+                        return
+            if len(plist) + len(self.waiting.get(key, ())) >= MAX_PARTIALS:
+                self.stats.partials_dropped += 1
+            else:
+                p = [0, 0, ts, []]
+                self._advance(p, event_id)
+                plist.append(p)
+                self._order += 1
+                due = ts + self.within + 1
+                heapq.heappush(self.expiries, (due, self._order, key))
+                self.tick = min(self.tick, due + self.lateness)
+        if plist is None:
+            return
+        self._settle_progress(key, plist, ts)
+
+    def _advance(self, p: list[Any], event_id: str) -> None:
+        p[COUNT] += 1
+        ids = p[IDS]
+        ids.append(event_id)
+        if len(ids) > MAX_IDS:
+            del ids[0]
+        if p[COUNT] >= self.need[p[STEP]]:
+            p[STEP] += 1
+            p[COUNT] = 0
+
+    def _settle_progress(self, key: GroupKey, plist: list[list[Any]], ts: int) -> None:
+        """Complete, park at the absent step, or drop (dominated) the group's partials."""
+        kept: list[list[Any]] = []
+        for p in plist:
+            if p[STEP] == len(self.steps):
+                self._drop_group(key)
+                self.lc.occurred(key, ts, self._evidence(p[FIRST], p[IDS], ts))
+                return
+            if self.steps[p[STEP]].absent:
+                self._wait(key, p)
+                continue
+            if kept and kept[-1][STEP] == p[STEP] and kept[-1][COUNT] == p[COUNT]:
+                kept[-1] = p  # the younger partial dominates the older one
+            else:
+                kept.append(p)
+        if kept:
+            plist[:] = kept
+        else:
+            del self.partials[key]
+
+    def _wait(self, key: GroupKey, p: list[Any]) -> None:
+        self._order += 1
+        self.waiting.setdefault(key, []).append([p[FIRST], p[IDS], self._order])
+        # The window includes its last instant: decided once the watermark is past it.
+        after = p[FIRST] + self.within + 1
+        heapq.heappush(self.deadlines, (after, self._order, key))
+        self.tick = min(self.tick, after + self.lateness)
+
+    def _drop_group(self, key: GroupKey) -> None:
+        self.partials.pop(key, None)
+        self.waiting.pop(key, None)
+
+    def _matched_by_deadline(self, key: GroupKey, p: list[Any], due: int) -> None:
+        """A waiting partial reached its deadline: an occurrence; the group starts over from
+        the partials begun after the deadline."""
+        plist = [x for x in self.partials.get(key, ()) if x[FIRST] > due]
+        waiting = [w for w in self.waiting.get(key, ()) if w[0] > due]
+        self._drop_group(key)
+        if plist:
+            self.partials[key] = plist
+        if waiting:
+            self.waiting[key] = waiting
+        self.lc.occurred(key, due, self._evidence(p[0], p[1], due))
+
+    def _evidence(self, first: int, ids: list[str], at: int) -> Evidence:
         return Evidence(
             value=len(self.steps),
-            window_start=p[2],
+            window_start=first,
             window_end=at,
-            sample_event_ids=tuple(p[3][-MAX_IDS:]),
+            sample_event_ids=tuple(ids[-MAX_IDS:]),
         )
 
     def next_timer(self) -> int:
         soonest = self.deadlines[0][0] if self.deadlines else NEVER
-        if self.partials:
-            soonest = min(soonest, self.partials[next(iter(self.partials))][2] + self.within)
+        if self.expiries:
+            soonest = min(soonest, self.expiries[0][0])
         return soonest
 
     def fire(self, wm: int) -> None:
-        while self.partials:
-            key = next(iter(self.partials))
-            if self.partials[key][2] + self.within > wm:
-                break
-            del self.partials[key]
+        expiries = self.expiries
+        while expiries and expiries[0][0] <= wm:
+            _, _, key = heapq.heappop(expiries)
+            plist = self.partials.get(key)
+            if plist is None:
+                continue
+            while plist and plist[0][FIRST] + self.within < wm:
+                del plist[0]
+            if not plist:
+                del self.partials[key]
         while self.deadlines and self.deadlines[0][0] <= wm:
-            due, order, key = heapq.heappop(self.deadlines)
-            p = self.waiting.get(key)
-            if p is None or p[4] != order:
-                continue  # cancelled by an event of the absent step
-            del self.waiting[key]
-            self.lc.occurred(key, due, self._evidence(p, due))
+            _, order, key = heapq.heappop(self.deadlines)
+            for p in self.waiting.get(key, ()):
+                if p[2] == order:
+                    self._matched_by_deadline(key, p, p[0] + self.within)
+                    break

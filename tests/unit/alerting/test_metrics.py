@@ -27,6 +27,7 @@ EXPECTED = {  # family name (counters without `_total`) -> type
     "signalfire_rule_suppressed": "counter",
     "signalfire_rule_cap_evictions": "counter",
     "signalfire_rule_late_events": "counter",
+    "signalfire_rule_partials_dropped": "counter",
     "signalfire_rule_groups": "gauge",
     "signalfire_alerts_emitted": "counter",
     "signalfire_batch_duration_seconds": "histogram",

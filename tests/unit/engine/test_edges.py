@@ -199,3 +199,126 @@ def test_a_group_seen_as_1_and_1_0_has_one_spelling_and_one_dedup_key():
         ("resolve", (("tier", 1),)),
     ]
     assert len({dedup_key(a.rule_id, a.group) for a in out}) == 1
+
+
+# -- 3. sequence: every partial match that can still complete -------------------------------
+SIGNUP_KEY_FLAGGED = {
+    "type": "sequence",
+    "within": "30m",
+    "steps": [
+        {"where": {"event_type": "signup"}},
+        {"where": {"event_type": "key_created"}},
+        {"where": {"event_type": "request", "flagged": True}, "count": 3},
+    ],
+}
+
+
+def seq_events(spec: list[tuple[int, str]], account: str = "a1") -> list[dict[str, Any]]:
+    kinds: dict[str, dict[str, Any]] = {
+        "signup": {"event_type": "signup"},
+        "key": {"event_type": "key_created"},
+        "flagged": {"event_type": "request", "flagged": True},
+        "clean": {"event_type": "request", "flagged": False},
+    }
+    return [ev(t, account_id=account, **kinds[kind]) for t, kind in spec]
+
+
+SEQUENCE_CASES: list[tuple[str, list[tuple[int, str]], list[tuple[str, int]]]] = [
+    (
+        "a later signup completes after the earliest partial expired",
+        [(0, "signup"), (10 * S, "key"), (1000 * S, "signup"), (1010 * S, "key")]
+        + [(1900 * S, "flagged")] * 3,
+        [("trigger", 1900 * S)],
+    ),
+    (
+        "the earliest partial completes when it can",
+        [(0, "signup"), (10 * S, "key"), (1000 * S, "signup")] + [(1100 * S, "flagged")] * 3,
+        [("trigger", 1100 * S)],
+    ),
+    (
+        "a second signup before the key does not restart the first partial",
+        [(0, "signup"), (100 * S, "signup"), (200 * S, "key")]
+        + [(1700 * S, "flagged")] * 2
+        + [(1850 * S, "flagged")],
+        # the partial of 0 expired at 1800 s; the one of 100 s completes at 1850 s
+        [("trigger", 1850 * S)],
+    ),
+    (
+        "after a match the group starts over: the match's events are not reused",
+        [(0, "signup"), (10 * S, "signup"), (20 * S, "key")]
+        + [(30 * S, "flagged")] * 3
+        + [(40 * S, "flagged")] * 3,
+        [("trigger", 30 * S)],
+    ),
+    (
+        "steps out of order never match",
+        [(0, "key"), (10 * S, "signup")] + [(20 * S, "flagged")] * 3,
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "spec", "expected"), SEQUENCE_CASES)
+def test_sequence_tracks_every_partial_that_can_complete(name, spec, expected):
+    r = base_rule(SIGNUP_KEY_FLAGGED, group_by=["account_id"], throttle="0s")
+    out = run(r, seq_events(spec))
+    assert [(a.action, a.at) for a in out] == expected, name
+
+
+def test_sequence_bounds_partials_per_group_and_counts_what_it_drops():
+    from signalfire.engine import Engine
+    from signalfire.engine.detectors.sequence import MAX_PARTIALS
+
+    r = base_rule(
+        {
+            "type": "sequence",
+            "within": "1h",
+            "steps": [{"where": {"event_type": "fail"}, "count": 100}, {"where": {"ok": True}}],
+        },
+        group_by=["account_id"],
+    )
+    engine = Engine([r])
+    events = [ev(t * S, account_id="a1", event_type="fail") for t in range(MAX_PARTIALS + 5)]
+    engine.process(events)
+    det = engine.detectors[0]
+    assert det.stats.partials_dropped == 5
+    # the oldest partials, furthest along, are the ones kept: the 100th failure still completes
+    more = [ev((MAX_PARTIALS + 5 + t) * S, account_id="a1", event_type="fail") for t in range(63)]
+    out = engine.process(more) + engine.process([ev(200 * S, account_id="a1", ok=True)])
+    assert [(a.action, a.at) for a in out] == [("trigger", 200 * S)]
+
+
+ABSENT_AFTER_KEY = {
+    "type": "sequence",
+    "within": "10m",
+    "steps": [
+        {"where": {"event_type": "signup"}},
+        {"where": {"event_type": "key_created"}},
+        {"where": {"event_type": "request"}, "absent": True},
+    ],
+}
+
+
+@pytest.mark.parametrize("lateness", LATENESSES)
+def test_sequence_absent_step_deadlines_settle_in_event_time(lateness):
+    r = base_rule(ABSENT_AFTER_KEY, group_by=["account_id"], throttle="0s")
+    spec = [
+        (0, "signup"),
+        (1 * MIN, "key"),
+        # the first deadline (10 min) passes before this signup: it fires first
+        (10 * MIN, "signup"),
+        (11 * MIN, "key"),
+        (12 * MIN, "clean"),  # cancels the second partial
+        (30 * MIN, "signup"),
+    ]
+    out = run(r, seq_events(spec), lateness_ms=lateness)
+    assert [(a.action, a.at) for a in out] == [("trigger", 10 * MIN)]
+
+
+@pytest.mark.parametrize("lateness", LATENESSES)
+@pytest.mark.parametrize(("at", "expected"), [(10 * MIN, []), (10 * MIN + 1, [10 * MIN])])
+def test_sequence_absent_step_at_the_deadline_is_in_time(lateness, at, expected):
+    r = base_rule(ABSENT_AFTER_KEY, group_by=["account_id"])
+    spec = [(0, "signup"), (1 * MIN, "key"), (at, "clean"), (20 * MIN, "signup")]
+    out = run(r, seq_events(spec), lateness_ms=lateness)
+    assert [a.at for a in out] == expected
