@@ -1,4 +1,8 @@
-"""Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff."""
+"""Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff.
+
+Pages are redacted as the worker redacts them (always the secret and prompt fields, plus the
+configured ones), so a backtest writes what the worker would have sent.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import orjson
 
 from alerting.message import pager_message
 from alerting.model import Alert
+from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.events import Event
 from signalfire.rules.model import Rule
@@ -40,9 +45,15 @@ class BacktestResult:
 class Backtest:
     """Feeds batches to one engine and keeps the pager messages it produces."""
 
-    def __init__(self, rules: Sequence[Rule], settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        settings: EngineSettings | None = None,
+        redaction: Redaction | None = None,
+    ) -> None:
         self.engine = Engine(rules, settings)
         self.rules = {r.id: r for r in rules}
+        self.redaction = redaction or Redaction()
         self.result = BacktestResult()
         self._peaks = [0] * len(rules)
 
@@ -73,15 +84,18 @@ class Backtest:
         return self.result
 
     def _emit(self, alerts: list[Alert]) -> list[dict[str, Any]]:
-        messages = [pager_message(self.rules[a.rule_id], a) for a in alerts]
+        messages = [self.redaction.apply(pager_message(self.rules[a.rule_id], a)) for a in alerts]
         self.result.messages.extend(messages)
         return messages
 
 
 def run_backtest(
-    rules: Sequence[Rule], batches: Iterable[list[Event]], settings: EngineSettings | None = None
+    rules: Sequence[Rule],
+    batches: Iterable[list[Event]],
+    settings: EngineSettings | None = None,
+    redaction: Redaction | None = None,
 ) -> BacktestResult:
-    bt = Backtest(rules, settings)
+    bt = Backtest(rules, settings, redaction)
     for batch in batches:
         bt.feed(batch)
     return bt.finish()
@@ -92,9 +106,10 @@ def run_pair(
     rules_b: Sequence[Rule],
     batches: Iterable[list[Event]],
     settings: EngineSettings | None = None,
+    redaction: Redaction | None = None,
 ) -> tuple[BacktestResult, BacktestResult]:
     """Two rule sets over one pass of the input (for `--diff`)."""
-    a, b = Backtest(rules_a, settings), Backtest(rules_b, settings)
+    a, b = Backtest(rules_a, settings, redaction), Backtest(rules_b, settings, redaction)
     for batch in batches:
         # The engine completes events in place (normalised ts): both see the same dicts.
         a.feed(batch)

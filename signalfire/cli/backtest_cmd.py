@@ -1,10 +1,12 @@
-"""`signalfire backtest --rules DIR EVENTS... [--out ALERTS.jsonl] [--diff OTHER_DIR]`."""
+"""`signalfire backtest --rules DIR EVENTS... [--out ALERTS.jsonl] [--diff OTHER_DIR]
+[--redact FIELDS]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from alerting.redact import Redaction, parse_fields
 from signalfire.backtest import BacktestResult, page_diff, run_backtest, run_pair, write_jsonl
 from signalfire.cli.common import load_or_report, settings_from, table
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
@@ -21,7 +23,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--lateness", default="30s", help="allowed lateness (default 30s)")
     p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
+    add_redact_option(p)
     p.set_defaults(func=run)
+
+
+def add_redact_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="FIELDS",
+        help="fields whose values never appear in pages, comma separated (ip,attrs.*), as the "
+        "worker's --redact; secret and prompt fields always are",
+    )
+
+
+def redaction_from(values: list[str]) -> Redaction:
+    return Redaction.of(f for value in values for f in parse_fields(value))
 
 
 def print_summary(result: BacktestResult, title: str = "") -> None:
@@ -62,6 +80,7 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args.lateness, args.max_groups)
+    redaction = redaction_from(args.redact)
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return 1
@@ -71,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         other = load_or_report([args.diff])
         if other is None:
             return 1
-        result, changed = run_pair(ruleset.rules, other.rules, batches, settings)
+        result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
     else:
-        result = run_backtest(ruleset.rules, batches, settings)
+        result = run_backtest(ruleset.rules, batches, settings, redaction)
     print_summary(result)
     if stats.rejected:
         print(f"{stats.rejected} line(s) rejected, e.g.:", file=sys.stderr)

@@ -124,3 +124,27 @@ def test_bad_lateness_is_a_usage_error(rules_dir, tmp_path, capsys):
         main(["backtest", "--rules", str(rules_dir), str(src), "--lateness", "soon"])
     assert exc.value.code == 2
     assert "--lateness: bad duration 'soon'" in capsys.readouterr().err
+
+
+def test_backtest_out_is_redacted_as_the_worker_pages(tmp_path, capsys):
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "keys.yaml").write_text(
+        RULE.split("tests:")[0]
+        .replace("id: burst", "id: keys")
+        .replace("[org_id]", "[org_id, ip, attrs.api_key]")
+    )
+    src = tmp_path / "ev.jsonl"
+    event = {"org_id": "o1", "ip": "203.0.113.9", "attrs": {"api_key": "sk-live-0123"}}
+    src.write_bytes(
+        b"".join(orjson.dumps({"event_id": f"e{i}", "ts": i, **event}) + b"\n" for i in range(6))
+    )
+    out = tmp_path / "alerts.jsonl"
+    argv = ["backtest", "--rules", str(d), str(src), "--out", str(out)]
+    assert main(argv) == 0
+    assert b"sk-live-0123" not in out.read_bytes() and b"203.0.113.9" in out.read_bytes()
+    assert main([*argv, "--redact", "ip, country", "--redact", "account_id"]) == 0
+    (msg,) = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    group = msg["payload"]["custom_details"]["group"]
+    assert group == {"org_id": "o1", "ip": "[redacted]", "attrs.api_key": "[redacted]"}
+    assert "sk-live-0123" not in capsys.readouterr().out
