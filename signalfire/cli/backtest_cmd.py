@@ -6,9 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alerting.redact import Redaction, parse_fields
 from signalfire.backtest import BacktestResult, page_diff, run_backtest, run_pair, write_jsonl
-from signalfire.cli.common import load_or_report, settings_from, table
+from signalfire.cli.common import (
+    add_redact_option,
+    load_or_report,
+    redaction_from,
+    settings_from,
+    table,
+)
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
 from signalfire.sources import ReadStats, read_batches
 
@@ -25,21 +30,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
     add_redact_option(p)
     p.set_defaults(func=run)
-
-
-def add_redact_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--redact",
-        action="append",
-        default=[],
-        metavar="FIELDS",
-        help="fields whose values never appear in pages, comma separated (ip,attrs.*), as the "
-        "worker's --redact; secret and prompt fields always are",
-    )
-
-
-def redaction_from(values: list[str]) -> Redaction:
-    return Redaction.of(f for value in values for f in parse_fields(value))
 
 
 def print_summary(result: BacktestResult, title: str = "") -> None:

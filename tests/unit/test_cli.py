@@ -148,3 +148,14 @@ def test_backtest_out_is_redacted_as_the_worker_pages(tmp_path, capsys):
     group = msg["payload"]["custom_details"]["group"]
     assert group == {"org_id": "o1", "ip": "[redacted]", "attrs.api_key": "[redacted]"}
     assert "sk-live-0123" not in capsys.readouterr().out
+
+
+def test_rules_check_warns_of_redacted_group_fields_and_exits_0(rules_dir, capsys):
+    (rules_dir / "burst.yaml").write_text(RULE.replace("[org_id]", "[org_id, ip]"))
+    assert main(["rules", "check", str(rules_dir)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["rules", "check", str(rules_dir), "--redact", "ip,country"]) == 0
+    text = capsys.readouterr()
+    (line,) = text.err.splitlines()
+    assert line.startswith(f"{rules_dir / 'burst.yaml'}:4: warning: group_by: 'ip' is redacted")
+    assert "1 rule(s) OK, 1 warning(s)" in text.out
