@@ -1,4 +1,5 @@
-"""Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff.
+"""Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff
+(`signalfire.pagediff`).
 
 Pages are redacted as the worker redacts them (always the secret and prompt fields, plus the
 configured ones), so a backtest writes what the worker would have sent.
@@ -40,6 +41,7 @@ class BacktestResult:
     summaries: list[RuleSummary] = field(default_factory=list)
     events: int = 0
     late: int = 0
+    rules: dict[str, Rule] = field(default_factory=dict)  # by id: how to read its pages
 
 
 class Backtest:
@@ -54,7 +56,7 @@ class Backtest:
         self.engine = Engine(rules, settings)
         self.rules = {r.id: r for r in rules}
         self.redaction = redaction or Redaction()
-        self.result = BacktestResult()
+        self.result = BacktestResult(rules=dict(self.rules))
         self._peaks = [0] * len(rules)
 
     def feed(self, batch: list[Event]) -> list[dict[str, Any]]:
@@ -115,28 +117,6 @@ def run_pair(
         a.feed(batch)
         b.feed(batch)
     return a.finish(), b.finish()
-
-
-PageKey = tuple[str, str, str]
-
-
-def pages(result: BacktestResult) -> dict[PageKey, dict[str, Any]]:
-    """Triggers by (rule, dedup key, time): what a pager would have shown."""
-    return {
-        (m["payload"]["component"], m["dedup_key"], m["payload"]["timestamp"]): m
-        for m in result.messages
-        if m["event_action"] == "trigger"
-    }
-
-
-def page_diff(
-    old: BacktestResult, new: BacktestResult
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(added, removed) pages when going from the `old` rules to the `new` ones."""
-    before, after = pages(old), pages(new)
-    added = [after[k] for k in sorted(after.keys() - before.keys())]
-    removed = [before[k] for k in sorted(before.keys() - after.keys())]
-    return added, removed
 
 
 def write_jsonl(path: str | Path, messages: Iterable[dict[str, Any]]) -> int:

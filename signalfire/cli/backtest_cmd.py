@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from signalfire.backtest import BacktestResult, page_diff, run_backtest, run_pair, write_jsonl
+from signalfire.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
 from signalfire.cli.common import (
     add_redact_option,
     load_or_report,
@@ -14,7 +14,9 @@ from signalfire.cli.common import (
     settings_from,
     table,
 )
+from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
+from signalfire.pagediff import PageDiff, page_diff
 from signalfire.sources import ReadStats, read_batches
 
 
@@ -24,7 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--rules", required=True, action="append", metavar="DIR")
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write pager messages here")
     p.add_argument(
-        "--diff", metavar="OTHER_RULES_DIR", help="pages a change to these would add/remove"
+        "--diff",
+        metavar="OTHER_RULES_DIR",
+        help="pages a change to these would add, remove or move (matched by incident)",
     )
     p.add_argument("--lateness", default="30s", help="allowed lateness (default 30s)")
     p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
@@ -94,10 +98,30 @@ def run(args: argparse.Namespace) -> int:
     if args.diff:
         print()
         print_summary(changed, f"with rules from {args.diff}:")
-        added, removed = page_diff(result, changed)
-        print(f"\nwould-have-paged diff: {len(added)} added, {len(removed)} removed")
-        for sign, msgs in (("+", added), ("-", removed)):
-            for m in msgs:
-                p = m["payload"]
-                print(f"{sign} {p['timestamp']} {p['component']} {p['group']}  {p['summary']}")
+        print()
+        print_diff(page_diff(result, changed))
     return 0
+
+
+def print_diff(diff: PageDiff) -> None:
+    """Counts, then `+` added, `-` removed and `~` moved pages, each in (rule, group, time)
+    order; a moved page shows its old and new time and the shift."""
+    print(
+        f"would-have-paged diff: {len(diff.added)} added, {len(diff.removed)} removed, "
+        f"{len(diff.moved)} moved, {diff.unchanged} unchanged"
+    )
+    for sign, incidents in (("+", diff.added), ("-", diff.removed)):
+        for incident in incidents:
+            p = incident.page["payload"]
+            print(f"{sign} {p['timestamp']} {p['component']} {p['group']}  {p['summary']}")
+    for moved in diff.moved:
+        p, was = moved.new.page["payload"], moved.old.page["payload"]["timestamp"]
+        shift = ("+" if moved.shift_ms > 0 else "-") + _span(abs(moved.shift_ms))
+        print(
+            f"~ {was} -> {p['timestamp']} ({shift}) {p['component']} {p['group']}  {p['summary']}"
+        )
+
+
+def _span(ms: int) -> str:
+    # Shifts are often fractions of a second: 3.596s reads better than 3596ms.
+    return format_duration_ms(ms) if ms % 1000 == 0 else f"{ms / 1000:g}s"

@@ -159,3 +159,16 @@ def test_rules_check_warns_of_redacted_group_fields_and_exits_0(rules_dir, capsy
     (line,) = text.err.splitlines()
     assert line.startswith(f"{rules_dir / 'burst.yaml'}:4: warning: group_by: 'ip' is redacted")
     assert "1 rule(s) OK, 1 warning(s)" in text.out
+
+
+def test_backtest_diff_reports_a_moved_page_once(rules_dir, tmp_path, capsys):
+    src = events_file(tmp_path / "ev.jsonl", n=10, step=18_000)  # 4 per 60 s window
+    (rules_dir / "burst.yaml").write_text(RULE.replace("threshold: 5", "threshold: 3"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "burst.yaml").write_text(RULE.replace("threshold: 5", "threshold: 2"))
+    assert main(["backtest", "--rules", str(rules_dir), str(src), "--diff", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "would-have-paged diff: 0 added, 0 removed, 1 moved, 0 unchanged" in out
+    assert "~ 1970-01-01T00:00:54.000Z -> 1970-01-01T00:00:36.000Z (-18s) burst org_id=o1  " in out
+    assert "\n+ " not in out and "\n- " not in out
