@@ -17,7 +17,7 @@ from signalfire.cli.common import (
 from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
 from signalfire.pagediff import PageDiff, page_diff
-from signalfire.sources import ReadStats, read_batches
+from signalfire.sources import ReadStats, open_lines, read_batches
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,15 +78,26 @@ def run(args: argparse.Namespace) -> int:
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return 1
+    # Files are tried before the run, so that a typo costs a line, not a traceback or an hour.
+    bad = next(filter(None, (_unreadable(path) for path in args.events)), None)
+    if bad is None and args.out:
+        bad = _unwritable(args.out)
+    if bad is not None:
+        print(f"signalfire backtest: {bad}", file=sys.stderr)
+        return 2
     stats = ReadStats()
     batches = read_batches(args.events, stats)
-    if args.diff:
-        other = load_or_report([args.diff])
-        if other is None:
-            return 1
-        result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
-    else:
-        result = run_backtest(ruleset.rules, batches, settings, redaction)
+    try:
+        if args.diff:
+            other = load_or_report([args.diff])
+            if other is None:
+                return 1
+            result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
+        else:
+            result = run_backtest(ruleset.rules, batches, settings, redaction)
+    except (OSError, EOFError) as exc:  # a file damaged past its start (truncated gzip)
+        print(f"signalfire backtest: cannot read events: {_reason(exc)}", file=sys.stderr)
+        return 2
     print_summary(result)
     if stats.rejected:
         print(f"{stats.rejected} line(s) rejected, e.g.:", file=sys.stderr)
@@ -125,3 +136,25 @@ def print_diff(diff: PageDiff) -> None:
 def _span(ms: int) -> str:
     # Shifts are often fractions of a second: 3.596s reads better than 3596ms.
     return format_duration_ms(ms) if ms % 1000 == 0 else f"{ms / 1000:g}s"
+
+
+def _unreadable(path: str) -> str | None:
+    try:
+        with open_lines(path) as fh:
+            fh.read(1)  # a gzip file's header is checked on the first read
+    except (OSError, EOFError) as exc:
+        return f"cannot read {path}: {_reason(exc)}"
+    return None
+
+
+def _unwritable(path: str) -> str | None:
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        return f"cannot write {path}: {_reason(exc)}"
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__

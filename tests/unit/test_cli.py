@@ -172,3 +172,26 @@ def test_backtest_diff_reports_a_moved_page_once(rules_dir, tmp_path, capsys):
     assert "would-have-paged diff: 0 added, 0 removed, 1 moved, 0 unchanged" in out
     assert "~ 1970-01-01T00:00:54.000Z -> 1970-01-01T00:00:36.000Z (-18s) burst org_id=o1  " in out
     assert "\n+ " not in out and "\n- " not in out
+
+
+def not_gzip(tmp):
+    path = tmp / "bad.jsonl.gz"
+    path.write_bytes(b"not gzip")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "out", "expected"),
+    [
+        (lambda tmp: tmp / "missing.jsonl", None, "cannot read"),
+        (lambda tmp: tmp, None, "cannot read"),
+        (not_gzip, None, "cannot read"),
+        (lambda tmp: events_file(tmp / "ev.jsonl"), "no/such/dir/a.jsonl", "cannot write"),
+    ],
+    ids=["missing", "a directory", "not gzip", "out in a missing directory"],
+)
+def test_backtest_bad_file_is_one_line_and_exit_2(rules_dir, tmp_path, capsys, make, out, expected):
+    argv = ["backtest", "--rules", str(rules_dir), str(make(tmp_path))]
+    assert main(argv + (["--out", str(tmp_path / out)] if out else [])) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"signalfire backtest: {expected} ")
