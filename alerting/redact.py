@@ -2,9 +2,10 @@
 
 Fields are named as rules name them (`ip`, `attrs.user_agent`) or by shell-style patterns
 (`attrs.*`). A redacted field's values are replaced by `[redacted]` wherever a message carries
-them: the group (details and the `payload.group` text), the summary, evidence top values and a
-new-value detector's value. The dedup key is a hash and stays as it is, so a redacted page
-still collapses with its repeats and resolves.
+them: the group (details and the `payload.group` text), the summary, evidence top values (which
+include a `distinct` rule's distinct values), a `new_value` rule's new and known values, and the
+sample event ids when `event_id` itself is hidden. The dedup key is a hash and stays as it is,
+so a redacted page still collapses with its repeats and resolves.
 
 Fields that can hold secrets or prompt text are always redacted, whatever the configuration:
 API key values and prompts must never reach a pager.
@@ -13,18 +14,27 @@ API key values and prompts must never reach a pager.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+
+from alerting.message import format_number
 
 REDACTED = "[redacted]"
 ALWAYS_REDACTED = (
     "prompt", "*.prompt", "prompt_text", "*.prompt_text", "messages", "*.messages",
     "api_key", "*.api_key", "*secret*", "*password*", "*authorization*",
 )  # fmt: skip
-# Shorter values are left in summaries: replacing "1" would mangle every number in the text.
+# Shorter values are replaced in summaries only as whole words: replacing "1" anywhere would
+# mangle every number in the text, and leaving it would show a country code such as "RU".
 MIN_SUMMARY_VALUE = 3
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """`ip, attrs.*` as the worker's `--redact` takes it: comma separated, blanks ignored."""
+    return tuple(f.strip() for f in text.split(",") if f.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +47,11 @@ class Redaction:
         return cls(tuple(dict.fromkeys((*ALWAYS_REDACTED, *extra))))
 
     def hides(self, field: str) -> bool:
-        return any(fnmatchcase(field, pattern) for pattern in self.patterns)
+        return self.pattern_for(field) is not None
+
+    def pattern_for(self, field: str) -> str | None:
+        """The first pattern that hides `field` (None when it is shown)."""
+        return next((p for p in self.patterns if fnmatchcase(field, p)), None)
 
     def apply(self, message: dict[str, Any]) -> dict[str, Any]:
         """A copy of `message` with the redacted fields' values replaced; the input is kept."""
@@ -51,29 +65,49 @@ class Redaction:
             if isinstance(group, dict)
             else {}
         )
-        top = (details.get("evidence") or {}).get("top")
+        evidence = details.get("evidence")
+        if not isinstance(evidence, dict):
+            evidence = {}
+        top = evidence.get("top")
         top_hidden = isinstance(top, dict) and any(self.hides(str(k)) for k in top)
-        value_field = (details.get("evidence") or {}).get("field")
+        value_field = evidence.get("field")
         value_hidden = isinstance(value_field, str) and self.hides(value_field)
-        if not hidden and not top_hidden and not value_hidden:
+        ids_hidden = bool(evidence.get("sample_event_ids")) and self.hides("event_id")
+        if not (hidden or top_hidden or value_hidden or ids_hidden):
             return message
         out = copy.deepcopy(message)
         d = out["payload"]["custom_details"]
+        ev = d.get("evidence") if isinstance(d.get("evidence"), dict) else {}
         if hidden:
             d["group"] = {k: REDACTED if k in hidden else v for k, v in d["group"].items()}
             out["payload"]["group"] = ",".join(f"{k}={v}" for k, v in d["group"].items())
         if top_hidden:
-            d["evidence"]["top"] = {
+            ev["top"] = {
                 k: [[REDACTED, pair[1]] for pair in v] if self.hides(str(k)) else v
-                for k, v in d["evidence"]["top"].items()
+                for k, v in ev["top"].items()
             }
-        secrets = [str(v) for v in hidden.values()]
+        # Only group values and the new value have summary placeholders; the known values do not.
+        secrets = list(hidden.values())
         if value_hidden:
-            secrets.append(str(d.get("value")))
+            secrets.append(d.get("value"))
             d["value"] = REDACTED
-        text = str(out["payload"].get("summary", ""))
-        for secret in sorted(set(secrets), key=len, reverse=True):
-            if len(secret) >= MIN_SUMMARY_VALUE:
-                text = text.replace(secret, REDACTED)
-        out["payload"]["summary"] = text
+            if isinstance(ev.get("known"), list):
+                ev["known"] = [REDACTED] * len(ev["known"])
+        if ids_hidden:
+            ev["sample_event_ids"] = [REDACTED] * len(ev["sample_event_ids"])
+        out["payload"]["summary"] = scrub(str(out["payload"].get("summary", "")), secrets)
         return out
+
+
+def scrub(text: str, values: Iterable[Any]) -> str:
+    """`text` with every spelling of `values` a summary can show replaced by REDACTED."""
+    # A summary shows group values as str(v) and `{value}` with thousands separators.
+    spellings = {s for v in values for s in (str(v), format_number(v)) if s}
+    for secret in sorted(spellings, key=lambda s: (-len(s), s)):
+        if len(secret) >= MIN_SUMMARY_VALUE:
+            text = text.replace(secret, REDACTED)
+        else:
+            # A whole word: not inside another word or a number such as 1,312 or 1.5.
+            word = rf"(?<![\w.,]){re.escape(secret)}(?![\w]|[.,]\d)"
+            text = re.sub(word, REDACTED, text)
+    return text

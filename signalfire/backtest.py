@@ -1,4 +1,9 @@
-"""Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff."""
+"""Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff
+(`signalfire.pagediff`).
+
+Pages are redacted as the worker redacts them (always the secret and prompt fields, plus the
+configured ones), so a backtest writes what the worker would have sent.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import orjson
 
 from alerting.message import pager_message
 from alerting.model import Alert
+from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.events import Event
 from signalfire.rules.model import Rule
@@ -36,15 +42,22 @@ class BacktestResult:
     summaries: list[RuleSummary] = field(default_factory=list)
     events: int = 0
     late: int = 0
+    rules: dict[str, Rule] = field(default_factory=dict)  # by id: how to read its pages
 
 
 class Backtest:
     """Feeds batches to one engine and keeps the pager messages it produces."""
 
-    def __init__(self, rules: Sequence[Rule], settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        settings: EngineSettings | None = None,
+        redaction: Redaction | None = None,
+    ) -> None:
         self.engine = Engine(rules, settings)
         self.rules = {r.id: r for r in rules}
-        self.result = BacktestResult()
+        self.redaction = redaction or Redaction()
+        self.result = BacktestResult(rules=dict(self.rules))
         self._peaks = [0] * len(rules)
 
     def feed(self, batch: list[Event]) -> list[dict[str, Any]]:
@@ -75,15 +88,18 @@ class Backtest:
         return self.result
 
     def _emit(self, alerts: list[Alert]) -> list[dict[str, Any]]:
-        messages = [pager_message(self.rules[a.rule_id], a) for a in alerts]
+        messages = [self.redaction.apply(pager_message(self.rules[a.rule_id], a)) for a in alerts]
         self.result.messages.extend(messages)
         return messages
 
 
 def run_backtest(
-    rules: Sequence[Rule], batches: Iterable[list[Event]], settings: EngineSettings | None = None
+    rules: Sequence[Rule],
+    batches: Iterable[list[Event]],
+    settings: EngineSettings | None = None,
+    redaction: Redaction | None = None,
 ) -> BacktestResult:
-    bt = Backtest(rules, settings)
+    bt = Backtest(rules, settings, redaction)
     for batch in batches:
         bt.feed(batch)
     return bt.finish()
@@ -94,36 +110,15 @@ def run_pair(
     rules_b: Sequence[Rule],
     batches: Iterable[list[Event]],
     settings: EngineSettings | None = None,
+    redaction: Redaction | None = None,
 ) -> tuple[BacktestResult, BacktestResult]:
     """Two rule sets over one pass of the input (for `--diff`)."""
-    a, b = Backtest(rules_a, settings), Backtest(rules_b, settings)
+    a, b = Backtest(rules_a, settings, redaction), Backtest(rules_b, settings, redaction)
     for batch in batches:
         # The engine completes events in place (normalised ts): both see the same dicts.
         a.feed(batch)
         b.feed(batch)
     return a.finish(), b.finish()
-
-
-PageKey = tuple[str, str, str]
-
-
-def pages(result: BacktestResult) -> dict[PageKey, dict[str, Any]]:
-    """Triggers by (rule, dedup key, time): what a pager would have shown."""
-    return {
-        (m["payload"]["component"], m["dedup_key"], m["payload"]["timestamp"]): m
-        for m in result.messages
-        if m["event_action"] == "trigger"
-    }
-
-
-def page_diff(
-    old: BacktestResult, new: BacktestResult
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(added, removed) pages when going from the `old` rules to the `new` ones."""
-    before, after = pages(old), pages(new)
-    added = [after[k] for k in sorted(after.keys() - before.keys())]
-    removed = [before[k] for k in sorted(before.keys() - after.keys())]
-    return added, removed
 
 
 def write_jsonl(path: str | Path, messages: Iterable[dict[str, Any]]) -> int:

@@ -1,14 +1,23 @@
-"""`signalfire backtest --rules DIR EVENTS... [--out ALERTS.jsonl] [--diff OTHER_DIR]`."""
+"""`signalfire backtest --rules DIR EVENTS... [--out ALERTS.jsonl] [--diff OTHER_DIR]
+[--redact FIELDS]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from signalfire.backtest import BacktestResult, page_diff, run_backtest, run_pair, write_jsonl
-from signalfire.cli.common import load_or_report, settings_from, table
+from signalfire.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
+from signalfire.cli.common import (
+    add_redact_option,
+    load_or_report,
+    redaction_from,
+    settings_from,
+    table,
+)
+from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
-from signalfire.sources import ReadStats, read_batches
+from signalfire.pagediff import PageDiff, page_diff
+from signalfire.sources import ReadStats, open_lines, read_batches
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,10 +26,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--rules", required=True, action="append", metavar="DIR")
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write pager messages here")
     p.add_argument(
-        "--diff", metavar="OTHER_RULES_DIR", help="pages a change to these would add/remove"
+        "--diff",
+        metavar="OTHER_RULES_DIR",
+        help="pages a change to these would add, remove or move (matched by incident)",
     )
     p.add_argument("--lateness", default="30s", help="allowed lateness (default 30s)")
     p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
+    add_redact_option(p)
     p.set_defaults(func=run)
 
 
@@ -64,18 +76,30 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args.lateness, args.max_groups)
+    redaction = redaction_from(args.redact)
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return 1
+    # Files are tried before the run, so that a typo costs a line, not a traceback or an hour.
+    bad = next(filter(None, (_unreadable(path) for path in args.events)), None)
+    if bad is None and args.out:
+        bad = _unwritable(args.out)
+    if bad is not None:
+        print(f"signalfire backtest: {bad}", file=sys.stderr)
+        return 2
     stats = ReadStats()
     batches = read_batches(args.events, stats)
-    if args.diff:
-        other = load_or_report([args.diff])
-        if other is None:
-            return 1
-        result, changed = run_pair(ruleset.rules, other.rules, batches, settings)
-    else:
-        result = run_backtest(ruleset.rules, batches, settings)
+    try:
+        if args.diff:
+            other = load_or_report([args.diff])
+            if other is None:
+                return 1
+            result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
+        else:
+            result = run_backtest(ruleset.rules, batches, settings, redaction)
+    except (OSError, EOFError) as exc:  # a file damaged past its start (truncated gzip)
+        print(f"signalfire backtest: cannot read events: {_reason(exc)}", file=sys.stderr)
+        return 2
     print_summary(result)
     if stats.rejected:
         print(f"{stats.rejected} line(s) rejected, e.g.:", file=sys.stderr)
@@ -87,10 +111,52 @@ def run(args: argparse.Namespace) -> int:
     if args.diff:
         print()
         print_summary(changed, f"with rules from {args.diff}:")
-        added, removed = page_diff(result, changed)
-        print(f"\nwould-have-paged diff: {len(added)} added, {len(removed)} removed")
-        for sign, msgs in (("+", added), ("-", removed)):
-            for m in msgs:
-                p = m["payload"]
-                print(f"{sign} {p['timestamp']} {p['component']} {p['group']}  {p['summary']}")
+        print()
+        print_diff(page_diff(result, changed))
     return 0
+
+
+def print_diff(diff: PageDiff) -> None:
+    """Counts, then `+` added, `-` removed and `~` moved pages, each in (rule, group, time)
+    order; a moved page shows its old and new time and the shift."""
+    print(
+        f"would-have-paged diff: {len(diff.added)} added, {len(diff.removed)} removed, "
+        f"{len(diff.moved)} moved, {diff.unchanged} unchanged"
+    )
+    for sign, incidents in (("+", diff.added), ("-", diff.removed)):
+        for incident in incidents:
+            p = incident.page["payload"]
+            print(f"{sign} {p['timestamp']} {p['component']} {p['group']}  {p['summary']}")
+    for moved in diff.moved:
+        p, was = moved.new.page["payload"], moved.old.page["payload"]["timestamp"]
+        shift = ("+" if moved.shift_ms > 0 else "-") + _span(abs(moved.shift_ms))
+        print(
+            f"~ {was} -> {p['timestamp']} ({shift}) {p['component']} {p['group']}  {p['summary']}"
+        )
+
+
+def _span(ms: int) -> str:
+    # Shifts are often fractions of a second: 3.596s reads better than 3596ms.
+    return format_duration_ms(ms) if ms % 1000 == 0 else f"{ms / 1000:g}s"
+
+
+def _unreadable(path: str) -> str | None:
+    try:
+        with open_lines(path) as fh:
+            fh.read(1)  # a gzip file's header is checked on the first read
+    except (OSError, EOFError) as exc:
+        return f"cannot read {path}: {_reason(exc)}"
+    return None
+
+
+def _unwritable(path: str) -> str | None:
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        return f"cannot write {path}: {_reason(exc)}"
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__

@@ -1,10 +1,12 @@
-"""Helpers shared by the subcommands: loading rules with errors printed, tables."""
+"""Helpers shared by the subcommands: loading rules with errors printed, redaction, tables."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
+from alerting.redact import Redaction, parse_fields
 from signalfire.durations import DurationError, parse_duration_ms
 from signalfire.engine import EngineSettings
 from signalfire.rules import RuleSet, RuleSetError, load_rules
@@ -22,6 +24,21 @@ def load_or_report(paths: Sequence[str]) -> RuleSet | None:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in rules", file=sys.stderr)
         return None
+
+
+def add_redact_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="FIELDS",
+        help="fields whose values never appear in pages, comma separated (ip,attrs.*), as the "
+        "worker's --redact; secret and prompt fields always are",
+    )
+
+
+def redaction_from(values: list[str]) -> Redaction:
+    return Redaction.of(f for value in values for f in parse_fields(value))
 
 
 def settings_from(lateness: str, max_groups: int) -> EngineSettings:

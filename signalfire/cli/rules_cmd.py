@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from signalfire.cli.common import load_or_report
+from signalfire.cli.common import add_redact_option, load_or_report, redaction_from
+from signalfire.hidden_fields import redaction_warnings
 from signalfire.ruletest import run_rule_tests
 
 
@@ -13,6 +15,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     check = rsub.add_parser("check", help="validate rule files; print file:line: message")
     check.add_argument("paths", nargs="+", metavar="DIR", help="rule directories or files")
+    add_redact_option(check)
     check.set_defaults(func=run_check)
     test = rsub.add_parser("test", help="run the test cases embedded in rule files")
     test.add_argument("paths", nargs="+", metavar="DIR", help="rule directories or files")
@@ -29,7 +32,12 @@ def run_check(args: argparse.Namespace) -> int:
     ruleset = load_or_report(args.paths)
     if ruleset is None:
         return 1
-    print(f"{len(ruleset.rules)} rule(s) OK")
+    # Warnings describe valid rules whose pages redaction would blind: they never fail a check.
+    warnings = redaction_warnings(ruleset.rules, redaction_from(args.redact))
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    tail = f", {len(warnings)} warning(s)" if warnings else ""
+    print(f"{len(ruleset.rules)} rule(s) OK{tail}")
     return 0
 
 

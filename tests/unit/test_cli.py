@@ -124,3 +124,74 @@ def test_bad_lateness_is_a_usage_error(rules_dir, tmp_path, capsys):
         main(["backtest", "--rules", str(rules_dir), str(src), "--lateness", "soon"])
     assert exc.value.code == 2
     assert "--lateness: bad duration 'soon'" in capsys.readouterr().err
+
+
+def test_backtest_out_is_redacted_as_the_worker_pages(tmp_path, capsys):
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "keys.yaml").write_text(
+        RULE.split("tests:")[0]
+        .replace("id: burst", "id: keys")
+        .replace("[org_id]", "[org_id, ip, attrs.api_key]")
+    )
+    src = tmp_path / "ev.jsonl"
+    event = {"org_id": "o1", "ip": "203.0.113.9", "attrs": {"api_key": "sk-live-0123"}}
+    src.write_bytes(
+        b"".join(orjson.dumps({"event_id": f"e{i}", "ts": i, **event}) + b"\n" for i in range(6))
+    )
+    out = tmp_path / "alerts.jsonl"
+    argv = ["backtest", "--rules", str(d), str(src), "--out", str(out)]
+    assert main(argv) == 0
+    assert b"sk-live-0123" not in out.read_bytes() and b"203.0.113.9" in out.read_bytes()
+    assert main([*argv, "--redact", "ip, country", "--redact", "account_id"]) == 0
+    (msg,) = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    group = msg["payload"]["custom_details"]["group"]
+    assert group == {"org_id": "o1", "ip": "[redacted]", "attrs.api_key": "[redacted]"}
+    assert "sk-live-0123" not in capsys.readouterr().out
+
+
+def test_rules_check_warns_of_redacted_group_fields_and_exits_0(rules_dir, capsys):
+    (rules_dir / "burst.yaml").write_text(RULE.replace("[org_id]", "[org_id, ip]"))
+    assert main(["rules", "check", str(rules_dir)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["rules", "check", str(rules_dir), "--redact", "ip,country"]) == 0
+    text = capsys.readouterr()
+    (line,) = text.err.splitlines()
+    assert line.startswith(f"{rules_dir / 'burst.yaml'}:4: warning: group_by: 'ip' is redacted")
+    assert "1 rule(s) OK, 1 warning(s)" in text.out
+
+
+def test_backtest_diff_reports_a_moved_page_once(rules_dir, tmp_path, capsys):
+    src = events_file(tmp_path / "ev.jsonl", n=10, step=18_000)  # 4 per 60 s window
+    (rules_dir / "burst.yaml").write_text(RULE.replace("threshold: 5", "threshold: 3"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "burst.yaml").write_text(RULE.replace("threshold: 5", "threshold: 2"))
+    assert main(["backtest", "--rules", str(rules_dir), str(src), "--diff", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "would-have-paged diff: 0 added, 0 removed, 1 moved, 0 unchanged" in out
+    assert "~ 1970-01-01T00:00:54.000Z -> 1970-01-01T00:00:36.000Z (-18s) burst org_id=o1  " in out
+    assert "\n+ " not in out and "\n- " not in out
+
+
+def not_gzip(tmp):
+    path = tmp / "bad.jsonl.gz"
+    path.write_bytes(b"not gzip")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "out", "expected"),
+    [
+        (lambda tmp: tmp / "missing.jsonl", None, "cannot read"),
+        (lambda tmp: tmp, None, "cannot read"),
+        (not_gzip, None, "cannot read"),
+        (lambda tmp: events_file(tmp / "ev.jsonl"), "no/such/dir/a.jsonl", "cannot write"),
+    ],
+    ids=["missing", "a directory", "not gzip", "out in a missing directory"],
+)
+def test_backtest_bad_file_is_one_line_and_exit_2(rules_dir, tmp_path, capsys, make, out, expected):
+    argv = ["backtest", "--rules", str(rules_dir), str(make(tmp_path))]
+    assert main(argv + (["--out", str(tmp_path / out)] if out else [])) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"signalfire backtest: {expected} ")
