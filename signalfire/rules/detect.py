@@ -26,6 +26,8 @@ ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
         "baseline_windows",
         "min_count",
         "direction",
+        "baseline",
+        "seasonality",
     ),
     "new_value": ("field", "lookback", "warmup"),
     "absence": ("window",),
@@ -186,7 +188,23 @@ def _ratio(r: _Reader) -> Detect:
 
 
 def _spike(r: _Reader) -> Detect:
-    window, bucket = _windowed(r)
+    # Spike windows are whole buckets, all the same length: the window must be a whole number
+    # of buckets (by default the most buckets, up to 60, that divide it).
+    window = r.duration("window")
+    default = window // next(n for n in range(BUCKETS_PER_WINDOW, 0, -1) if window % n == 0)
+    seasonality = r.duration("seasonality", 0) if "seasonality" in r.node else 0
+    if seasonality:
+        # Seasonal windows are whole periods apart, judged once per window: a bucket is a window.
+        default = window
+        if seasonality % window or seasonality <= window:
+            r.bad("seasonality", f"must be a whole number (> 1) of windows ({window} ms)")
+            seasonality = 0
+        if "bucket" in r.node:
+            r.bad("bucket", "a seasonal spike's bucket is its window")
+    bucket = r.duration("bucket", default)
+    if bucket > window or window % bucket:
+        r.bad("bucket", f"spike windows are whole buckets: must divide the window ({window} ms)")
+        bucket = default
     aggregate = r.choice("aggregate", "count", ("count", "sum"))
     field = r.field() if aggregate == "sum" else None
     factor = r.number("factor")
@@ -202,6 +220,8 @@ def _spike(r: _Reader) -> Detect:
         baseline_windows=r.integer("baseline_windows", 4),
         min_count=r.integer("min_count", 1),
         direction=r.choice("direction", "up", ("up", "down", "both")),
+        baseline=r.choice("baseline", "mean", ("mean", "median")),
+        seasonality_ms=seasonality,
     )
 
 

@@ -63,6 +63,8 @@ class Detect:
     factor: float = 0.0
     baseline_windows: int = 0
     direction: Literal["up", "down", "both"] = "up"
+    baseline: Literal["mean", "median"] = "mean"
+    seasonality_ms: int = 0
     lookback_ms: int = 0
     warmup_ms: int = 0
     steps: tuple[Step, ...] = ()

@@ -322,3 +322,132 @@ def test_sequence_absent_step_at_the_deadline_is_in_time(lateness, at, expected)
     spec = [(0, "signup"), (1 * MIN, "key"), (at, "clean"), (20 * MIN, "signup")]
     out = run(r, seq_events(spec), lateness_ms=lateness)
     assert [a.at for a in out] == expected
+
+
+# -- 2. spike: equal windows on bucket boundaries, no self-baselining -------------------------
+def spike_rule(**detect: Any) -> Any:
+    spec = {"type": "spike", "window": "1m", "factor": 1.5, "baseline_windows": 4}
+    spec.update(detect)
+    top = {k: spec.pop(k) for k in ("resolve_after", "throttle") if k in spec}
+    return base_rule(spec, **top)
+
+
+def every(start: int, stop: int, step: int, org: str = "o1") -> list[dict[str, Any]]:
+    return [ev(t, org) for t in range(start, stop, step)]
+
+
+@pytest.mark.parametrize("direction", ["up", "down", "both"])
+@pytest.mark.parametrize("step", [30 * S, 10 * S, 1 * S, 7 * S])
+def test_spike_never_fires_on_constant_traffic(direction, step):
+    out = run(spike_rule(direction=direction), every(0, 15 * MIN, step))
+    assert out == []
+
+
+def brute_spike_windows(events: list[dict[str, Any]], t: int, w: int, k: int) -> list[int]:
+    """Counts of [t-w, t) and of the k windows before it, by brute force."""
+    return [sum(1 for e in events if t - (j + 1) * w <= e["ts"] < t - j * w) for j in range(k + 1)]
+
+
+def test_spike_judges_equal_windows_at_each_bucket_boundary():
+    # 1 event/10 s for 5 min, then 1/s: the first boundary where [t-1m, t) holds >= 1.5 x the
+    # mean of the 4 minutes before it is the trigger, computed here by brute force.
+    events = every(0, 5 * MIN, 10 * S) + every(5 * MIN, 6 * MIN, 1 * S)
+    expected = None
+    for t in range(5 * MIN, 7 * MIN, S):
+        counts = brute_spike_windows(events, t, MIN, 4)
+        if counts[0] >= 1.5 * (sum(counts[1:]) / 4) and t >= 5 * MIN:
+            expected = t
+            break
+    out = run(spike_rule(), events + [ev(20 * MIN, "o2")])
+    assert expected is not None
+    assert [(a.action, a.at) for a in out][:1] == [("trigger", expected)]
+    counts = brute_spike_windows(events, expected, MIN, 4)
+    assert out[0].evidence.value == counts[0]
+    assert out[0].evidence.extra["baseline"] == sum(counts[1:]) / 4
+    assert out[0].evidence.window_start == expected - MIN
+    assert out[0].evidence.window_end == expected
+
+
+def test_a_sustained_surge_does_not_become_its_own_baseline():
+    # a trickle of 1 per 10 s for 6 min, then 1 per second for 20 min: the surge goes on, so
+    # the page must stay open (no resolve) until it ends; then it resolves.
+    events = (
+        every(0, 6 * MIN, 10 * S)
+        + every(6 * MIN, 26 * MIN, 1 * S)
+        + every(26 * MIN, 40 * MIN, 10 * S)
+    )
+    out = run(spike_rule(resolve_after="1m"), events)
+    assert [a.action for a in out] == ["trigger", "resolve"]
+    trigger, resolve = out
+    assert trigger.at < 7 * MIN
+    assert resolve.at > 26 * MIN
+    # the baseline during the episode stayed the one from before it
+    assert resolve.evidence.extra["baseline"] == pytest.approx(6.0)
+
+
+def test_spike_median_baseline_ignores_one_outlier_window():
+    # baseline windows of 6, 6, 6 and 60 events: mean 19.5, median 6. The current window has
+    # 15 events: a surge against the median (>= 9), not against the mean (>= 29.25).
+    events = (
+        every(0, 1 * MIN, 10 * S)
+        + every(1 * MIN, 2 * MIN, 1 * S)
+        + every(2 * MIN, 4 * MIN, 10 * S)
+        + every(4 * MIN, 5 * MIN, 4 * S)
+        + [ev(10 * MIN, "o2")]
+    )
+    assert run(spike_rule(), events) == []
+    out = run(spike_rule(baseline="median"), events)
+    assert [a.action for a in out][:1] == ["trigger"]
+    assert out[0].evidence.extra["baseline"] == 6
+
+
+HOUR = 60 * MIN
+DAY = 24 * HOUR
+
+
+def daily(days: int, busy_hour: int, busy_every: int, quiet_every: int) -> list[dict[str, Any]]:
+    """Traffic that is busy for one hour a day and quiet otherwise."""
+    out = []
+    for d in range(days):
+        for h in range(24):
+            step = busy_every if h == busy_hour else quiet_every
+            out += every(d * DAY + h * HOUR, d * DAY + (h + 1) * HOUR, step)
+    return out
+
+
+def test_a_seasonal_spike_compares_the_same_time_of_day():
+    rule_spec = {"window": "1h", "factor": 3, "baseline_windows": 2, "min_count": 10}
+    traffic = daily(3, busy_hour=10, busy_every=10 * S, quiet_every=2 * MIN)
+    # the busy hour is normal for 10:00: only the plain spike (previous hours) fires on it
+    assert run(spike_rule(**rule_spec, seasonality="1d"), traffic) == []
+    plain = [a.at for a in run(spike_rule(**rule_spec), traffic) if a.action == "trigger"]
+    assert len(plain) == 3
+    assert all(d * DAY + 10 * HOUR < t < d * DAY + 11 * HOUR for d, t in enumerate(plain))
+    # a surge at 03:00 on the third day is a seasonal spike, judged at the end of the hour
+    surge = [e for e in traffic if not 2 * DAY + 3 * HOUR <= e["ts"] < 2 * DAY + 4 * HOUR]
+    surge += every(2 * DAY + 3 * HOUR, 2 * DAY + 4 * HOUR, 10 * S)
+    surge.sort(key=lambda e: e["ts"])
+    out = run(spike_rule(**rule_spec, seasonality="1d"), surge)
+    assert [(a.action, a.at) for a in out][:1] == [("trigger", 2 * DAY + 4 * HOUR)]
+    assert out[0].evidence.value == 360
+    assert out[0].evidence.extra["baseline"] == 30
+
+
+@pytest.mark.parametrize(
+    ("detect", "message"),
+    [
+        ({"window": "1h", "seasonality": "90m"}, "detect.seasonality: must be a whole number"),
+        ({"window": "1h", "seasonality": "1d", "bucket": "1m"}, "a seasonal spike's bucket"),
+        ({"window": "1m", "bucket": "7s"}, "spike windows are whole buckets"),
+        ({"window": "1m", "baseline": "p90"}, "detect.baseline: expected one of mean, median"),
+    ],
+)
+def test_spike_options_are_checked_at_load(detect, message):
+    from signalfire.rules import parse_rule_text
+
+    body = {"id": "r", "title": "t", "severity": "info", "detect": {"type": "spike", "factor": 2}}
+    body["detect"].update(detect)  # type: ignore[attr-defined]
+    import yaml
+
+    _, problems = parse_rule_text(yaml.safe_dump(body), "r.yaml")
+    assert any(message in str(p) for p in problems), [str(p) for p in problems]

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from alerting.message import dedup_key
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.detectors.spike import SpikeDetector
 from signalfire.engine.detectors.windowed import WindowedDetector
 from tests.unit.helpers import base_rule
 
@@ -194,3 +195,59 @@ def test_in_order_pages_independent_of_lateness(events, lateness, data):
     events = in_order(events)
     cuts = data.draw(st.lists(st.integers(0, len(events)), max_size=5, unique=True))
     assert run_lateness(events, lateness, cuts) == run_lateness(events, 0)
+
+
+SPIKE = base_rule({"type": "spike", "window": "10s", "factor": 2, "baseline_windows": 2})
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams())
+def test_spike_windows_equal_a_brute_force_recount_on_the_boundary(events):
+    engine = Engine([SPIKE], EngineSettings(allowed_lateness_ms=LATENESS))
+    det = engine.detectors[0]
+    assert isinstance(det, SpikeDetector)
+    seen = []
+    for e, _ in accepted_with_clock(events):
+        engine.process([dict(e)])
+        seen.append(e)
+        t = det.boundary * det.res
+        for org in ("a", "b", "c"):
+            counts = [
+                sum(
+                    1
+                    for x in seen
+                    if x["org_id"] == org and t - (j + 1) * 10_000 <= x["ts"] < t - j * 10_000
+                )
+                for j in range(3)
+            ]
+            sums = det.sums.get(org, [0.0] * 6)
+            assert [sums[0], sums[2], sums[4]] == counts, (org, t)
+
+
+SEASONAL = base_rule(
+    {"type": "spike", "window": "2s", "seasonality": "6s", "factor": 2, "baseline_windows": 2}
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams())
+def test_seasonal_spike_windows_equal_a_brute_force_recount(events):
+    engine = Engine([SEASONAL], EngineSettings(allowed_lateness_ms=LATENESS))
+    det = engine.detectors[0]
+    assert isinstance(det, SpikeDetector)
+    seen = []
+    for e, _ in accepted_with_clock(events):
+        engine.process([dict(e)])
+        seen.append(e)
+        t = det.boundary * det.res
+        for org in ("a", "b", "c"):
+            counts = [
+                sum(
+                    1
+                    for x in seen
+                    if x["org_id"] == org and t - j * 6_000 - 2_000 <= x["ts"] < t - j * 6_000
+                )
+                for j in range(3)
+            ]
+            sums = det.sums.get(org, [0.0] * 6)
+            assert [sums[0], sums[2], sums[4]] == counts, (org, t)
