@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
+from signalfire.events import MAX_TS_MS
 from signalfire.rules.detect import parse_detect
 from signalfire.rules.model import OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
 from signalfire.rules.problems import Problems
@@ -228,6 +229,47 @@ def _tests(raw: LineDict, problems: Problems) -> tuple[TestCase, ...]:
                 f"tests[{i}].expect: expected a list of {{action: trigger|resolve, group: ...}}",
             )
             continue
-        until = _duration(case, "until", None, problems) if "until" in case else None
+        for n, event in enumerate(events):
+            _case_event(event, f"tests[{i}].events[{n}]", _line_of(events, n, line), problems)
+        for n, item in enumerate(expect):
+            if "at" in item:
+                _time(item, "at", f"tests[{i}].expect[{n}]", _line_of(expect, n, line), problems)
+        until = _time(case, "until", f"tests[{i}]", line, problems)
         cases.append(TestCase(name, line, tuple(events), tuple(expect), until))
     return tuple(cases)
+
+
+def _line_of(node: object, key: Any, default: int) -> int:
+    return node.line_of(key) if isinstance(node, LineDict | LineList) else default
+
+
+def _time(node: dict[str, Any], key: str, where: str, line: int, problems: Problems) -> int | None:
+    if key not in node:
+        return None
+    try:
+        return parse_time_ms(node[key])
+    except DurationError as exc:
+        problems.add(_line_of(node, key, line), f"{where}.{key}: {exc}")
+        return None
+
+
+def _case_event(event: dict[str, Any], where: str, line: int, problems: Problems) -> None:
+    """Checked here, not only when the case runs, so that `rules check` reports them too."""
+    start = _time(event, "ts", where, line, problems) if "ts" in event else 0
+    every = 0
+    if "every" in event:
+        try:
+            every = parse_duration_ms(event["every"])
+        except DurationError as exc:
+            problems.add(_line_of(event, "every", line), f"{where}.every: {exc}")
+    repeat = event.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        problems.add(
+            _line_of(event, "repeat", line), f"{where}.repeat: expected a whole number >= 1"
+        )
+    elif start is not None and start + (repeat - 1) * every >= MAX_TS_MS:
+        problems.add(
+            _line_of(event, "repeat", line),
+            f"{where}.repeat: the last event would fall at {start + (repeat - 1) * every} ms, "
+            f"past the latest event time {MAX_TS_MS - 1} ms",
+        )
