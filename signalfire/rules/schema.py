@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -37,6 +38,9 @@ TOP_LEVEL_KEYS = (
     "max_groups",
     "tests",
 )
+# Pages carry text up to 1024 characters whole (alerting.message.MAX_TEXT_CHARS); a runbook
+# link cut there would lead nowhere, so a longer one is refused here instead.
+MAX_RUNBOOK_CHARS = 1024
 OCCURRENCE_THROTTLE_MS = 600_000
 CONDITION_RESOLVE_MS = 300_000
 
@@ -78,6 +82,14 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
                 f"annotations.summary: unknown placeholder {{{name}}} "
                 "(use group fields, value, threshold, window, op, rule, title, field, group)",
             )
+    runbook = annotations.get("runbook")
+    if runbook is not None and not _is_http_url(runbook):
+        node = raw.get("annotations")
+        problems.add(
+            _line_of(node, "runbook", raw.line_of("annotations")),
+            f"annotations.runbook: must be an http(s) URL of at most {MAX_RUNBOOK_CHARS} "
+            f"characters, got {runbook[:80]!r}",
+        )
     where = parse_filter(raw.get("where"), raw.line_of("where"), problems)
     occurrence = detect is not None and detect.type in OCCURRENCE_TYPES
     for_ms = _duration(raw, "for", 0, problems)
@@ -142,6 +154,18 @@ def _text(raw: LineDict, key: str, problems: Problems, required: bool = False) -
         problems.add(raw.line_of(key), f"{key}: expected text")
         return ""
     return value
+
+
+def _is_http_url(text: str) -> bool:
+    """An absolute http(s) URL with a host, no spaces or control characters: it becomes the
+    page's `links[].href`, which PagerDuty requires to be a URL."""
+    if len(text) > MAX_RUNBOOK_CHARS or any(c.isspace() or not c.isprintable() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _string_map(raw: LineDict, key: str, problems: Problems) -> dict[str, str]:
