@@ -1,9 +1,10 @@
-"""Pager messages (CONTRACTS.md section 2): a PagerDuty Events v2 envelope with details."""
+"""Pager messages (CONTRACTS.md section 2): a PagerDuty Events v2 envelope with details,
+always within PagerDuty's limits."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,12 +19,30 @@ MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 FINGERPRINT_HEX = 32
 WITH_THRESHOLD = frozenset({"threshold", "distinct", "ratio"})
+# PagerDuty refuses events over 512 KiB (alerting.sinks.pagerduty.MAX_BODY). The bridge adds the
+# routing key and its redaction may lengthen short values to `[redacted]`: 12 KiB is left for those.
+MAX_MESSAGE_BYTES = 500 * 1024
+MAX_TEXT_CHARS = 1024  # any one text: group value, evidence value, label, annotation, title
+SHORT_TEXT_CHARS = 64  # the last resort: a rule with very many group fields or labels
+TRUNCATED = "…[truncated {:,} chars]"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_ISO_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+_LAST_ISO_MS = (datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) - _EPOCH) // timedelta(
+    milliseconds=1
+)
 
 
 def iso_ms(ms: int) -> str:
-    """Event time as ISO-8601 UTC with milliseconds: 2026-11-23T08:00:00.000Z."""
-    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    """Event time as ISO-8601 UTC with milliseconds: 2026-11-23T08:00:00.000Z.
+
+    Never raises: a time outside the years 1..9999 is written as the nearer end of them. Rule
+    durations and event times are bounded so that no page needs that (signalfire.durations);
+    this only keeps a bug elsewhere from becoming an exception on the alert path.
+    """
+    ms = min(max(ms, _FIRST_ISO_MS), _LAST_ISO_MS)
+    dt = _EPOCH + timedelta(milliseconds=ms)  # arithmetic: no platform time_t limits
+    # `%Y` leaves years below 1000 unpadded on glibc; ISO-8601 wants four digits.
+    return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def fingerprint(group: tuple[tuple[str, Any], ...]) -> str:
@@ -55,11 +74,45 @@ def group_text(group: tuple[tuple[str, Any], ...]) -> str:
     return ",".join(f"{k}={v}" for k, v in group)
 
 
-def summary(rule: Rule, alert: Alert) -> str:
+def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text`, or its start and a marker saying how much was cut: at most `limit` characters."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - len(TRUNCATED.format(len(text))))
+    return text[:keep] + TRUNCATED.format(len(text) - keep)
+
+
+class _Cap:
+    """Cuts every text inside a value (not mapping keys) to `limit`; remembers if it cut any."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.cut = False
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) <= self.limit:
+                return value
+            self.cut = True
+            return cap_text(value, self.limit)
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self(v) for v in value]
+        return value
+
+
+def summary(rule: Rule, alert: Alert, group: tuple[tuple[str, Any], ...], value: Any) -> str:
+    """The page's one-line text (at most MAX_SUMMARY characters), from the group values and
+    value as the page carries them (cut or not).
+
+    Those go in whole or not at all: the bridge's redaction finds a hidden value in the summary
+    only as the same text it sees in custom_details.
+    """
     d = rule.detect
     window_ms = d.window_ms or d.within_ms or d.lookback_ms
     values = {
-        "value": format_number(alert.evidence.value),
+        "value": format_number(value),
         "threshold": format_number(d.threshold),
         "window": format_duration_ms(window_ms) if window_ms else "",
         "op": d.op,
@@ -67,25 +120,72 @@ def summary(rule: Rule, alert: Alert) -> str:
         "title": rule.title,
         "severity": rule.severity,
         "field": ".".join(d.field or ()),
-        "group": group_text(alert.group),
+        "group": group_text(group),
     }
-    values.update((k, str(v)) for k, v in alert.group)
-    template = rule.annotations.get("summary")
-    if template is None:
-        text = f"{rule.title}: {values['group']} (value {values['value']})"
-    else:
-        text = render(template, values)
-    if alert.action == "resolve":
-        text = f"RESOLVED: {text}"
-    return text[:MAX_SUMMARY]
+    values.update((k, str(v)) for k, v in group)
+    whole = {"value", "group", *(k for k, _ in group)}
+    template = rule.annotations.get("summary", "{title}: {group} (value {value})")
+    prefix = "RESOLVED: " if alert.action == "resolve" else ""
+    return prefix + render(template, values, MAX_SUMMARY - len(prefix), whole)
 
 
 def pager_message(rule: Rule, alert: Alert) -> dict[str, Any]:
+    """The page for `alert`: at most MAX_MESSAGE_BYTES encoded, whatever the events held.
+
+    Every text is cut to MAX_TEXT_CHARS; if the page is still too large, the bulkiest optional
+    parts (evidence, annotations but the runbook) are left out, largest first; if even that is
+    not enough (a rule with very many group fields or labels), texts are cut to SHORT_TEXT_CHARS
+    and every optional part left out. `custom_details.truncated` marks any such page, `omitted`
+    lists what was left out. The dedup key is always that of the whole group values.
+    """
+    message = _message(rule, alert, MAX_TEXT_CHARS)
+    if _size(message) <= MAX_MESSAGE_BYTES:
+        return message
+    details = message["payload"]["custom_details"]
+    for section, key in sorted(_optional(details), key=lambda p: -_size(details[p[0]][p[1]])):
+        _leave_out(details, section, key)
+        if _size(message) <= MAX_MESSAGE_BYTES:
+            return message
+    message = _message(rule, alert, SHORT_TEXT_CHARS)
+    details = message["payload"]["custom_details"]
+    for section, key in _optional(details):
+        _leave_out(details, section, key)
+    return message
+
+
+def _optional(details: dict[str, Any]) -> list[tuple[str, str]]:
+    # The evidence's `field` stays: redaction reads it to hide a new value of a hidden field.
+    return [
+        (section, key)
+        for section in ("evidence", "annotations")
+        for key in details[section]
+        if (section, key) not in (("evidence", "field"), ("annotations", "runbook"))
+    ]
+
+
+def _leave_out(details: dict[str, Any], section: str, key: str) -> None:
+    if (section, key) == ("evidence", "sample_event_ids"):
+        details[section][key] = []  # the contract promises the list, if empty
+    else:
+        del details[section][key]
+    details["truncated"] = True
+    details.setdefault("omitted", []).append(f"{section}.{key}")
+
+
+def _size(value: Any) -> int:
+    # The bytes the pager topic and the bridge carry (the PagerDuty sink measures the same).
+    return len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+
+
+def _message(rule: Rule, alert: Alert, limit: int) -> dict[str, Any]:
+    cap = _Cap(limit)
     ev = alert.evidence
+    group = tuple((k, cap(v)) for k, v in alert.group)
+    value = cap(ev.value)
     details: dict[str, Any] = {
-        "rule": {"id": rule.id, "version": rule.version, "title": rule.title},
-        "group": alert.group_dict,
-        "value": ev.value,
+        "rule": {"id": rule.id, "version": rule.version, "title": cap(rule.title)},
+        "group": dict(group),
+        "value": value,
     }
     if rule.detect.type in WITH_THRESHOLD:
         details["threshold"] = rule.detect.threshold
@@ -96,33 +196,36 @@ def pager_message(rule: Rule, alert: Alert) -> dict[str, Any]:
             "start": iso_ms(ev.window_start),
             "end": iso_ms(ev.window_end),
         }
-    evidence: dict[str, Any] = {"sample_event_ids": list(ev.sample_event_ids)}
+    evidence: dict[str, Any] = {"sample_event_ids": cap(ev.sample_event_ids)}
     if ev.top:
-        evidence["top"] = {k: [list(pair) for pair in v] for k, v in ev.top.items()}
-    evidence.update(ev.extra)
+        evidence["top"] = cap(ev.top)
+    evidence.update(cap(ev.extra))
     details["evidence"] = evidence
-    details["labels"] = dict(rule.labels)
-    details["annotations"] = dict(rule.annotations)
+    details["labels"] = cap(rule.labels)
+    details["annotations"] = cap(rule.annotations)
     if rule.description and "description" not in details["annotations"]:
-        details["annotations"]["description"] = rule.description
+        details["annotations"]["description"] = cap(rule.description)
     if rule.owner:
-        details["owner"] = rule.owner
+        details["owner"] = cap(rule.owner)
+    if cap.cut:
+        details["truncated"] = True
     message: dict[str, Any] = {
         "event_action": alert.action,
-        "dedup_key": dedup_key(rule.id, alert.group),
+        "dedup_key": dedup_key(rule.id, alert.group),  # of the whole values, never the cut ones
         "payload": {
-            "summary": summary(rule, alert),
+            "summary": summary(rule, alert, group, value),
             "source": SOURCE,
             "severity": rule.severity,
             "timestamp": iso_ms(alert.at),
             "component": rule.id,
-            "group": group_text(alert.group),
+            "group": group_text(group),
             "class": rule.detect.type,
             "custom_details": details,
         },
     }
     runbook = rule.annotations.get("runbook")
-    if runbook:
+    # Never cut: a cut link leads nowhere. Rules check holds runbooks to MAX_TEXT_CHARS.
+    if runbook and len(runbook) <= MAX_TEXT_CHARS:
         message["links"] = [{"href": runbook, "text": "Runbook"}]
     return message
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerting.model import Alert
-from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
 from signalfire.engine import Engine, EngineSettings
 from signalfire.events import Event, EventError, normalize
 from signalfire.rules.model import Rule, TestCase
@@ -42,11 +42,10 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _ms(value: object, what: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+def _ms(value: object, what: str, time: bool = True) -> int:
+    """A time (epoch ms or a duration from 0) or, with `time=False`, a duration."""
     try:
-        return parse_duration_ms(value)
+        return parse_time_ms(value) if time else parse_duration_ms(value)
     except DurationError as exc:
         raise CaseError(f"{what}: {exc}") from None
 
@@ -58,7 +57,7 @@ def expand_events(case: TestCase) -> list[Event]:
         repeat = spec.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
             raise CaseError(f"events[{n}].repeat: expected a whole number >= 1")
-        every = _ms(spec.get("every", 0), f"events[{n}].every")
+        every = _ms(spec.get("every", 0), f"events[{n}].every", time=False)
         start = _ms(spec.get("ts", 0), f"events[{n}].ts")
         base = {k: plain(v) for k, v in spec.items() if k not in TEST_KEYS}
         for r in range(repeat):

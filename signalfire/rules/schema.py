@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
-from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
+from signalfire.events import MAX_TS_MS
 from signalfire.rules.detect import parse_detect
 from signalfire.rules.model import OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
 from signalfire.rules.problems import Problems
@@ -36,6 +38,9 @@ TOP_LEVEL_KEYS = (
     "max_groups",
     "tests",
 )
+# Pages carry text up to 1024 characters whole (alerting.message.MAX_TEXT_CHARS); a runbook
+# link cut there would lead nowhere, so a longer one is refused here instead.
+MAX_RUNBOOK_CHARS = 1024
 OCCURRENCE_THROTTLE_MS = 600_000
 CONDITION_RESOLVE_MS = 300_000
 
@@ -77,6 +82,14 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
                 f"annotations.summary: unknown placeholder {{{name}}} "
                 "(use group fields, value, threshold, window, op, rule, title, field, group)",
             )
+    runbook = annotations.get("runbook")
+    if runbook is not None and not _is_http_url(runbook):
+        node = raw.get("annotations")
+        problems.add(
+            _line_of(node, "runbook", raw.line_of("annotations")),
+            f"annotations.runbook: must be an http(s) URL of at most {MAX_RUNBOOK_CHARS} "
+            f"characters, got {runbook[:80]!r}",
+        )
     where = parse_filter(raw.get("where"), raw.line_of("where"), problems)
     occurrence = detect is not None and detect.type in OCCURRENCE_TYPES
     for_ms = _duration(raw, "for", 0, problems)
@@ -141,6 +154,18 @@ def _text(raw: LineDict, key: str, problems: Problems, required: bool = False) -
         problems.add(raw.line_of(key), f"{key}: expected text")
         return ""
     return value
+
+
+def _is_http_url(text: str) -> bool:
+    """An absolute http(s) URL with a host, no spaces or control characters: it becomes the
+    page's `links[].href`, which PagerDuty requires to be a URL."""
+    if len(text) > MAX_RUNBOOK_CHARS or any(c.isspace() or not c.isprintable() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _string_map(raw: LineDict, key: str, problems: Problems) -> dict[str, str]:
@@ -228,6 +253,47 @@ def _tests(raw: LineDict, problems: Problems) -> tuple[TestCase, ...]:
                 f"tests[{i}].expect: expected a list of {{action: trigger|resolve, group: ...}}",
             )
             continue
-        until = _duration(case, "until", None, problems) if "until" in case else None
+        for n, event in enumerate(events):
+            _case_event(event, f"tests[{i}].events[{n}]", _line_of(events, n, line), problems)
+        for n, item in enumerate(expect):
+            if "at" in item:
+                _time(item, "at", f"tests[{i}].expect[{n}]", _line_of(expect, n, line), problems)
+        until = _time(case, "until", f"tests[{i}]", line, problems)
         cases.append(TestCase(name, line, tuple(events), tuple(expect), until))
     return tuple(cases)
+
+
+def _line_of(node: object, key: Any, default: int) -> int:
+    return node.line_of(key) if isinstance(node, LineDict | LineList) else default
+
+
+def _time(node: dict[str, Any], key: str, where: str, line: int, problems: Problems) -> int | None:
+    if key not in node:
+        return None
+    try:
+        return parse_time_ms(node[key])
+    except DurationError as exc:
+        problems.add(_line_of(node, key, line), f"{where}.{key}: {exc}")
+        return None
+
+
+def _case_event(event: dict[str, Any], where: str, line: int, problems: Problems) -> None:
+    """Checked here, not only when the case runs, so that `rules check` reports them too."""
+    start = _time(event, "ts", where, line, problems) if "ts" in event else 0
+    every = 0
+    if "every" in event:
+        try:
+            every = parse_duration_ms(event["every"])
+        except DurationError as exc:
+            problems.add(_line_of(event, "every", line), f"{where}.every: {exc}")
+    repeat = event.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        problems.add(
+            _line_of(event, "repeat", line), f"{where}.repeat: expected a whole number >= 1"
+        )
+    elif start is not None and start + (repeat - 1) * every >= MAX_TS_MS:
+        problems.add(
+            _line_of(event, "repeat", line),
+            f"{where}.repeat: the last event would fall at {start + (repeat - 1) * every} ms, "
+            f"past the latest event time {MAX_TS_MS - 1} ms",
+        )

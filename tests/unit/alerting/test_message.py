@@ -1,7 +1,10 @@
 """Pager messages: CONTRACTS.md section 2 shape, stable dedup keys, limits."""
 
+import pytest
+
 from alerting.message import dedup_key, fingerprint, iso_ms, pager_message
 from alerting.model import Alert, Evidence
+from signalfire.events import MAX_TS_MS
 from tests.unit.helpers import rule
 
 RULE = rule("""\
@@ -88,6 +91,23 @@ def test_summary_and_key_limits():
     assert len(m["dedup_key"]) <= 255
 
 
-def test_iso_ms():
-    assert iso_ms(0) == "1970-01-01T00:00:00.000Z"
-    assert iso_ms(1_795_420_800_123) == "2026-11-23T08:00:00.123Z"
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1_795_420_800_123, "2026-11-23T08:00:00.123Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+        (-3650 * 86_400_000, "1960-01-04T00:00:00.000Z"),  # first event time minus 3650d
+        (MAX_TS_MS - 1 + 3650 * 86_400_000, "5148-11-13T09:46:39.999Z"),
+        (-62_135_596_800_000, "0001-01-01T00:00:00.000Z"),  # years below 1000 keep 4 digits
+        (-30_610_224_000_000, "1000-01-01T00:00:00.000Z"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        # Beyond what ISO-8601 years 1..9999 can spell: held at the ends, never an exception.
+        (-62_135_596_800_001, "0001-01-01T00:00:00.000Z"),
+        (-(10**30), "0001-01-01T00:00:00.000Z"),
+        (253_402_300_800_000, "9999-12-31T23:59:59.999Z"),
+        (10**30, "9999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_iso_ms(ms, text):
+    assert iso_ms(ms) == text

@@ -1,5 +1,6 @@
 """Rule files: every problem reported as file:line: message, all at once."""
 
+import json
 import textwrap
 
 import pytest
@@ -174,3 +175,40 @@ def test_version_ignores_tests_but_tracks_logic():
     (b,), _ = parse_rule_text(GOOD + "tests: []\n", "r.yaml")
     (c,), _ = parse_rule_text(GOOD.replace("1000", "1001"), "r.yaml")
     assert a.version == b.version != c.version
+
+
+@pytest.mark.parametrize(
+    "runbook",
+    [
+        "see the wiki",
+        "runbooks.example/api-key-burst",
+        "/runbooks/api-key-burst",
+        "ftp://files.example/runbook.txt",
+        "javascript:alert(1)",
+        "https://",
+        "https:///path-only",
+        "http://runbooks example/x",
+        "http://[::1/x",
+        "https://runbooks.example/" + "x" * 1024,
+    ],
+)
+def test_runbook_must_be_an_http_url(runbook):
+    # It becomes the page's links[].href: PagerDuty wants a URL there.
+    text = GOOD + f"annotations:\n  description: d\n  runbook: {json.dumps(runbook)}\n"
+    found = problems_of(text)
+    assert len(found) == 1 and found[0].startswith(
+        "r.yaml:14: annotations.runbook: must be an http(s) URL"
+    ), found
+
+
+@pytest.mark.parametrize(
+    "runbook",
+    [
+        "https://runbooks.example/api-key-burst",
+        "http://wiki.internal:8080/display/TNS/Key+burst?x=1#steps",
+        "HTTPS://Runbooks.Example/X",
+        "https://runbooks.example/" + "x" * 998,
+    ],
+)
+def test_http_runbooks_are_accepted(runbook):
+    assert problems_of(GOOD + f"annotations:\n  runbook: {json.dumps(runbook)}\n") == []
