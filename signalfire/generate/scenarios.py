@@ -4,9 +4,10 @@ Each scenario picks its victims from the population (distinct orgs, so no two sc
 group), starts at a seeded time after the first 20% of the run (and late enough for its rules'
 history needs), and yields a ground-truth label:
     {"scenario", "start_ts", "end_ts", "group": {field: value}, "rules": [rule ids]}
-`start_ts`..`end_ts` spans the abusive activity (its events may be delivered up to
-`max_lateness_ms` early, like any event); a rule fires inside it (for `source_silent`, once
-its absence window has passed after `start_ts`, the time the org stops).
+`start_ts` is the event time of the first abusive event (late delivery never moves an abusive
+event before it), `start_ts`..`end_ts` spans the abusive activity, and a rule fires inside it
+(for `source_silent`, once its absence window has passed after `start_ts`, the time the org
+stops).
 
 Magnitudes (rule thresholds in brackets):
 - stolen_key_token_drain: a mid-size org's busiest key, seen from the run's first minute, is used
@@ -89,7 +90,8 @@ def stolen_key_token_drain(w: World, rng: random.Random, start: int) -> Scenario
     ip = w.ids.ip()
     # the key is seen in the run's first minute, so its home country is learned long before
     events = [_normal(key, ts, w, rng) for ts in _spread(rng, w.start_ms, MINUTE, 3)]
-    for ts in _spread(rng, start, 10 * MINUTE, 3000):
+    times = _spread(rng, start, 10 * MINUTE, 3000)
+    for ts in times:
         tokens = (rng.randrange(150, 900), rng.randrange(3600, 4097))
         events.append(
             request_event(
@@ -105,13 +107,14 @@ def stolen_key_token_drain(w: World, rng: random.Random, start: int) -> Scenario
         )
     group = {"org_id": key.org_id, "api_key_id": key.key_id}
     rules = ("token_drain", "new_country_for_key")
-    return Scenario("stolen_key_token_drain", start, start + 10 * MINUTE, group, rules, events)
+    return Scenario("stolen_key_token_drain", times[0], start + 10 * MINUTE, group, rules, events)
 
 
 def scraping_burst(w: World, rng: random.Random, start: int) -> Scenario:
     key = w.busiest_key(w.pick_org(rng, 10, 80))
     events = []
-    for ts in _spread(rng, start, 3 * MINUTE, 7200):
+    times = _spread(rng, start, 3 * MINUTE, 7200)
+    for ts in times:
         status = 429 if rng.random() < 0.08 else 200
         tokens = (rng.randrange(20, 400), 0)
         events.append(
@@ -120,7 +123,8 @@ def scraping_burst(w: World, rng: random.Random, start: int) -> Scenario:
             )
         )
     group = {"org_id": key.org_id, "api_key_id": key.key_id}
-    return Scenario("scraping_burst", start, start + 3 * MINUTE, group, ("api_key_burst",), events)
+    rules = ("api_key_burst",)
+    return Scenario("scraping_burst", times[0], start + 3 * MINUTE, group, rules, events)
 
 
 def trial_account_farm(w: World, rng: random.Random, start: int) -> Scenario:
@@ -162,12 +166,13 @@ def flagged_content_surge(w: World, rng: random.Random, start: int) -> Scenario:
         key = rng.choices(org.keys, rates)[0]
         events.append(_normal(key, ts, w, rng, categories=_categories(rng)))
         ts += rng.randrange(60_000, 150_000)
-    for ts in _spread(rng, start, 10 * MINUTE, int(surge_eps * 600)):
+    times = _spread(rng, start, 10 * MINUTE, int(surge_eps * 600))
+    for ts in times:
         key = rng.choices(org.keys, rates)[0]
         events.append(_normal(key, ts, w, rng, categories=_categories(rng)))
     group = {"org_id": org.org_id}
     rules = ("flagged_ratio", "flagged_surge")
-    return Scenario("flagged_content_surge", start, start + 10 * MINUTE, group, rules, events)
+    return Scenario("flagged_content_surge", times[0], start + 10 * MINUTE, group, rules, events)
 
 
 def signup_key_flagged(w: World, rng: random.Random, start: int) -> Scenario:
