@@ -27,10 +27,13 @@ def batches(config, size=4000):
 )
 def test_catalogue_catches_every_scenario_and_nothing_else(seed, events, late_fraction):
     config = GeneratorConfig(seed=seed, events=events, late_fraction=late_fraction)
-    result = run_backtest(load_rules(["rules"]).rules, batches(config))
-    card = score(labels(config), result.messages)
+    rules = load_rules(["rules"]).rules
+    result = run_backtest(rules, batches(config))
+    card = score(labels(config), result.messages, [r.id for r in rules])
     assert card.catches and not card.missed, [(c.scenario, c.rule) for c in card.missed]
     assert card.unexplained == [], [m["payload"]["summary"] for m in card.unexplained]
+    assert card.uncovered == []
+    assert all(c.latency_ms is not None and c.latency_ms >= 0 for c in card.catches)
     assert result.late == 0 or result.late < result.events * 0.001
 
 
