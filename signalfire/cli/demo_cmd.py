@@ -12,11 +12,13 @@ import os
 import sys
 from typing import Any
 
-from signalfire.backtest import Backtest
+import orjson
+
+from signalfire.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
-from signalfire.cli.common import load_or_report
+from signalfire.cli.common import UsageError, load_or_report
 from signalfire.generate import GeneratorConfig, iter_events, labels
-from signalfire.scorecard import score
+from signalfire.scorecard import Scorecard, in_time_order, score
 
 BATCH = 2000
 COLOURS = {"critical": "31", "error": "35", "warning": "33", "info": "36"}
@@ -34,6 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--offline", action="store_true", help="no Kafka: run the engine in-process, then score"
     )
+    p.add_argument(
+        "--out", metavar="ALERTS.jsonl", help="with --offline: write pager messages, in time order"
+    )
+    p.add_argument(
+        "--scorecard", metavar="SCORE.json", help="with --offline: write the scorecard as JSON"
+    )
     p.set_defaults(func=run)
 
 
@@ -50,8 +58,44 @@ def page_line(message: dict[str, Any]) -> str:
     return f"{p['timestamp'][11:19]}  {action:<8} {sev} {p['component']:<28} {p['summary']}"
 
 
+def latency_text(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(ms // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def print_scorecard(card: Scorecard) -> None:
+    print(f"\n{'scenario':<25} {'rule':<29} caught  {'first page':<24}  latency")
+    for c in card.catches:
+        mark = _paint("yes", "32") if c.caught else _paint("NO ", "31")
+        page = c.first_page or "-"
+        print(
+            f"{c.scenario:<25} {c.rule:<29} {mark}     {page:<24}  {latency_text(c.latency_ms):>8}"
+        )
+    print(f"\n{'rule':<29} scenarios  caught")
+    for r in card.rules:
+        if not r.expected:
+            status = _paint("no scenario", "31")
+        else:
+            status = f"{r.caught}/{r.expected}"
+            status = _paint(status, "32" if r.caught == r.expected else "31")
+        print(f"{r.rule:<29} {r.expected:>9}  {status}")
+    rules_caught = sum(1 for r in card.rules if r.expected and r.caught == r.expected)
+    print(
+        f"\n{len(card.catches) - len(card.missed)}/{len(card.catches)} expected pages raised; "
+        f"{rules_caught}/{len(card.rules)} rules caught; "
+        f"{len(card.unexplained)} page(s) outside the injected scenarios"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.offline:
+        if args.out or args.scorecard:
+            raise UsageError("--out and --scorecard need --offline")
         return run_live(args)
     ruleset = load_or_report([args.rules])
     if ruleset is None:
@@ -70,15 +114,15 @@ def run(args: argparse.Namespace) -> int:
     result = bt.finish()
     print()
     print_summary(result)
-    card = score(labels(config), result.messages)
-    print("\nscenario                  rule                          caught  first page")
-    for c in card.catches:
-        mark = _paint("yes", "32") if c.caught else _paint("NO", "31")
-        print(f"{c.scenario:<25} {c.rule:<29} {mark:<6}  {c.first_page or '-'}")
-    print(
-        f"\n{len(card.catches) - len(card.missed)}/{len(card.catches)} expected pages raised; "
-        f"{len(card.unexplained)} page(s) outside the injected scenarios"
-    )
+    card = score(labels(config), result.messages, [r.id for r in ruleset.rules])
+    print_scorecard(card)
+    if args.out:
+        written = write_jsonl(args.out, in_time_order(result.messages))
+        print(f"wrote {written} message(s) to {args.out}")
+    if args.scorecard:
+        with open(args.scorecard, "wb") as fh:
+            fh.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2))
+        print(f"wrote the scorecard to {args.scorecard}")
     return 0
 
 

@@ -12,6 +12,11 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "flagged_content_surge",
     "signup_key_flagged",
     "silent_source",
+    "scripted_free_tier",
+    "child_safety_content",
+    "context_stuffing",
+    "failed_payment_usage",
+    "credential_stuffing",
 )
 
 DEFAULT_START_MS = 1_795_392_000_000  # 2026-11-23T00:00:00Z

@@ -117,7 +117,17 @@ def plan_events(plan: Plan) -> Iterator[Event]:
         stop_ms=stop,
     )
     # copies: event_id and ts are set below, and a plan may be replayed
-    injected = sorted((dict(e) for s in plan.scenarios for e in s.events), key=itemgetter("ts"))
+    injected: list[Event] = []
+    # A label's start_ts is the event time of its first abusive event: late delivery must not
+    # move an abusive event before it. Keyed by identity: the copies live as long as the run.
+    floors: dict[int, int] = {}
+    for scenario in plan.scenarios:
+        for original in scenario.events:
+            event = dict(original)
+            injected.append(event)
+            if event["ts"] >= scenario.start_ts:
+                floors[id(event)] = scenario.start_ts
+    injected.sort(key=itemgetter("ts"))
     late = random.Random(f"{seed}:late").random
     late_p = config.late_fraction if config.max_lateness_ms > 0 else 0.0
     max_late = config.max_lateness_ms
@@ -125,7 +135,8 @@ def plan_events(plan: Plan) -> Iterator[Event]:
     for n, event in enumerate(islice(_merged(background, injected), config.events)):
         event["event_id"] = f"{prefix}{n}"
         if late() < late_p:
-            event["ts"] -= 1 + int(late() * max_late)
+            ts = event["ts"] - 1 - int(late() * max_late)
+            event["ts"] = max(ts, floors.get(id(event), ts))
         yield event
 
 

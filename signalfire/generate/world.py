@@ -27,6 +27,12 @@ TIMINGS: dict[str, Timing] = {
     "flagged_content_surge": Timing(40 * MINUTE, 10 * MINUTE),
     "signup_key_flagged": Timing(0, 12 * MINUTE),
     "silent_source": Timing(0, 15 * MINUTE),  # needs 30% of the run to be >= 15 min
+    "scripted_free_tier": Timing(4 * MINUTE, 10 * MINUTE),  # signs up 4 min before it starts
+    "child_safety_content": Timing(0, 5 * MINUTE),
+    "context_stuffing": Timing(0, 8 * MINUTE),
+    # the rule's hour after the failed payment, plus time for the watermark to pass it
+    "failed_payment_usage": Timing(5 * MINUTE, 66 * MINUTE),
+    "credential_stuffing": Timing(0, 4 * MINUTE),
 }
 SILENT_SHARE = 0.3
 

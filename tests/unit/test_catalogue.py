@@ -20,13 +20,20 @@ def batches(config, size=4000):
         yield batch
 
 
-@pytest.mark.parametrize("seed", [7, 2026])
-def test_catalogue_catches_every_scenario_and_nothing_else(seed):
-    config = GeneratorConfig(seed=seed, events=120_000)
-    result = run_backtest(load_rules(["rules"]).rules, batches(config))
-    card = score(labels(config), result.messages)
+@pytest.mark.parametrize(
+    ("seed", "events", "late_fraction"),
+    # half the events delivered late: no abusive event may move before its label's start
+    [(7, 120_000, 0.01), (2026, 120_000, 0.01), (11, 60_000, 0.5)],
+)
+def test_catalogue_catches_every_scenario_and_nothing_else(seed, events, late_fraction):
+    config = GeneratorConfig(seed=seed, events=events, late_fraction=late_fraction)
+    rules = load_rules(["rules"]).rules
+    result = run_backtest(rules, batches(config))
+    card = score(labels(config), result.messages, [r.id for r in rules])
     assert card.catches and not card.missed, [(c.scenario, c.rule) for c in card.missed]
     assert card.unexplained == [], [m["payload"]["summary"] for m in card.unexplained]
+    assert card.uncovered == []
+    assert all(c.latency_ms is not None and c.latency_ms >= 0 for c in card.catches)
     assert result.late == 0 or result.late < result.events * 0.001
 
 

@@ -2,11 +2,16 @@
 
 import gzip
 import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
 
 from signalfire.cli import main
+from signalfire.rules import load_rules
+from signalfire.scorecard import page_ms
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RULE = textwrap.dedent("""\
     id: burst
@@ -195,3 +200,38 @@ def test_backtest_bad_file_is_one_line_and_exit_2(rules_dir, tmp_path, capsys, m
     assert main(argv + (["--out", str(tmp_path / out)] if out else [])) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"signalfire backtest: {expected} ")
+
+
+def test_demo_offline_scores_every_rule_and_writes_pages_in_time_order(tmp_path, capsys):
+    pages, report = tmp_path / "pages.jsonl", tmp_path / "score.json"
+    # seed 3: the engine emits a resolve after two later triggers (a resolve waits for the
+    # watermark), so the file's order is the sort's doing, not the run's
+    argv = ["demo", "--offline", "--events", "60000", "--seed", "3", "--resolves"]
+    assert main([*argv, "--out", str(pages), "--scorecard", str(report)]) == 0
+    out = capsys.readouterr().out
+    card = orjson.loads(report.read_bytes())
+    catalogue = {r.id for r in load_rules([str(ROOT / "rules")]).rules}
+    assert {r["rule"] for r in card["rules"]} == catalogue
+    assert all(r["scenarios"] >= 1 and r["caught"] == r["scenarios"] for r in card["rules"])
+    assert card["caught"] == card["expected"] == len(card["catches"]) >= len(catalogue)
+    assert card["unexplained"] == []
+    for c in card["catches"]:
+        assert isinstance(c["latency_ms"], int) and c["latency_ms"] >= 0, c
+        assert page_ms(c["first_page"]) - page_ms(c["abuse_start"]) == c["latency_ms"]
+        row = next(line for line in out.splitlines() if line.startswith(c["scenario"] + " ")
+                   and f" {c['rule']} " in line)  # fmt: skip
+        assert row.split()[-2:-1] == [c["first_page"]] and row.split()[-1] != "-"
+    assert f"{card['caught']}/{card['expected']} expected pages raised" in out
+    written = [orjson.loads(line) for line in pages.read_bytes().splitlines()]
+    shown = [line for line in out.splitlines() if "  TRIGGER  " in line or "  RESOLVE  " in line]
+    assert len(written) == len(shown) and f"{len(written)} pager messages" in out
+    order = [(page_ms(m["payload"]["timestamp"]), m["payload"]["component"], m["dedup_key"])
+             for m in written]  # fmt: skip
+    assert order == sorted(order)
+
+
+def test_demo_out_needs_offline(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(tmp_path / "pages.jsonl")])
+    assert exc.value.code == 2
+    assert "--out and --scorecard need --offline" in capsys.readouterr().err

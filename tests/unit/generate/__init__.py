@@ -6,9 +6,11 @@ with two pointers over the sorted events of each group.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from ipaddress import ip_address, ip_network
 from itertools import pairwise
 from typing import Any
 
@@ -148,10 +150,41 @@ def _sequence_fires(items: list[Event], within_ms: int) -> bool:
     return False
 
 
+def _unpaid_fires(items: list[Event], within_ms: int, count: int, end: int) -> bool:
+    """payment_failed, then `count` requests, then no payment_succeeded until the deadline
+    (first + within), which the run must have reached."""
+    for i, first in enumerate(items):
+        if first["event_type"] != "payment_failed":
+            continue
+        deadline = first["ts"] + within_ms
+        requests = [e["ts"] for e in items[i + 1 :] if _is_request(e) and e["ts"] <= deadline]
+        if end < deadline or len(requests) < count:
+            continue
+        done = requests[count - 1]
+        paid = (e["ts"] for e in items if e["event_type"] == "payment_succeeded")
+        if not any(done <= t <= deadline for t in paid):
+            return True
+    return False
+
+
+AUTOMATION_UA = re.compile(r"(?i)(scrapy|headless|phantomjs|selenium|puppeteer|playwright)")
+INTERNAL = (ip_network("10.0.0.0/8"), ip_network("192.168.0.0/16"))
+
+
+def _automated(event: Event) -> bool:
+    return (
+        _is_request(event)
+        and event["attrs"].get("plan") == "free"
+        and bool(AUTOMATION_UA.search(event["attrs"].get("user_agent", "")))
+        and not any(ip_address(event["ip"]) in net for net in INTERNAL)
+    )
+
+
 def firing_groups(events: list[Event]) -> dict[str, set[Group]]:
-    """Groups for which each rule of the brief's catalogue would fire, by brute force."""
+    """Groups for which each rule of the shipped catalogue would fire, by brute force."""
     key = ("org_id", "api_key_id")
     org = ("org_id",)
+    account = ("org_id", "account_id")
     by_org = group_by(events, org)
     end = max(e["ts"] for e in events)
     fired: dict[str, set[Group]] = {
@@ -191,6 +224,29 @@ def firing_groups(events: list[Event]) -> dict[str, set[Group]]:
             _key(org, g)
             for g, items in by_org.items()
             if max(max_gap(items), end - items[-1]["ts"]) > 10 * MINUTE
+        },
+        "auth_failure_burst": _threshold(
+            events, ("ip",), 5 * MINUTE, 50, lambda e: e["status"] in (401, 403), lambda _: 1
+        ),
+        "automation_user_agent": {_key(account, g) for g in group_by(events, account, _automated)},
+        "child_safety_flag": {
+            _key(account, g)
+            for g in group_by(
+                events,
+                account,
+                lambda e: "sexual/minors" in e.get("categories", ()) and e["flagged"],
+            )
+        },
+        "max_prompt_tokens": {
+            _key(key, g)
+            for g in group_by(
+                events, key, lambda e: _is_request(e) and e["prompt_tokens"] > 100_000
+            )
+        },
+        "unpaid_heavy_usage": {
+            _key(org, g)
+            for g, items in by_org.items()
+            if _unpaid_fires(items, 60 * MINUTE, 100, end)
         },
     }
     return fired
