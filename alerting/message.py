@@ -11,7 +11,7 @@ import orjson
 
 from alerting.model import Alert
 from signalfire.durations import format_duration_ms
-from signalfire.rules.model import Rule
+from signalfire.rules.model import CONDITION_TYPES, Rule
 from signalfire.rules.template import render
 
 SOURCE = "signalfire"
@@ -124,9 +124,27 @@ def summary(rule: Rule, alert: Alert, group: tuple[tuple[str, Any], ...], value:
     }
     values.update((k, str(v)) for k, v in group)
     whole = {"value", "group", *(k for k, _ in group)}
-    template = rule.annotations.get("summary", "{title}: {group} (value {value})")
-    prefix = "RESOLVED: " if alert.action == "resolve" else ""
-    return prefix + render(template, values, MAX_SUMMARY - len(prefix), whole)
+    if alert.action == "resolve":
+        # A rule's summary describes its trigger ("ratio {value} > {threshold}"), which a
+        # resolve's value need not bear out: a resolve says what ended, in words that hold.
+        template = f"RESOLVED: {{title}}: {{group}} ({_resolved_because(rule, value)})"
+    elif value is None:
+        template = rule.annotations.get("summary", "{title}: {group}")
+    else:
+        template = rule.annotations.get("summary", "{title}: {group} (value {value})")
+    return render(template, values, MAX_SUMMARY, whole)
+
+
+def _resolved_because(rule: Rule, value: Any) -> str:
+    kind = rule.detect.type
+    if kind not in CONDITION_TYPES:
+        after = format_duration_ms(rule.resolve_after_ms or 0)
+        return f"no new occurrence for {after}"
+    if kind == "absence":
+        return "events again"
+    if value is None:
+        return "no events left in the window"
+    return "now {value}: the condition no longer holds"
 
 
 def pager_message(rule: Rule, alert: Alert) -> dict[str, Any]:
@@ -199,6 +217,9 @@ def _message(rule: Rule, alert: Alert, limit: int) -> dict[str, Any]:
     evidence: dict[str, Any] = {"sample_event_ids": cap(ev.sample_event_ids)}
     if ev.top:
         evidence["top"] = cap(ev.top)
+    if ev.counted_since is not None:
+        # what the samples and top values cover: the group's events from this time on
+        evidence["counted"] = {"since": iso_ms(ev.counted_since), "events": ev.counted_events}
     evidence.update(cap(ev.extra))
     details["evidence"] = evidence
     details["labels"] = cap(rule.labels)

@@ -19,6 +19,10 @@ class Evidence:
     sample_event_ids: tuple[str, ...] = ()
     top: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The group's events that `top` and the samples count: from this event time on, this many
+    # (a group is counted from when it became warm, not over its whole window).
+    counted_since: int | None = None
+    counted_events: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,10 +115,13 @@ class AbsenceDetector(Detector):
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
         since = self.silent.get(key)
         silent_s = (at - (since - self.window)) / 1000 if since is not None else 0
+        first, counted = self.counted_span(key)
         return Evidence(
             value=silent_s,
             window_start=at - self.window,
             window_end=at,
             sample_event_ids=self.sample_ids(key),
             top=self.top_of(key),
+            counted_since=first,
+            counted_events=counted,
         )

@@ -48,6 +48,8 @@ class Detector:
         self.emitted: list[tuple[int, Transition]] = []
         self.samples: dict[GroupKey, list[str]] = {}
         self.tops: dict[GroupKey, dict[tuple[str, ...], dict[Any, int]]] = {}
+        # per group: [event time of the first counted event, events counted]
+        self.counted: dict[GroupKey, list[int]] = {}
         self.tick = NEVER
         self.lateness = settings.allowed_lateness_ms
         self.now = -NEVER
@@ -85,12 +87,18 @@ class Detector:
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
         return Evidence(sample_event_ids=self.sample_ids(key), top=self.top_of(key))
 
+    def counted_span(self, key: GroupKey) -> tuple[int | None, int]:
+        """(first counted event time, events counted) behind the group's samples and top."""
+        span = self.counted.get(key)
+        return (span[0], span[1]) if span is not None else (None, 0)
+
     def group_count(self) -> int:
         return 0
 
     def forget(self, key: GroupKey) -> None:
         self.samples.pop(key, None)
         self.tops.pop(key, None)
+        self.counted.pop(key, None)
 
     def timer_added(self, due: int) -> None:
         """A lifecycle timer was set: wake up when the stream clock gets there."""
@@ -158,6 +166,12 @@ class Detector:
     # -- evidence helpers ------------------------------------------------------------------
     def note(self, key: GroupKey, event: Event) -> None:
         """Remember a matching event of the group for evidence (ids, top values)."""
+        span = self.counted.get(key)
+        if span is None:
+            self.counted[key] = [event["ts"], 1]
+        else:
+            span[1] += 1
+            span[0] = min(span[0], event["ts"])
         s = self.samples.get(key)
         eid = event.get("event_id")
         if s is None:
@@ -173,28 +187,48 @@ class Detector:
         per_field = self.tops.get(key)
         if per_field is None:
             per_field = self.tops[key] = {p: {} for p in self.rule.evidence_top}
-        for path, counts in per_field.items():
-            value = _get_path(event, path)
-            if value is None or value.__class__ in (dict, list):
-                continue
-            value = key_of(value)
-            if value in counts:
-                counts[value] += 1
-            elif len(counts) < TOP_VALUES_PER_FIELD:
-                counts[value] = 1
+        count_top(per_field, event)
+
+    def event_top(self, event: Event) -> dict[str, list[tuple[Any, int]]]:
+        """`evidence.top` of an occurrence that is one event: its own values."""
+        if not self.rule.evidence_top:
+            return {}
+        per_field: TopCounts = {p: {} for p in self.rule.evidence_top}
+        count_top(per_field, event)
+        return shown_top(per_field)
 
     def sample_ids(self, key: GroupKey) -> tuple[str, ...]:
         return tuple(self.samples.get(key, ())[-self.settings.sample_ids :])
 
     def top_of(self, key: GroupKey) -> dict[str, list[tuple[Any, int]]]:
         per_field = self.tops.get(key)
-        if not per_field:
-            return {}
-        return {
-            ".".join(path): [
-                (plain(v), n)
-                for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_SHOWN]
-            ]
-            for path, counts in per_field.items()
-            if counts
-        }
+        return shown_top(per_field) if per_field else {}
+
+
+TopCounts = dict[tuple[str, ...], dict[Any, int]]
+
+
+def count_top(per_field: TopCounts, event: Event) -> None:
+    """Count the event's values of the `evidence.top` fields (at most TOP_VALUES_PER_FIELD
+    distinct values each: later new values are not counted)."""
+    for path, counts in per_field.items():
+        value = _get_path(event, path)
+        if value is None or value.__class__ in (dict, list):
+            continue
+        value = key_of(value)
+        if value in counts:
+            counts[value] += 1
+        elif len(counts) < TOP_VALUES_PER_FIELD:
+            counts[value] = 1
+
+
+def shown_top(per_field: TopCounts) -> dict[str, list[tuple[Any, int]]]:
+    """The TOP_SHOWN most frequent values per field, most frequent first, then by text."""
+    return {
+        ".".join(path): [
+            (plain(v), n)
+            for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:TOP_SHOWN]
+        ]
+        for path, counts in per_field.items()
+        if counts
+    }

@@ -106,4 +106,6 @@ class DistinctDetector(WindowedDetector):
             window_end=base.window_end,
             sample_event_ids=base.sample_event_ids,
             top=top,
+            counted_since=base.counted_since,
+            counted_events=base.counted_events,
         )

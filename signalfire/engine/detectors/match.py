@@ -27,7 +27,8 @@ class MatchDetector(Detector):
             if now >= self.tick:
                 self.catch_up(now, now - lateness, clock)
             e = evs[i]
-            lc.occurred(key, e["ts"], Evidence(value=1, sample_event_ids=(e["event_id"],)))
+            evidence = Evidence(value=1, sample_event_ids=(e["event_id"],), top=self.event_top(e))
+            lc.occurred(key, e["ts"], evidence)
             if lc.out:
                 self.collect(seq0 + i)
 

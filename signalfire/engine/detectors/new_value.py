@@ -71,6 +71,7 @@ class NewValueDetector(Detector):
                     evidence = Evidence(
                         value=plain(v),
                         sample_event_ids=(evs[i]["event_id"],),
+                        top=self.event_top(evs[i]),
                         extra={"field": self.field_name, "known": known},
                     )
                     lc.occurred(key, ts, evidence)

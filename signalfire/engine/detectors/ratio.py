@@ -35,9 +35,9 @@ class RatioDetector(WindowedDetector):
             and self.op(acc[0] / acc[1], self.threshold)
         )
 
-    def value(self, key: GroupKey) -> float:
+    def value(self, key: GroupKey) -> float | None:
         acc = self.totals.get(key)
-        return round(acc[0] / acc[1], 6) if acc else 0.0
+        return round(acc[0] / acc[1], 6) if acc else None  # no events: no ratio
 
     def group_count(self) -> int:
         return len(self.totals)

@@ -1,15 +1,16 @@
 """`sequence`: ordered steps by the same group within `within`.
 
 Every partial match that can still complete is tracked, per group, oldest first:
-`[step, count, first_ts, ids]`. A partial is dropped when a younger one reaches the same
-progress (whatever completes the older one completes the younger one at the same event, and
-the younger has more time left), so the list is ordered by age and by progress at once, and
-holds at most one partial per progress state. Beyond `MAX_PARTIALS` per group, new starts are
-dropped and counted: the partials kept are the ones furthest along.
+`[step, count, first_ts, ids, top]` (`top`: counts of the `evidence.top` fields over the
+partial's events, or None without `evidence.top`). A partial is dropped when a younger one
+reaches the same progress (whatever completes the older one completes the younger one at the
+same event, and the younger has more time left), so the list is ordered by age and by
+progress at once, and holds at most one partial per progress state. Beyond `MAX_PARTIALS`
+per group, new starts are dropped and counted: the partials kept are the ones furthest along.
 
 A partial that reached a final `absent` step waits in `waiting` for its deadline (first +
-within), ordered by a heap of deadlines: an event of that step before the deadline cancels
-it, the watermark reaching the deadline (or a later event of the group) makes it an
+within), ordered by a heap of deadlines: an event of that step at or before the deadline
+cancels it, the watermark reaching the deadline (or a later event of the group) makes it an
 occurrence. After an occurrence the group starts over: every partial begun at or before it is
 dropped (no two matches share an event).
 """
@@ -21,14 +22,14 @@ from typing import Any
 
 from alerting.model import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors.base import Detector
+from signalfire.engine.detectors.base import Detector, TopCounts, count_top, shown_top
 from signalfire.engine.settings import EngineSettings
 from signalfire.filters.compile import Event, SelectSpec
 from signalfire.rules.model import Rule
 
 MAX_IDS = 10
 MAX_PARTIALS = 32
-STEP, COUNT, FIRST, IDS = 0, 1, 2, 3
+STEP, COUNT, FIRST, IDS, TOP = 0, 1, 2, 3, 4
 
 
 class SequenceDetector(Detector):
@@ -41,7 +42,7 @@ class SequenceDetector(Detector):
         self.within = rule.detect.within_ms
         self.absent_last = self.steps[-1].absent
         self.partials: dict[GroupKey, list[list[Any]]] = {}
-        # absent-last partials per group, each with its deadline: [first_ts, ids, order]
+        # absent-last partials per group, each with its deadline: [first_ts, ids, order, top]
         self.waiting: dict[GroupKey, list[list[Any]]] = {}
         self.deadlines: list[tuple[int, int, GroupKey]] = []
         # when each partial stops being able to complete: (first + within + 1, order, key)
@@ -78,7 +79,7 @@ class SequenceDetector(Detector):
             ts = e["ts"]
             if key in self.waiting:
                 self._settle(key, ts, cancel=self.absent_last and bool(mask & last_bit))
-            self._step(key, mask, ts, e["event_id"])
+            self._step(key, mask, ts, e)
             if self.lc.out:
                 self.collect(seq0 + i)
 
@@ -94,14 +95,14 @@ class SequenceDetector(Detector):
         if cancel and key in self.waiting:
             del self.waiting[key]
 
-    def _step(self, key: GroupKey, mask: int, ts: int, event_id: str) -> None:
+    def _step(self, key: GroupKey, mask: int, ts: int, event: Event) -> None:
         plist = self.partials.get(key)
         if plist is not None:
             while plist and ts - plist[0][FIRST] > self.within:
                 del plist[0]
             for p in plist:
                 if mask & (1 << p[STEP]):
-                    self._advance(p, event_id)
+                    self._advance(p, event)
         if mask & 1:
             if plist is None:
                 plist = self.partials[key] = []
@@ -113,8 +114,11 @@ class SequenceDetector(Detector):
             if len(plist) + len(self.waiting.get(key, ())) >= MAX_PARTIALS:
                 self.stats.partials_dropped += 1
             else:
-                p = [0, 0, ts, []]
-                self._advance(p, event_id)
+                top: TopCounts | None = (
+                    {f: {} for f in self.rule.evidence_top} if self.rule.evidence_top else None
+                )
+                p = [0, 0, ts, [], top]
+                self._advance(p, event)
                 plist.append(p)
                 self._order += 1
                 due = ts + self.within + 1
@@ -124,10 +128,12 @@ class SequenceDetector(Detector):
             return
         self._settle_progress(key, plist, ts)
 
-    def _advance(self, p: list[Any], event_id: str) -> None:
+    def _advance(self, p: list[Any], event: Event) -> None:
         p[COUNT] += 1
+        if p[TOP] is not None:
+            count_top(p[TOP], event)
         ids = p[IDS]
-        ids.append(event_id)
+        ids.append(event["event_id"])
         if len(ids) > MAX_IDS:
             del ids[0]
         if p[COUNT] >= self.need[p[STEP]]:
@@ -140,7 +146,7 @@ class SequenceDetector(Detector):
         for p in plist:
             if p[STEP] == len(self.steps):
                 self._drop_group(key)
-                self.lc.occurred(key, ts, self._evidence(p[FIRST], p[IDS], ts))
+                self.lc.occurred(key, ts, self._evidence(p[FIRST], p[IDS], ts, p[TOP]))
                 return
             if self.steps[p[STEP]].absent:
                 self._wait(key, p)
@@ -156,7 +162,7 @@ class SequenceDetector(Detector):
 
     def _wait(self, key: GroupKey, p: list[Any]) -> None:
         self._order += 1
-        self.waiting.setdefault(key, []).append([p[FIRST], p[IDS], self._order])
+        self.waiting.setdefault(key, []).append([p[FIRST], p[IDS], self._order, p[TOP]])
         # The window includes its last instant: decided once the watermark is past it.
         after = p[FIRST] + self.within + 1
         heapq.heappush(self.deadlines, (after, self._order, key))
@@ -176,14 +182,15 @@ class SequenceDetector(Detector):
             self.partials[key] = plist
         if waiting:
             self.waiting[key] = waiting
-        self.lc.occurred(key, due, self._evidence(p[0], p[1], due))
+        self.lc.occurred(key, due, self._evidence(p[0], p[1], due, p[3]))
 
-    def _evidence(self, first: int, ids: list[str], at: int) -> Evidence:
+    def _evidence(self, first: int, ids: list[str], at: int, top: TopCounts | None) -> Evidence:
         return Evidence(
             value=len(self.steps),
             window_start=first,
             window_end=at,
             sample_event_ids=tuple(ids[-MAX_IDS:]),
+            top=shown_top(top) if top else {},
         )
 
     def next_timer(self) -> int:

@@ -249,12 +249,15 @@ class SpikeDetector(WindowedDetector):
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
         end = self.boundary * self.res
         base, _ = self.baseline_of(key)
+        since, counted = self.counted_span(key)
         return Evidence(
             value=self.value(key),
             window_start=end - self.span,
             window_end=end,
             sample_event_ids=self.sample_ids(key),
             top=self.top_of(key),
+            counted_since=since,
+            counted_events=counted,
             extra={
                 "baseline": round(base, 6),
                 "factor": self.factor,

@@ -37,7 +37,8 @@ class ThresholdDetector(WindowedDetector):
     def value(self, key: GroupKey) -> Any:
         acc = self.totals.get(key)
         if acc is None:
-            return 0
+            # no events in the window: a count or sum of nothing is 0, an extreme or mean none
+            return 0 if self.aggregate in ("count", "sum") else None
         if key in self.stale:
             acc[0] = self._extreme(key)
         if self.aggregate == "count":

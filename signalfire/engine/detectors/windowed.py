@@ -101,10 +101,13 @@ class WindowedDetector(Detector):
         self.group_gone(key, t)
 
     def snapshot(self, key: GroupKey, at: int) -> Evidence:
+        since, counted = self.counted_span(key)
         return Evidence(
             value=self.value(key),
             window_start=at - self.rule.detect.window_ms,
             window_end=at,
             sample_event_ids=self.sample_ids(key),
             top=self.top_of(key),
+            counted_since=since,
+            counted_events=counted,
         )
