@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from alerting.message import format_number
+from alerting.message import MAX_SUMMARY, format_number
 
 REDACTED = "[redacted]"
 ALWAYS_REDACTED = (
@@ -95,7 +95,11 @@ class Redaction:
                 ev["known"] = [REDACTED] * len(ev["known"])
         if ids_hidden:
             ev["sample_event_ids"] = [REDACTED] * len(ev["sample_event_ids"])
-        out["payload"]["summary"] = scrub(str(out["payload"].get("summary", "")), secrets)
+        # `[redacted]` is longer than a short value: the summary must stay within its limit.
+        text = scrub(str(out["payload"].get("summary", "")), secrets)
+        out["payload"]["summary"] = (
+            text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+        )
         return out
 
 

@@ -224,3 +224,17 @@ def test_short_values_are_replaced_only_as_whole_words(hidden, summary, expected
     m = fanout(ip=hidden)
     m["payload"]["summary"] = summary
     assert Redaction.of(["ip"]).apply(m)["payload"]["summary"] == expected
+
+
+def test_a_redacted_summary_stays_within_pagerduty_s_limit():
+    from alerting.message import MAX_SUMMARY
+
+    message = {
+        "payload": {
+            "summary": " ".join(["ab123"] * 170),  # 1,019 characters: within the limit
+            "custom_details": {"group": {"ip": "ab123"}, "evidence": {}},
+        }
+    }
+    out = Redaction.of(["ip"]).apply(message)
+    assert len(out["payload"]["summary"]) <= MAX_SUMMARY
+    assert "ab123" not in out["payload"]["summary"]
