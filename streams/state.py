@@ -21,7 +21,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 SOURCE_HEADER = "signalfire-source"
-FORMAT = 2  # 2: zlib-compressed pickle
+# 2: zlib-compressed pickle; 3: the same, of the engine whose timers fire in event-time order
+# (sequence partials, spike stages): a snapshot of another format is not restored, and its
+# partition is rebuilt from the start of its topic instead.
+FORMAT = 3
 READ_TIMEOUT_MS = 200
 # Snapshots of a busy partition reach megabytes: their topics and producers allow this much.
 MAX_SNAPSHOT_BYTES = 64 << 20
