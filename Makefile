@@ -3,12 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CARGO ?= cargo
+CORE := core/Cargo.toml
+# The compiled core (Rust, under core/) is built into signalfire/_core by the install below
+# (maturin, release profile, the machine's cargo): a change to its sources rebuilds it.
+CORE_SOURCES := $(shell find core -path core/target -prune -o \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print)
 
-.PHONY: setup tools test lint typecheck unit demo clean faults
+.PHONY: setup tools test lint typecheck unit demo clean faults core-check
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CORE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -27,9 +32,15 @@ tools:
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
 
-lint: setup
+lint: setup core-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The Rust side: format, lints as errors, and the pure crates' own tests.
+core-check:
+	$(CARGO) fmt --manifest-path $(CORE) --all --check
+	$(CARGO) clippy --manifest-path $(CORE) --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --manifest-path $(CORE) --workspace --exclude signalfire-core --locked
 
 typecheck: setup
 	$(BIN)/mypy
@@ -54,7 +65,8 @@ demo: setup
 	$(BIN)/signalfire demo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out .cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out .cache core/target
+	rm -f signalfire/_core*.so
 
 # Local Apache Kafka (KRaft, single node on loopback; jars from Maven Central, cached).
 KAFKA := deploy/kafka/kafka.sh

@@ -20,7 +20,7 @@ from signalfire.filters.matchers import (
     typed_set,
 )
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
-from signalfire.rules.regex import compile_re2
+from signalfire.rules.regex import compile_pattern
 
 Event = dict[str, Any]
 Selector = Callable[[Sequence[Event], Sequence[int]], tuple[list[int], list[Any], list[Any]]]
@@ -108,7 +108,7 @@ class _Gen:
         if op in ("startswith", "endswith"):
             return f"({x} := {v}).__class__ is str and {x}.{op}({self.const(arg)})"
         if op == "regex":
-            search = self.const(CachedSearch(compile_re2(arg)))
+            search = self.const(CachedSearch(compile_pattern(arg)))
             return f"({x} := {v}).__class__ is str and {search}({x})"
         if op == "cidr":
             return f"({x} := {v}).__class__ is str and {self.const(CidrMatcher(arg))}({x})"

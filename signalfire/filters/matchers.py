@@ -6,6 +6,8 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
+from signalfire._core import Pattern
+
 _CACHE_LIMIT = 65_536
 
 
@@ -64,9 +66,9 @@ class CidrMatcher:
 
 
 class CachedSearch:
-    """RE2 search with a bounded cache of answers: field values such as user agents repeat."""
+    """Linear-time search with a bounded cache of answers: values such as user agents repeat."""
 
-    def __init__(self, pattern: Any) -> None:
+    def __init__(self, pattern: Pattern) -> None:
         self.pattern = pattern
         self.cache: dict[str, bool] = {}
 
@@ -74,7 +76,7 @@ class CachedSearch:
         hit = self.cache.get(text)
         if hit is not None:
             return hit
-        answer = self.pattern.search(text) is not None
+        answer = self.pattern.search(text)
         if len(self.cache) >= _CACHE_LIMIT:
             self.cache.clear()
         self.cache[text] = answer

@@ -1,24 +1,20 @@
-"""RE2 compilation (linear-time matching) with errors as text instead of log lines."""
+"""Pattern compilation for `regex:` filters, by the compiled core's linear-time engine.
+
+`rules check` and the running filters use the very same engine (Rust's `regex` crate), so
+what the checker accepts is what runs. Errors are one line of text.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import re2
+from signalfire._core import Pattern, PatternError
 
 
 class RegexError(ValueError):
     pass
 
 
-def compile_re2(pattern: str) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    options.never_capture = True
+def compile_pattern(source: str) -> Pattern:
     try:
-        return re2.compile(pattern, options)
-    except re2.error as exc:
-        detail = exc.args[0] if exc.args else exc
-        if isinstance(detail, bytes):
-            detail = detail.decode("utf-8", "replace")
-        raise RegexError(str(detail)) from None
+        return Pattern(source)
+    except PatternError as exc:
+        raise RegexError(str(exc)) from None

@@ -8,7 +8,7 @@ from typing import Any
 
 from signalfire.rules.model import MATCH_ALL, AllOf, AnyOf, Cond, Filter, Not
 from signalfire.rules.problems import Problems
-from signalfire.rules.regex import RegexError, compile_re2
+from signalfire.rules.regex import RegexError, compile_pattern
 from signalfire.rules.yamlsrc import LineDict, LineList
 
 OPERATORS = (
@@ -126,10 +126,10 @@ def _check_arg(op: str, arg: Any, line: int, problems: Problems, where: str) -> 
             return tuple(args)
     elif op == "regex":
         if not isinstance(arg, str):
-            bad = "expected a regular expression string (RE2 syntax)"
+            bad = "expected a regular expression string (docs/rules.md: regex syntax)"
         else:
             try:
-                compile_re2(arg)
+                compile_pattern(arg)
             except RegexError as exc:
                 bad = f"invalid regex {arg!r}: {exc}"
     elif op == "cidr":

@@ -149,6 +149,10 @@ def test_prometheus_in_compose_scrapes_workers_and_bridge_and_alerts_alertmanage
 
 def test_worker_image_is_pinned_and_runs_the_worker():
     text = (ROOT / "Dockerfile").read_text()
-    base = next(line.split()[1] for line in text.splitlines() if line.startswith("FROM "))
-    assert ":" in base and "latest" not in base
+    bases = [line.split()[1] for line in text.splitlines() if line.startswith("FROM ")]
+    assert bases and all(":" in b and "latest" not in b for b in bases)
     assert 'CMD ["worker"]' in text and "USER signalfire" in text and "HEALTHCHECK" in text
+    # the compiled core is built into the wheel in a build stage, from the locked crates
+    assert "COPY core ./core" in text and "maturin build --release --locked" in text
+    for package in ("signalfire", "streams", "alerting"):
+        assert f"COPY {package} ./{package}" in text
