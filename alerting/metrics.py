@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -87,10 +87,6 @@ class Factory:
         )
 
 
-# Cumulative per-rule engine counters, in `observe_rule_stats` argument order.
-_RuleTotals = tuple[int, int, int, int, int, int]
-
-
 @dataclass(frozen=True, slots=True)
 class Metrics:
     events_consumed: Counter
@@ -116,9 +112,6 @@ class Metrics:
     rules_loaded: Gauge
     worker_up: Gauge
     worker_ready: Gauge
-    # Last cumulative values seen per rule (and for the engine's late count), to inc by deltas.
-    _last: dict[str, _RuleTotals] = field(default_factory=dict, repr=False, compare=False)
-    _last_late: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "signalfire") -> Metrics:
@@ -193,51 +186,7 @@ class Metrics:
         self.rules_reloads.labels(outcome="ok" if ok else "rejected").inc()
         self.rules_loaded.set(loaded)
 
-    def observe_late(self, late: int) -> None:
-        """Fold the engine's cumulative late count (a drop means a new engine: fresh start)."""
-        last = self._last_late[0]
-        self.events_late.inc(late if late < last else late - last)
-        self._last_late[0] = late
-
-    def observe_rule_stats(
-        self,
-        rule_id: str,
-        *,
-        matches: int,
-        triggers: int,
-        resolves: int,
-        suppressed: int,
-        groups: int,
-        cap_evictions: int,
-        late: int,
-    ) -> None:
-        """Fold one rule's cumulative engine counters into the Prometheus counters.
-
-        Counters only go up: each call adds the increase since the previous call. If any value
-        went down, the rule was reloaded and its engine counters restarted from zero, so the new
-        values are all counted as a fresh start.
-        """
-        now: _RuleTotals = (matches, triggers, resolves, suppressed, cap_evictions, late)
-        last = self._last.get(rule_id)
-        if last is None or any(n < prev for n, prev in zip(now, last, strict=True)):
-            last = (0, 0, 0, 0, 0, 0)
-        self._last[rule_id] = now
-        counters = (
-            self.rule_matches,
-            self.rule_triggers,
-            self.rule_resolves,
-            self.rule_suppressed,
-            self.rule_cap_evictions,
-            self.rule_late_events,
-        )
-        for counter, n, prev in zip(counters, now, last, strict=True):
-            child = counter.labels(rule=rule_id)  # the series exists even while it is zero
-            if n > prev:
-                child.inc(n - prev)
-        self.rule_groups.labels(rule=rule_id).set(groups)
-
     def forget_rule(self, rule_id: str) -> None:
-        """The rule left the rule set or was replaced: drop its baseline and its groups gauge."""
-        self._last.pop(rule_id, None)
+        """The rule left the rule set or was replaced: drop its groups gauge."""
         with suppress(KeyError):  # never observed: no series to remove
             self.rule_groups.remove(rule_id)

@@ -23,7 +23,6 @@ from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
 from signalfire.rules.regex import compile_pattern
 
 Event = dict[str, Any]
-Selector = Callable[[Sequence[Event], Sequence[int]], tuple[list[int], list[Any], list[Any]]]
 ValueMode = Literal["none", "number", "hashable", "filter", "mask"]
 HASHABLE = frozenset({str, int, float, bool})
 
@@ -217,24 +216,6 @@ def _json_key(name: str) -> str:
         f"(_B[{name}] if {name}.__class__ is bool"
         f" else _W({name}) if {name}.__class__ is float else {name})"
     )
-
-
-def compile_selector(spec: SelectSpec) -> Selector:
-    """`select(events, indexes) -> (indexes, keys, values)` for one rule."""
-    gen = _Gen()
-    cond, key_expr, value_expr = _block(gen, spec)
-    value = "" if spec.value_mode == "none" else f"; av({value_expr})"
-    source = (
-        "def _select(evs, idxs):\n"
-        "    oi = []; ok = []; ov = []\n"
-        "    ai = oi.append; ak = ok.append; av = ov.append\n"
-        "    for i in idxs:\n"
-        "        e = evs[i]\n"
-        f"        if {cond}:\n"
-        f"            ai(i); ak({key_expr}){value}\n"
-        "    return oi, ok, ov\n"
-    )
-    return _build(gen, "_select", source)  # type: ignore[no-any-return]
 
 
 Selection = tuple[list[int], list[Any], list[Any]]

@@ -58,17 +58,10 @@ def exercise(m: Metrics) -> None:
     m.events_consumed.labels(topic="usage-events").inc(3)
     m.events_decoded.inc(2)
     m.dead_lettered("not a JSON object")
-    m.observe_late(1)
-    m.observe_rule_stats(
-        "api_key_burst",
-        matches=5,
-        triggers=1,
-        resolves=0,
-        suppressed=2,
-        groups=4,
-        cap_evictions=1,
-        late=1,
-    )
+    m.events_late.inc()
+    for counter in (m.rule_matches, m.rule_triggers, m.rule_suppressed, m.rule_late_events):
+        counter.labels(rule="api_key_burst").inc()
+    m.rule_groups.labels(rule="api_key_burst").set(4)
     m.alert("api_key_burst", "critical", "trigger")
     m.batch_duration.observe(0.002)
     m.page_latency(event_ts_ms=1_000, now_ms=1_250)
@@ -185,62 +178,13 @@ def rule_values(registry, rule_id="r1"):
     }
 
 
-def stats(matches=0, triggers=0, resolves=0, suppressed=0, groups=0, cap_evictions=0, late=0):
-    return {
-        "matches": matches,
-        "triggers": triggers,
-        "resolves": resolves,
-        "suppressed": suppressed,
-        "groups": groups,
-        "cap_evictions": cap_evictions,
-        "late": late,
-    }
-
-
-def test_observe_rule_stats_adds_deltas(registry, m):
-    m.observe_rule_stats("r1", **stats(matches=10, triggers=1, groups=3))
-    assert rule_values(registry)["matches_total"] == 10
-    m.observe_rule_stats("r1", **stats(matches=25, triggers=1, resolves=1, late=2, groups=1))
-    m.observe_rule_stats("r1", **stats(matches=25, triggers=1, resolves=1, late=2, groups=1))
-    assert rule_values(registry) == {
-        "matches_total": 25,
-        "triggers_total": 1,
-        "resolves_total": 1,
-        "suppressed_total": 0,  # the series exists while zero
-        "cap_evictions_total": 0,
-        "late_events_total": 2,
-        "groups": 1,  # a gauge: set, not added
-    }
-    m.observe_rule_stats("r2", **stats(matches=4))  # rules are tracked separately
-    assert rule_values(registry, "r2")["matches_total"] == 4
-    assert rule_values(registry)["matches_total"] == 25
-
-
-def test_observe_rule_stats_reload_is_a_fresh_start(registry, m):
-    m.observe_rule_stats("r1", **stats(matches=100, triggers=2, suppressed=1))
-    # Reloaded: the engine's counters restarted. matches went down, so every value is new,
-    # including triggers, which did not go down (3 since the reload, not 3 - 2).
-    m.observe_rule_stats("r1", **stats(matches=5, triggers=3, suppressed=1))
-    values = rule_values(registry)
-    assert (values["matches_total"], values["triggers_total"]) == (105, 5)
-    assert values["suppressed_total"] == 2
-    m.observe_rule_stats("r1", **stats(matches=8, triggers=3, suppressed=1))
-    assert rule_values(registry)["matches_total"] == 108
-
-
-def test_forget_rule_restarts_the_baseline_and_drops_the_gauge(registry, m):
+def test_forget_rule_drops_the_groups_gauge(registry, m):
     m.forget_rule("never-seen")  # harmless
-    m.observe_rule_stats("r1", **stats(matches=10, groups=2))
+    m.rule_groups.labels(rule="r1").set(2)
+    m.rule_matches.labels(rule="r1").inc(10)
     m.forget_rule("r1")
     assert rule_values(registry)["groups"] is None
-    m.observe_rule_stats("r1", **stats(matches=12, groups=1))  # 12 since the replacement
-    assert rule_values(registry)["matches_total"] == 22
-
-
-def test_observe_late_folds_engine_totals(registry, m):
-    for total in (3, 3, 7, 2):  # 2 < 7: a new engine
-        m.observe_late(total)
-    assert registry.get_sample_value("signalfire_events_late_total") == 9
+    assert rule_values(registry)["matches_total"] == 10  # counters keep counting
 
 
 def test_helpers(registry, m):

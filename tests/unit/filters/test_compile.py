@@ -2,7 +2,7 @@
 
 import pytest
 
-from signalfire.filters import SelectSpec, compile_fused, compile_predicate, compile_selector
+from signalfire.filters import SelectSpec, compile_fused, compile_predicate
 from signalfire.rules.model import AllOf, AnyOf, Cond, Not
 
 E = {
@@ -98,10 +98,8 @@ def test_user_text_is_never_code():
 
 
 def test_selector_returns_indexes_keys_and_values():
-    sel = compile_selector(
-        SelectSpec(
-            Cond(("flagged",), "eq", True), (("org_id",), ("attrs", "plan")), "number", ("tokens",)
-        )
+    spec = SelectSpec(
+        Cond(("flagged",), "eq", True), (("org_id",), ("attrs", "plan")), "number", ("tokens",)
     )
     events = [
         E,
@@ -111,7 +109,7 @@ def test_selector_returns_indexes_keys_and_values():
         {**E, "org_id": ["not", "hashable"]},
         {**E, "tokens": 7},
     ]
-    idxs, keys, vals = sel(events, range(len(events)))
+    ((idxs, keys, vals),) = compile_fused([spec])(events)
     assert idxs == [0, 5]
     assert keys == [("o1", "free"), ("o1", "free")]
     assert vals == [1.5, 7]
@@ -125,7 +123,7 @@ def test_selector_mask_and_single_key():
         value_filters=(Cond(("event_type",), "eq", "a"), Cond(("event_type",), "eq", "b")),
     )
     events = [{"org_id": "o", "event_type": t} for t in ("a", "x", "b")]
-    assert compile_selector(spec)(events, [0, 1, 2]) == ([0, 2], ["o", "o"], [1, 2])
+    assert compile_fused([spec])(events) == [([0, 2], ["o", "o"], [1, 2])]
 
 
 def test_fused_selection_equals_per_rule_selection():
@@ -139,7 +137,7 @@ def test_fused_selection_equals_per_rule_selection():
     ]
     events = [E, {**E, "flagged": False, "tokens": "x"}, {**E, "ip": "1.2.3.4", "status": 503}, {}]
     fused = compile_fused(specs)(events)
-    assert fused == [compile_selector(s)(events, range(len(events))) for s in specs]
+    assert fused == [compile_fused([s])(events)[0] for s in specs]  # sharing changes nothing
     assert fused[1][0] == [0, 2] and fused[3][2] == [False, False, True]
 
 
