@@ -17,6 +17,7 @@ import orjson
 from signalfire.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
 from signalfire.cli.common import UsageError, load_or_report
+from signalfire.cli.files import check_writable, write_problem
 from signalfire.generate import GeneratorConfig, iter_events, labels
 from signalfire.scorecard import Scorecard, in_time_order, score
 
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     ruleset = load_or_report([args.rules])
     if ruleset is None:
         return 1
+    check_writable(args.out, "--out")
+    check_writable(args.scorecard, "--scorecard")
     config = GeneratorConfig(seed=args.seed, events=args.events)
     print(
         f"signalfire demo: {args.events:,} generated events (seed {args.seed}), "
@@ -117,11 +120,17 @@ def run(args: argparse.Namespace) -> int:
     card = score(labels(config), result.messages, [r.id for r in ruleset.rules])
     print_scorecard(card)
     if args.out:
-        written = write_jsonl(args.out, in_time_order(result.messages))
+        try:
+            written = write_jsonl(args.out, in_time_order(result.messages))
+        except OSError as exc:
+            raise write_problem(args.out, exc, "--out") from None
         print(f"wrote {written} message(s) to {args.out}")
     if args.scorecard:
-        with open(args.scorecard, "wb") as fh:
-            fh.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2))
+        try:
+            with open(args.scorecard, "wb") as fh:
+                fh.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2))
+        except OSError as exc:
+            raise write_problem(args.scorecard, exc, "--scorecard") from None
         print(f"wrote the scorecard to {args.scorecard}")
     return 0
 

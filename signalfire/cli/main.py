@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, rules_cmd, worker_cmd
 from signalfire.cli.common import UsageError
+from signalfire.cli.files import FileProblem
 from signalfire.generate import cli as generate_cmd
 
 
@@ -26,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """`signalfire backtest`, `signalfire rules check`, ...: what error lines start with."""
+    words = ["signalfire", args.command]
+    if args.command == "rules":
+        words.append(args.rules_command)
+    return " ".join(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -33,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except UsageError as exc:
         parser.error(str(exc))
+    except FileProblem as exc:
+        print(f"{command_name(args)}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         sys.stderr.close()
         return 1

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from signalfire.cli.files import check_writable, write_problem
 from signalfire.generate.config import (
     DEFAULT_START_MS,
     SCENARIO_NAMES,
@@ -156,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
     labels_path = args.labels
     if labels_path is None and args.out != "-":
         labels_path = args.out + ".labels.jsonl"
+    # Both outputs are tried first: a labels path that fails after the events were written
+    # would leave half a data set.
+    check_writable(args.out, "--out")
+    check_writable(labels_path, "--labels")
     began = time.perf_counter()
     try:
         written = write_jsonl(plan_events(plan), args.out)
@@ -163,9 +168,14 @@ def run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("signalfire generate: output closed early", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. the disk filled up
+        raise write_problem(args.out, exc, "--out") from None
     elapsed = max(time.perf_counter() - began, 1e-9)
     if labels_path is not None:
-        write_labels((s.label() for s in plan.scenarios), labels_path)
+        try:
+            write_labels((s.label() for s in plan.scenarios), labels_path)
+        except OSError as exc:
+            raise write_problem(labels_path, exc, "--labels") from None
     where = "stdout" if args.out == "-" else args.out
     print(
         f"signalfire generate: {written} events ({plan.duration_ms / 60_000:.1f} min of event "
