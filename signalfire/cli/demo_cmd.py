@@ -18,7 +18,14 @@ from signalfire.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
 from signalfire.cli.common import UsageError, load_or_report
 from signalfire.cli.files import check_writable, write_problem
-from signalfire.generate import GeneratorConfig, iter_events, labels
+from signalfire.generate import (
+    SCENARIO_NAMES,
+    GeneratorConfig,
+    Plan,
+    TooFewEvents,
+    build_plan,
+    plan_events,
+)
 from signalfire.scorecard import Scorecard, in_time_order, score
 
 BATCH = 2000
@@ -93,6 +100,23 @@ def print_scorecard(card: Scorecard) -> None:
     )
 
 
+def plan_of(args: argparse.Namespace) -> Plan | None:
+    """The generated traffic, or None once the reason it cannot be made is printed."""
+    if args.events <= 0:
+        print("signalfire demo: --events must be positive", file=sys.stderr)
+        return None
+    try:
+        return build_plan(GeneratorConfig(seed=args.seed, events=args.events))
+    except TooFewEvents as exc:
+        # Every scenario is injected whole: fewer events cannot hold them.
+        print(
+            f"signalfire demo: --events {args.events} is too few for the demo's "
+            f"{len(SCENARIO_NAMES)} scenarios: use --events >= {exc.needed}",
+            file=sys.stderr,
+        )
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.offline:
         if args.out or args.scorecard:
@@ -103,13 +127,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     check_writable(args.out, "--out")
     check_writable(args.scorecard, "--scorecard")
-    config = GeneratorConfig(seed=args.seed, events=args.events)
+    plan = plan_of(args)
+    if plan is None:
+        return 2
     print(
         f"signalfire demo: {args.events:,} generated events (seed {args.seed}), "
         f"{len(ruleset.rules)} rules from {args.rules}\n"
     )
     bt = Backtest(ruleset.rules)
-    events = iter_events(config)
+    events = plan_events(plan)
     while batch := list(itertools.islice(events, BATCH)):
         for m in bt.feed(batch):
             if args.resolves or m["event_action"] == "trigger":
@@ -117,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     result = bt.finish()
     print()
     print_summary(result)
-    card = score(labels(config), result.messages, [r.id for r in ruleset.rules])
+    card = score(
+        [s.label() for s in plan.scenarios], result.messages, [r.id for r in ruleset.rules]
+    )
     print_scorecard(card)
     if args.out:
         try:
@@ -140,6 +168,8 @@ def run_live(args: argparse.Namespace) -> int:
 
     if load_or_report([args.rules]) is None:
         return 1
+    if plan_of(args) is None:  # before Kafka starts
+        return 2
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # topics appear as the worker starts
     opts = DemoOptions(
         events=args.events, seed=args.seed, eps=args.eps, port=args.port,

@@ -207,3 +207,24 @@ def test_backtest_some_lines_rejected_still_exits_0(rules_dir, tmp_path, capsys)
     src = events_file(tmp_path / "ev.jsonl", n=1)
     assert main(["backtest", "--rules", str(rules_dir), str(src)]) == 0
     assert "2 line(s) rejected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("offline", [True, False], ids=["offline", "live"])
+def test_demo_too_few_events_is_one_line_with_the_minimum(capsys, monkeypatch, offline):
+    import streams.demo
+
+    def no_kafka(*args):
+        raise AssertionError("Kafka started for a demo that cannot run")
+
+    monkeypatch.setattr(streams.demo, "kafka", no_kafka)
+    argv = ["demo", "--events", "1000", *(["--offline"] if offline else [])]
+    assert main(argv) == 2
+    line = one_error_line(capsys, "demo")
+    assert line.startswith("signalfire demo: --events 1000 is too few for the demo's 11 scenarios:")
+    needed = int(line.rsplit("use --events >= ", 1)[1])
+    assert 1000 < needed < 300_000
+
+
+def test_demo_events_must_be_positive(capsys):
+    assert main(["demo", "--offline", "--events", "0"]) == 2
+    assert one_error_line(capsys, "demo") == "signalfire demo: --events must be positive"
