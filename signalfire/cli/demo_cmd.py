@@ -16,6 +16,7 @@ import orjson
 
 from signalfire.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
+from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import UsageError, load_or_report
 from signalfire.cli.files import check_writable, write_problem
 from signalfire.generate import (
@@ -34,7 +35,12 @@ COLOURS = {"critical": "31", "error": "35", "warning": "33", "info": "36"}
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="local Kafka + worker + generated abuse -> live pages")
-    p.add_argument("--rules", default="rules", metavar="DIR", help="rules (default: rules)")
+    p.add_argument(
+        "--rules",
+        default=shipped_rules(),
+        metavar="DIR",
+        help=f"rules (default: {catalogue_help()})",
+    )
     p.add_argument("--events", type=int, default=300_000, help="events to generate")
     p.add_argument("--seed", type=int, default=7, help="generator seed")
     p.add_argument("--eps", type=float, default=5_000, help="events per second sent to Kafka")

@@ -173,7 +173,10 @@ def test_backtest_bad_file_is_one_line_and_exit_2(rules_dir, tmp_path, capsys, m
     assert line.startswith(f"signalfire backtest: {expected} ")
 
 
-def test_demo_offline_scores_every_rule_and_writes_pages_in_time_order(tmp_path, capsys):
+def test_demo_offline_scores_every_rule_and_writes_pages_in_time_order(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the shipped catalogue is found from anywhere
     pages, report = tmp_path / "pages.jsonl", tmp_path / "score.json"
     # seed 3: the engine emits a resolve after two later triggers (a resolve waits for the
     # watermark), so the file's order is the sort's doing, not the run's
