@@ -29,8 +29,16 @@ from signalfire.sources import STDIN, ReadStats, SourceError, read_batches
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("backtest", help="run the detectors over JSONL(.gz) event files")
-    p.add_argument("events", nargs="+", metavar="EVENTS", help="JSONL or JSONL.gz files")
-    p.add_argument("--rules", required=True, action="append", metavar="DIR")
+    p.add_argument(
+        "events", nargs="+", metavar="EVENTS", help="JSONL or JSONL.gz files, in order; - is stdin"
+    )
+    p.add_argument(
+        "--rules",
+        required=True,
+        action="append",
+        metavar="DIR",
+        help="rule directories or files (required; may be repeated)",
+    )
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write pager messages here")
     p.add_argument(
         "--diff",
@@ -38,7 +46,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="pages a change to these would add, remove or move (matched by incident)",
     )
     p.add_argument("--lateness", default="30s", help="allowed lateness (default 30s)")
-    p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
+    p.add_argument(
+        "--max-groups",
+        type=int,
+        default=DEFAULT_MAX_GROUPS,
+        help="per-rule group cap (default %(default)s)",
+    )
     add_redact_option(p)
     p.set_defaults(func=run)
 

@@ -41,11 +41,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help=f"rules (default: {catalogue_help()})",
     )
-    p.add_argument("--events", type=int, default=300_000, help="events to generate")
-    p.add_argument("--seed", type=int, default=7, help="generator seed")
-    p.add_argument("--eps", type=float, default=5_000, help="events per second sent to Kafka")
+    p.add_argument(
+        "--events", type=int, default=300_000, help="events to generate (default %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default %(default)s)")
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=5_000,
+        help="events per second sent to Kafka (default %(default)g)",
+    )
     p.add_argument("--port", type=int, default=9092, help="local Kafka port (default 9092)")
-    p.add_argument("--web-port", type=int, default=6066, help="worker metrics/health port")
+    p.add_argument(
+        "--web-port",
+        type=int,
+        default=6066,
+        help="worker metrics/health port (default %(default)s)",
+    )
     p.add_argument("--resolves", action="store_true", help="show resolves too")
     p.add_argument(
         "--offline", action="store_true", help="no Kafka: run the engine in-process, then score"

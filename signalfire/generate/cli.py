@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "is then lowered so that exactly EVENTS events are written."
         ),
     )
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="default %(default)s")
+    parser.add_argument(
+        "--seed", type=int, default=_DEFAULTS.seed, help="generator seed (default %(default)s)"
+    )
     parser.add_argument(
         "--events",
         type=int,
@@ -116,7 +118,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Kafka bootstrap servers for --topic (default $SIGNALFIRE_BROKERS or %(default)s)",
     )
     parser.add_argument(
-        "--eps", type=float, default=None, help="with --topic: events per second (wall clock)"
+        "--eps",
+        type=float,
+        default=None,
+        help="with --topic: events per second, wall clock (default: as fast as Kafka takes them)",
     )
     parser.add_argument(
         "--labels",
