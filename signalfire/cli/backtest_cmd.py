@@ -21,6 +21,7 @@ from signalfire.cli.files import (
     read_problem,
     write_problem,
 )
+from signalfire.cli.progress import QUIET, ProgressView, counted_batches
 from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
 from signalfire.pagediff import PageDiff, page_diff
@@ -53,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="per-rule group cap (default %(default)s)",
     )
     add_redact_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, progress=QUIET)
 
 
 def print_summary(result: BacktestResult, title: str = "") -> None:
@@ -109,12 +110,14 @@ def run(args: argparse.Namespace) -> int:
     check_events_readable(args.events)
     check_writable(args.out, "--out")
     stats = ReadStats()
-    batches = read_batches(args.events, stats)
+    view: ProgressView = args.progress
     try:
-        if other is not None:
-            result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
-        else:
-            result = run_backtest(ruleset.rules, batches, settings, redaction)
+        with view.task("signalfire backtest") as advance:
+            batches = counted_batches(read_batches(args.events, stats), advance)
+            if other is not None:
+                result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
+            else:
+                result = run_backtest(ruleset.rules, batches, settings, redaction)
     except SourceError as exc:  # damaged past its start: a truncated or corrupt gzip
         raise read_problem(exc.path, exc.cause) from None
     print_summary(result)

@@ -19,6 +19,7 @@ from signalfire.cli.backtest_cmd import print_summary
 from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import UsageError, load_or_report
 from signalfire.cli.files import check_writable, write_problem
+from signalfire.cli.progress import QUIET, ProgressView
 from signalfire.generate import (
     SCENARIO_NAMES,
     GeneratorConfig,
@@ -68,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--scorecard", metavar="SCORE.json", help="with --offline: write the scorecard as JSON"
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, progress=QUIET)
 
 
 def _paint(text: str, colour: str) -> str:
@@ -154,10 +155,13 @@ def run(args: argparse.Namespace) -> int:
     )
     bt = Backtest(ruleset.rules)
     events = plan_events(plan)
-    while batch := list(itertools.islice(events, BATCH)):
-        for m in bt.feed(batch):
-            if args.resolves or m["event_action"] == "trigger":
-                print(page_line(m), flush=True)
+    view: ProgressView = args.progress
+    with view.task("signalfire demo", total=args.events) as advance:
+        while batch := list(itertools.islice(events, BATCH)):
+            advance(len(batch))
+            for m in bt.feed(batch):
+                if args.resolves or m["event_action"] == "trigger":
+                    print(page_line(m), flush=True)
     result = bt.finish()
     print()
     print_summary(result)

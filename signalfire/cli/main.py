@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, rules_cmd, worker_cmd
 from signalfire.cli.common import UsageError
 from signalfire.cli.files import FileProblem
+from signalfire.cli.progress import progress_view
 from signalfire.generate import cli as generate_cmd
 
 
@@ -35,9 +36,12 @@ def command_name(args: argparse.Namespace) -> str:
     return " ".join(words)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, terminal: bool | None = None) -> int:
+    """Run `signalfire ARGV`; returns the exit code. `terminal` says whether progress may be
+    drawn (default: when stdout and stderr are both a terminal)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.progress = progress_view(terminal)
     try:
         code: int = args.func(args)
     except UsageError as exc:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from signalfire.cli.files import check_writable, write_problem
+from signalfire.cli.progress import QUIET, ProgressView, counted
 from signalfire.generate.config import (
     DEFAULT_START_MS,
     SCENARIO_NAMES,
@@ -129,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="ground-truth JSONL (default OUT.labels.jsonl; none for stdout)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, progress=QUIET)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,8 +158,11 @@ def run(args: argparse.Namespace) -> int:
             f"{KEY_CAP_EPS:g}); background may cross rule thresholds: use more --orgs",
             file=sys.stderr,
         )
+    view: ProgressView = args.progress
     if args.topic:
-        return _to_topic(plan_events(plan), args, plan.duration_ms)
+        with view.task("signalfire generate: producing", total=config.events) as advance:
+            events = counted(plan_events(plan), advance) if view.shown else plan_events(plan)
+            return _to_topic(events, args, plan.duration_ms)
     labels_path = args.labels
     if labels_path is None and args.out != "-":
         labels_path = args.out + ".labels.jsonl"
@@ -167,8 +171,13 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out, "--out")
     check_writable(labels_path, "--labels")
     began = time.perf_counter()
+    # stdout may be the data itself: a bar there would be drawn over it
+    if args.out == "-":
+        view = QUIET
     try:
-        written = write_jsonl(plan_events(plan), args.out)
+        with view.task("signalfire generate: generating", total=config.events) as advance:
+            events = counted(plan_events(plan), advance) if view.shown else plan_events(plan)
+            written = write_jsonl(events, args.out)
     except BrokenPipeError:  # e.g. `| head`: the reader is gone, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("signalfire generate: output closed early", file=sys.stderr)
