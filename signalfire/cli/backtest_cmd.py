@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     stats = ReadStats()
     view: ProgressView = args.progress
     try:
-        with view.task("signalfire backtest") as advance:
+        with view.task("backtest") as advance:
             batches = counted_batches(read_batches(args.events, stats), advance)
             if other is not None:
                 result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)

@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     bt = Backtest(ruleset.rules)
     events = plan_events(plan)
     view: ProgressView = args.progress
-    with view.task("signalfire demo", total=args.events) as advance:
+    with view.task("demo", total=args.events) as advance:
         while batch := list(itertools.islice(events, BATCH)):
             advance(len(batch))
             for m in bt.feed(batch):

@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         )
     view: ProgressView = args.progress
     if args.topic:
-        with view.task("signalfire generate: producing", total=config.events) as advance:
+        with view.task("producing", total=config.events) as advance:
             events = counted(plan_events(plan), advance) if view.shown else plan_events(plan)
             return _to_topic(events, args, plan.duration_ms)
     labels_path = args.labels
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out == "-":
         view = QUIET
     try:
-        with view.task("signalfire generate: generating", total=config.events) as advance:
+        with view.task("generating", total=config.events) as advance:
             events = counted(plan_events(plan), advance) if view.shown else plan_events(plan)
             written = write_jsonl(events, args.out)
     except BrokenPipeError:  # e.g. `| head`: the reader is gone, stop quietly
