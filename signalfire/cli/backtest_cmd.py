@@ -8,22 +8,38 @@ import sys
 
 from signalfire.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
 from signalfire.cli.common import (
+    UsageError,
     add_redact_option,
     load_or_report,
     redaction_from,
     settings_from,
     table,
 )
+from signalfire.cli.files import (
+    check_events_readable,
+    check_writable,
+    read_problem,
+    write_problem,
+)
+from signalfire.cli.progress import QUIET, ProgressView, counted_batches
 from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
 from signalfire.pagediff import PageDiff, page_diff
-from signalfire.sources import ReadStats, open_lines, read_batches
+from signalfire.sources import STDIN, ReadStats, SourceError, read_batches
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("backtest", help="run the detectors over JSONL(.gz) event files")
-    p.add_argument("events", nargs="+", metavar="EVENTS", help="JSONL or JSONL.gz files")
-    p.add_argument("--rules", required=True, action="append", metavar="DIR")
+    p.add_argument(
+        "events", nargs="+", metavar="EVENTS", help="JSONL or JSONL.gz files, in order; - is stdin"
+    )
+    p.add_argument(
+        "--rules",
+        required=True,
+        action="append",
+        metavar="DIR",
+        help="rule directories or files (required; may be repeated)",
+    )
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write pager messages here")
     p.add_argument(
         "--diff",
@@ -31,9 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="pages a change to these would add, remove or move (matched by incident)",
     )
     p.add_argument("--lateness", default="30s", help="allowed lateness (default 30s)")
-    p.add_argument("--max-groups", type=int, default=DEFAULT_MAX_GROUPS, help="per-rule group cap")
+    p.add_argument(
+        "--max-groups",
+        type=int,
+        default=DEFAULT_MAX_GROUPS,
+        help="per-rule group cap (default %(default)s)",
+    )
     add_redact_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, progress=QUIET)
 
 
 def print_summary(result: BacktestResult, title: str = "") -> None:
@@ -77,42 +98,47 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args.lateness, args.max_groups)
     redaction = redaction_from(args.redact)
+    if args.events.count(STDIN) > 1:
+        raise UsageError(f"'{STDIN}' (stdin) can be given once")
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return 1
+    other = load_or_report([args.diff]) if args.diff else None
+    if args.diff and other is None:
+        return 1
     # Files are tried before the run, so that a typo costs a line, not a traceback or an hour.
-    bad = next(filter(None, (_unreadable(path) for path in args.events)), None)
-    if bad is None and args.out:
-        bad = _unwritable(args.out)
-    if bad is not None:
-        print(f"signalfire backtest: {bad}", file=sys.stderr)
-        return 2
+    check_events_readable(args.events)
+    check_writable(args.out, "--out")
     stats = ReadStats()
-    batches = read_batches(args.events, stats)
+    view: ProgressView = args.progress
     try:
-        if args.diff:
-            other = load_or_report([args.diff])
-            if other is None:
-                return 1
-            result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
-        else:
-            result = run_backtest(ruleset.rules, batches, settings, redaction)
-    except (OSError, EOFError) as exc:  # a file damaged past its start (truncated gzip)
-        print(f"signalfire backtest: cannot read events: {_reason(exc)}", file=sys.stderr)
-        return 2
+        with view.task("backtest") as advance:
+            batches = counted_batches(read_batches(args.events, stats), advance)
+            if other is not None:
+                result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
+            else:
+                result = run_backtest(ruleset.rules, batches, settings, redaction)
+    except SourceError as exc:  # damaged past its start: a truncated or corrupt gzip
+        raise read_problem(exc.path, exc.cause) from None
     print_summary(result)
     if stats.rejected:
         print(f"{stats.rejected} line(s) rejected, e.g.:", file=sys.stderr)
         for line in stats.first_errors:
             print(f"  {line}", file=sys.stderr)
     if args.out:
-        write_jsonl(args.out, result.messages)
+        try:
+            write_jsonl(args.out, result.messages)
+        except OSError as exc:
+            raise write_problem(args.out, exc, "--out") from None
         print(f"wrote {len(result.messages)} message(s) to {args.out}")
-    if args.diff:
+    if other is not None:
         print()
         print_summary(changed, f"with rules from {args.diff}:")
         print()
         print_diff(page_diff(result, changed))
+    if stats.rejected and not stats.events:
+        print("signalfire backtest: no valid events: every line was rejected", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -138,25 +164,3 @@ def print_diff(diff: PageDiff) -> None:
 def _span(ms: int) -> str:
     # Shifts are often fractions of a second: 3.596s reads better than 3596ms.
     return format_duration_ms(ms) if ms % 1000 == 0 else f"{ms / 1000:g}s"
-
-
-def _unreadable(path: str) -> str | None:
-    try:
-        with open_lines(path) as fh:
-            fh.read(1)  # a gzip file's header is checked on the first read
-    except (OSError, EOFError) as exc:
-        return f"cannot read {path}: {_reason(exc)}"
-    return None
-
-
-def _unwritable(path: str) -> str | None:
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        return f"cannot write {path}: {_reason(exc)}"
-    return None
-
-
-def _reason(exc: BaseException) -> str:
-    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from alerting.redact import Redaction, parse_fields
+from signalfire.cli.files import check_rules_readable
 from signalfire.durations import DurationError, parse_duration_ms
 from signalfire.engine import EngineSettings
 from signalfire.rules import RuleSet, RuleSetError, load_rules
@@ -17,6 +18,9 @@ class UsageError(Exception):
 
 
 def load_or_report(paths: Sequence[str]) -> RuleSet | None:
+    """The rules under `paths`, or None once their problems are printed (exit 1). A path that
+    cannot be read at all raises FileProblem (exit 2)."""
+    check_rules_readable(paths)
     try:
         return load_rules(paths)
     except RuleSetError as exc:

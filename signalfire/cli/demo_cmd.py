@@ -16,8 +16,18 @@ import orjson
 
 from signalfire.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
+from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import UsageError, load_or_report
-from signalfire.generate import GeneratorConfig, iter_events, labels
+from signalfire.cli.files import check_writable, write_problem
+from signalfire.cli.progress import QUIET, ProgressView
+from signalfire.generate import (
+    SCENARIO_NAMES,
+    GeneratorConfig,
+    Plan,
+    TooFewEvents,
+    build_plan,
+    plan_events,
+)
 from signalfire.scorecard import Scorecard, in_time_order, score
 
 BATCH = 2000
@@ -26,12 +36,29 @@ COLOURS = {"critical": "31", "error": "35", "warning": "33", "info": "36"}
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="local Kafka + worker + generated abuse -> live pages")
-    p.add_argument("--rules", default="rules", metavar="DIR", help="rules (default: rules)")
-    p.add_argument("--events", type=int, default=300_000, help="events to generate")
-    p.add_argument("--seed", type=int, default=7, help="generator seed")
-    p.add_argument("--eps", type=float, default=5_000, help="events per second sent to Kafka")
+    p.add_argument(
+        "--rules",
+        default=shipped_rules(),
+        metavar="DIR",
+        help=f"rules (default: {catalogue_help()})",
+    )
+    p.add_argument(
+        "--events", type=int, default=300_000, help="events to generate (default %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default %(default)s)")
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=5_000,
+        help="events per second sent to Kafka (default %(default)g)",
+    )
     p.add_argument("--port", type=int, default=9092, help="local Kafka port (default 9092)")
-    p.add_argument("--web-port", type=int, default=6066, help="worker metrics/health port")
+    p.add_argument(
+        "--web-port",
+        type=int,
+        default=6066,
+        help="worker metrics/health port (default %(default)s)",
+    )
     p.add_argument("--resolves", action="store_true", help="show resolves too")
     p.add_argument(
         "--offline", action="store_true", help="no Kafka: run the engine in-process, then score"
@@ -42,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--scorecard", metavar="SCORE.json", help="with --offline: write the scorecard as JSON"
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, progress=QUIET)
 
 
 def _paint(text: str, colour: str) -> str:
@@ -92,6 +119,23 @@ def print_scorecard(card: Scorecard) -> None:
     )
 
 
+def plan_of(args: argparse.Namespace) -> Plan | None:
+    """The generated traffic, or None once the reason it cannot be made is printed."""
+    if args.events <= 0:
+        print("signalfire demo: --events must be positive", file=sys.stderr)
+        return None
+    try:
+        return build_plan(GeneratorConfig(seed=args.seed, events=args.events))
+    except TooFewEvents as exc:
+        # Every scenario is injected whole: fewer events cannot hold them.
+        print(
+            f"signalfire demo: --events {args.events} is too few for the demo's "
+            f"{len(SCENARIO_NAMES)} scenarios: use --events >= {exc.needed}",
+            file=sys.stderr,
+        )
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.offline:
         if args.out or args.scorecard:
@@ -100,28 +144,43 @@ def run(args: argparse.Namespace) -> int:
     ruleset = load_or_report([args.rules])
     if ruleset is None:
         return 1
-    config = GeneratorConfig(seed=args.seed, events=args.events)
+    check_writable(args.out, "--out")
+    check_writable(args.scorecard, "--scorecard")
+    plan = plan_of(args)
+    if plan is None:
+        return 2
     print(
         f"signalfire demo: {args.events:,} generated events (seed {args.seed}), "
         f"{len(ruleset.rules)} rules from {args.rules}\n"
     )
     bt = Backtest(ruleset.rules)
-    events = iter_events(config)
-    while batch := list(itertools.islice(events, BATCH)):
-        for m in bt.feed(batch):
-            if args.resolves or m["event_action"] == "trigger":
-                print(page_line(m), flush=True)
+    events = plan_events(plan)
+    view: ProgressView = args.progress
+    with view.task("demo", total=args.events) as advance:
+        while batch := list(itertools.islice(events, BATCH)):
+            advance(len(batch))
+            for m in bt.feed(batch):
+                if args.resolves or m["event_action"] == "trigger":
+                    print(page_line(m), flush=True)
     result = bt.finish()
     print()
     print_summary(result)
-    card = score(labels(config), result.messages, [r.id for r in ruleset.rules])
+    card = score(
+        [s.label() for s in plan.scenarios], result.messages, [r.id for r in ruleset.rules]
+    )
     print_scorecard(card)
     if args.out:
-        written = write_jsonl(args.out, in_time_order(result.messages))
+        try:
+            written = write_jsonl(args.out, in_time_order(result.messages))
+        except OSError as exc:
+            raise write_problem(args.out, exc, "--out") from None
         print(f"wrote {written} message(s) to {args.out}")
     if args.scorecard:
-        with open(args.scorecard, "wb") as fh:
-            fh.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2))
+        try:
+            with open(args.scorecard, "wb") as fh:
+                fh.write(orjson.dumps(card.to_json(), option=orjson.OPT_INDENT_2))
+        except OSError as exc:
+            raise write_problem(args.scorecard, exc, "--scorecard") from None
         print(f"wrote the scorecard to {args.scorecard}")
     return 0
 
@@ -131,6 +190,8 @@ def run_live(args: argparse.Namespace) -> int:
 
     if load_or_report([args.rules]) is None:
         return 1
+    if plan_of(args) is None:  # before Kafka starts
+        return 2
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # topics appear as the worker starts
     opts = DemoOptions(
         events=args.events, seed=args.seed, eps=args.eps, port=args.port,

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, rules_cmd, worker_cmd
 from signalfire.cli.common import UsageError
+from signalfire.cli.files import FileProblem
+from signalfire.cli.progress import progress_view
 from signalfire.generate import cli as generate_cmd
 
 
@@ -26,13 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def command_name(args: argparse.Namespace) -> str:
+    """`signalfire backtest`, `signalfire rules check`, ...: what error lines start with."""
+    words = ["signalfire", args.command]
+    if args.command == "rules":
+        words.append(args.rules_command)
+    return " ".join(words)
+
+
+def main(argv: Sequence[str] | None = None, *, terminal: bool | None = None) -> int:
+    """Run `signalfire ARGV`; returns the exit code. `terminal` says whether progress may be
+    drawn (default: when stdout and stderr are both a terminal)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.progress = progress_view(terminal)
     try:
         code: int = args.func(args)
     except UsageError as exc:
         parser.error(str(exc))
+    except FileProblem as exc:
+        print(f"{command_name(args)}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         sys.stderr.close()
         return 1

@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
+from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import add_redact_option, load_or_report, redaction_from
 from signalfire.hidden_fields import redaction_warnings
 from signalfire.ruletest import run_rule_tests
+
+PATHS_HELP = f"rule directories or files (default: {catalogue_help()})"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rules = sub.add_parser("rules", help="check and test rule files")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     check = rsub.add_parser("check", help="validate rule files; print file:line: message")
-    check.add_argument("paths", nargs="+", metavar="DIR", help="rule directories or files")
+    check.add_argument("paths", nargs="*", metavar="DIR", help=PATHS_HELP)
     add_redact_option(check)
     check.set_defaults(func=run_check)
     test = rsub.add_parser("test", help="run the test cases embedded in rule files")
-    test.add_argument("paths", nargs="+", metavar="DIR", help="rule directories or files")
+    test.add_argument("paths", nargs="*", metavar="DIR", help=PATHS_HELP)
     test.add_argument(
         "--require-cases",
         action="store_true",
@@ -29,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    ruleset = load_or_report(args.paths)
+    ruleset = load_or_report(args.paths or [shipped_rules()])
     if ruleset is None:
         return 1
     # Warnings describe valid rules whose pages redaction would blind: they never fail a check.
@@ -42,7 +45,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    ruleset = load_or_report(args.paths)
+    ruleset = load_or_report(args.paths or [shipped_rules()])
     if ruleset is None:
         return 1
     results = run_rule_tests(ruleset.rules)

@@ -16,7 +16,14 @@ from signalfire.generate.config import (
     parse_scenarios,
     parse_start,
 )
-from signalfire.generate.traffic import Plan, build_plan, iter_events, labels, plan_events
+from signalfire.generate.traffic import (
+    Plan,
+    TooFewEvents,
+    build_plan,
+    iter_events,
+    labels,
+    plan_events,
+)
 from signalfire.generate.world import min_duration_ms
 from signalfire.generate.writer import iter_jsonl_chunks, open_output, write_jsonl, write_labels
 
@@ -25,6 +32,7 @@ __all__ = [
     "SCENARIO_NAMES",
     "GeneratorConfig",
     "Plan",
+    "TooFewEvents",
     "build_plan",
     "iter_events",
     "iter_jsonl_chunks",

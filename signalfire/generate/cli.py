@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from signalfire.cli.files import check_writable, write_problem
+from signalfire.cli.progress import QUIET, ProgressView, counted
 from signalfire.generate.config import (
     DEFAULT_START_MS,
     SCENARIO_NAMES,
@@ -50,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "is then lowered so that exactly EVENTS events are written."
         ),
     )
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="default %(default)s")
+    parser.add_argument(
+        "--seed", type=int, default=_DEFAULTS.seed, help="generator seed (default %(default)s)"
+    )
     parser.add_argument(
         "--events",
         type=int,
@@ -115,7 +119,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Kafka bootstrap servers for --topic (default $SIGNALFIRE_BROKERS or %(default)s)",
     )
     parser.add_argument(
-        "--eps", type=float, default=None, help="with --topic: events per second (wall clock)"
+        "--eps",
+        type=float,
+        default=None,
+        help="with --topic: events per second, wall clock (default: as fast as Kafka takes them)",
     )
     parser.add_argument(
         "--labels",
@@ -123,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="ground-truth JSONL (default OUT.labels.jsonl; none for stdout)",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, progress=QUIET)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,21 +158,38 @@ def run(args: argparse.Namespace) -> int:
             f"{KEY_CAP_EPS:g}); background may cross rule thresholds: use more --orgs",
             file=sys.stderr,
         )
+    view: ProgressView = args.progress
     if args.topic:
-        return _to_topic(plan_events(plan), args, plan.duration_ms)
+        with view.task("producing", total=config.events) as advance:
+            events = counted(plan_events(plan), advance) if view.shown else plan_events(plan)
+            return _to_topic(events, args, plan.duration_ms)
     labels_path = args.labels
     if labels_path is None and args.out != "-":
         labels_path = args.out + ".labels.jsonl"
+    # Both outputs are tried first: a labels path that fails after the events were written
+    # would leave half a data set.
+    check_writable(args.out, "--out")
+    check_writable(labels_path, "--labels")
     began = time.perf_counter()
+    # stdout may be the data itself: a bar there would be drawn over it
+    if args.out == "-":
+        view = QUIET
     try:
-        written = write_jsonl(plan_events(plan), args.out)
+        with view.task("generating", total=config.events) as advance:
+            events = counted(plan_events(plan), advance) if view.shown else plan_events(plan)
+            written = write_jsonl(events, args.out)
     except BrokenPipeError:  # e.g. `| head`: the reader is gone, stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("signalfire generate: output closed early", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. the disk filled up
+        raise write_problem(args.out, exc, "--out") from None
     elapsed = max(time.perf_counter() - began, 1e-9)
     if labels_path is not None:
-        write_labels((s.label() for s in plan.scenarios), labels_path)
+        try:
+            write_labels((s.label() for s in plan.scenarios), labels_path)
+        except OSError as exc:
+            raise write_problem(labels_path, exc, "--labels") from None
     where = "stdout" if args.out == "-" else args.out
     print(
         f"signalfire generate: {written} events ({plan.duration_ms / 60_000:.1f} min of event "

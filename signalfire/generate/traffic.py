@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from operator import itemgetter
 from typing import Any
@@ -49,8 +49,41 @@ class Plan:
         return self.config.start_ms + self.duration_ms
 
 
+class TooFewEvents(ValueError):
+    """`config.events` cannot fit the selected scenarios; `needed` is the least that can."""
+
+    def __init__(self, needed: int, message: str) -> None:
+        super().__init__(message)
+        self.needed = needed
+
+
 def build_plan(config: GeneratorConfig) -> Plan:
-    """Plan a run. Raises ValueError if `config.events` cannot fit the selected scenarios."""
+    """Plan a run. Raises TooFewEvents if `config.events` cannot fit the selected scenarios."""
+    plan = _plan(config)
+    if isinstance(plan, Plan):
+        return plan
+    needed, duration = plan
+    needed = least_events(config, needed)
+    raise TooFewEvents(
+        needed,
+        f"{config.events} events are too few for {config.orgs} orgs and the selected scenarios "
+        f"over {duration // 60_000} min: use --events >= {needed}, fewer --orgs or "
+        "fewer --scenarios",
+    )
+
+
+def least_events(config: GeneratorConfig, guess: int) -> int:
+    """The fewest events, from `guess` up, with which `config` can be planned. What a run needs
+    depends on its event count (the background rate shapes the scenarios), so the count one
+    attempt asks for may fall short in turn: try until one fits."""
+    events = guess
+    while not isinstance(short := _plan(replace(config, events=events)), Plan):
+        events = max(short[0], events + 1)
+    return events
+
+
+def _plan(config: GeneratorConfig) -> Plan | tuple[int, int]:
+    """The plan or, if `config.events` are too few, the events and the duration (ms) it needs."""
     seed = config.seed
     pop_rng = random.Random(f"{seed}:population")
     ids = Ids(pop_rng)
@@ -76,11 +109,7 @@ def build_plan(config: GeneratorConfig) -> Plan:
     floor_eps = MIN_ORG_EPS * len(orgs) * _FLOOR_MARGIN
     needed = injected + math.ceil(floor_eps * duration / 1000.0 * kept)
     if config.events < needed:
-        raise ValueError(
-            f"{config.events} events are too few for {len(orgs)} orgs and the selected scenarios "
-            f"over {duration // 60_000} min: use --events >= {needed}, fewer --orgs or "
-            "fewer --scenarios"
-        )
+        return needed, duration
     background_eps = (config.events - injected) * 1000.0 / duration / kept
     key_rates = allocate_rates(orgs, background_eps)
     return Plan(config, orgs, key_rates, tables, scenario_ids, duration, background_eps, scenarios)

@@ -1,7 +1,5 @@
 """The `signalfire` command line, run in-process: exit codes, outputs, files."""
 
-import gzip
-import textwrap
 from pathlib import Path
 
 import orjson
@@ -10,41 +8,14 @@ import pytest
 from signalfire.cli import main
 from signalfire.rules import load_rules
 from signalfire.scorecard import page_ms
+from tests.unit.cli_helpers import RULE, events_file, make_rules_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-
-RULE = textwrap.dedent("""\
-    id: burst
-    title: Burst
-    severity: critical
-    group_by: [org_id]
-    detect: {type: threshold, window: 60s, threshold: 5}
-    tests:
-      - name: fires
-        events: [{ts: 0, org_id: o1, repeat: 6, every: 1s}]
-        expect: [{action: trigger, group: {org_id: o1}, at: 5s}]
-      - name: quiet
-        events: [{ts: 0, org_id: o1, repeat: 5, every: 1s}]
-        expect: []
-""")
 
 
 @pytest.fixture
 def rules_dir(tmp_path):
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "burst.yaml").write_text(RULE)
-    return d
-
-
-def events_file(path, n=20, org="o1", step=100):
-    lines = [orjson.dumps({"event_id": f"e{i}", "ts": i * step, "org_id": org}) for i in range(n)]
-    lines.append(b"not json")
-    lines.append(b'{"event_id": "x", "org_id": "o1"}')
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "wb") as fh:
-        fh.write(b"\n".join(lines) + b"\n")
-    return path
+    return make_rules_dir(tmp_path)
 
 
 def test_rules_check_ok(rules_dir, capsys):
@@ -202,7 +173,10 @@ def test_backtest_bad_file_is_one_line_and_exit_2(rules_dir, tmp_path, capsys, m
     assert line.startswith(f"signalfire backtest: {expected} ")
 
 
-def test_demo_offline_scores_every_rule_and_writes_pages_in_time_order(tmp_path, capsys):
+def test_demo_offline_scores_every_rule_and_writes_pages_in_time_order(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the shipped catalogue is found from anywhere
     pages, report = tmp_path / "pages.jsonl", tmp_path / "score.json"
     # seed 3: the engine emits a resolve after two later triggers (a resolve waits for the
     # watermark), so the file's order is the sort's doing, not the run's

@@ -7,6 +7,7 @@ from signalfire.generate import (
     DEFAULT_START_MS,
     SCENARIO_NAMES,
     GeneratorConfig,
+    TooFewEvents,
     build_plan,
     min_duration_ms,
     parse_scenarios,
@@ -94,3 +95,13 @@ def test_duration_is_events_over_rate_unless_scenarios_need_more() -> None:
 def test_too_few_events_for_the_scenarios_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="--events >= "):
         build_plan(GeneratorConfig(events=5000))
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_the_events_a_too_small_run_asks_for_are_enough(seed: int) -> None:
+    config = GeneratorConfig(seed=seed, events=1000)
+    with pytest.raises(TooFewEvents) as exc:
+        build_plan(config)
+    assert f"use --events >= {exc.value.needed}," in str(exc.value)
+    enough = dataclasses.replace(config, events=exc.value.needed)
+    assert build_plan(enough).config.events == exc.value.needed
