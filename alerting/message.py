@@ -4,15 +4,15 @@ always within PagerDuty's limits."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from alerting.model import Alert
 from signalfire.durations import format_duration_ms
+from signalfire.engine.alert import Alert
 from signalfire.rules.model import CONDITION_TYPES, Rule
 from signalfire.rules.template import render
+from signalfire.timestamps import iso_ms
 
 SOURCE = "signalfire"
 MAX_SUMMARY = 1024
@@ -25,24 +25,6 @@ MAX_MESSAGE_BYTES = 500 * 1024
 MAX_TEXT_CHARS = 1024  # any one text: group value, evidence value, label, annotation, title
 SHORT_TEXT_CHARS = 64  # the last resort: a rule with very many group fields or labels
 TRUNCATED = "…[truncated {:,} chars]"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FIRST_ISO_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
-_LAST_ISO_MS = (datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) - _EPOCH) // timedelta(
-    milliseconds=1
-)
-
-
-def iso_ms(ms: int) -> str:
-    """Event time as ISO-8601 UTC with milliseconds: 2026-11-23T08:00:00.000Z.
-
-    Never raises: a time outside the years 1..9999 is written as the nearer end of them. Rule
-    durations and event times are bounded so that no page needs that (signalfire.durations);
-    this only keeps a bug elsewhere from becoming an exception on the alert path.
-    """
-    ms = min(max(ms, _FIRST_ISO_MS), _LAST_ISO_MS)
-    dt = _EPOCH + timedelta(milliseconds=ms)  # arithmetic: no platform time_t limits
-    # `%Y` leaves years below 1000 unpadded on glibc; ISO-8601 wants four digits.
-    return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def fingerprint(group: tuple[tuple[str, Any], ...]) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-from alerting.model import Action
+from signalfire.engine.alert import Action
 
 ALLOWED_LABELS = frozenset(
     {"rule", "severity", "action", "sink", "outcome", "reason", "topic", "partition"}

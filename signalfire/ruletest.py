@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerting.model import Alert
 from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.alert import Alert
 from signalfire.events import Event, EventError, normalize
 from signalfire.rules.model import Rule, TestCase
 

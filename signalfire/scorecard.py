@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerting.message import iso_ms
+from signalfire.timestamps import iso_ms
 
 GRACE_MS = 3_600_000  # a page may come after the scenario ends (absence, resolve windows)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

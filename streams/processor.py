@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import orjson
 
 from alerting.message import dedup_key, encode, pager_message
-from alerting.model import Alert
 from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.alert import Alert
 from signalfire.events import Event, EventError
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from signalfire.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
+from signalfire.cli.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
 from signalfire.cli.common import (
     UsageError,
     add_redact_option,
@@ -21,10 +21,10 @@ from signalfire.cli.files import (
     read_problem,
     write_problem,
 )
+from signalfire.cli.pagediff import PageDiff, page_diff
 from signalfire.cli.progress import QUIET, ProgressView, counted_batches
 from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
-from signalfire.pagediff import PageDiff, page_diff
 from signalfire.sources import STDIN, ReadStats, SourceError, read_batches
 
 

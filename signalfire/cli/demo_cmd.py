@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from signalfire.backtest import Backtest, write_jsonl
+from signalfire.cli.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
 from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import UsageError, load_or_report

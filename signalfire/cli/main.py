@@ -6,11 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, rules_cmd, worker_cmd
+from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, generate_cmd, rules_cmd, worker_cmd
 from signalfire.cli.common import UsageError
 from signalfire.cli.files import FileProblem
 from signalfire.cli.progress import progress_view
-from signalfire.generate import cli as generate_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:

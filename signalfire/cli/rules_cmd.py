@@ -7,7 +7,7 @@ import sys
 
 from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import add_redact_option, load_or_report, redaction_from
-from signalfire.hidden_fields import redaction_warnings
+from signalfire.cli.hidden_fields import redaction_warnings
 from signalfire.ruletest import run_rule_tests
 
 PATHS_HELP = f"rule directories or files (default: {catalogue_help()})"

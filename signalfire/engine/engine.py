@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from alerting.model import Alert, Transition
+from signalfire.engine.alert import Alert, Transition
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors import Detector, make_detector
 from signalfire.engine.settings import EngineSettings

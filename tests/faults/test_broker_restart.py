@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from signalfire.backtest import run_backtest
+from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
 from tests.faults.figures import Figures, compare_pages, record

@@ -3,7 +3,7 @@ the running rules go on, and every page the backtest raises arrives once."""
 
 import pytest
 
-from signalfire.backtest import run_backtest
+from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
 from tests.faults.figures import Figures, compare_pages, record

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from signalfire.backtest import run_backtest
+from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig

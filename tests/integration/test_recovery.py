@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from signalfire.backtest import run_backtest
+from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
 from tests.integration.worker_harness import (

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from alerting.model import Alert
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.alert import Alert
 from signalfire.rules import Rule, parse_rule_text
 
 _ids = itertools.count()

@@ -6,10 +6,10 @@ import orjson
 import pytest
 
 from alerting.message import encode, pager_message
-from alerting.model import Alert, Evidence
 from alerting.redact import REDACTED, Redaction
-from signalfire.backtest import BacktestResult, run_backtest
-from signalfire.pagediff import page_diff
+from signalfire.cli.backtest import BacktestResult, run_backtest
+from signalfire.cli.pagediff import page_diff
+from signalfire.engine.alert import Alert, Evidence
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.processor import Processor

@@ -3,7 +3,7 @@ background raises no page (ground truth from the generator's label file)."""
 
 import pytest
 
-from signalfire.backtest import run_backtest
+from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events, labels
 from signalfire.rules import load_rules
 from signalfire.scorecard import score

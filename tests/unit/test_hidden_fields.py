@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from alerting.redact import Redaction
-from signalfire.hidden_fields import redaction_warnings
+from signalfire.cli.hidden_fields import redaction_warnings
 from signalfire.rules import load_rules
 
 HEAD = "id: r\ntitle: R\nseverity: info\n"

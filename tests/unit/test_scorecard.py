@@ -3,8 +3,8 @@ and the time order of written pages."""
 
 from typing import Any
 
-from alerting.message import iso_ms
 from signalfire.scorecard import in_time_order, page_ms, score
+from signalfire.timestamps import iso_ms
 
 T0 = 1_795_392_000_000  # 2026-11-23T00:00:00Z
 MINUTE = 60_000

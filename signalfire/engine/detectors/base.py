@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from alerting.lifecycle import Lifecycle, Policy
-from alerting.model import Evidence, GroupKey, Transition
+from signalfire.engine.alert import Evidence, GroupKey, Transition
 from signalfire.engine.clock import NEVER, BatchClock
+from signalfire.engine.lifecycle import Lifecycle, Policy
 from signalfire.engine.settings import EngineSettings
 from signalfire.engine.stats import RuleStats
 from signalfire.filters.compile import Event, Selection, SelectSpec

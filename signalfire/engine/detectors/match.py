@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerting.model import Evidence
+from signalfire.engine.alert import Evidence
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.base import Detector
 from signalfire.filters.compile import Event

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerting.model import Evidence, GroupKey
+from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector
 from signalfire.engine.settings import EngineSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerting.model import GroupKey
+from signalfire.engine.alert import GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings

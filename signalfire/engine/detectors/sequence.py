@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from alerting.model import Evidence, GroupKey
+from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector, TopCounts, count_top, shown_top
 from signalfire.engine.settings import EngineSettings

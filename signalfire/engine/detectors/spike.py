@@ -24,7 +24,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from alerting.model import Evidence, GroupKey
+from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings

@@ -13,7 +13,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from alerting.model import Evidence, GroupKey
+from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER
 from signalfire.engine.detectors.base import Detector
 from signalfire.engine.settings import EngineSettings

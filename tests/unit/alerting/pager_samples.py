@@ -3,7 +3,7 @@
 from typing import Any
 
 from alerting.message import pager_message
-from alerting.model import Alert, Evidence
+from signalfire.engine.alert import Alert, Evidence
 from tests.unit.helpers import rule
 
 BURST = rule("""\

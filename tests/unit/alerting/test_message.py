@@ -2,9 +2,10 @@
 
 import pytest
 
-from alerting.message import dedup_key, fingerprint, iso_ms, pager_message
-from alerting.model import Alert, Evidence
+from alerting.message import dedup_key, fingerprint, pager_message
+from signalfire.engine.alert import Alert, Evidence
 from signalfire.events import MAX_TS_MS
+from signalfire.timestamps import iso_ms
 from tests.unit.helpers import rule
 
 RULE = rule("""\

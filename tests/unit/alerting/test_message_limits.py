@@ -19,9 +19,9 @@ from alerting.message import (
     encode,
     pager_message,
 )
-from alerting.model import Action, Alert, Evidence
 from alerting.redact import REDACTED, Redaction
 from alerting.sinks.pagerduty import EVENTS_URL, MAX_BODY, PagerDutySink
+from signalfire.engine.alert import Action, Alert, Evidence
 from signalfire.rules import parse_rule_text
 from signalfire.rules.model import SEVERITIES, Rule
 from signalfire.rules.schema import MAX_RUNBOOK_CHARS

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from alerting.model import Alert
 from signalfire.durations import parse_duration_ms
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.alert import Alert
 from signalfire.events import Event
 from signalfire.rules import Rule, parse_rule_text
 from signalfire.rules.model import TestCase

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from alerting.message import iso_ms, pager_message
+from alerting.message import pager_message
+from signalfire.timestamps import iso_ms
 from tests.unit.helpers import base_rule, ev, run
 
 S = 1000

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signalfire.cli.generate_cmd import register, run
 from signalfire.generate import (
     SCENARIO_NAMES,
     GeneratorConfig,
@@ -22,7 +23,6 @@ from signalfire.generate import (
     write_jsonl,
     write_labels,
 )
-from signalfire.generate.cli import register, run
 
 CONFIG = GeneratorConfig(events=10_000, scenarios=())
 COMMON: dict[str, type] = {

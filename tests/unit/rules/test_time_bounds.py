@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.message import encode, iso_ms, pager_message
+from alerting.message import encode, pager_message
 from signalfire.durations import MAX_DURATION_MS
 from signalfire.events import MAX_TS_MS
 from signalfire.rules import parse_rule_text
+from signalfire.timestamps import iso_ms
 from tests.unit.helpers import ev, rule, run
 
 HEAD = "id: r\ntitle: R\nseverity: info\ngroup_by: [org_id]\n"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from signalfire.backtest import BacktestResult
+from signalfire.cli.backtest import BacktestResult
 from signalfire.rules.model import Rule
 
 # The end of an incident still open when the input ends: it overlaps anything later.

@@ -2,8 +2,8 @@
 
 import pytest
 
-from alerting.lifecycle import Lifecycle, Policy
-from alerting.model import Evidence
+from signalfire.engine.alert import Evidence
+from signalfire.engine.lifecycle import Lifecycle, Policy
 
 
 def lc(**policy):

@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alerting.model import Evidence, GroupKey, Transition
+from signalfire.engine.alert import Evidence, GroupKey, Transition
 
 Snapshot = Callable[[GroupKey, int], Evidence]
 

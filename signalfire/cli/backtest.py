@@ -1,5 +1,5 @@
 """Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff
-(`signalfire.pagediff`).
+(`signalfire.cli.pagediff`).
 
 Pages are redacted as the worker redacts them (always the secret and prompt fields, plus the
 configured ones), so a backtest writes what the worker would have sent.
@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from alerting.message import pager_message
-from alerting.model import Alert
 from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.alert import Alert
 from signalfire.events import Event
 from signalfire.rules.model import Rule
 
