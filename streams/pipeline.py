@@ -71,6 +71,20 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.pipeline.take_over([(tp.topic, tp.partition) for tp in assigned])
 
 
+class KafkaClients:
+    """Where the pipeline gets its Kafka clients. Tests pass in-memory ones, so that crashes at
+    chosen points of a transaction can be replayed exactly."""
+
+    def consumer(self, **options: Any) -> Any:
+        return AIOKafkaConsumer(**options)
+
+    def producer(self, **options: Any) -> Any:
+        return AIOKafkaProducer(**options)
+
+    def admin(self, **options: Any) -> Any:
+        return AIOKafkaAdminClient(**options)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -78,10 +92,12 @@ class Pipeline:
         rules: list[Rule],
         metrics: Metrics,
         wall: Callable[[], float] = time.time,
+        clients: KafkaClients | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
         self.wall = wall
+        self.clients = clients or KafkaClients()
         self.processor = Processor(config, rules, wall)
         self.consumer: AIOKafkaConsumer | None = None
         self.reader: AIOKafkaConsumer | None = None
@@ -116,14 +132,14 @@ class Pipeline:
     async def start(self) -> None:
         opts = self.config.kafka_options()
         await self.ensure_topics()
-        self.reader = AIOKafkaConsumer(
+        self.reader = self.clients.consumer(
             **opts,
             enable_auto_commit=False,
             isolation_level="read_committed",
             max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES + (1 << 20),
         )
         await self.reader.start()
-        self.consumer = AIOKafkaConsumer(
+        self.consumer = self.clients.consumer(
             **opts,
             group_id=self.config.group_id,
             enable_auto_commit=False,
@@ -155,7 +171,7 @@ class Pipeline:
 
     async def ensure_topics(self) -> None:
         """Create the output, repartition and state topics that do not exist yet."""
-        admin = AIOKafkaAdminClient(**self.config.kafka_options())
+        admin = self.clients.admin(**self.config.kafka_options())
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -230,7 +246,7 @@ class Pipeline:
             if self.processor.family_of_topic(tp[0]) is not None and tp not in self.producers
         ]  # fmt: skip
         for tp in new:
-            producer = AIOKafkaProducer(
+            producer = self.clients.producer(
                 **opts,
                 transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
                 enable_idempotence=True,
@@ -302,19 +318,23 @@ class Pipeline:
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Consume until stopped."""
-        assert self.consumer is not None
         while self.running:
-            self.last_loop = self.wall()
-            batches = await self.consumer.getmany(
-                timeout_ms=POLL_MS, max_records=self.config.batch_records
-            )
-            async with self.lock:
-                await self._step(batches)
-            self.align()
-            self.report_lag()
-            self.freezer.maybe_freeze(self.wall())
-            self.metrics.worker_ready.set(1 if self.ready else 0)
-            await self.maybe_reload()
+            await self.poll()
+
+    async def poll(self) -> None:
+        """One turn of the loop: a batch per partition, the idle check, their transactions."""
+        assert self.consumer is not None
+        self.last_loop = self.wall()
+        batches = await self.consumer.getmany(
+            timeout_ms=POLL_MS, max_records=self.config.batch_records
+        )
+        async with self.lock:
+            await self._step(batches)
+        self.align()
+        self.report_lag()
+        self.freezer.maybe_freeze(self.wall())
+        self.metrics.worker_ready.set(1 if self.ready else 0)
+        await self.maybe_reload()
 
     async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
