@@ -27,11 +27,14 @@ from streams.config import WorkerConfig
 from streams.merge import Merger, partition_for
 from streams.records import DeadLetter, dead_letter, decode_value
 from streams.state import Snapshot
-from streams.topology import DIRECT, Topology, build_topology
+from streams.topology import DIRECT, Family, Topology, build_topology
 
 log = logging.getLogger("signalfire.worker")
 
 Partition = tuple[str, int]
+# What `Outputs.rule_deltas` counts per rule, in this order.
+RULE_COUNTERS = ("matches", "triggers", "resolves", "suppressed", "cap_evictions", "late")
+LATE = RULE_COUNTERS.index("late")
 # Repartition records stay well under Kafka's default 1 MB message limit.
 BATCH_RECORD_BYTES = 256 * 1024
 
@@ -92,6 +95,30 @@ class Work:
     # snapshot; of their events, those at or before `refill[1]` (the merge frontier then) were
     # applied already and are skipped, the others refill the merge buffer.
     refill: tuple[int, int] | None = None
+
+
+def split_late(events: list[Event], now: int, lateness: int) -> tuple[list[Event], list[Event]]:
+    """(on time, late), by the engine's rule (Engine.process): an event older than the highest
+    event time seen before it, minus the allowed lateness, is late and does not move time."""
+    on_time: list[Event] = []
+    late: list[Event] = []
+    for e in events:
+        ts = e["ts"]
+        if ts < now - lateness:
+            late.append(e)
+        else:
+            on_time.append(e)
+            now = max(now, ts)
+    return on_time, late
+
+
+def _count_late(out: Outputs, family: Family, late: list[Event]) -> None:
+    """Count late events against the family's rules that would have looked at them."""
+    if not late:
+        return
+    for rule, (idxs, _, _) in zip(family.rules, family.select(late), strict=True):
+        if idxs:
+            out.rule_deltas.setdefault(rule.id, [0] * len(RULE_COUNTERS))[LATE] += len(idxs)
 
 
 def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int]:
@@ -252,17 +279,25 @@ class Processor:
                 )  # fmt: skip
         out.decoded = len(events)
         routed: dict[tuple[str, int], list[Event]] = {}
-        for fam in self.topology.families:
-            topic = self.config.repartition_topic(fam.name)
-            project = fam.project
-            for i, key in fam.route(events):
-                part = partition_for(key_bytes(key), self.partitions)
-                routed.setdefault((topic, part), []).append(project(events[i]))
+        if self.topology.families:
+            # Lateness is decided here, in the partition's own order, for every rule: this
+            # order is the same in every run, however the records are batched and whenever the
+            # other partitions are read. Forwarded, a late event would be judged again by the
+            # merge, whose clock depends on how far the other partitions had come.
+            on_time, late = split_late(events, work.engine.now, self.settings.allowed_lateness_ms)
+            for fam in self.topology.families:
+                topic = self.config.repartition_topic(fam.name)
+                project = fam.project
+                for i, key in fam.route(on_time):
+                    part = partition_for(key_bytes(key), self.partitions)
+                    routed.setdefault((topic, part), []).append(project(on_time[i]))
+                _count_late(out, fam, late)
         self._run(out, work, partial(work.engine.process, events))
         self._mark(out, tp, work, routed)
         return out
 
     def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
+        family = next(f for f in self.topology.families if f.name == work.family)
         refill = work.refill
         if refill is not None and records[0].offset >= refill[0]:
             refill = work.refill = None
@@ -275,7 +310,12 @@ class Processor:
                     raise TypeError("events: expected a list")
                 if refill is not None and r.offset < refill[0]:
                     events = [e for e in events if e["ts"] > refill[1]]
-                merger.add_record(events, r.offset)
+                # Input partitions forward only events on time in their own order, never older
+                # than their last watermark, so nothing older than the frontier comes. Should it
+                # (a record written by an older version), it is late whatever the batching:
+                # applied now it would be judged by a clock that depends on where the batch
+                # that read it happened to start.
+                late = merger.add_record(events, r.offset, merger.frontier)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 out.dead.append(
                     dead_letter(
@@ -284,6 +324,8 @@ class Processor:
                     )
                 )  # fmt: skip
                 continue
+            if late:
+                _count_late(out, family, late)
             merger.mark(source, watermark)
         released = merger.release()
         out.decoded += len(released)

@@ -1,8 +1,11 @@
 """The worker's core without Kafka: decoding, dead letters, forwarding, merging, idleness."""
 
+import itertools
 from dataclasses import dataclass
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
@@ -314,3 +317,94 @@ def test_repartition_record_whose_events_are_not_a_list_is_dead_lettered_whole()
     ]
     out = p.process((topic, 0), [Rec(topic, 0, n, None, v) for n, v in enumerate(bad)])
     assert len(out.dead) == 2 and len(p.works[(topic, 0)].merger) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(-(10**6), 10**6),
+    st.lists(st.integers(-(10**6), 10**6), max_size=40),
+)
+def test_late_events_are_split_off_by_the_engines_own_rule(now, times):
+    """The input partition decides lateness for the families it forwards to: by exactly the
+    rule its own engine applies."""
+    from signalfire.engine import Engine, EngineSettings
+    from streams.processor import split_late
+
+    engine = Engine([], EngineSettings(allowed_lateness_ms=30_000))
+    engine.now = now
+    events = [{"event_id": str(n), "ts": ts, "org_id": "o"} for n, ts in enumerate(times)]
+    on_time, late = split_late(events, now, 30_000)
+    engine.process(events)
+    assert len(late) == engine.late
+    assert on_time + late == sorted(events, key=lambda e: e in late)  # order kept in each
+    assert max([now] + [e["ts"] for e in on_time]) == engine.now
+
+
+def test_input_partition_forwards_no_late_event_and_counts_it_for_the_family_rules():
+    p, cfg, _ = make(partitions=1)
+    p.assign([(cfg.events_topic, 0)])
+    topic = cfg.events_topic
+    on_time = [
+        event(i, 600_000 + i, ip="1.2.3.4", account_id=f"a{i}", status=401) for i in range(3)
+    ]
+    late = [event(10 + i, 100_000 + i, ip="1.2.3.4", account_id=f"b{i}", status=401)
+            for i in range(2)]  # fmt: skip
+    out = p.process((topic, 0), [Rec(topic, 0, i, None, v) for i, v in enumerate(on_time + late)])
+    forwarded = [
+        e["event_id"]
+        for t, _, v in out.forwards
+        if t == cfg.repartition_topic("ip")
+        for e in orjson.loads(v)["events"]
+    ]
+    assert forwarded == ["e0", "e1", "e2"]
+    # per rule: [matches, triggers, resolves, suppressed, cap evictions, late]
+    assert out.rule_deltas["auth_failure_burst"][5] == 2
+    assert out.rule_deltas["ip_account_fanout"][5] == 2
+
+
+def _family_records(topic):
+    """Two sources, in order, with one record (from a writer that forwarded late events) whose
+    burst is 20 minutes older than the frontier when it comes."""
+    records: list[Rec] = []
+    for n in range(60):
+        for src in (0, 1):
+            ts = n * 60_000
+            events = [{"event_id": f"e{n}-{src}", "ts": ts, "org_id": "o", "ip": "1.1.1.1",
+                       "account_id": "a"}]  # fmt: skip
+            value = orjson.dumps({"source": src, "watermark": ts - 30_000, "events": events})
+            records.append(Rec(topic, 0, len(records), b"", value))
+    burst = [{"event_id": f"b{k}", "ts": 39 * 60_000 + k, "org_id": "o", "ip": "6.6.6.6",
+              "account_id": f"x{k % 25}", "status": 401} for k in range(60)]  # fmt: skip
+    value = orjson.dumps({"source": 0, "watermark": 59 * 60_000 - 30_000, "events": burst})
+    records.append(Rec(topic, 0, len(records), b"", value))
+    end = [orjson.dumps({"source": s, "watermark": 10**8, "events": []}) for s in (0, 1)]
+    records += [Rec(topic, 0, len(records) + n, b"", v) for n, v in enumerate(end)]
+    return records
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 123), max_size=8))
+def test_family_partition_judges_lateness_the_same_however_its_records_are_batched(cuts):
+    """A restarted worker reads a repartition partition in other batches than the first did
+    (a rebuild from the start reads it in a few large ones): the pages must not change."""
+    cfg = WorkerConfig(rules="rules", idle_timeout_ms=5_000)
+    topic = cfg.repartition_topic("ip")
+    records = _family_records(topic)
+
+    def run(bounds):
+        p = Processor(cfg, load_rules(["rules"]).rules, Wall())
+        p.partitions = 2
+        p.assign([(topic, 0)])
+        pages: list[tuple[bytes, str]] = []
+        late: dict[str, int] = {}
+        for a, b in itertools.pairwise(bounds):
+            out = p.process((topic, 0), records[a:b])
+            pages += [(k, orjson.loads(v)["payload"]["timestamp"]) for k, v in out.pages]
+            for rule_id, delta in out.rule_deltas.items():
+                late[rule_id] = late.get(rule_id, 0) + delta[5]
+        return pages, late
+
+    one_by_one = run(list(range(len(records) + 1)))
+    assert one_by_one[0] == [] and one_by_one[1]["auth_failure_burst"] == 60
+    assert run([0, len(records)]) == one_by_one
+    assert run(sorted({0, len(records), *cuts})) == one_by_one
