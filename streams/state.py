@@ -4,9 +4,12 @@ A snapshot of a partition's work (engine, merge buffer, offset) is written insid
 transaction as the outputs and offsets it covers, every checkpoint interval and when the
 partition is handed over. After a crash the new owner restores the last snapshot and replays
 the records between it and the committed offset with their outputs suppressed: the engine is
-deterministic, so replay rebuilds the state exactly. Pages that depended on wall-clock time
-(an idle partition moved forward) are recognised in the page log, the pages this partition
-produced since the snapshot, and not sent twice.
+deterministic, so replay rebuilds the state exactly. The one decision that depends on wall-clock
+time -- an idle partition's clock moved forward -- is committed with the offsets, in their
+metadata, and made again at the same offset in the replay, so the rebuilt clocks, and the
+lateness of every later event, are those of a run without the crash. Pages those moves raised
+are recognised in the page log, the pages this partition produced since the snapshot, and not
+sent twice.
 """
 
 from __future__ import annotations
@@ -25,6 +28,28 @@ FORMAT = 2  # 2: zlib-compressed pickle
 READ_TIMEOUT_MS = 200
 # Snapshots of a busy partition reach megabytes: their topics and producers allow this much.
 MAX_SNAPSHOT_BYTES = 64 << 20
+
+
+# (offset, clock): once the records before `offset` were applied, the stream clock moved to
+# `clock` without an event (an idle partition moved forward).
+Move = tuple[int, int]
+
+
+def encode_moves(moves: list[Move]) -> str:
+    """Offset-commit metadata holding a partition's clock moves since its last snapshot."""
+    return orjson.dumps({"moves": moves}).decode() if moves else ""
+
+
+def decode_moves(metadata: str | None) -> list[Move]:
+    """The moves in offset-commit metadata; none in metadata that is empty or not ours (offsets
+    reset by a tool)."""
+    if not metadata:
+        return []
+    try:
+        moves = orjson.loads(metadata)["moves"]
+        return [(int(offset), int(clock)) for offset, clock in moves]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return []
 
 
 @dataclass
@@ -53,6 +78,26 @@ def state_key(topic: str, partition: int) -> bytes:
 
 def source_value(topic: str, partition: int) -> bytes:
     return state_key(topic, partition)
+
+
+async def committed_offsets(
+    consumer: AIOKafkaConsumer, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int | None, list[Move]]]:
+    """Each partition's committed offset (None if none) and the clock moves committed with it.
+
+    `AIOKafkaConsumer.committed()` drops the metadata committed with an offset; the group
+    coordinator it asks returns both (and retries while the group is loading).
+    """
+    ktps = [TopicPartition(*tp) for tp in partitions]
+    found = await consumer._coordinator.fetch_committed_offsets(ktps)
+    result: dict[tuple[str, int], tuple[int | None, list[Move]]] = {}
+    for tp, ktp in zip(partitions, ktps, strict=True):
+        committed = found.get(ktp)
+        if committed is None or committed.offset < 0:
+            result[tp] = (None, [])
+        else:
+            result[tp] = (committed.offset, decode_moves(committed.metadata))
+    return result
 
 
 async def read_last(

@@ -374,8 +374,15 @@ class MemoryProducer:
             self.txn = None
             raise
         self._check("commit")
-        self.broker.finish(self.txn, commit=True)
-        self.txn = None
+        txn, self.txn = self.txn, None
+        self.broker.finish(txn, commit=True)
+        written = [
+            (topic, e.value)
+            for (topic, partition), first in txn.first.items()
+            for e in self.broker.logs[(topic, partition)][first:]
+            if e.txn is txn and not e.control
+        ]
+        self._check("committed", records=written)
 
     async def send(
         self,

@@ -4,6 +4,7 @@ import itertools
 from dataclasses import dataclass
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -408,3 +409,120 @@ def test_family_partition_judges_lateness_the_same_however_its_records_are_batch
     assert one_by_one[0] == [] and one_by_one[1]["auth_failure_burst"] == 60
     assert run([0, len(records)]) == one_by_one
     assert run(sorted({0, len(records), *cuts})) == one_by_one
+
+
+def _quiet_then_moved(p, cfg, wall):
+    """Partition 1 reads five early events, sits idle while partition 0 reaches 30 minutes,
+    and is moved there; returns the five records."""
+    topic = cfg.events_topic
+    p.assign([(topic, 0), (topic, 1)])
+    quiet = [Rec(topic, 1, i, None, event(i, i * 1_000, "quiet")) for i in range(5)]
+    busy = [Rec(topic, 0, i, None, event(100 + i, i * 60_000, "busy")) for i in range(31)]
+    p.process((topic, 1), quiet)
+    wall.t += 10
+    p.process((topic, 0), busy)
+    assert set(p.tick(pending=[])) == {(topic, 1)}
+    return quiet
+
+
+def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
+    from streams.processor import CHECKPOINT_MOVES, MAX_MOVES
+
+    p, cfg, wall = make()
+    topic = cfg.events_topic
+    _quiet_then_moved(p, cfg, wall)
+    assert p.moves((topic, 1)) == [(5, 30 * 60_000)]
+    more = [
+        Rec(topic, 0, 31 + i, None, event(200 + i, (31 + i) * 60_000, "busy")) for i in range(2)
+    ]
+    p.process((topic, 0), more)
+    p.tick(pending=[])
+    assert p.moves((topic, 1)) == [(5, 32 * 60_000)]  # one offset: only the last move counts
+    snap = p.snapshot((topic, 1), {0: 0})
+    assert snap is not None and snap.work.moves == [] and snap.work.engine.now == 32 * 60_000
+    assert p.moves((topic, 1)) == [(5, 32 * 60_000)]  # until that snapshot is committed
+    p.checkpointed((topic, 1))
+    assert p.moves((topic, 1)) == []
+    # Moves pile up only while snapshots fail; past a bound the partition stays where it is.
+    work = p.works[(topic, 1)]
+    work.moves = [(n, n) for n in range(CHECKPOINT_MOVES)]
+    assert p.checkpoints_wanted() == {(topic, 1)}
+    work.moves = [(n, n) for n in range(MAX_MOVES)]
+    p.process((topic, 0), [Rec(topic, 0, 40, None, event(300, 40 * 60_000, "busy"))])
+    wall.t += 10
+    assert (topic, 1) not in p.tick(pending=[])
+    assert work.engine.now == 32 * 60_000
+
+
+def test_an_empty_partition_moved_forward_has_offset_0_to_commit_its_moves_with():
+    p, cfg, wall = make()
+    topic = cfg.events_topic
+    p.assign([(topic, 0), (topic, 1)])
+    wall.t += 10
+    p.process((topic, 0), [Rec(topic, 0, 0, None, event(1, 600_000, "busy"))])
+    p.tick(pending=[])
+    assert p.positions()[(topic, 1)] == 0 and p.moves((topic, 1)) == [(0, 600_000)]
+
+
+@pytest.mark.parametrize("cuts", [[10], [3, 10], [5, 10], [6, 10], [1, 2, 3, 4, 5, 6, 10]])
+@pytest.mark.parametrize("tail_move", [False, True])
+def test_a_rebuild_makes_the_committed_clock_moves_again_where_they_were_made(cuts, tail_move):
+    """A late event after a move is late again after a crash, however the replay is batched,
+    and a move after the last committed record is made again too."""
+    from collections import Counter
+
+    p, cfg, wall = make()
+    topic, tp = cfg.events_topic, (cfg.events_topic, 1)
+    quiet = _quiet_then_moved(p, cfg, wall)
+    # After the move to 30 minutes: one event on time, four 20 minutes late.
+    after = [Rec(topic, 1, 5, None, event(50, 30 * 60_000, "quiet"))] + [
+        Rec(topic, 1, 5 + i, None, event(50 + i, 10 * 60_000 + i, "quiet")) for i in range(1, 5)
+    ]
+    p.process(tp, after)
+    if tail_move:
+        p.process((topic, 0), [Rec(topic, 0, 31, None, event(999, 40 * 60_000, "busy"))])
+        wall.t += 10
+        p.tick(pending=[])
+    original = p.works[tp].engine
+    assert original.late == 4
+
+    again, _, _ = make()
+    again.rebuild(tp, committed=10, page_log=Counter(), moves=p.moves(tp))
+    records = quiet + after
+    assert again.positions() == {}  # nothing to commit while replaying
+    for a, b in itertools.pairwise([0, *cuts]):
+        again.process(tp, records[a:b])
+    again.tick(pending=[tp])
+    engine = again.works[tp].engine
+    assert (engine.now, engine.late) == (original.now, original.late)
+    assert again.positions() == {tp: 10}
+
+
+def test_a_snapshot_from_before_clock_moves_were_kept_restores():
+    import pickle
+
+    from streams.state import Snapshot
+
+    p, cfg, _ = make()
+    tp = (cfg.events_topic, 0)
+    p.assign([tp])
+    p.process(tp, [Rec(cfg.events_topic, 0, 0, None, event(1, 5_000))])
+    snap = p.snapshot(tp, {0: 0})
+    assert snap is not None
+    old = snap.work
+    del old.moves, old.replay_moves  # as a worker without them pickled its work
+    back = Snapshot.decode(snap.encode())
+    assert back is not None and back.work.moves == [] and back.work.replay_moves == []
+    assert back.work.engine.now == 5_000
+    assert pickle.loads(pickle.dumps(back.work)).next_offset == 1
+
+
+def test_clock_moves_travel_in_offset_metadata_far_under_kafkas_limit():
+    from streams.processor import MAX_MOVES
+    from streams.state import decode_moves, encode_moves
+
+    moves = [(2**40 + n, 2**45 + n) for n in range(MAX_MOVES)]
+    assert decode_moves(encode_moves(moves)) == moves
+    assert len(encode_moves(moves).encode()) < 2048  # offset.metadata.max.bytes: 4096
+    assert encode_moves([]) == "" and decode_moves("") == [] and decode_moves(None) == []
+    assert decode_moves("set by a tool") == [] and decode_moves('{"moves": 5}') == []
