@@ -304,6 +304,10 @@ class MemoryConsumer:
     def highwater(self, tp: TopicPartition) -> int | None:
         return self.highwaters.get(tp)
 
+    async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        self.process.check("beginning-offsets")
+        return dict.fromkeys(tps, 0)
+
     async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         self.process.check("end-offsets")
         return {tp: self.broker.stable_end((tp.topic, tp.partition)) for tp in tps}
@@ -392,13 +396,14 @@ class MemoryProducer:
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Awaitable[Any]:
-        self._check("send", topic=topic, value=value)
+        self._check("send", topic=topic, partition=partition, value=value)
         await asyncio.sleep(0)
-        self._check("sent", topic=topic, value=value)
+        self._check("sent", topic=topic, partition=partition, value=value)
         if partition is None:
             partition = zlib.crc32(key or b"") % self.broker.topics[topic]
         txn = self.txn
         offset = self.broker._append((topic, partition), key, value, tuple(headers or ()), txn)
+        self._check("written", topic=topic, partition=partition, value=value)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_result(offset)
         return future

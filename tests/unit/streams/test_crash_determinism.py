@@ -150,7 +150,7 @@ KILL_POINTS = {
     # between two polls, once the burst is read and committed
     "burst-committed": "between",
     # a checkpoint is written into its transaction, which is never committed
-    "checkpoint-uncommitted": "sent",
+    "checkpoint-uncommitted": "written",
     # once the burst is committed, and the next worker again while it rebuilds
     "again-while-rebuilding": "between, then fetch",
 }
@@ -172,7 +172,7 @@ def killer(point: str, late_on: int) -> KillAt | None:
         tid = f"sf.usage-events.{late_on}"
         return lambda at, details: at == "offsets" and details["tid"] == tid
     if point == "checkpoint-uncommitted":
-        return lambda at, details: at == "sent" and details["topic"].startswith("sf.state.")
+        return lambda at, details: at == "written" and details["topic"].startswith("sf.state.")
     return None
 
 
@@ -279,3 +279,40 @@ async def test_a_late_burst_is_late_after_a_kill_at_any_point(
     assert kills == (2 if kill == "again-while-rebuilding" else 1)
     assert found == expected
     assert clocks == expected_clocks
+
+
+async def test_a_checkpoint_behind_many_aborted_ones_is_still_the_one_restored() -> None:
+    """A worker that dies again and again while writing a checkpoint leaves an aborted snapshot
+    and an abort marker each time after the last good one. Not finding that one, a restore
+    would rebuild from the start, without the clock moves the snapshot holds."""
+    expected, expected_clocks = await clean_run(CHECKPOINTS, QUIET)
+    cfg = config(CHECKPOINTS)
+    broker = Broker()
+    broker.create_topic("usage-events", 2)
+    for partition, events in history().items():
+        produce(broker, partition, events)
+    wall = Wall()
+    worker = Worker(broker, wall, cfg)
+    await worker.start()
+    await worker.drain(idle_s=5.0)  # the quiet partition moves, and is checkpointed after
+    quiet_state = broker.logs[("sf.state.usage-events", QUIET)]
+    assert sum(1 for e in quiet_state if e.txn and e.txn.state == "committed") >= 4
+    # The burst comes; every worker from now on reads it (again) and dies checkpointing.
+    produce(broker, QUIET, burst("org-quiet", T - 20 * MINUTE))
+    for _ in range(12):
+        worker = Worker(broker, wall, cfg)
+        worker.process.kill_at = lambda at, details: (
+            at == "written"
+            and details["topic"] == "sf.state.usage-events"
+            and details["partition"] == QUIET
+        )
+        with pytest.raises(Killed):
+            await worker.start()
+            await worker.drain(idle_s=5.0)
+    worker = Worker(broker, wall, cfg)
+    await worker.start()  # fences the last one: its checkpoint is aborted too
+    aborted = [e for e in quiet_state if e.txn and e.txn.state == "aborted" and not e.control]
+    assert len(aborted) == 12
+    await worker.drain(idle_s=2.5)
+    assert pages(broker) == expected
+    assert worker.clocks() == expected_clocks
