@@ -368,7 +368,8 @@ class Processor:
         return out
 
     def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
-        family = next(f for f in self.topology.families if f.name == work.family)
+        # None after a reload dropped the family, until the partition is revoked.
+        family = next((f for f in self.topology.families if f.name == work.family), None)
         refill = work.refill
         if refill is not None and records[0].offset >= refill[0]:
             refill = work.refill = None
@@ -395,7 +396,7 @@ class Processor:
                     )
                 )  # fmt: skip
                 continue
-            if late:
+            if late and family is not None:
                 _count_late(out, family, late)
             merger.mark(source, watermark)
         released = merger.release()

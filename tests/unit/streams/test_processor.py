@@ -526,3 +526,17 @@ def test_clock_moves_travel_in_offset_metadata_far_under_kafkas_limit():
     assert len(encode_moves(moves).encode()) < 2048  # offset.metadata.max.bytes: 4096
     assert encode_moves([]) == "" and decode_moves("") == [] and decode_moves(None) == []
     assert decode_moves("set by a tool") == [] and decode_moves('{"moves": 5}') == []
+
+
+def test_a_family_partition_whose_family_a_reload_dropped_reads_on_until_revoked():
+    p, cfg, _ = make(partitions=1)
+    topic = cfg.repartition_topic("ip")
+    p.assign([(topic, 0)])
+    p.set_rules([r for r in load_rules(["rules"]).rules if r.group_by != (("ip",),)])
+    late = [{"event_id": "x", "ts": 1, "org_id": "o", "ip": "1.1.1.1"}]
+    records = [
+        Rec(topic, 0, 0, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": []})),
+        Rec(topic, 0, 1, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": late})),
+    ]
+    out = p.process((topic, 0), records)
+    assert out.dead == [] and p.positions() == {(topic, 0): 2}
