@@ -12,7 +12,7 @@ released are not committed.
 from __future__ import annotations
 
 import zlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from operator import itemgetter
 from typing import Any
@@ -64,10 +64,19 @@ class Merger:
             for offset in sorted(by_offset, key=lambda o: min(s for s, _ in by_offset[o])):
                 self.runs.append(_Run(offset, [e for _, e in sorted(by_offset[offset])]))
 
-    def add_record(self, events: list[Event], offset: int) -> None:
-        """The events of the record at `offset` (the list is kept and sorted in place)."""
-        if events:
-            self.runs.append(_Run(offset, events))
+    def add_record(self, events: list[Event], offset: int, floor: int | None = None) -> list[Event]:
+        """Buffer the events of the record at `offset` (the list is kept and sorted in place);
+        those older than `floor` are returned instead."""
+        if not events:
+            return []
+        run = _Run(offset, events)
+        late: list[Event] = []
+        if floor is not None and run.times[0] < floor:
+            run.start = bisect_left(run.times, floor)
+            late = events[: run.start]
+        if run.start < len(events):
+            self.runs.append(run)
+        return late
 
     def mark(self, source: int, watermark: int) -> None:
         if watermark > self.marks.get(source, -(2**62)):

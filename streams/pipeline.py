@@ -34,6 +34,8 @@ from streams.state import (
     MAX_SNAPSHOT_BYTES,
     SOURCE_HEADER,
     Snapshot,
+    committed_offsets,
+    encode_moves,
     read_last,
     read_page_logs,
     state_key,
@@ -64,11 +66,27 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
 
+    # In a fixed order (the sets' order changes with the process's string hashing): the first
+    # checkpoints are spread over partitions in this order, and a run is reproducible.
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.pipeline.hand_over([(tp.topic, tp.partition) for tp in revoked])
+        await self.pipeline.hand_over(sorted((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.pipeline.take_over([(tp.topic, tp.partition) for tp in assigned])
+        await self.pipeline.take_over(sorted((tp.topic, tp.partition) for tp in assigned))
+
+
+class KafkaClients:
+    """Where the pipeline gets its Kafka clients. Tests pass in-memory ones, so that crashes at
+    chosen points of a transaction can be replayed exactly."""
+
+    def consumer(self, **options: Any) -> Any:
+        return AIOKafkaConsumer(**options)
+
+    def producer(self, **options: Any) -> Any:
+        return AIOKafkaProducer(**options)
+
+    def admin(self, **options: Any) -> Any:
+        return AIOKafkaAdminClient(**options)
 
 
 class Pipeline:
@@ -78,10 +96,12 @@ class Pipeline:
         rules: list[Rule],
         metrics: Metrics,
         wall: Callable[[], float] = time.time,
+        clients: KafkaClients | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
         self.wall = wall
+        self.clients = clients or KafkaClients()
         self.processor = Processor(config, rules, wall)
         self.consumer: AIOKafkaConsumer | None = None
         self.reader: AIOKafkaConsumer | None = None
@@ -116,14 +136,14 @@ class Pipeline:
     async def start(self) -> None:
         opts = self.config.kafka_options()
         await self.ensure_topics()
-        self.reader = AIOKafkaConsumer(
+        self.reader = self.clients.consumer(
             **opts,
             enable_auto_commit=False,
             isolation_level="read_committed",
             max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES + (1 << 20),
         )
         await self.reader.start()
-        self.consumer = AIOKafkaConsumer(
+        self.consumer = self.clients.consumer(
             **opts,
             group_id=self.config.group_id,
             enable_auto_commit=False,
@@ -155,7 +175,7 @@ class Pipeline:
 
     async def ensure_topics(self) -> None:
         """Create the output, repartition and state topics that do not exist yet."""
-        admin = AIOKafkaAdminClient(**self.config.kafka_options())
+        admin = self.clients.admin(**self.config.kafka_options())
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -230,7 +250,7 @@ class Pipeline:
             if self.processor.family_of_topic(tp[0]) is not None and tp not in self.producers
         ]  # fmt: skip
         for tp in new:
-            producer = AIOKafkaProducer(
+            producer = self.clients.producer(
                 **opts,
                 transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
                 enable_idempotence=True,
@@ -252,10 +272,13 @@ class Pipeline:
         snapshots = {
             state_tps[k]: snap for k, blob in blobs.items() if (snap := Snapshot.decode(blob))
         }
-        committed = {tp: await self.consumer.committed(TopicPartition(*tp)) for tp in new}
-        # A partition with committed offsets but no snapshot yet (its owner died before the
-        # first checkpoint) is rebuilt from the start of its topic, like a restore.
-        from_start = [tp for tp in new if tp not in snapshots and committed[tp]]
+        committed = await committed_offsets(self.consumer, new)
+        # A partition with committed offsets (or clock moves) but no snapshot yet -- its owner
+        # died before the first checkpoint -- is rebuilt from the start of its topic.
+        from_start = [
+            tp for tp, (offset, moves) in committed.items()
+            if tp not in snapshots and (offset or moves)
+        ]  # fmt: skip
         everything = dict.fromkeys(range(self.pager_partitions), 0)
         since = {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()}
         since.update({state_key(*tp): everything for tp in from_start})
@@ -263,23 +286,26 @@ class Pipeline:
         for tp in new:
             ktp = TopicPartition(*tp)
             snapshot = snapshots.get(tp)
+            offset, moves = committed[tp]
             if snapshot is None:
-                self.processor.assign([tp])
                 if tp in from_start:
-                    work = self.processor.works[tp]
-                    work.replay_until = committed[tp]
-                    work.page_log = logs[state_key(*tp)]
-                    log.info("rebuilding %s[%d] from the start up to offset %s", *tp, committed[tp])
+                    self.processor.rebuild(tp, offset, logs[state_key(*tp)], moves)
+                    log.info(
+                        "rebuilding %s[%d] from the start up to offset %s (%d clock move(s))",
+                        tp[0], tp[1], offset, len(moves),
+                    )  # fmt: skip
+                else:
+                    self.processor.assign([tp])
                 await self.consumer.seek_to_beginning(ktp)
-                if committed[tp] is not None and tp not in from_start:
-                    self.consumer.seek(ktp, committed[tp])  # committed 0: nothing to rebuild
+                if offset is not None and tp not in from_start:
+                    self.consumer.seek(ktp, offset)  # committed 0: nothing to rebuild
             else:
                 page_log = logs[state_key(*tp)]
-                start = self.processor.restore(tp, snapshot, committed[tp], page_log)
+                start = self.processor.restore(tp, snapshot, offset, page_log, moves)
                 self.consumer.seek(ktp, start)
                 log.info(
-                    "restored %s[%d] at offset %d (committed %s, %d page(s) logged)",
-                    tp[0], tp[1], start, committed[tp], sum(page_log.values()),
+                    "restored %s[%d] at offset %d (committed %s, %d clock move(s), %d page(s) "
+                    "logged)", tp[0], tp[1], start, offset, len(moves), sum(page_log.values()),
                 )  # fmt: skip
         if snapshots:
             self.freezer.due = 0.0  # restored state is long-lived: freeze it at once
@@ -302,19 +328,23 @@ class Pipeline:
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Consume until stopped."""
-        assert self.consumer is not None
         while self.running:
-            self.last_loop = self.wall()
-            batches = await self.consumer.getmany(
-                timeout_ms=POLL_MS, max_records=self.config.batch_records
-            )
-            async with self.lock:
-                await self._step(batches)
-            self.align()
-            self.report_lag()
-            self.freezer.maybe_freeze(self.wall())
-            self.metrics.worker_ready.set(1 if self.ready else 0)
-            await self.maybe_reload()
+            await self.poll()
+
+    async def poll(self) -> None:
+        """One turn of the loop: a batch per partition, the idle check, their transactions."""
+        assert self.consumer is not None
+        self.last_loop = self.wall()
+        batches = await self.consumer.getmany(
+            timeout_ms=POLL_MS, max_records=self.config.batch_records
+        )
+        async with self.lock:
+            await self._step(batches)
+        self.align()
+        self.report_lag()
+        self.freezer.maybe_freeze(self.wall())
+        self.metrics.worker_ready.set(1 if self.ready else 0)
+        await self.maybe_reload()
 
     async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
@@ -331,9 +361,10 @@ class Pipeline:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
         now = self.wall()
         due = {tp for tp, at in self.snapshot_due.items() if now >= at}
+        due |= self.processor.checkpoints_wanted() & set(self.producers)
         await asyncio.gather(
             *(self.commit(tp, out, snapshot=tp in due) for tp, out in outs.items()),
-            *(self.commit(tp, Outputs(), snapshot=True) for tp in due - set(outs)),
+            *(self.commit(tp, Outputs(), snapshot=True) for tp in sorted(due - set(outs))),
         )
 
     async def commit(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
@@ -344,6 +375,7 @@ class Pipeline:
             return
         cfg = self.config
         source = state_key(*tp)
+        checkpointed = False
         async with producer.transaction():
             sends = [
                 producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
@@ -356,12 +388,19 @@ class Pipeline:
             if sends:
                 # Wait for delivery, not only for the queue: a record the broker refuses must
                 # abort the transaction (and its offset), never pass silently.
-                delivered = [f for f in await asyncio.gather(*sends) if f is not None]
-                await asyncio.gather(*delivered)
+                queued = await asyncio.gather(*sends)
+                checkpointed = snapshot and queued[-1] is not None
+                await asyncio.gather(*(f for f in queued if f is not None))
             if offset is not None:
+                # The clock moves since the last snapshot go with the offset (a snapshot in
+                # this transaction holds them): a restore makes them again where they were made.
+                moves = [] if checkpointed else self.processor.moves(tp)
                 await producer.send_offsets_to_transaction(
-                    {TopicPartition(*tp): OffsetAndMetadata(offset, "")}, cfg.group_id
+                    {TopicPartition(*tp): OffsetAndMetadata(offset, encode_moves(moves))},
+                    cfg.group_id,
                 )
+        if checkpointed:
+            self.processor.checkpointed(tp)
         self._count(out)
 
     async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -26,12 +26,23 @@ from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.merge import Merger, partition_for
 from streams.records import DeadLetter, dead_letter, decode_value
-from streams.state import Snapshot
-from streams.topology import DIRECT, Topology, build_topology
+from streams.state import Move, Snapshot
+from streams.topology import DIRECT, Family, Topology, build_topology
 
 log = logging.getLogger("signalfire.worker")
 
 Partition = tuple[str, int]
+# What `Outputs.rule_deltas` counts per rule, in this order.
+RULE_COUNTERS = (
+    "matches", "triggers", "resolves", "suppressed", "cap_evictions", "late", "partials_dropped",
+)  # fmt: skip
+LATE = RULE_COUNTERS.index("late")
+# Clock moves kept between snapshots: their offset metadata stays far under Kafka's 4 KB limit
+# (`offset.metadata.max.bytes`). A partition with `CHECKPOINT_MOVES` of them is snapshotted at
+# once; one with `MAX_MOVES` (its snapshots failing) stays where it is rather than make a move
+# that a crash could not make again.
+CHECKPOINT_MOVES = 16
+MAX_MOVES = 32
 # Repartition records stay well under Kafka's default 1 MB message limit.
 BATCH_RECORD_BYTES = 256 * 1024
 
@@ -92,6 +103,47 @@ class Work:
     # snapshot; of their events, those at or before `refill[1]` (the merge frontier then) were
     # applied already and are skipped, the others refill the merge buffer.
     refill: tuple[int, int] | None = None
+    # Input partitions: the clock moves of an idle partition since its last snapshot, as
+    # (offset, clock): once the records before `offset` were applied, the clock moved to
+    # `clock` without an event. A wall-clock decision, so it is committed with the offsets
+    # (their metadata) and made again at the same offset after a crash; `replay_moves` are
+    # those a restore has still to make again.
+    moves: list[Move] = field(default_factory=list)
+    replay_moves: list[Move] = field(default_factory=list)
+
+    def __setstate__(self, state: Any) -> None:
+        # Snapshots written before a field existed restore it at its default.
+        slots = state[1] if isinstance(state, tuple) else state
+        for f in fields(self):
+            if f.name not in slots:
+                value = f.default_factory() if f.default_factory is not MISSING else f.default
+                object.__setattr__(self, f.name, value)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+
+
+def split_late(events: list[Event], now: int, lateness: int) -> tuple[list[Event], list[Event]]:
+    """(on time, late), by the engine's rule (Engine.process): an event older than the highest
+    event time seen before it, minus the allowed lateness, is late and does not move time."""
+    on_time: list[Event] = []
+    late: list[Event] = []
+    for e in events:
+        ts = e["ts"]
+        if ts < now - lateness:
+            late.append(e)
+        else:
+            on_time.append(e)
+            now = max(now, ts)
+    return on_time, late
+
+
+def _count_late(out: Outputs, family: Family, late: list[Event]) -> None:
+    """Count late events against the family's rules that would have looked at them."""
+    if not late:
+        return
+    for rule, (idxs, _, _) in zip(family.rules, family.select(late), strict=True):
+        if idxs:
+            out.rule_deltas.setdefault(rule.id, [0] * len(RULE_COUNTERS))[LATE] += len(idxs)
 
 
 def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int, int]:
@@ -113,6 +165,11 @@ def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:
         chunk.append(item)
         size += len(item) + 1
     yield chunk
+
+
+def _replaying(work: Work) -> bool:
+    """Still making again what a crashed owner did: nothing to commit or snapshot yet."""
+    return work.replay_until is not None or bool(work.replay_moves)
 
 
 def key_bytes(key: object) -> bytes:
@@ -171,10 +228,13 @@ class Processor:
 
     def snapshot(self, tp: Partition, pager_ends: dict[int, int]) -> Snapshot | None:
         work = self.works.get(tp)
-        if work is None or work.next_offset is None or work.replay_until is not None:
+        if work is None or work.next_offset is None or _replaying(work):
             return None
         merger = work.merger
-        if merger is None or merger.frontier is None or work.refill is not None:
+        if merger is None:
+            # The moves so far are in the state: they are not written with the offsets again.
+            return Snapshot(replace(work, moves=[]), work.next_offset, pager_ends)
+        if merger.frontier is None or work.refill is not None:
             return Snapshot(work, work.next_offset, pager_ends)
         # A family partition's merge buffer (the last allowed lateness of events) is most of
         # its state, and it is in the topic already: the snapshot leaves it out and starts
@@ -189,8 +249,10 @@ class Processor:
         snapshot: Snapshot,
         committed: int | None,
         page_log: Counter[tuple[str, str, str]],
+        moves: Sequence[Move] = (),
     ) -> int:
-        """Take over a partition from its snapshot; returns the offset to consume from."""
+        """Take over a partition from its snapshot and the clock moves committed since;
+        returns the offset to consume from."""
         work: Work = snapshot.work
         work.engine.reload(self.topology.rules_for(work.family))
         work.last_active = self.wall()
@@ -200,14 +262,32 @@ class Processor:
         until = max(committed or 0, work.refill[0] if work.refill else 0)
         if until > snapshot.offset:
             work.replay_until = until
+        work.moves = list(moves)
+        work.replay_moves = [m for m in moves if m[0] >= snapshot.offset]
         self.works[tp] = work
         return snapshot.offset
+
+    def rebuild(
+        self,
+        tp: Partition,
+        committed: int | None,
+        page_log: Counter[tuple[str, str, str]],
+        moves: Sequence[Move] = (),
+    ) -> None:
+        """Take over a partition that has no snapshot yet: from the start of its topic, up to
+        the committed offset as a replay, making its committed clock moves again."""
+        self.assign([tp])
+        work = self.works[tp]
+        work.page_log = page_log
+        work.replay_until = committed or None
+        work.moves = list(moves)
+        work.replay_moves = list(moves)
 
     def positions(self) -> dict[Partition, int]:
         """Offsets safe to commit: everything read, except records still waiting to merge."""
         found = {}
         for tp, w in self.works.items():
-            if w.next_offset is None or w.replay_until is not None:
+            if w.next_offset is None or _replaying(w):
                 continue  # nothing read yet, or replaying what is committed already
             found[tp] = w.merger.safe_offset(w.next_offset) if w.merger else w.next_offset
         return found
@@ -217,20 +297,40 @@ class Processor:
         work = self.works.get(tp)
         if work is None or not records:
             return Outputs(consumed=len(records))
-        until = work.replay_until
-        if until is None or records[0].offset >= until:
-            return self._process(tp, work, records)
-        # Replay after a restore: same processing, outputs already in Kafka are dropped.
-        split = next((n for n, r in enumerate(records) if r.offset >= until), len(records))
-        out = self._process(tp, work, records[:split])
-        out.forwards.clear()
-        out.dead.clear()
-        if split == len(records) and records[-1].offset + 1 < until:
-            return out
-        work.replay_until = None
-        if split < len(records):
-            out.extend(self._process(tp, work, records[split:]))
+        out = Outputs()
+        start = 0
+        while start < len(records):
+            first = records[start].offset
+            self._make_moves_again(out, work, first)
+            until = work.replay_until
+            if until is not None and first >= until:
+                until = work.replay_until = None  # the records up to it are gone (retention)
+            # A run of records up to the end of the replay or the next move to make again.
+            bounds = [b for b in (until, work.replay_moves[0][0] if work.replay_moves else None)
+                      if b is not None]  # fmt: skip
+            end = len(records)
+            if bounds:
+                bound = min(bounds)
+                end = next((n for n in range(start, end) if records[n].offset >= bound), end)
+            part = self._process(tp, work, records[start:end])
+            if until is not None:
+                # Replay after a restore: same processing, outputs already in Kafka dropped.
+                part.forwards.clear()
+                part.dead.clear()
+                if records[end - 1].offset + 1 >= until:
+                    work.replay_until = None
+            out.extend(part)
+            start = end
+        self._make_moves_again(out, work, records[-1].offset + 1)
         return out
+
+    def _make_moves_again(self, out: Outputs, work: Work, offset: int) -> None:
+        """After a restore, the clock moves committed at or before `offset`: their pages are
+        in the page log, their watermarks in the repartition topics already."""
+        while work.replay_moves and work.replay_moves[0][0] <= offset:
+            _, clock = work.replay_moves.pop(0)
+            self._run(out, work, partial(work.engine.advance, clock))
+            work.marked = max(work.marked, work.engine.watermark)
 
     def _process(self, tp: Partition, work: Work, records: Sequence[Record]) -> Outputs:
         out = Outputs(consumed=len(records))
@@ -252,17 +352,26 @@ class Processor:
                 )  # fmt: skip
         out.decoded = len(events)
         routed: dict[tuple[str, int], list[Event]] = {}
-        for fam in self.topology.families:
-            topic = self.config.repartition_topic(fam.name)
-            project = fam.project
-            for i, key in fam.route(events):
-                part = partition_for(key_bytes(key), self.partitions)
-                routed.setdefault((topic, part), []).append(project(events[i]))
+        if self.topology.families:
+            # Lateness is decided here, in the partition's own order, for every rule: this
+            # order is the same in every run, however the records are batched and whenever the
+            # other partitions are read. Forwarded, a late event would be judged again by the
+            # merge, whose clock depends on how far the other partitions had come.
+            on_time, late = split_late(events, work.engine.now, self.settings.allowed_lateness_ms)
+            for fam in self.topology.families:
+                topic = self.config.repartition_topic(fam.name)
+                project = fam.project
+                for i, key in fam.route(on_time):
+                    part = partition_for(key_bytes(key), self.partitions)
+                    routed.setdefault((topic, part), []).append(project(on_time[i]))
+                _count_late(out, fam, late)
         self._run(out, work, partial(work.engine.process, events))
         self._mark(out, tp, work, routed)
         return out
 
     def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
+        # None after a reload dropped the family, until the partition is revoked.
+        family = next((f for f in self.topology.families if f.name == work.family), None)
         refill = work.refill
         if refill is not None and records[0].offset >= refill[0]:
             refill = work.refill = None
@@ -275,7 +384,12 @@ class Processor:
                     raise TypeError("events: expected a list")
                 if refill is not None and r.offset < refill[0]:
                     events = [e for e in events if e["ts"] > refill[1]]
-                merger.add_record(events, r.offset)
+                # Input partitions forward only events on time in their own order, never older
+                # than their last watermark, so nothing older than the frontier comes. Should it
+                # (a record written by an older version), it is late whatever the batching:
+                # applied now it would be judged by a clock that depends on where the batch
+                # that read it happened to start.
+                late = merger.add_record(events, r.offset, merger.frontier)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 out.dead.append(
                     dead_letter(
@@ -284,6 +398,8 @@ class Processor:
                     )
                 )  # fmt: skip
                 continue
+            if late and family is not None:
+                _count_late(out, family, late)
             merger.mark(source, watermark)
         released = merger.release()
         out.decoded += len(released)
@@ -333,13 +449,41 @@ class Processor:
         furthest = max(w.engine.now for w in self.works.values())
         idle_s = self.config.idle_timeout_ms / 1000
         for tp, work in self.works.items():
-            if tp in busy or work.merger is not None:
+            if work.merger is not None:
+                continue
+            if work.replay_moves:
+                # Moves a restore makes again once the records before them are applied: the
+                # last ones may come after the last record.
+                self._make_moves_again(outs.setdefault(tp, Outputs()), work, work.next_offset or 0)
+                continue
+            if tp in busy or work.replay_until is not None or len(work.moves) >= MAX_MOVES:
                 continue
             if now - work.last_active >= idle_s and work.engine.now < furthest:
                 out = outs[tp] = Outputs()
                 self._run(out, work, partial(work.engine.advance, furthest))
                 self._mark(out, tp, work)
+                # Not pending and nothing read: the partition is empty, its offset is 0.
+                offset = work.next_offset = work.next_offset or 0
+                move = (offset, work.engine.now)
+                if work.moves and work.moves[-1][0] == offset:
+                    work.moves[-1] = move  # only the last of moves at one offset matters
+                else:
+                    work.moves.append(move)
         return outs
+
+    def moves(self, tp: Partition) -> list[Move]:
+        """The partition's clock moves since its last snapshot, to commit with its offset."""
+        work = self.works.get(tp)
+        return list(work.moves) if work is not None else []
+
+    def checkpointed(self, tp: Partition) -> None:
+        """A snapshot of the partition is committed: it holds the moves made so far."""
+        work = self.works.get(tp)
+        if work is not None:
+            work.moves.clear()
+
+    def checkpoints_wanted(self) -> set[Partition]:
+        return {tp for tp, w in self.works.items() if len(w.moves) >= CHECKPOINT_MOVES}
 
     def _run(self, out: Outputs, work: Work, step: Callable[[], list[Alert]]) -> None:
         """Run one engine step, emit its alerts and count what it did per rule."""

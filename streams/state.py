@@ -4,9 +4,12 @@ A snapshot of a partition's work (engine, merge buffer, offset) is written insid
 transaction as the outputs and offsets it covers, every checkpoint interval and when the
 partition is handed over. After a crash the new owner restores the last snapshot and replays
 the records between it and the committed offset with their outputs suppressed: the engine is
-deterministic, so replay rebuilds the state exactly. Pages that depended on wall-clock time
-(an idle partition moved forward) are recognised in the page log, the pages this partition
-produced since the snapshot, and not sent twice.
+deterministic, so replay rebuilds the state exactly. The one decision that depends on wall-clock
+time -- an idle partition's clock moved forward -- is committed with the offsets, in their
+metadata, and made again at the same offset in the replay, so the rebuilt clocks, and the
+lateness of every later event, are those of a run without the crash. Pages those moves raised
+are recognised in the page log, the pages this partition produced since the snapshot, and not
+sent twice.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pickle
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -28,6 +32,28 @@ FORMAT = 3
 READ_TIMEOUT_MS = 200
 # Snapshots of a busy partition reach megabytes: their topics and producers allow this much.
 MAX_SNAPSHOT_BYTES = 64 << 20
+
+
+# (offset, clock): once the records before `offset` were applied, the stream clock moved to
+# `clock` without an event (an idle partition moved forward).
+Move = tuple[int, int]
+
+
+def encode_moves(moves: list[Move]) -> str:
+    """Offset-commit metadata holding a partition's clock moves since its last snapshot."""
+    return orjson.dumps({"moves": moves}).decode() if moves else ""
+
+
+def decode_moves(metadata: str | None) -> list[Move]:
+    """The moves in offset-commit metadata; none in metadata that is empty or not ours (offsets
+    reset by a tool)."""
+    if not metadata:
+        return []
+    try:
+        moves = orjson.loads(metadata)["moves"]
+        return [(int(offset), int(clock)) for offset, clock in moves]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return []
 
 
 @dataclass
@@ -58,20 +84,62 @@ def source_value(topic: str, partition: int) -> bytes:
     return state_key(topic, partition)
 
 
+async def committed_offsets(
+    consumer: AIOKafkaConsumer, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int | None, list[Move]]]:
+    """Each partition's committed offset (None if none) and the clock moves committed with it.
+
+    `AIOKafkaConsumer.committed()` drops the metadata committed with an offset; the group
+    coordinator it asks returns both (and retries while the group is loading).
+    """
+    ktps = [TopicPartition(*tp) for tp in partitions]
+    found = await consumer._coordinator.fetch_committed_offsets(ktps)
+    result: dict[tuple[str, int], tuple[int | None, list[Move]]] = {}
+    for tp, ktp in zip(partitions, ktps, strict=True):
+        committed = found.get(ktp)
+        if committed is None or committed.offset < 0:
+            result[tp] = (None, [])
+        else:
+            result[tp] = (committed.offset, decode_moves(committed.metadata))
+    return result
+
+
 async def read_last(
     consumer: AIOKafkaConsumer, wanted: dict[TopicPartition, bytes]
 ) -> dict[TopicPartition, bytes]:
-    """The newest value of each key, each in its own partition (the last record written)."""
+    """The newest value of each key, each in its own partition (the last record written).
+
+    Looked for in the last 16 offsets, then 16 times further back each time: a worker that died
+    in the middle of checkpoints left an aborted snapshot and an abort marker each time after
+    the last good one. Missing it, a restore would rebuild from the start of the input without
+    the clock moves that snapshot holds.
+    """
     ends = await consumer.end_offsets(list(wanted))
-    todo = [tp for tp in wanted if ends[tp] > 0]
+    firsts = await consumer.beginning_offsets(list(wanted))
     found: dict[TopicPartition, bytes] = {}
-    if not todo:
-        return found
-    consumer.assign(todo)
-    for tp in todo:
-        consumer.seek(tp, max(0, ends[tp] - 16))
-    await _drain(consumer, todo, ends, lambda tp, r: r.key == wanted[tp], found)
+    below = dict(ends)  # searched from here to the end
+    window = 16
+    todo = [tp for tp in wanted if ends[tp] > firsts[tp]]
+    while todo:
+        consumer.assign(todo)
+        stops: dict[TopicPartition, int] = {}
+        for tp in todo:
+            stops[tp], below[tp] = below[tp], max(firsts[tp], below[tp] - window)
+            consumer.seek(tp, below[tp])
+        take = partial(_in_window, wanted, stops)
+        await _drain(consumer, todo, stops, take, found)
+        todo = [tp for tp in todo if tp not in found and below[tp] > firsts[tp]]
+        window *= 16
     return found
+
+
+def _in_window(
+    wanted: dict[TopicPartition, bytes],
+    stops: dict[TopicPartition, int],
+    tp: TopicPartition,
+    r: Any,
+) -> bool:
+    return bool(r.offset < stops[tp] and r.key == wanted[tp])
 
 
 async def read_page_logs(

@@ -1,8 +1,12 @@
 """The worker's core without Kafka: decoding, dead letters, forwarding, merging, idleness."""
 
+import itertools
 from dataclasses import dataclass
 
 import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
@@ -314,3 +318,225 @@ def test_repartition_record_whose_events_are_not_a_list_is_dead_lettered_whole()
     ]
     out = p.process((topic, 0), [Rec(topic, 0, n, None, v) for n, v in enumerate(bad)])
     assert len(out.dead) == 2 and len(p.works[(topic, 0)].merger) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(-(10**6), 10**6),
+    st.lists(st.integers(-(10**6), 10**6), max_size=40),
+)
+def test_late_events_are_split_off_by_the_engines_own_rule(now, times):
+    """The input partition decides lateness for the families it forwards to: by exactly the
+    rule its own engine applies."""
+    from signalfire.engine import Engine, EngineSettings
+    from streams.processor import split_late
+
+    engine = Engine([], EngineSettings(allowed_lateness_ms=30_000))
+    engine.now = now
+    events = [{"event_id": str(n), "ts": ts, "org_id": "o"} for n, ts in enumerate(times)]
+    on_time, late = split_late(events, now, 30_000)
+    engine.process(events)
+    assert len(late) == engine.late
+    assert on_time + late == sorted(events, key=lambda e: e in late)  # order kept in each
+    assert max([now] + [e["ts"] for e in on_time]) == engine.now
+
+
+def test_input_partition_forwards_no_late_event_and_counts_it_for_the_family_rules():
+    p, cfg, _ = make(partitions=1)
+    p.assign([(cfg.events_topic, 0)])
+    topic = cfg.events_topic
+    on_time = [
+        event(i, 600_000 + i, ip="1.2.3.4", account_id=f"a{i}", status=401) for i in range(3)
+    ]
+    late = [event(10 + i, 100_000 + i, ip="1.2.3.4", account_id=f"b{i}", status=401)
+            for i in range(2)]  # fmt: skip
+    out = p.process((topic, 0), [Rec(topic, 0, i, None, v) for i, v in enumerate(on_time + late)])
+    forwarded = [
+        e["event_id"]
+        for t, _, v in out.forwards
+        if t == cfg.repartition_topic("ip")
+        for e in orjson.loads(v)["events"]
+    ]
+    assert forwarded == ["e0", "e1", "e2"]
+    # per rule: [matches, triggers, resolves, suppressed, cap evictions, late]
+    assert out.rule_deltas["auth_failure_burst"][5] == 2
+    assert out.rule_deltas["ip_account_fanout"][5] == 2
+
+
+def _family_records(topic):
+    """Two sources, in order, with one record (from a writer that forwarded late events) whose
+    burst is 20 minutes older than the frontier when it comes."""
+    records: list[Rec] = []
+    for n in range(60):
+        for src in (0, 1):
+            ts = n * 60_000
+            events = [{"event_id": f"e{n}-{src}", "ts": ts, "org_id": "o", "ip": "1.1.1.1",
+                       "account_id": "a"}]  # fmt: skip
+            value = orjson.dumps({"source": src, "watermark": ts - 30_000, "events": events})
+            records.append(Rec(topic, 0, len(records), b"", value))
+    burst = [{"event_id": f"b{k}", "ts": 39 * 60_000 + k, "org_id": "o", "ip": "6.6.6.6",
+              "account_id": f"x{k % 25}", "status": 401} for k in range(60)]  # fmt: skip
+    value = orjson.dumps({"source": 0, "watermark": 59 * 60_000 - 30_000, "events": burst})
+    records.append(Rec(topic, 0, len(records), b"", value))
+    end = [orjson.dumps({"source": s, "watermark": 10**8, "events": []}) for s in (0, 1)]
+    records += [Rec(topic, 0, len(records) + n, b"", v) for n, v in enumerate(end)]
+    return records
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 123), max_size=8))
+def test_family_partition_judges_lateness_the_same_however_its_records_are_batched(cuts):
+    """A restarted worker reads a repartition partition in other batches than the first did
+    (a rebuild from the start reads it in a few large ones): the pages must not change."""
+    cfg = WorkerConfig(rules="rules", idle_timeout_ms=5_000)
+    topic = cfg.repartition_topic("ip")
+    records = _family_records(topic)
+
+    def run(bounds):
+        p = Processor(cfg, load_rules(["rules"]).rules, Wall())
+        p.partitions = 2
+        p.assign([(topic, 0)])
+        pages: list[tuple[bytes, str]] = []
+        late: dict[str, int] = {}
+        for a, b in itertools.pairwise(bounds):
+            out = p.process((topic, 0), records[a:b])
+            pages += [(k, orjson.loads(v)["payload"]["timestamp"]) for k, v in out.pages]
+            for rule_id, delta in out.rule_deltas.items():
+                late[rule_id] = late.get(rule_id, 0) + delta[5]
+        return pages, late
+
+    one_by_one = run(list(range(len(records) + 1)))
+    assert one_by_one[0] == [] and one_by_one[1]["auth_failure_burst"] == 60
+    assert run([0, len(records)]) == one_by_one
+    assert run(sorted({0, len(records), *cuts})) == one_by_one
+
+
+def _quiet_then_moved(p, cfg, wall):
+    """Partition 1 reads five early events, sits idle while partition 0 reaches 30 minutes,
+    and is moved there; returns the five records."""
+    topic = cfg.events_topic
+    p.assign([(topic, 0), (topic, 1)])
+    quiet = [Rec(topic, 1, i, None, event(i, i * 1_000, "quiet")) for i in range(5)]
+    busy = [Rec(topic, 0, i, None, event(100 + i, i * 60_000, "busy")) for i in range(31)]
+    p.process((topic, 1), quiet)
+    wall.t += 10
+    p.process((topic, 0), busy)
+    assert set(p.tick(pending=[])) == {(topic, 1)}
+    return quiet
+
+
+def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
+    from streams.processor import CHECKPOINT_MOVES, MAX_MOVES
+
+    p, cfg, wall = make()
+    topic = cfg.events_topic
+    _quiet_then_moved(p, cfg, wall)
+    assert p.moves((topic, 1)) == [(5, 30 * 60_000)]
+    more = [
+        Rec(topic, 0, 31 + i, None, event(200 + i, (31 + i) * 60_000, "busy")) for i in range(2)
+    ]
+    p.process((topic, 0), more)
+    p.tick(pending=[])
+    assert p.moves((topic, 1)) == [(5, 32 * 60_000)]  # one offset: only the last move counts
+    snap = p.snapshot((topic, 1), {0: 0})
+    assert snap is not None and snap.work.moves == [] and snap.work.engine.now == 32 * 60_000
+    assert p.moves((topic, 1)) == [(5, 32 * 60_000)]  # until that snapshot is committed
+    p.checkpointed((topic, 1))
+    assert p.moves((topic, 1)) == []
+    # Moves pile up only while snapshots fail; past a bound the partition stays where it is.
+    work = p.works[(topic, 1)]
+    work.moves = [(n, n) for n in range(CHECKPOINT_MOVES)]
+    assert p.checkpoints_wanted() == {(topic, 1)}
+    work.moves = [(n, n) for n in range(MAX_MOVES)]
+    p.process((topic, 0), [Rec(topic, 0, 40, None, event(300, 40 * 60_000, "busy"))])
+    wall.t += 10
+    assert (topic, 1) not in p.tick(pending=[])
+    assert work.engine.now == 32 * 60_000
+
+
+def test_an_empty_partition_moved_forward_has_offset_0_to_commit_its_moves_with():
+    p, cfg, wall = make()
+    topic = cfg.events_topic
+    p.assign([(topic, 0), (topic, 1)])
+    wall.t += 10
+    p.process((topic, 0), [Rec(topic, 0, 0, None, event(1, 600_000, "busy"))])
+    p.tick(pending=[])
+    assert p.positions()[(topic, 1)] == 0 and p.moves((topic, 1)) == [(0, 600_000)]
+
+
+@pytest.mark.parametrize("cuts", [[10], [3, 10], [5, 10], [6, 10], [1, 2, 3, 4, 5, 6, 10]])
+@pytest.mark.parametrize("tail_move", [False, True])
+def test_a_rebuild_makes_the_committed_clock_moves_again_where_they_were_made(cuts, tail_move):
+    """A late event after a move is late again after a crash, however the replay is batched,
+    and a move after the last committed record is made again too."""
+    from collections import Counter
+
+    p, cfg, wall = make()
+    topic, tp = cfg.events_topic, (cfg.events_topic, 1)
+    quiet = _quiet_then_moved(p, cfg, wall)
+    # After the move to 30 minutes: one event on time, four 20 minutes late.
+    after = [Rec(topic, 1, 5, None, event(50, 30 * 60_000, "quiet"))] + [
+        Rec(topic, 1, 5 + i, None, event(50 + i, 10 * 60_000 + i, "quiet")) for i in range(1, 5)
+    ]
+    p.process(tp, after)
+    if tail_move:
+        p.process((topic, 0), [Rec(topic, 0, 31, None, event(999, 40 * 60_000, "busy"))])
+        wall.t += 10
+        p.tick(pending=[])
+    original = p.works[tp].engine
+    assert original.late == 4
+
+    again, _, _ = make()
+    again.rebuild(tp, committed=10, page_log=Counter(), moves=p.moves(tp))
+    records = quiet + after
+    assert again.positions() == {}  # nothing to commit while replaying
+    for a, b in itertools.pairwise([0, *cuts]):
+        again.process(tp, records[a:b])
+    again.tick(pending=[tp])
+    engine = again.works[tp].engine
+    assert (engine.now, engine.late) == (original.now, original.late)
+    assert again.positions() == {tp: 10}
+
+
+def test_a_snapshot_from_before_clock_moves_were_kept_restores():
+    import pickle
+
+    from streams.state import Snapshot
+
+    p, cfg, _ = make()
+    tp = (cfg.events_topic, 0)
+    p.assign([tp])
+    p.process(tp, [Rec(cfg.events_topic, 0, 0, None, event(1, 5_000))])
+    snap = p.snapshot(tp, {0: 0})
+    assert snap is not None
+    old = snap.work
+    del old.moves, old.replay_moves  # as a worker without them pickled its work
+    back = Snapshot.decode(snap.encode())
+    assert back is not None and back.work.moves == [] and back.work.replay_moves == []
+    assert back.work.engine.now == 5_000
+    assert pickle.loads(pickle.dumps(back.work)).next_offset == 1
+
+
+def test_clock_moves_travel_in_offset_metadata_far_under_kafkas_limit():
+    from streams.processor import MAX_MOVES
+    from streams.state import decode_moves, encode_moves
+
+    moves = [(2**40 + n, 2**45 + n) for n in range(MAX_MOVES)]
+    assert decode_moves(encode_moves(moves)) == moves
+    assert len(encode_moves(moves).encode()) < 2048  # offset.metadata.max.bytes: 4096
+    assert encode_moves([]) == "" and decode_moves("") == [] and decode_moves(None) == []
+    assert decode_moves("set by a tool") == [] and decode_moves('{"moves": 5}') == []
+
+
+def test_a_family_partition_whose_family_a_reload_dropped_reads_on_until_revoked():
+    p, cfg, _ = make(partitions=1)
+    topic = cfg.repartition_topic("ip")
+    p.assign([(topic, 0)])
+    p.set_rules([r for r in load_rules(["rules"]).rules if r.group_by != (("ip",),)])
+    late = [{"event_id": "x", "ts": 1, "org_id": "o", "ip": "1.1.1.1"}]
+    records = [
+        Rec(topic, 0, 0, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": []})),
+        Rec(topic, 0, 1, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": late})),
+    ]
+    out = p.process((topic, 0), records)
+    assert out.dead == [] and p.positions() == {(topic, 0): 2}

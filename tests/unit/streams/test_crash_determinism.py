@@ -1,0 +1,318 @@
+"""Lateness decisions after a crash at any point are the ones a run without the crash makes.
+
+The whole pipeline runs on an in-memory Kafka (tests/unit/streams/memory_kafka.py) with a wall
+clock the test moves, so idleness, checkpoints and the point of a kill are exact. A worker is
+killed at a chosen point, a new one takes over from what is durable, and the pages on the pager
+topic -- and the stream clocks -- are compared with those of a run that was never killed.
+
+The stream: partition 0 carries an org that is busy up to T, partition 1 an org that went quiet
+25 minutes before T. Partition 1 is idle once the worker has read its records, so the worker
+moves its clock to T (a wall-clock decision). Then a burst arrives 20 minutes late in event
+time: more than enough requests, 401s and accounts on one key and one IP to page three rules,
+had it been on time. Without a crash every rule drops it as late.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from alerting.metrics import Metrics
+from signalfire.rules import load_rules
+from signalfire.runtime import StateFreezer
+from streams.config import WorkerConfig
+from streams.pipeline import Pipeline
+from tests.unit.streams.memory_kafka import Broker, Killed, MemoryClients, Process
+
+MINUTE = 60_000
+T = 60 * MINUTE
+BUSY, QUIET = 0, 1  # input partitions
+POLL_S = 0.1
+BURST_RULES = {"api_key_burst", "auth_failure_burst", "ip_account_fanout"}
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class NoFreeze(StateFreezer):
+    """The collector's pauses are the process's business, not this test's."""
+
+    def maybe_freeze(self, now: float) -> bool:
+        return False
+
+
+def config(checkpoint_ms: int) -> WorkerConfig:
+    return WorkerConfig(
+        rules="rules", group_id="sf", idle_timeout_ms=2_000, lateness_ms=30_000,
+        checkpoint_interval_ms=checkpoint_ms, batch_records=500,
+    )  # fmt: skip
+
+
+def history() -> dict[int, list[dict[str, Any]]]:
+    busy = [
+        {"event_id": f"b{n}", "ts": n * 10_000, "org_id": "org-busy", "api_key_id": "kb",
+         "ip": "10.0.0.1", "account_id": "acct-busy", "event_type": "request"}
+        for n in range(T // 10_000 + 1)
+    ]  # fmt: skip
+    quiet = [
+        {"event_id": f"q{n}", "ts": n * 10_000, "org_id": "org-quiet", "api_key_id": "kq",
+         "ip": "10.0.0.2", "account_id": "acct-quiet", "event_type": "request"}
+        for n in range((T - 25 * MINUTE) // 10_000 + 1)
+    ]  # fmt: skip
+    return {BUSY: busy, QUIET: quiet}
+
+
+def burst(org: str, start: int) -> list[dict[str, Any]]:
+    return [
+        {"event_id": f"late{n}", "ts": start + n * 50, "org_id": org, "api_key_id": "k-late",
+         "ip": "6.6.6.6", "account_id": f"acct-late-{n % 30}", "status": 401,
+         "event_type": "request"}
+        for n in range(1_100)
+    ]  # fmt: skip
+
+
+def produce(broker: Broker, partition: int, events: list[dict[str, Any]]) -> None:
+    for e in events:
+        broker.produce("usage-events", partition, str(e["org_id"]).encode(), orjson.dumps(e))
+
+
+class Worker:
+    def __init__(self, broker: Broker, wall: Wall, cfg: WorkerConfig) -> None:
+        self.broker = broker
+        self.wall = wall
+        self.process = Process(broker)
+        rules = list(load_rules([cfg.rules]).rules)
+        metrics = Metrics.create(CollectorRegistry())
+        self.pipeline = Pipeline(cfg, rules, metrics, wall, MemoryClients(self.process))
+        self.pipeline.freezer = NoFreeze(1.0, wall())
+
+    async def start(self) -> None:
+        await self.pipeline.start()
+
+    async def poll(self) -> None:
+        await self.pipeline.poll()
+        self.wall.t += POLL_S
+
+    def caught_up(self) -> bool:
+        consumer = self.pipeline.consumer
+        assert consumer is not None
+        return not self.broker.open and all(
+            consumer.positions.get(tp, -1) >= self.broker.stable_end((tp.topic, tp.partition))
+            for tp in consumer.assigned
+        )
+
+    async def drain(self, idle_s: float = 0.0) -> None:
+        """Poll until every record is read and nothing new comes; then let `idle_s` of wall
+        time pass, polling, and drain again (idle partitions move on in that time)."""
+        for _ in range(1_000):
+            await self.poll()
+            if self.caught_up():
+                break
+        else:
+            raise AssertionError("the worker did not catch up in 1,000 polls")
+        if idle_s:
+            polls = int(idle_s / POLL_S) + 1
+            for _ in range(polls):
+                await self.poll()
+            await self.drain()
+
+    def clocks(self) -> dict[str, int]:
+        clock: dict[str, int] = self.pipeline.processor.stats()["clock"]
+        return clock
+
+
+def pages(broker: Broker) -> Counter[tuple[str, str, str]]:
+    found: Counter[tuple[str, str, str]] = Counter()
+    for r in broker.committed_records("pager"):
+        m = orjson.loads(r.value or b"")
+        found[(m["payload"]["component"], m["event_action"], m["payload"]["timestamp"])] += 1
+    return found
+
+
+KillAt = Callable[[str, dict[str, Any]], bool]
+KILL_POINTS = {
+    # right after the transaction that tells the families the quiet partition moved on
+    "move-committed": "committed",
+    # between two polls, once the idle partition's move is committed; the burst comes after
+    "moved-on": "between",
+    # the batch that read the burst has sent its outputs, not yet its offset
+    "burst-in-flight": "offsets",
+    # between two polls, once the burst is read and committed
+    "burst-committed": "between",
+    # a checkpoint is written into its transaction, which is never committed
+    "checkpoint-uncommitted": "written",
+    # once the burst is committed, and the next worker again while it rebuilds
+    "again-while-rebuilding": "between, then fetch",
+}
+
+
+def moved_on(at: str, details: dict[str, Any]) -> bool:
+    """A committed transaction carries the quiet partition's watermark at T."""
+    return at == "committed" and any(
+        topic.startswith("sf.usage-events.by-")
+        and (batch := orjson.loads(value or b""))["source"] == QUIET
+        and batch["watermark"] >= T - 30_000
+        for topic, value in details["records"]
+    )
+
+
+def killer(point: str, late_on: int) -> KillAt | None:
+    """The hook that kills the worker at `point` (once the burst is there, for those after)."""
+    if point == "burst-in-flight":
+        tid = f"sf.usage-events.{late_on}"
+        return lambda at, details: at == "offsets" and details["tid"] == tid
+    if point == "checkpoint-uncommitted":
+        return lambda at, details: at == "written" and details["topic"].startswith("sf.state.")
+    return None
+
+
+async def run(
+    checkpoint_ms: int, late_on: int, kill: str | None = None
+) -> tuple[Counter[tuple[str, str, str]], dict[str, int], int]:
+    """History, an idle spell, then the late burst on partition `late_on`, read by a worker
+    that fetches 50 records per partition at a time. Killed at `kill`, a second worker that
+    fetches everything it can at once takes over and goes on. Returns the pages, the stream
+    clocks at the end, and the number of kills."""
+    cfg = config(checkpoint_ms)
+    broker = Broker()
+    broker.create_topic("usage-events", 2)
+    for partition, events in history().items():
+        produce(broker, partition, events)
+    wall = Wall()
+    broker.fetch_limit = 50
+    worker = Worker(broker, wall, cfg)
+    kills = 0
+
+    async def survive(step: Callable[[Worker], Awaitable[None]]) -> None:
+        nonlocal worker, kills
+        try:
+            await step(worker)
+        except Killed:
+            kills += 1
+            wall.t += 1.0
+            broker.fetch_limit = None
+            worker = Worker(broker, wall, cfg)
+            if kill == "again-while-rebuilding" and kills == 1:
+                fetches = iter(range(3, 0, -1))
+                worker.process.kill_at = lambda at, _: at == "fetch" and next(fetches, 0) == 1
+            await worker.start()
+
+    async def begin(w: Worker) -> None:
+        w.process.kill_at = moved_on if kill == "move-committed" else None
+        await w.start()
+        await w.drain(idle_s=2.5)
+
+    async def die(w: Worker) -> None:
+        w.process.kill()
+        await w.poll()
+
+    async def burst_comes(w: Worker) -> None:
+        late_org = "org-quiet" if late_on == QUIET else "org-busy"
+        produce(broker, late_on, burst(late_org, T - 20 * MINUTE))
+        w.process.kill_at = killer(kill, late_on) if kill else None
+        await w.drain()
+
+    await survive(begin)
+    if kill == "moved-on":
+        await survive(die)
+    await survive(burst_comes)
+    if kill in ("burst-committed", "again-while-rebuilding"):
+        await survive(die)
+    for _ in range(3):
+        await survive(lambda w: w.drain(idle_s=2.5))
+    return pages(broker), worker.clocks(), kills
+
+
+NO_CHECKPOINT = 600_000
+CHECKPOINTS = 1_500
+_clean: dict[tuple[int, int], tuple[Counter[tuple[str, str, str]], dict[str, int]]] = {}
+
+
+async def clean_run(
+    checkpoint_ms: int, late_on: int
+) -> tuple[Counter[tuple[str, str, str]], dict[str, int]]:
+    key = (checkpoint_ms, late_on)
+    if key not in _clean:
+        found, clocks, kills = await run(checkpoint_ms, late_on)
+        assert kills == 0
+        _clean[key] = (found, clocks)
+    return _clean[key]
+
+
+@pytest.mark.parametrize("late_on", [BUSY, QUIET], ids=["busy", "quiet"])
+async def test_without_a_crash_every_rule_drops_the_burst_as_late(late_on: int) -> None:
+    found, _ = await clean_run(NO_CHECKPOINT, late_on)
+    assert not {rule for rule, _, _ in found} & BURST_RULES, found
+    # org-quiet's silence pages once its partition's clock has moved on: a wall-clock decision
+    # the pages of every crashed run must still show, once.
+    assert [rule for rule, _, _ in found] == ["source_silent"]
+
+
+CASES = [
+    (checkpoint, kill)
+    for checkpoint in (NO_CHECKPOINT, CHECKPOINTS)
+    for kill in KILL_POINTS
+    if checkpoint == CHECKPOINTS or kill != "checkpoint-uncommitted"
+]
+
+
+@pytest.mark.parametrize("late_on", [BUSY, QUIET], ids=["busy", "quiet"])
+@pytest.mark.parametrize(
+    ("checkpoint_ms", "kill"), CASES,
+    ids=[f"{'checkpoints' if c == CHECKPOINTS else 'no-checkpoint'}-{k}" for c, k in CASES],
+)  # fmt: skip
+async def test_a_late_burst_is_late_after_a_kill_at_any_point(
+    checkpoint_ms: int, kill: str, late_on: int
+) -> None:
+    expected, expected_clocks = await clean_run(checkpoint_ms, late_on)
+    found, clocks, kills = await run(checkpoint_ms, late_on, kill)
+    assert kills == (2 if kill == "again-while-rebuilding" else 1)
+    assert found == expected
+    assert clocks == expected_clocks
+
+
+async def test_a_checkpoint_behind_many_aborted_ones_is_still_the_one_restored() -> None:
+    """A worker that dies again and again while writing a checkpoint leaves an aborted snapshot
+    and an abort marker each time after the last good one. Not finding that one, a restore
+    would rebuild from the start, without the clock moves the snapshot holds."""
+    expected, expected_clocks = await clean_run(CHECKPOINTS, QUIET)
+    cfg = config(CHECKPOINTS)
+    broker = Broker()
+    broker.create_topic("usage-events", 2)
+    for partition, events in history().items():
+        produce(broker, partition, events)
+    wall = Wall()
+    worker = Worker(broker, wall, cfg)
+    await worker.start()
+    await worker.drain(idle_s=5.0)  # the quiet partition moves, and is checkpointed after
+    quiet_state = broker.logs[("sf.state.usage-events", QUIET)]
+    assert sum(1 for e in quiet_state if e.txn and e.txn.state == "committed") >= 4
+    # The burst comes; every worker from now on reads it (again) and dies checkpointing.
+    produce(broker, QUIET, burst("org-quiet", T - 20 * MINUTE))
+    for _ in range(12):
+        worker = Worker(broker, wall, cfg)
+        worker.process.kill_at = lambda at, details: (
+            at == "written"
+            and details["topic"] == "sf.state.usage-events"
+            and details["partition"] == QUIET
+        )
+        with pytest.raises(Killed):
+            await worker.start()
+            await worker.drain(idle_s=5.0)
+    worker = Worker(broker, wall, cfg)
+    await worker.start()  # fences the last one: its checkpoint is aborted too
+    aborted = [e for e in quiet_state if e.txn and e.txn.state == "aborted" and not e.control]
+    assert len(aborted) == 12
+    await worker.drain(idle_s=2.5)
+    assert pages(broker) == expected
+    assert worker.clocks() == expected_clocks
