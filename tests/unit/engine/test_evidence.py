@@ -74,17 +74,18 @@ def test_a_page_states_the_span_its_top_values_cover():
 
 
 # -- resolve summaries read true --------------------------------------------------------------
+MIN_BELOW_5 = {
+    "type": "threshold",
+    "aggregate": "min",
+    "field": "n",
+    "window": "1m",
+    "op": "<",
+    "threshold": 5,
+}
 RESOLVES: list[tuple[str, dict[str, Any], dict[str, Any], list[dict[str, Any]], str]] = [
     (
         "a min threshold whose events all left the window",
-        {
-            "type": "threshold",
-            "aggregate": "min",
-            "field": "n",
-            "window": "1m",
-            "op": "<",
-            "threshold": 5,
-        },
+        MIN_BELOW_5,
         {"resolve_after": "0s"},
         [ev(0, n=1), ev(5 * MIN, "o2", n=9)],
         "RESOLVED: test rule: org_id=o1 (no events left in the window)",
@@ -135,14 +136,7 @@ def test_resolve_summaries_read_true(name, detect, top, events, expected):
 
 def test_a_min_threshold_resolve_without_events_has_no_value():
     r = base_rule(
-        {
-            "type": "threshold",
-            "aggregate": "min",
-            "field": "n",
-            "window": "1m",
-            "op": "<",
-            "threshold": 5,
-        },
+        MIN_BELOW_5,
         resolve_after="0s",
     )
     out = run(r, [ev(0, n=1), ev(5 * MIN, "o2", n=9)])
