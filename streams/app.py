@@ -20,8 +20,8 @@ import mode
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics, render
+from signalfire.gc_tuning import tune_gc
 from signalfire.rules.model import Rule
-from signalfire.runtime import tune_gc
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
 

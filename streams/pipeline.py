@@ -23,10 +23,10 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import OffsetAndMetadata
 
 from alerting.metrics import Metrics
+from signalfire.gc_tuning import StateFreezer
 from signalfire.rules import RuleSetError, load_rules
 from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
-from signalfire.runtime import StateFreezer
 from streams.config import WorkerConfig
 from streams.processor import Outputs, Partition, Processor
 from streams.records import DeadLetter

@@ -42,8 +42,8 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
 
     from signalfire.engine import Engine
     from signalfire.events import decode
+    from signalfire.gc_tuning import tune_gc
     from signalfire.rules import load_rules
-    from signalfire.runtime import tune_gc
 
     lines = path.read_bytes().splitlines()
     tune_gc()

@@ -15,7 +15,8 @@ from signalfire.engine.alert import Alert, Transition
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors import Detector, make_detector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, compile_fused
+from signalfire.events import Event
+from signalfire.filters.compile import compile_fused
 from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from signalfire.engine.alert import Evidence, GroupKey, Transition
 
-Snapshot = Callable[[GroupKey, int], Evidence]
+EvidenceAt = Callable[[GroupKey, int], Evidence]
 
 PENDING = 1
 FIRING = 2
@@ -45,15 +45,15 @@ class _Episode:
 class Lifecycle:
     """Turns condition changes and occurrences into trigger/resolve transitions.
 
-    `snapshot(key, at)` is asked for the evidence at the moment a transition is emitted.
+    `evidence_at(key, at)` is asked for the evidence at the moment a transition is emitted.
     Emitted transitions accumulate in `out` until the caller drains them.
     """
 
     def __init__(
-        self, policy: Policy, snapshot: Snapshot, on_timer: Callable[[int], None] | None = None
+        self, policy: Policy, evidence_at: EvidenceAt, on_timer: Callable[[int], None] | None = None
     ) -> None:
         self.policy = policy
-        self.snapshot = snapshot
+        self.evidence_at = evidence_at
         # Told of every new timer, so a driver that sleeps until its next deadline wakes in time.
         self.on_timer = on_timer
         self.episodes: dict[GroupKey, _Episode] = {}
@@ -75,7 +75,7 @@ class Lifecycle:
                     self.suppressed += 1
                     due = free_at
             if due <= t:
-                self._trigger(key, t, self.snapshot(key, t))
+                self._trigger(key, t, self.evidence_at(key, t))
                 self.episodes[key] = _Episode(FIRING, 0, 0)
             else:
                 self.episodes[key] = self._schedule(key, PENDING, due)
@@ -93,10 +93,10 @@ class Lifecycle:
             after = self.policy.resolve_after_ms or 0
             if after == 0:
                 del self.episodes[key]
-                self.out.append(Transition("resolve", key, t, self.snapshot(key, t)))
+                self.out.append(Transition("resolve", key, t, self.evidence_at(key, t)))
             else:
                 ep = self.episodes[key] = self._schedule(key, RESOLVING, t + after)
-                ep.cleared = self.snapshot(key, t)
+                ep.cleared = self.evidence_at(key, t)
 
     # -- occurrence detectors ------------------------------------------------------------
     def occurred(self, key: GroupKey, t: int, evidence: Evidence) -> None:
@@ -142,10 +142,10 @@ class Lifecycle:
         if ep.state == PENDING:
             ep.state = FIRING
             ep.gen = 0
-            self._trigger(key, due, self.snapshot(key, due))
+            self._trigger(key, due, self.evidence_at(key, due))
         elif ep.state == RESOLVING:
             del self.episodes[key]
-            evidence = ep.cleared or self.snapshot(key, due)
+            evidence = ep.cleared or self.evidence_at(key, due)
             self.out.append(Transition("resolve", key, due, evidence))
 
     def drop(self, key: GroupKey, t: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from signalfire.events import Event
 from signalfire.filters.jsonkey import BOOL_KEYS, whole
 from signalfire.filters.matchers import (
     CachedSearch,
@@ -22,7 +23,6 @@ from signalfire.filters.matchers import (
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
 from signalfire.rules.regex import compile_pattern
 
-Event = dict[str, Any]
 ValueMode = Literal["none", "number", "hashable", "filter", "mask"]
 HASHABLE = frozenset({str, int, float, bool})
 

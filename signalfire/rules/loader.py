@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from signalfire.rules.build import build_rule
 from signalfire.rules.model import Rule
 from signalfire.rules.problems import Problem, Problems
-from signalfire.rules.schema import build_rule
 from signalfire.rules.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
 
 RULE_SUFFIXES = (".yaml", ".yml")

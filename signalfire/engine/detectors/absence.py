@@ -16,7 +16,7 @@ from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event
+from signalfire.events import Event
 from signalfire.rules.model import Rule
 
 
@@ -112,7 +112,7 @@ class AbsenceDetector(Detector):
         self.silent[key] = due
         self.lc.cond_true(key, due)
 
-    def snapshot(self, key: GroupKey, at: int) -> Evidence:
+    def evidence_at(self, key: GroupKey, at: int) -> Evidence:
         since = self.silent.get(key)
         silent_s = (at - (since - self.window)) / 1000 if since is not None else 0
         first, counted = self.counted_span(key)

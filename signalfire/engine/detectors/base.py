@@ -14,7 +14,8 @@ from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.lifecycle import Lifecycle, Policy
 from signalfire.engine.settings import EngineSettings
 from signalfire.engine.stats import RuleStats
-from signalfire.filters.compile import Event, Selection, SelectSpec
+from signalfire.events import Event
+from signalfire.filters.compile import Selection, SelectSpec
 from signalfire.filters.jsonkey import key_of, plain
 from signalfire.rules.model import Rule
 
@@ -40,7 +41,7 @@ class Detector:
         self.cap = rule.max_groups or settings.max_groups
         self.lc = Lifecycle(
             Policy(rule.for_ms, rule.resolve_after_ms, rule.throttle_ms),
-            self.snapshot,
+            self.evidence_at,
             self.timer_added,
         )
         self.stats = RuleStats()
@@ -84,7 +85,7 @@ class Detector:
     def fire(self, wm: int) -> None:
         """Fire detector deadlines due at or before watermark `wm`."""
 
-    def snapshot(self, key: GroupKey, at: int) -> Evidence:
+    def evidence_at(self, key: GroupKey, at: int) -> Evidence:
         return Evidence(sample_event_ids=self.sample_ids(key), top=self.top_of(key))
 
     def counted_span(self, key: GroupKey) -> tuple[int | None, int]:

@@ -8,7 +8,8 @@ from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, SelectSpec
+from signalfire.events import Event
+from signalfire.filters.compile import SelectSpec
 from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
 
@@ -94,8 +95,8 @@ class DistinctDetector(WindowedDetector):
             else:
                 self.evaluate(key, t)
 
-    def snapshot(self, key: GroupKey, at: int) -> Evidence:
-        base = super().snapshot(key, at)
+    def evidence_at(self, key: GroupKey, at: int) -> Evidence:
+        base = super().evidence_at(key, at)
         values = sorted(self.seen.get(key, {}), key=str)[:SHOWN_VALUES]
         field = ".".join(self.rule.detect.field or ())
         top = dict(base.top)

@@ -7,7 +7,7 @@ from typing import Any
 from signalfire.engine.alert import Evidence
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.base import Detector
-from signalfire.filters.compile import Event
+from signalfire.events import Event
 
 
 class MatchDetector(Detector):

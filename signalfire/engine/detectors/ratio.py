@@ -8,7 +8,8 @@ from signalfire.engine.alert import GroupKey
 from signalfire.engine.clock import BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, SelectSpec
+from signalfire.events import Event
+from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import MATCH_ALL, Rule
 
 

@@ -24,7 +24,8 @@ from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.base import Detector, TopCounts, count_top, shown_top
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, SelectSpec
+from signalfire.events import Event
+from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
 
 MAX_IDS = 10

@@ -28,7 +28,8 @@ from signalfire.engine.alert import Evidence, GroupKey
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import Event, SelectSpec
+from signalfire.events import Event
+from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
 
 FILLING = -1
@@ -246,7 +247,7 @@ class SpikeDetector(WindowedDetector):
         """The group still has events in a filling or waiting bucket."""
         return any(key in content for b, content in self.buckets.items() if self.stage(b) < 0)
 
-    def snapshot(self, key: GroupKey, at: int) -> Evidence:
+    def evidence_at(self, key: GroupKey, at: int) -> Evidence:
         end = self.boundary * self.res
         base, _ = self.baseline_of(key)
         since, counted = self.counted_span(key)

@@ -100,7 +100,7 @@ class WindowedDetector(Detector):
         self.stats.cap_evictions += 1
         self.group_gone(key, t)
 
-    def snapshot(self, key: GroupKey, at: int) -> Evidence:
+    def evidence_at(self, key: GroupKey, at: int) -> Evidence:
         since, counted = self.counted_span(key)
         return Evidence(
             value=self.value(key),

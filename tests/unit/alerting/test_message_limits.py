@@ -23,8 +23,8 @@ from alerting.redact import REDACTED, Redaction
 from alerting.sinks.pagerduty import EVENTS_URL, MAX_BODY, PagerDutySink
 from signalfire.engine.alert import Action, Alert, Evidence
 from signalfire.rules import parse_rule_text
+from signalfire.rules.build import MAX_RUNBOOK_CHARS
 from signalfire.rules.model import SEVERITIES, Rule
-from signalfire.rules.schema import MAX_RUNBOOK_CHARS
 from tests.unit.helpers import ev, rule, run
 
 T0 = 1_795_420_800_000

@@ -23,8 +23,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics
+from signalfire.gc_tuning import StateFreezer
 from signalfire.rules import load_rules
-from signalfire.runtime import StateFreezer
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
 from tests.unit.streams.memory_kafka import Broker, Killed, MemoryClients, Process

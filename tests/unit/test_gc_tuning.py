@@ -3,7 +3,7 @@
 import gc
 import weakref
 
-from signalfire.runtime import StateFreezer
+from signalfire.gc_tuning import StateFreezer
 
 
 class Node:
