@@ -1,9 +1,10 @@
 """The pager message (CONTRACTS.md section 2) as a type, with its one encoder and one decoder.
 
 A PagerDuty Events v2 envelope whose `custom_details` carry the rule, the group and the
-evidence. `encode` writes exactly the bytes `alerting.message` writes today; `decode` reads
-them back into the type, or says which field is wrong. Absent optional parts are absent from
-the JSON, never `null`.
+evidence. `alerting.message` renders one from an alert; the worker and the backtest encode it
+onto the pager topic or into a file; the bridge decodes what it reads and hands the typed
+message to its routes and sinks, or dead-letters it with the field at fault. Absent optional
+parts are absent from the JSON, never `null`.
 """
 
 from __future__ import annotations
