@@ -321,3 +321,16 @@ def test_no_hidden_value_survives_in_the_encoded_page_whatever_it_was(case):
     assert "SECRET" not in _visible(worker)
     assert "SECRET" not in _visible(HIDDEN.page(pager_message(r, alert, SHOWS_ALL)))
     assert worker.dedup_key == pager_message(r, alert, SHOWS_ALL).dedup_key
+
+
+def test_the_worker_s_summary_holds_a_hidden_value_as_its_template_places_it():
+    # Written from [redacted], the summary needs no search for the value's spellings: a short
+    # value glued to other text is hidden, and text that only looks like it is left alone.
+    r = base_rule(
+        {"type": "match"},
+        group_by=["org_id", "account_id"],
+        annotations={"summary": "user_{account_id} in {org_id}: {value} event"},
+    )
+    alert = Alert(r.id, "trigger", (("org_id", "1"), ("account_id", "ab")), 0, Evidence(value=1))
+    page = pager_message(r, alert, Redaction.of(["org_id", "account_id"]))
+    assert page.payload.summary == "user_[redacted] in [redacted]: 1 event"
