@@ -1,11 +1,16 @@
 """Redaction of configured event fields from pager messages.
 
 Fields are named as rules name them (`ip`, `attrs.user_agent`) or by shell-style patterns
-(`attrs.*`). A redacted field's values are replaced by `[redacted]` wherever a message carries
+(`attrs.*`). A redacted field's values are replaced by `[redacted]` wherever a page carries
 them: the group (details and the `payload.group` text), the summary, evidence top values (which
 include a `distinct` rule's distinct values), a `new_value` rule's new and known values, and the
-sample event ids when `event_id` itself is hidden. The dedup key is a hash and stays as it is,
-so a redacted page still collapses with its repeats and resolves.
+sample event ids when `event_id` itself is hidden. The dedup key is a hash of the whole values
+and stays as it is, so a redacted page still collapses with its repeats and resolves.
+
+The worker and the backtest redact the alert before it is rendered (`Redaction.alert`): the
+summary is written from values that are already `[redacted]`, and no page depends on what a
+hidden value was. The bridge redacts the pages it reads again (`Redaction.page`), for the
+fields its own configuration adds: only a value a worker left visible is left to hide there.
 
 Fields that can hold secrets or prompt text are always redacted, whatever the configuration:
 API key values and prompts must never reach a pager.
@@ -13,20 +18,24 @@ API key values and prompts must never reach a pager.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from alerting.message import MAX_SUMMARY, format_number
+from alerting.pager import MAX_SUMMARY, PagerMessage
+from alerting.summary import format_number, group_text
+from signalfire.engine.alert import Alert
 
 REDACTED = "[redacted]"
 ALWAYS_REDACTED = (
     "prompt", "*.prompt", "prompt_text", "*.prompt_text", "messages", "*.messages",
     "api_key", "*.api_key", "*secret*", "*password*", "*authorization*",
 )  # fmt: skip
+# A new_value rule's evidence: the field whose new value the page reports, and its known values.
+FIELD, KNOWN = "field", "known"
 # Shorter values are replaced in summaries only as whole words: replacing "1" anywhere would
 # mangle every number in the text, and leaving it would show a country code such as "RU".
 MIN_SUMMARY_VALUE = 3
@@ -53,54 +62,81 @@ class Redaction:
         """The first pattern that hides `field` (None when it is shown)."""
         return next((p for p in self.patterns if fnmatchcase(field, p)), None)
 
-    def apply(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A copy of `message` with the redacted fields' values replaced; the input is kept."""
-        payload = message.get("payload")
-        details = payload.get("custom_details") if isinstance(payload, dict) else None
-        if not isinstance(payload, dict) or not isinstance(details, dict):
+    def alert(self, alert: Alert) -> Alert:
+        """`alert` with the values of hidden fields replaced, as it is to be rendered.
+
+        How many values there were (known values, samples) and the counts of top values stay:
+        they are not the fields' values. The input is kept; it is returned itself when there
+        is nothing to hide.
+        """
+        ev = alert.evidence
+        group = tuple((k, REDACTED if self.hides(k) else v) for k, v in alert.group)
+        top = {
+            k: [(REDACTED, n) for _, n in pairs] if self.hides(k) else pairs
+            for k, pairs in ev.top.items()
+        }
+        value, extra = ev.value, ev.extra
+        if self._hides_value(extra):
+            value = REDACTED
+            known = extra.get(KNOWN)
+            if isinstance(known, list):
+                extra = {**extra, KNOWN: [REDACTED] * len(known)}
+        ids = ev.sample_event_ids
+        if ids and self.hides("event_id"):
+            ids = (REDACTED,) * len(ids)
+        evidence = dataclasses.replace(ev, value=value, top=top, extra=extra, sample_event_ids=ids)
+        if group == alert.group and evidence == ev:
+            return alert
+        return dataclasses.replace(alert, group=group, evidence=evidence)
+
+    def page(self, message: PagerMessage) -> PagerMessage:
+        """`message` with the values of hidden fields that it still shows replaced.
+
+        The bridge's pass over pages a worker made. A worker redacts before it renders, so a
+        field hidden there is `[redacted]` already and the summary is left as written. A value
+        the worker left visible (the bridge hides more fields than the worker) is in the summary
+        too, and is replaced there as text: every spelling the summary gives it, a value shorter
+        than MIN_SUMMARY_VALUE only as a whole word. The input is kept; it is returned itself
+        when there is nothing to hide.
+        """
+        p = message.payload
+        d = p.custom_details
+        ev = d.evidence
+        shown = [v for k, v in d.group.items() if self.hides(k) and v != REDACTED]
+        group = {k: REDACTED if self.hides(k) else v for k, v in d.group.items()}
+        top = {
+            k: tuple((REDACTED, n) for _, n in pairs) if self.hides(k) else pairs
+            for k, pairs in ev.top.items()
+        }
+        value, extra = d.value, ev.extra
+        if self._hides_value(extra):
+            if value != REDACTED:
+                shown.append(value)
+            value = REDACTED
+            known = extra.get(KNOWN)
+            if isinstance(known, list):
+                extra = {**extra, KNOWN: [REDACTED] * len(known)}
+        ids = ev.sample_event_ids
+        if self.hides("event_id"):
+            ids = (REDACTED,) * len(ids)
+        evidence = dataclasses.replace(ev, top=top, extra=extra, sample_event_ids=ids)
+        if (group, value, evidence) == (d.group, d.value, ev):
             return message
-        group = details.get("group")
-        hidden = (
-            {k: v for k, v in group.items() if self.hides(str(k))}
-            if isinstance(group, dict)
-            else {}
-        )
-        evidence = details.get("evidence")
-        if not isinstance(evidence, dict):
-            evidence = {}
-        top = evidence.get("top")
-        top_hidden = isinstance(top, dict) and any(self.hides(str(k)) for k in top)
-        value_field = evidence.get("field")
-        value_hidden = isinstance(value_field, str) and self.hides(value_field)
-        ids_hidden = bool(evidence.get("sample_event_ids")) and self.hides("event_id")
-        if not (hidden or top_hidden or value_hidden or ids_hidden):
-            return message
-        out = copy.deepcopy(message)
-        d = out["payload"]["custom_details"]
-        ev = d.get("evidence") if isinstance(d.get("evidence"), dict) else {}
-        if hidden:
-            d["group"] = {k: REDACTED if k in hidden else v for k, v in d["group"].items()}
-            out["payload"]["group"] = ",".join(f"{k}={v}" for k, v in d["group"].items())
-        if top_hidden:
-            ev["top"] = {
-                k: [[REDACTED, pair[1]] for pair in v] if self.hides(str(k)) else v
-                for k, v in ev["top"].items()
-            }
-        # Only group values and the new value have summary placeholders; the known values do not.
-        secrets = list(hidden.values())
-        if value_hidden:
-            secrets.append(d.get("value"))
-            d["value"] = REDACTED
-            if isinstance(ev.get("known"), list):
-                ev["known"] = [REDACTED] * len(ev["known"])
-        if ids_hidden:
-            ev["sample_event_ids"] = [REDACTED] * len(ev["sample_event_ids"])
-        # `[redacted]` is longer than a short value: the summary must stay within its limit.
-        text = scrub(str(out["payload"].get("summary", "")), secrets)
-        out["payload"]["summary"] = (
-            text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
-        )
-        return out
+        details = dataclasses.replace(d, group=group, value=value, evidence=evidence)
+        payload = dataclasses.replace(p, custom_details=details)
+        if group != d.group:
+            payload = dataclasses.replace(payload, group=group_text(group.items()))
+        if shown:
+            # `[redacted]` is longer than a short value: the summary must stay within its limit.
+            text = scrub(p.summary, shown)
+            text = text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+            payload = dataclasses.replace(payload, summary=text)
+        return dataclasses.replace(message, payload=payload)
+
+    def _hides_value(self, extra: Mapping[str, Any]) -> bool:
+        """The evidence names the field whose value the page reports, and it is hidden."""
+        field = extra.get(FIELD)
+        return isinstance(field, str) and self.hides(field)
 
 
 def scrub(text: str, values: Iterable[Any]) -> str:

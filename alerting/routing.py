@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from alerting.pager import PagerMessage
 
 # What a route can match on, and where the value sits in a pager message.
 MATCH_KEYS = ("severity", "rule", "class", "action")
@@ -26,23 +27,20 @@ class Route:
         return all(facts.get(key) in values for key, values in self.match.items())
 
 
-def facts_of(message: Mapping[str, Any]) -> dict[str, str]:
+def facts_of(message: PagerMessage) -> dict[str, str]:
     """The matchable values of one pager message, as strings."""
-    payload = message.get("payload") or {}
-    details = payload.get("custom_details") or {}
+    p = message.payload
     facts = {
-        "severity": str(payload.get("severity", "")),
-        "rule": str(payload.get("component", "")),
-        "class": str(payload.get("class", "")),
-        "action": str(message.get("event_action", "")),
+        "severity": p.severity,
+        "rule": p.component,
+        "class": p.class_,
+        "action": message.event_action,
     }
-    labels = details.get("labels") or {}
-    if isinstance(labels, Mapping):
-        facts.update((LABEL_PREFIX + str(k), str(v)) for k, v in labels.items())
+    facts.update((LABEL_PREFIX + k, v) for k, v in p.custom_details.labels.items())
     return facts
 
 
-def sinks_for(routes: Sequence[Route], message: Mapping[str, Any]) -> tuple[str, ...]:
+def sinks_for(routes: Sequence[Route], message: PagerMessage) -> tuple[str, ...]:
     facts = facts_of(message)
     chosen: dict[str, None] = {}
     for route in routes:

@@ -101,14 +101,13 @@ def in_time_order(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     sequence deadlines, resolves) comes out after pages of events up to the allowed lateness
     newer, and a page of a late event carries its older time.
     """
-    return sorted(
-        messages,
-        key=lambda m: (
-            page_ms(m["payload"]["timestamp"]),
-            m["payload"]["component"],
-            m["dedup_key"],
-        ),
-    )
+    return sorted(messages, key=time_order)
+
+
+def time_order(message: dict[str, Any]) -> tuple[int, str, str]:
+    """The sort key of `in_time_order`."""
+    p = message["payload"]
+    return (page_ms(p["timestamp"]), p["component"], message["dedup_key"])
 
 
 def _same_group(label: dict[str, Any], page: dict[str, Any]) -> bool:

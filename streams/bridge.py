@@ -1,12 +1,13 @@
 """`signalfire bridge`: pager topic -> Alertmanager / PagerDuty / webhooks.
 
 One consumer reads the pager topic (read_committed, so only pages of committed worker
-transactions). Each message is redacted, routed, and queued to every sink it goes to; each sink
-delivers its queue in order (a trigger never overtakes its resolve) on its own task, so a sink
-that is down or slow holds only its own queue. A message a sink refuses for good, or that
-runs out of retries, goes to the `pager.dlq` topic with the reason. A partition's offset is
-committed only up to the oldest message some sink has not yet delivered or dead-lettered, so
-after a crash nothing is skipped; what is re-delivered collapses downstream on its dedup key.
+transactions). Each message is decoded (one that is not a page goes to the `pager.dlq` topic
+with the reason), redacted, routed, and queued to every sink it goes to; each sink delivers its
+queue in order (a trigger never overtakes its resolve) on its own task, so a sink that is down
+or slow holds only its own queue. A message a sink refuses for good, or that runs out of
+retries, goes to `pager.dlq` too. A partition's offset is committed only up to the oldest
+message some sink has not yet delivered or dead-lettered, so after a crash nothing is skipped;
+what is re-delivered collapses downstream on its dedup key.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -27,6 +26,7 @@ from alerting.bridge_config import BridgeConfig, SinkSpec
 from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import HttpRequest, RateLimiter, Result, Transport, deliver
 from alerting.offsets import OffsetTracker
+from alerting.pager import MessageError, PagerMessage, decode, encode
 from alerting.routing import sinks_for
 from alerting.sinks.base import Refused, Sink
 from streams.bridge_settings import BridgeSettings
@@ -43,7 +43,7 @@ DLQ_RETRY_S = 2.0
 class Job:
     partition: int
     offset: int | None  # None for a re-send, which owes no offset
-    message: dict[str, Any]
+    message: PagerMessage | None  # None for a re-send and for a record that is not a page
     body: bytes  # the redacted message as sent to webhooks
     raw: bytes  # the record as read, for the dead-letter topic
     read_at: float
@@ -107,16 +107,17 @@ class SinkRunner:
         while True:
             await self._sleep(RESEND_TICK_S)
             for request in self.sink.resends(self._clock()):
-                await self.put(Job(-1, None, {}, b"", b"", self._clock(), request))
+                await self.put(Job(-1, None, None, b"", b"", self._clock(), request))
             self._metrics.tracked.labels(sink=self.name).set(self.sink.tracked())
 
     async def _handle(self, job: Job) -> None:
         m = self._metrics
         name = self.name
-        request = job.request
+        request, message = job.request, job.message
         if request is None:
+            assert message is not None, "a job without a request carries its page"
             try:
-                request = self.sink.request(job.message, job.body, self._clock())
+                request = self.sink.request(message, job.body, self._clock())
             except Refused as exc:
                 m.failed(name, "rejected")
                 await self._on_done(name, job, Result("rejected", 0, None, str(exc)))
@@ -136,7 +137,8 @@ class SinkRunner:
                 return
             m.deliveries.labels(sink=name).inc()
             m.delivery_seconds.labels(sink=name).observe(max(0.0, self._clock() - job.read_at))
-            self.sink.delivered(job.message, self._clock())
+            if message is not None:
+                self.sink.delivered(message, self._clock())
         else:
             m.failed(name, result.outcome)
             log.warning(
@@ -149,9 +151,9 @@ class SinkRunner:
 
 def _describe(job: Job) -> str:
     """A message as logs may show it: its dedup key and action, never its content."""
-    if job.offset is None:
+    if job.message is None:
         return "re-send"
-    return f"{job.message.get('event_action')} {job.message.get('dedup_key')}"
+    return f"{job.message.event_action} {job.message.dedup_key}"
 
 
 class Bridge:
@@ -253,12 +255,9 @@ class Bridge:
 
     def _restore_one(self, raw: bytes, sinks: dict[str, Sink]) -> int:
         try:
-            message = orjson.loads(raw)
-        except ValueError:
+            message = self.config.redaction.page(decode(raw))
+        except MessageError:
             return 0
-        if not isinstance(message, dict) or not isinstance(message.get("payload"), dict):
-            return 0
-        message = self.config.redaction.apply(message)
         names = [n for n in sinks_for(self.config.routes, message) if n in sinks]
         for name in names:
             sinks[name].restore(message)
@@ -290,18 +289,19 @@ class Bridge:
     async def _dispatch(self, partition: int, offset: int, raw: bytes) -> None:
         self.metrics.consumed.inc()
         try:
-            message = orjson.loads(raw)
-            if not isinstance(message, dict) or not isinstance(message.get("payload"), dict):
-                raise ValueError("not a pager message")
-        except ValueError:
+            message = decode(raw)
+        except MessageError as exc:
             self.metrics.invalid.inc()
             self.tracker.add(partition, offset, 0)
             await self._dead_letter(
-                Job(partition, offset, {}, b"", raw, self._clock()), "", "not a pager message"
+                Job(partition, offset, None, b"", raw, self._clock()),
+                "",
+                f"not a pager message: {exc}",
             )
             return
-        message = self.config.redaction.apply(message)
-        body = orjson.dumps(message)
+        # Pages of a worker that hides the same fields pass unchanged; see Redaction.page.
+        message = self.config.redaction.page(message)
+        body = encode(message)
         names = sinks_for(self.config.routes, message)
         self.tracker.add(partition, offset, len(names))
         for name in names:
@@ -324,7 +324,7 @@ class Bridge:
             ("source_partition", str(job.partition).encode()),
             ("source_offset", str(job.offset).encode()),
         ]
-        key = str(job.message.get("dedup_key", "")).encode() or None
+        key = job.message.dedup_key.encode() if job.message is not None else None
         while True:
             try:
                 await producer.send_and_wait(

@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer
 
+from alerting.pager import PagerMessage, decode
 from signalfire.generate import GeneratorConfig, iter_events
 from streams.produce import produce_events
 
@@ -58,7 +57,7 @@ def start_worker(opts: DemoOptions, brokers: str, log: Path) -> subprocess.Popen
 
 
 async def watch_pages(
-    brokers: str, topic: str, show: Callable[[dict[str, Any]], None], stop: asyncio.Event
+    brokers: str, topic: str, show: Callable[[PagerMessage], None], stop: asyncio.Event
 ) -> int:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=brokers, isolation_level="read_committed",
@@ -71,14 +70,14 @@ async def watch_pages(
             batch = await consumer.getmany(timeout_ms=300)
             for records in batch.values():
                 for r in records:
-                    show(orjson.loads(r.value))
+                    show(decode(r.value))
                     seen += 1
     finally:
         await consumer.stop()
     return seen
 
 
-async def run_demo(opts: DemoOptions, show: Callable[[dict[str, Any]], None]) -> int:
+async def run_demo(opts: DemoOptions, show: Callable[[PagerMessage], None]) -> int:
     brokers = f"127.0.0.1:{opts.port}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

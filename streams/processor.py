@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from alerting.message import dedup_key, encode, pager_message
+from alerting.message import pager_message
+from alerting.pager import encode
 from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
@@ -515,13 +516,13 @@ class Processor:
             rule = self.rules.get(alert.rule_id)
             if rule is None:
                 continue
-            message: dict[str, Any] = self.redaction.apply(pager_message(rule, alert))
+            message = pager_message(rule, alert, self.redaction)
             if sent:
-                identity = (message["dedup_key"], alert.action, message["payload"]["timestamp"])
+                identity = (message.dedup_key, alert.action, message.payload.timestamp)
                 if sent[identity] > 0:
                     sent[identity] -= 1
                     continue
-            out.pages.append((dedup_key(rule.id, alert.group).encode(), encode(message)))
+            out.pages.append((message.dedup_key.encode(), encode(message)))
             out.alerts.append(alert)
 
     def input_clocks(self) -> dict[Partition, tuple[int, int | None]]:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from alerting.delivery import HttpRequest
+from alerting.pager import PagerMessage
 from alerting.redact import REDACTED
 from alerting.sinks.base import Sink
 
@@ -48,42 +49,41 @@ def label_name(field: str) -> str | None:
     return name if _LABEL_NAME.fullmatch(name) else None
 
 
-def labels_of(message: dict[str, Any]) -> dict[str, str]:
-    payload = message["payload"]
-    details = payload.get("custom_details") or {}
+def labels_of(message: PagerMessage) -> dict[str, str]:
+    payload = message.payload
+    details = payload.custom_details
     labels: dict[str, str] = {}
-    for key, value in (details.get("labels") or {}).items():
-        name = label_name(str(key))
+    for key, text in details.labels.items():
+        name = label_name(key)
         if name:
-            labels[name] = str(value)
-    for key, value in (details.get("group") or {}).items():
-        name = label_name(str(key))
+            labels[name] = text
+    for key, value in details.group.items():
+        name = label_name(key)
         if name and value != REDACTED:
             labels[name] = str(value)
-    rule = str(payload.get("component", ""))
     labels.update(
-        alertname=rule,
-        rule=rule,
-        severity=str(payload.get("severity", "")),
-        dedup_key=str(message.get("dedup_key", "")),
-        source=str(payload.get("source", "signalfire")),
+        alertname=payload.component,
+        rule=payload.component,
+        severity=payload.severity,
+        dedup_key=message.dedup_key,
+        source=payload.source,
     )
     return labels
 
 
-def annotations_of(message: dict[str, Any]) -> dict[str, str]:
-    payload = message["payload"]
-    details = payload.get("custom_details") or {}
-    notes = {str(k): str(v) for k, v in (details.get("annotations") or {}).items()}
-    notes["summary"] = str(payload.get("summary", ""))
-    notes["group"] = str(payload.get("group", ""))
-    notes["value"] = str(details.get("value", ""))
+def annotations_of(message: PagerMessage) -> dict[str, str]:
+    payload = message.payload
+    details = payload.custom_details
+    notes = dict(details.annotations)
+    notes["summary"] = payload.summary
+    notes["group"] = payload.group
+    notes["value"] = str(details.value)
     runbook = notes.pop("runbook", None)
     if runbook:
         notes["runbook_url"] = runbook
-    samples = (details.get("evidence") or {}).get("sample_event_ids") or []
+    samples = details.evidence.sample_event_ids
     if samples:
-        notes["sample_event_ids"] = ",".join(str(s) for s in samples)
+        notes["sample_event_ids"] = ",".join(samples)
     return notes
 
 
@@ -105,12 +105,12 @@ class AlertmanagerSink(Sink):
     def lease_s(self) -> float:
         return self.resend_interval_s * LEASE_INTERVALS
 
-    def alert(self, message: dict[str, Any], now_s: float) -> dict[str, Any]:
+    def alert(self, message: PagerMessage, now_s: float) -> dict[str, Any]:
         """The Alertmanager alert for one pager message."""
-        at = parse_iso(message["payload"].get("timestamp"), now_s)
-        key = str(message.get("dedup_key", ""))
+        at = parse_iso(message.payload.timestamp, now_s)
+        key = message.dedup_key
         known = self._tracked.get(key)
-        if message.get("event_action") == "resolve":
+        if message.event_action == "resolve":
             ends = min(at, now_s)  # Alertmanager treats an end in the future as still firing
             starts = min(parse_iso(known[0]["startsAt"], at) if known else at, ends)
         else:
@@ -124,27 +124,27 @@ class AlertmanagerSink(Sink):
             "endsAt": iso(ends),
         }
 
-    def request(self, message: dict[str, Any], body: bytes, now_s: float) -> HttpRequest:
+    def request(self, message: PagerMessage, body: bytes, now_s: float) -> HttpRequest:
         return HttpRequest(self.url, orjson.dumps([self.alert(message, now_s)]))
 
-    def delivered(self, message: dict[str, Any], now_s: float) -> None:
-        key = str(message.get("dedup_key", ""))
+    def delivered(self, message: PagerMessage, now_s: float) -> None:
+        key = message.dedup_key
         alert = self.alert(message, now_s)
         self._tracked.pop(key, None)  # re-insert: the dict's order is oldest-first
-        resolved = message.get("event_action") == "resolve"
+        resolved = message.event_action == "resolve"
         self._tracked[key] = (alert, now_s + self.resolved_retention_s if resolved else None)
         while len(self._tracked) > MAX_TRACKED:
             del self._tracked[next(iter(self._tracked))]
 
-    def restore(self, message: dict[str, Any]) -> None:
+    def restore(self, message: PagerMessage) -> None:
         """Rebuild the firing set after a restart: the first re-send then renews every lease.
 
         Old resolves are not re-sent: Alertmanager heard them when they were delivered.
         """
-        key = str(message.get("dedup_key", ""))
+        key = message.dedup_key
         self._tracked.pop(key, None)
-        if message.get("event_action") != "resolve":
-            at = parse_iso(message["payload"].get("timestamp"), 0.0)
+        if message.event_action != "resolve":
+            at = parse_iso(message.payload.timestamp, 0.0)
             self._tracked[key] = (self.alert(message, at), None)
         while len(self._tracked) > MAX_TRACKED:
             del self._tracked[next(iter(self._tracked))]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alerting.delivery import HttpRequest
+from alerting.pager import PagerMessage
 
 
 class Refused(Exception):
@@ -21,14 +20,14 @@ class Sink:
         self.name = name
         self.url = url
 
-    def request(self, message: dict[str, Any], body: bytes, now_s: float) -> HttpRequest:
+    def request(self, message: PagerMessage, body: bytes, now_s: float) -> HttpRequest:
         """The request that delivers `message` (`body` is its encoded form, already redacted)."""
         return HttpRequest(self.url, body)
 
-    def delivered(self, message: dict[str, Any], now_s: float) -> None:
+    def delivered(self, message: PagerMessage, now_s: float) -> None:
         """Called once the message is delivered; sinks with client-side state update it here."""
 
-    def restore(self, message: dict[str, Any]) -> None:
+    def restore(self, message: PagerMessage) -> None:
         """Replay of a message delivered before this process started (see `streams.bridge`)."""
 
     def resends(self, now_s: float) -> list[HttpRequest]:

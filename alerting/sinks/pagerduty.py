@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from alerting.delivery import HttpRequest
+from alerting.pager import PagerMessage, to_json
 from alerting.sinks.base import Refused, Sink
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -23,8 +22,8 @@ class PagerDutySink(Sink):
     def __repr__(self) -> str:  # never show the routing key
         return f"PagerDutySink({self.name!r}, {self.url!r})"
 
-    def request(self, message: dict[str, Any], body: bytes, now_s: float) -> HttpRequest:
-        data = orjson.dumps({"routing_key": self._routing_key, **message})
+    def request(self, message: PagerMessage, body: bytes, now_s: float) -> HttpRequest:
+        data = orjson.dumps({"routing_key": self._routing_key, **to_json(message)})
         if len(data) > MAX_BODY:
             raise Refused(f"event of {len(data)} bytes is over PagerDuty's {MAX_BODY} byte limit")
         return HttpRequest(self.url, data)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from alerting.delivery import HttpRequest
+from alerting.pager import PagerMessage
 from alerting.sinks.base import Sink
 
 TIMESTAMP_HEADER = "X-Signalfire-Timestamp"
@@ -40,7 +40,7 @@ class WebhookSink(Sink):
     def __repr__(self) -> str:  # never show the secret
         return f"WebhookSink({self.name!r}, {self.url!r}, signed={self._secret is not None})"
 
-    def request(self, message: dict[str, Any], body: bytes, now_s: float) -> HttpRequest:
+    def request(self, message: PagerMessage, body: bytes, now_s: float) -> HttpRequest:
         if self._secret is None:
             return HttpRequest(self.url, body)
         timestamp = str(int(now_s))

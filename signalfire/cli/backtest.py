@@ -1,8 +1,8 @@
 """Backtests: the live engine over files, with a per-rule summary and a would-have-paged diff
 (`signalfire.cli.pagediff`).
 
-Pages are redacted as the worker redacts them (always the secret and prompt fields, plus the
-configured ones), so a backtest writes what the worker would have sent.
+Pages are rendered and redacted as the worker renders them (always the secret and prompt
+fields, plus the configured ones), so a backtest writes what the worker would have sent.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from alerting.message import pager_message
+from alerting.pager import PagerMessage, encode
 from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
@@ -38,7 +36,7 @@ class RuleSummary:
 
 @dataclass(slots=True)
 class BacktestResult:
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[PagerMessage] = field(default_factory=list)
     summaries: list[RuleSummary] = field(default_factory=list)
     events: int = 0
     late: int = 0
@@ -60,7 +58,7 @@ class Backtest:
         self.result = BacktestResult(rules=dict(self.rules))
         self._peaks = [0] * len(rules)
 
-    def feed(self, batch: list[Event]) -> list[dict[str, Any]]:
+    def feed(self, batch: list[Event]) -> list[PagerMessage]:
         self.result.events += len(batch)
         out = self._emit(self.engine.process(batch))
         for n, det in enumerate(self.engine.detectors):
@@ -87,8 +85,8 @@ class Backtest:
             )
         return self.result
 
-    def _emit(self, alerts: list[Alert]) -> list[dict[str, Any]]:
-        messages = [self.redaction.apply(pager_message(self.rules[a.rule_id], a)) for a in alerts]
+    def _emit(self, alerts: list[Alert]) -> list[PagerMessage]:
+        messages = [pager_message(self.rules[a.rule_id], a, self.redaction) for a in alerts]
         self.result.messages.extend(messages)
         return messages
 
@@ -121,10 +119,10 @@ def run_pair(
     return a.finish(), b.finish()
 
 
-def write_jsonl(path: str | Path, messages: Iterable[dict[str, Any]]) -> int:
+def write_jsonl(path: str | Path, messages: Iterable[PagerMessage]) -> int:
     count = 0
     with open(path, "wb") as fh:
         for m in messages:
-            fh.write(orjson.dumps(m) + b"\n")
+            fh.write(encode(m) + b"\n")
             count += 1
     return count

@@ -151,14 +151,12 @@ def print_diff(diff: PageDiff) -> None:
     )
     for sign, incidents in (("+", diff.added), ("-", diff.removed)):
         for incident in incidents:
-            p = incident.page["payload"]
-            print(f"{sign} {p['timestamp']} {p['component']} {p['group']}  {p['summary']}")
+            p = incident.page.payload
+            print(f"{sign} {p.timestamp} {p.component} {p.group}  {p.summary}")
     for moved in diff.moved:
-        p, was = moved.new.page["payload"], moved.old.page["payload"]["timestamp"]
+        p, was = moved.new.page.payload, moved.old.page.payload.timestamp
         shift = ("+" if moved.shift_ms > 0 else "-") + _span(abs(moved.shift_ms))
-        print(
-            f"~ {was} -> {p['timestamp']} ({shift}) {p['component']} {p['group']}  {p['summary']}"
-        )
+        print(f"~ {was} -> {p.timestamp} ({shift}) {p.component} {p.group}  {p.summary}")
 
 
 def _span(ms: int) -> str:

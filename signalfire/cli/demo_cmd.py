@@ -10,10 +10,10 @@ import itertools
 import logging
 import os
 import sys
-from typing import Any
 
 import orjson
 
+from alerting.pager import PagerMessage, to_json
 from signalfire.cli.backtest import Backtest, write_jsonl
 from signalfire.cli.backtest_cmd import print_summary
 from signalfire.cli.catalogue import catalogue_help, shipped_rules
@@ -28,7 +28,7 @@ from signalfire.generate import (
     build_plan,
     plan_events,
 )
-from signalfire.scorecard import Scorecard, in_time_order, score
+from signalfire.scorecard import Scorecard, score, time_order
 
 BATCH = 2000
 COLOURS = {"critical": "31", "error": "35", "warning": "33", "info": "36"}
@@ -78,11 +78,11 @@ def _paint(text: str, colour: str) -> str:
     return f"\x1b[{colour}m{text}\x1b[0m"
 
 
-def page_line(message: dict[str, Any]) -> str:
-    p = message["payload"]
-    action = message["event_action"].upper()
-    sev = _paint(f"{p['severity']:<8}", COLOURS.get(p["severity"], "0"))
-    return f"{p['timestamp'][11:19]}  {action:<8} {sev} {p['component']:<28} {p['summary']}"
+def page_line(message: PagerMessage) -> str:
+    p = message.payload
+    action = message.event_action.upper()
+    sev = _paint(f"{p.severity:<8}", COLOURS.get(p.severity, "0"))
+    return f"{p.timestamp[11:19]}  {action:<8} {sev} {p.component:<28} {p.summary}"
 
 
 def latency_text(ms: int | None) -> str:
@@ -160,18 +160,18 @@ def run(args: argparse.Namespace) -> int:
         while batch := list(itertools.islice(events, BATCH)):
             advance(len(batch))
             for m in bt.feed(batch):
-                if args.resolves or m["event_action"] == "trigger":
+                if args.resolves or m.event_action == "trigger":
                     print(page_line(m), flush=True)
     result = bt.finish()
     print()
     print_summary(result)
-    card = score(
-        [s.label() for s in plan.scenarios], result.messages, [r.id for r in ruleset.rules]
-    )
+    pages = [to_json(m) for m in result.messages]  # the scorecard reads pages as JSON
+    card = score([s.label() for s in plan.scenarios], pages, [r.id for r in ruleset.rules])
     print_scorecard(card)
     if args.out:
         try:
-            written = write_jsonl(args.out, in_time_order(result.messages))
+            in_order = sorted(result.messages, key=lambda m: time_order(to_json(m)))
+            written = write_jsonl(args.out, in_order)
         except OSError as exc:
             raise write_problem(args.out, exc, "--out") from None
         print(f"wrote {written} message(s) to {args.out}")
@@ -198,8 +198,8 @@ def run_live(args: argparse.Namespace) -> int:
         web_port=args.web_port, rules=args.rules, show_resolves=args.resolves,
     )  # fmt: skip
 
-    def show(message: dict[str, Any]) -> None:
-        if args.resolves or message["event_action"] == "trigger":
+    def show(message: PagerMessage) -> None:
+        if args.resolves or message.event_action == "trigger":
             print(page_line(message), flush=True)
 
     kafka("up", opts.port)

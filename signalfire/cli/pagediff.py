@@ -17,8 +17,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from alerting.pager import PagerMessage
 from signalfire.cli.backtest import BacktestResult
 from signalfire.rules.model import Rule
 
@@ -36,7 +36,7 @@ class Incident:
     dedup_key: str
     start: int  # event time of the trigger that opened it, epoch ms
     end: int  # exclusive: the resolve's time, start + throttle, or OPEN
-    page: dict[str, Any]  # the trigger message that opened it
+    page: PagerMessage  # the trigger message that opened it
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +63,20 @@ def event_ms(timestamp: str) -> int:
 
 
 def incidents(
-    messages: Iterable[dict[str, Any]], rules: Mapping[str, Rule]
+    messages: Iterable[PagerMessage], rules: Mapping[str, Rule]
 ) -> dict[IncidentKey, list[Incident]]:
     """Each (rule, group)'s incidents in time order, from its messages in emission order."""
-    by_key: dict[IncidentKey, list[dict[str, Any]]] = defaultdict(list)
+    by_key: dict[IncidentKey, list[PagerMessage]] = defaultdict(list)
     for m in messages:
-        by_key[(m["payload"]["component"], m["dedup_key"])].append(m)
+        by_key[(m.payload.component, m.dedup_key)].append(m)
     out: dict[IncidentKey, list[Incident]] = {}
     for (rule_id, key), msgs in by_key.items():
         rule = rules.get(rule_id)
         found: list[Incident] = []
-        opened: tuple[int, dict[str, Any]] | None = None
+        opened: tuple[int, PagerMessage] | None = None
         for m in msgs:
-            at = event_ms(m["payload"]["timestamp"])
-            if m["event_action"] == "trigger":
+            at = event_ms(m.payload.timestamp)
+            if m.event_action == "trigger":
                 if rule is not None and not resolves(rule):
                     # Zero throttle: the trigger's own millisecond.
                     found.append(Incident(rule_id, key, at, at + max(rule.throttle_ms, 1), m))

@@ -23,7 +23,7 @@ STORM_S = 4
 
 def test_5xx_storm_429s_and_hung_connections_lose_nothing(kafka, tmp_path):
     pages = [message(key=f"storm{i}") for i in range(PAGES)]
-    keys = [m["dedup_key"] for m in pages]
+    keys = [m.dedup_key for m in pages]
     with HookServer(default=503, stall_s=3) as flaky, HookServer() as healthy:
         for k in keys[:5]:
             flaky.script[k] = [429, 429]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
@@ -42,7 +43,8 @@ def test_broker_killed_and_restarted_under_load(own_broker, tmp_path):
     last = max(e["ts"] for e in events)
     events.append({"event_id": "tick", "ts": last + 120_000, "org_id": "org_tick",
                    "event_type": "heartbeat"})  # fmt: skip
-    expected = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    expected = [to_json(m) for m in backtest.messages]
     topics = Topics.fresh()
     kafka.create_topic(topics.events, partitions=4)
     worker = WorkerProcess(kafka, topics, copy_rules(tmp_path / "rules"))

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
@@ -40,7 +41,8 @@ def stream():
     last = max(e["ts"] for e in events)
     events.append({"event_id": "tick", "ts": last + 120_000, "org_id": "org_tick",
                    "event_type": "heartbeat"})  # fmt: skip
-    expected = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    expected = [to_json(m) for m in backtest.messages]
     return events, expected
 
 

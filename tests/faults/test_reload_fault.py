@@ -3,6 +3,7 @@ the running rules go on, and every page the backtest raises arrives once."""
 
 import pytest
 
+from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
@@ -32,7 +33,8 @@ def test_invalid_rule_file_mid_stream_keeps_the_old_rules(kafka, tmp_path):
     last = max(e["ts"] for e in events)
     events.append({"event_id": "tick", "ts": last + 120_000, "org_id": "org_tick",
                    "event_type": "heartbeat"})  # fmt: skip
-    expected = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    expected = [to_json(m) for m in backtest.messages]
     topics = Topics.fresh()
     kafka.create_topic(topics.events, partitions=4)
     rules = copy_rules(tmp_path / "rules")

@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from alerting.pager import PagerMessage, encode
 from alerting.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.integration.worker_harness import ServedProcess
 from tests.kafka_broker import KafkaBroker, free_port
@@ -183,16 +184,14 @@ class HookServer:
             time.sleep(0.1)
 
 
-def produce_pages(
-    kafka: KafkaBroker, topic: str, messages: Sequence[dict[str, Any] | bytes]
-) -> None:
+def produce_pages(kafka: KafkaBroker, topic: str, messages: Sequence[PagerMessage | bytes]) -> None:
     async def run() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
         await producer.start()
         try:
             for m in messages:
-                value = m if isinstance(m, bytes) else orjson.dumps(m)
-                key = None if isinstance(m, bytes) else str(m["dedup_key"]).encode()
+                value = m if isinstance(m, bytes) else encode(m)
+                key = None if isinstance(m, bytes) else m.dedup_key.encode()
                 await producer.send_and_wait(topic, value, key=key)
         finally:
             await producer.stop()

@@ -95,7 +95,7 @@ def parse(ts: str) -> float:
 def test_alerts_labels_grouping_silence_resend_and_resolve(kafka, tmp_path):
     bursts = [message(key=f"key{i}", ip=f"203.0.113.{i}") for i in range(3)]
     fan = fanout(ip="198.51.100.77")
-    keys = [m["dedup_key"] for m in bursts]
+    keys = [m.dedup_key for m in bursts]
     with HookServer() as receiver:
         am = Alertmanager(tmp_path, receiver.url + "/am")
         tag = uuid.uuid4().hex[:8]
@@ -121,7 +121,7 @@ def test_alerts_labels_grouping_silence_resend_and_resolve(kafka, tmp_path):
             assert a["labels"]["severity"] == "critical" and a["labels"]["team"] == "tns"
             assert a["labels"]["org_id"] == "o_1" and a["labels"]["api_key_id"] == "key0"
             assert "ip" not in a["labels"] and b"203.0.113.0" not in orjson.dumps(alerts)
-            assert alerts[fan["dedup_key"]]["labels"]["alertname"] == "ip_account_fanout"
+            assert alerts[fan.dedup_key]["labels"]["alertname"] == "ip_account_fanout"
             assert a["annotations"]["runbook_url"] == "https://runbooks.example/api-key-burst"
             assert a["startsAt"].startswith(iso(T0 / 1000)[:19])
             assert all(x["status"]["state"] == "active" for x in alerts.values())
@@ -177,7 +177,7 @@ def test_alerts_labels_grouping_silence_resend_and_resolve(kafka, tmp_path):
             )  # fmt: skip
             assert parse(resolved[0]["endsAt"]) == resolved_at / 1000
             assert parse(resolved[0]["startsAt"]) == T0 / 1000
-            assert set(am.alerts()) == {keys[0], keys[2], fan["dedup_key"]}
+            assert set(am.alerts()) == {keys[0], keys[2], fan.dedup_key}
             assert bridge.metric("signalfire_bridge_deliveries_total", sink="alertmanager") == 5
             assert bridge.stop() == 0
 
@@ -189,7 +189,7 @@ def test_alerts_labels_grouping_silence_resend_and_resolve(kafka, tmp_path):
             wait_until(lambda: parse(am.alerts()[keys[2]]["endsAt"]) > before, what="renewed")
             assert bridge.metric("signalfire_bridge_tracked_alerts", sink="alertmanager") == 3
             assert bridge.metric("signalfire_bridge_deliveries_total", sink="alertmanager") == 0
-            assert set(am.alerts()) == {keys[0], keys[2], fan["dedup_key"]}
+            assert set(am.alerts()) == {keys[0], keys[2], fan.dedup_key}
             assert bridge.stop() == 0
         finally:
             if bridge.proc and bridge.proc.poll() is None:

@@ -61,7 +61,7 @@ def committed_to_end(kafka, topic, group) -> bool:
 
 def test_retries_dead_letters_and_exactly_one_delivery(kafka, tmp_path):
     critical = [message(key=f"k{i}") for i in range(8)]
-    keys = [m["dedup_key"] for m in critical]
+    keys = [m.dedup_key for m in critical]
     warnings = [fanout(ip=f"203.0.113.{i}") for i in range(2)]
     with HookServer(stall_s=3) as pd, HookServer(secret=SECRET.encode()) as hook:
         pd.script.update(
@@ -89,7 +89,7 @@ def test_retries_dead_letters_and_exactly_one_delivery(kafka, tmp_path):
             assert all(c.body["routing_key"] == PD_KEY for c in pd.calls)
 
             hooked = Counter(c.key for c in hook.accepted())
-            assert hooked == Counter(m["dedup_key"] for m in [*critical, *warnings])
+            assert hooked == Counter(m.dedup_key for m in [*critical, *warnings])
             assert all(c.signed for c in hook.calls)
 
             assert bridge.metric("signalfire_bridge_retries_total", sink="pagerduty") == 10
@@ -125,7 +125,7 @@ def test_a_down_sink_blocks_neither_the_others_nor_loses_its_pages(kafka, tmp_pa
     """PagerDuty unreachable: the webhook still gets everything; the offset is not committed
     past what PagerDuty owes, so the next bridge, with PagerDuty back, delivers all of it."""
     critical = [message(key=f"down{i}") for i in range(5)]
-    keys = {m["dedup_key"] for m in critical}
+    keys = {m.dedup_key for m in critical}
     slow_retry = "    timeout: 1s\n    retry: {initial: 200ms, max: 1s, attempts: 100}\n"
     with HookServer() as pd, HookServer(secret=SECRET.encode()) as hook:
         pd.default = 503  # down: every answer is a 503

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
@@ -47,7 +48,8 @@ def secure(tmp_path_factory):
 @pytest.fixture(scope="module")
 def traffic():
     events = list(iter_events(EVENTS))
-    expected = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    expected = [to_json(m) for m in backtest.messages]
     assert len(expected) >= 10  # the scenarios page
     return events, expected
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 def expected_pages(events):
-    return run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    return [to_json(m) for m in backtest.messages]
 
 
 def triggers(messages):

@@ -3,9 +3,9 @@
 import collections
 import time
 
-import orjson
 import pytest
 
+from alerting.pager import decode, encode, to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
@@ -38,7 +38,8 @@ def test_live_equals_backtest_and_bad_records_are_dead_lettered(kafka, tmp_path)
     kafka.create_topic(topics.events, partitions=4)
     config = GeneratorConfig(seed=11, events=60_000)
     events = list(iter_events(config))
-    expected = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]]).messages
+    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    expected = [to_json(m) for m in backtest.messages]
     assert len(expected) >= 10  # the scenarios page
 
     produce(kafka, topics.events, events)
@@ -60,6 +61,9 @@ def test_live_equals_backtest_and_bad_records_are_dead_lettered(kafka, tmp_path)
         worker.wait_ready()
         pages = wait_for_pages(kafka, topics.pager, len(expected))
         assert page_set(pages) == page_set(expected), worker.log_text()
+        # What the bridge reads: every page decodes, and encodes back to the very same bytes.
+        written = [r.value for r in read_topic(kafka, topics.pager)]
+        assert [encode(decode(v)) for v in written] == written
         triggers = collections.Counter(
             m["dedup_key"] for m in pages if m["event_action"] == "trigger"
         )
@@ -140,11 +144,10 @@ def test_pages_are_keyed_by_dedup_key(kafka, tmp_path):
         worker.wait_ready()
         wait_for_pages(kafka, topics.pager, 1, timeout_s=60)
         records = read_topic(kafka, topics.pager)
-        (page,) = [
-            r for r in records if orjson.loads(r.value)["payload"]["component"] == "api_key_burst"
+        ((page, message),) = [
+            (r, m) for r in records if (m := decode(r.value)).payload.component == "api_key_burst"
         ]
-        message = orjson.loads(page.value)
-        assert page.key == message["dedup_key"].encode()
-        assert message["payload"]["custom_details"]["value"] == 1001
+        assert page.key == message.dedup_key.encode()
+        assert message.payload.custom_details.value == 1001
     finally:
         assert worker.stop() == 0, worker.log_text()

@@ -3,6 +3,7 @@ background raises no page (ground truth from the generator's label file)."""
 
 import pytest
 
+from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events, labels
 from signalfire.rules import load_rules
@@ -29,7 +30,7 @@ def test_catalogue_catches_every_scenario_and_nothing_else(seed, events, late_fr
     config = GeneratorConfig(seed=seed, events=events, late_fraction=late_fraction)
     rules = load_rules(["rules"]).rules
     result = run_backtest(rules, batches(config))
-    card = score(labels(config), result.messages, [r.id for r in rules])
+    card = score(labels(config), [to_json(m) for m in result.messages], [r.id for r in rules])
     assert card.catches and not card.missed, [(c.scenario, c.rule) for c in card.missed]
     assert card.unexplained == [], [m["payload"]["summary"] for m in card.unexplained]
     assert card.uncovered == []

@@ -1,8 +1,8 @@
-"""Real pager messages (built by alerting.message) for the bridge's tests."""
-
-from typing import Any
+"""Real pager messages (built by alerting.message) for the bridge's tests: pages of a worker
+that hides only the secret and prompt fields, so the bridge's own redaction has work to do."""
 
 from alerting.message import pager_message
+from alerting.pager import PagerMessage
 from signalfire.engine.alert import Alert, Evidence
 from tests.unit.helpers import rule
 
@@ -31,10 +31,10 @@ detect: {type: distinct, field: account_id, window: 10m, threshold: 50}
 T0 = 1_795_420_800_000
 
 
-def message(
+def burst(
     action: str = "trigger", *, key: str = "k_123", ip: str = "203.0.113.9", at: int = T0
-) -> dict[str, Any]:
-    alert = Alert(
+) -> Alert:
+    return Alert(
         "api_key_burst",
         action,  # type: ignore[arg-type]
         (("org_id", "o_1"), ("api_key_id", key), ("ip", ip)),
@@ -47,9 +47,14 @@ def message(
             top={"ip": [(ip, 900), ("198.51.100.7", 12)]},
         ),
     )
-    return pager_message(BURST, alert)
 
 
-def fanout(ip: str = "203.0.113.50", at: int = T0) -> dict[str, Any]:
+def message(
+    action: str = "trigger", *, key: str = "k_123", ip: str = "203.0.113.9", at: int = T0
+) -> PagerMessage:
+    return pager_message(BURST, burst(action, key=key, ip=ip, at=at))
+
+
+def fanout(ip: str = "203.0.113.50", at: int = T0) -> PagerMessage:
     alert = Alert("ip_account_fanout", "trigger", (("ip", ip),), at, Evidence(value=73))
     return pager_message(FANOUT, alert)

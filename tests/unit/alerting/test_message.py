@@ -3,6 +3,7 @@
 import pytest
 
 from alerting.message import dedup_key, fingerprint, pager_message
+from alerting.pager import to_json
 from signalfire.engine.alert import Alert, Evidence
 from signalfire.events import MAX_TS_MS
 from signalfire.timestamps import iso_ms
@@ -39,7 +40,7 @@ ALERT = Alert(
 
 
 def test_message_shape_matches_contract():
-    m = pager_message(RULE, ALERT)
+    m = to_json(pager_message(RULE, ALERT))
     assert m["event_action"] == "trigger"
     assert m["dedup_key"].startswith("api_key_burst/") and len(m["dedup_key"]) <= 255
     p = m["payload"]
@@ -66,7 +67,7 @@ def test_message_shape_matches_contract():
 
 def test_resolve_has_same_key_and_fields():
     resolve = Alert(ALERT.rule_id, "resolve", ALERT.group, ALERT.at + 1, Evidence(value=3))
-    a, b = pager_message(RULE, ALERT), pager_message(RULE, resolve)
+    a, b = to_json(pager_message(RULE, ALERT)), to_json(pager_message(RULE, resolve))
     assert b["event_action"] == "resolve" and a["dedup_key"] == b["dedup_key"]
     assert b["payload"]["custom_details"]["rule"] == a["payload"]["custom_details"]["rule"]
     assert b["payload"]["summary"].startswith("RESOLVED: ")
@@ -87,7 +88,7 @@ def test_dedup_key_depends_only_on_rule_and_group():
 def test_summary_and_key_limits():
     long_group = (("org_id", "x" * 5000),)
     alert = Alert("api_key_burst", "trigger", long_group, 0, Evidence(value=1))
-    m = pager_message(RULE, alert)
+    m = to_json(pager_message(RULE, alert))
     assert len(m["payload"]["summary"]) <= 1024
     assert len(m["dedup_key"]) <= 255
 

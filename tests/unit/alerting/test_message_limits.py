@@ -16,9 +16,9 @@ from alerting.message import (
     MAX_TEXT_CHARS,
     cap_text,
     dedup_key,
-    encode,
     pager_message,
 )
+from alerting.pager import PagerMessage, encode, to_json
 from alerting.redact import REDACTED, Redaction
 from alerting.sinks.pagerduty import EVENTS_URL, MAX_BODY, PagerDutySink
 from signalfire.engine.alert import Action, Alert, Evidence
@@ -67,13 +67,14 @@ def problems_of_runbook(runbook: str) -> list[Any]:
     return problems
 
 
-def size(message: dict[str, Any]) -> int:
+def size(message: PagerMessage) -> int:
     return len(encode(message))
 
 
-def assert_deliverable(r: Rule, alert: Alert, message: dict[str, Any]) -> None:
+def assert_deliverable(r: Rule, alert: Alert, page: PagerMessage) -> None:
     """Within the budget, every field PagerDuty requires present and valid, the full key."""
-    assert size(message) <= MAX_MESSAGE_BYTES
+    assert size(page) <= MAX_MESSAGE_BYTES
+    message = to_json(page)
     assert message["event_action"] == alert.action
     assert message["dedup_key"] == dedup_key(r.id, alert.group)
     assert 0 < len(message["dedup_key"]) <= 255
@@ -87,7 +88,7 @@ def assert_deliverable(r: Rule, alert: Alert, message: dict[str, Any]) -> None:
     assert list(d["group"]) == [k for k, _ in alert.group]
     assert "sample_event_ids" in d["evidence"]
     # The bridge adds the routing key and may redact: PagerDuty must still take it.
-    redacted = Redaction.of(["ip", "attrs.*"]).apply(message)
+    redacted = Redaction.of(["ip", "attrs.*"]).page(page)
     assert len(PagerDutySink("pd", EVENTS_URL, KEY).request(redacted, b"", 0).body) <= MAX_BODY
 
 
@@ -110,21 +111,23 @@ def test_long_text_is_cut_to_the_cap_and_says_how_much_went(text, expected):
 def test_group_value_of_300k_chars():
     group = (("org_id", "o" * 300_000),)
     alert = Alert("flagged", "trigger", group, T0, Evidence(value=1, sample_event_ids=("e1",)))
-    m = pager_message(MATCH, alert)
-    assert_deliverable(MATCH, alert, m)
+    page = pager_message(MATCH, alert)
+    assert_deliverable(MATCH, alert, page)
+    m = to_json(page)
     capped = cap_text("o" * 300_000)
     assert m["payload"]["custom_details"]["group"] == {"org_id": capped}
     assert m["payload"]["group"] == f"org_id={capped}"
     assert m["payload"]["custom_details"]["truncated"] is True
-    assert size(m) < 10_000
+    assert size(page) < 10_000
 
 
 def test_new_value_with_long_values_through_the_engine():
     events = [ev(i * 660_000, country=f"{i}" + "c" * 80_000) for i in range(12)]
     alerts = run(NEW_VALUE, events)
     assert len(alerts) == 12  # warmup 0: the first value is new too
-    m = pager_message(NEW_VALUE, alerts[-1])
-    assert_deliverable(NEW_VALUE, alerts[-1], m)
+    page = pager_message(NEW_VALUE, alerts[-1])
+    assert_deliverable(NEW_VALUE, alerts[-1], page)
+    m = to_json(page)
     d = m["payload"]["custom_details"]
     assert d["value"] == cap_text("11" + "c" * 80_000)
     assert d["evidence"]["field"] == "country"
@@ -140,7 +143,7 @@ def test_short_pages_are_left_whole_and_unmarked():
         T0,
         Evidence(value=1312, window_start=T0 - 60_000, window_end=T0, sample_event_ids=("e1",)),
     )
-    d = pager_message(BURST, alert)["payload"]["custom_details"]
+    d = to_json(pager_message(BURST, alert))["payload"]["custom_details"]
     assert "truncated" not in d and "omitted" not in d
     assert d["group"]["api_key_id"] == "k_123" and d["evidence"]["sample_event_ids"] == ["e1"]
 
@@ -160,8 +163,9 @@ def test_when_cut_text_is_still_too_much_the_bulkiest_evidence_goes_first():
     alert = Alert(
         "api_key_burst", "trigger", group, T0, Evidence(value=7, sample_event_ids=ids, top=top)
     )
-    m = pager_message(BURST, alert)
-    assert_deliverable(BURST, alert, m)
+    page = pager_message(BURST, alert)
+    assert_deliverable(BURST, alert, page)
+    m = to_json(page)
     d = m["payload"]["custom_details"]
     assert d["truncated"] is True
     assert d["omitted"] == ["evidence.sample_event_ids"]  # 100 ids outweigh 15 top values
@@ -184,8 +188,9 @@ def test_rule_text_is_cut_too_but_the_runbook_link_is_whole():
         T0,
         Evidence(value=3),
     )
-    m = pager_message(r, alert)
-    assert_deliverable(r, alert, m)
+    page = pager_message(r, alert)
+    assert_deliverable(r, alert, page)
+    m = to_json(page)
     d = m["payload"]["custom_details"]
     assert d["rule"]["title"] == cap_text("T" * 5000)
     assert d["labels"]["team"] == cap_text("L" * 400_000)
@@ -201,8 +206,9 @@ def test_a_rule_whose_own_text_is_too_much_still_pages_with_short_texts():
     )
     group = (("org_id", "o" * 5000), ("api_key_id", "k"), ("attrs.api_key", "x"))
     alert = Alert("api_key_burst", "trigger", group, T0, Evidence(value=1, sample_event_ids=("e",)))
-    m = pager_message(r, alert)
-    assert_deliverable(r, alert, m)
+    page = pager_message(r, alert)
+    assert_deliverable(r, alert, page)
+    m = to_json(page)
     d = m["payload"]["custom_details"]
     assert d["labels"]["label_999"] == cap_text("L" * 1000, 64)
     assert d["group"]["org_id"] == cap_text("o" * 5000, 64)
@@ -219,10 +225,23 @@ def test_a_rule_whose_own_text_is_too_much_still_pages_with_short_texts():
 def test_same_start_different_ends_are_different_groups():
     a = (("org_id", "o" * 5000 + "a"),)
     b = (("org_id", "o" * 5000 + "b"),)
-    ma = pager_message(MATCH, Alert("flagged", "trigger", a, T0, Evidence(value=1)))
-    mb = pager_message(MATCH, Alert("flagged", "trigger", b, T0, Evidence(value=1)))
+    ma = to_json(pager_message(MATCH, Alert("flagged", "trigger", a, T0, Evidence(value=1))))
+    mb = to_json(pager_message(MATCH, Alert("flagged", "trigger", b, T0, Evidence(value=1))))
     assert ma["payload"]["group"] == mb["payload"]["group"]  # the cut text is the same...
     assert ma["dedup_key"] != mb["dedup_key"]  # ...the key is of the whole values
+
+
+LEAK = rule(
+    {
+        "id": "leak",
+        "title": "leak",
+        "severity": "critical",
+        "annotations": {"summary": "key {attrs.api_key} used {value} times"},
+        "group_by": ["attrs.api_key"],
+        "detect": {"type": "match"},
+    }
+)
+SHOWS_ALL = Redaction(())  # a page as a worker that hid nothing would have made it
 
 
 def test_summary_never_shows_part_of_a_value_the_bridge_redacts():
@@ -234,21 +253,25 @@ def test_summary_never_shows_part_of_a_value_the_bridge_redacts():
         ("sk-" + "A" * 1010, f"key {REDACTED} used …"),
         ("sk-" + "A" * 900, f"key {REDACTED} used 1 times"),
     ]:
-        r = rule(
-            {
-                "id": "leak",
-                "title": "leak",
-                "severity": "critical",
-                "annotations": {"summary": "key {attrs.api_key} used {value} times"},
-                "group_by": ["attrs.api_key"],
-                "detect": {"type": "match"},
-            }
-        )
         alert = Alert("leak", "trigger", (("attrs.api_key", api_key),), T0, Evidence(value=1))
-        out = Redaction.of([]).apply(pager_message(r, alert))
+        out = to_json(Redaction.of([]).page(pager_message(LEAK, alert, SHOWS_ALL)))
         assert b"sk-AAA" not in orjson.dumps(out)
         assert out["payload"]["summary"] == shown
         assert out["payload"]["custom_details"]["group"]["attrs.api_key"] == REDACTED
+
+
+def test_the_worker_s_page_does_not_depend_on_how_long_a_hidden_value_was():
+    # Redacted before it is rendered: no cut, no `…` and no `truncated` tells a long secret
+    # from a short one, and the summary has room for what follows it.
+    pages = set()
+    for api_key in ("sk-" + "A" * 3000, "sk-" + "A" * 1019, "sk-" + "A" * 900, "sk-1"):
+        alert = Alert("leak", "trigger", (("attrs.api_key", api_key),), T0, Evidence(value=1))
+        m = to_json(pager_message(LEAK, alert))
+        assert m["payload"]["summary"] == f"key {REDACTED} used 1 times"
+        assert "truncated" not in m["payload"]["custom_details"]
+        del m["dedup_key"]  # of the whole value: the one part that differs
+        pages.add(orjson.dumps(m))
+    assert len(pages) == 1
 
 
 # -- any alert --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def test_request_posts_one_alert_with_labels_and_annotations():
     assert labels["severity"] == "critical" and labels["source"] == "signalfire"
     assert labels["team"] == "tns" and labels["abuse"] == "stolen_key"
     assert labels["org_id"] == "o_1" and labels["api_key_id"] == "k_123"
-    assert labels["dedup_key"] == message()["dedup_key"]
+    assert labels["dedup_key"] == message().dedup_key
     notes = alert["annotations"]
     assert notes["runbook_url"] == "https://runbooks.example/api-key-burst"
     assert notes["summary"].startswith("API key k_123") and notes["value"] == "1312"
@@ -33,7 +33,7 @@ def test_request_posts_one_alert_with_labels_and_annotations():
 
 
 def test_redacted_group_values_are_not_labels():
-    m = Redaction.of(["ip"]).apply(message())
+    m = Redaction.of(["ip"]).page(message())
     [alert] = orjson.loads(sink().request(m, b"", NOW).body)
     assert "ip" not in alert["labels"] and "203.0.113.9" not in orjson.dumps(alert).decode()
 

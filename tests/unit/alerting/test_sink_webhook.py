@@ -1,7 +1,6 @@
 """The webhook sink: JSON body, HMAC-SHA256 over timestamp and body."""
 
-import orjson
-
+from alerting.pager import encode
 from alerting.sinks.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -16,7 +15,7 @@ SECRET = b"s3cret-for-tests"
 
 def test_signed_request_verifies_and_tampering_fails():
     m = message()
-    body = orjson.dumps(m)
+    body = encode(m)
     req = WebhookSink("hook", "http://h/x", SECRET).request(m, body, 1_795_420_800.7)
     ts, sig = req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER]
     assert ts == "1795420800" and sig.startswith("sha256=") and req.body == body

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from alerting.message import pager_message
+from alerting.pager import to_json
 from signalfire.timestamps import iso_ms
 from tests.unit.helpers import base_rule, ev, run
 
@@ -16,7 +17,7 @@ MIN = 60 * S
 
 
 def page(rule: Any, alert: Any) -> dict[str, Any]:
-    return pager_message(rule, alert)
+    return to_json(pager_message(rule, alert))
 
 
 # -- top values on occurrence detectors ------------------------------------------------------

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.message import encode, pager_message
+from alerting.message import pager_message
+from alerting.pager import encode, to_json
 from signalfire.durations import MAX_DURATION_MS
 from signalfire.events import MAX_TS_MS
 from signalfire.rules import parse_rule_text
@@ -128,7 +129,7 @@ def test_largest_window_over_first_and_last_event_times_renders_a_page(ts, detec
     for alert in alerts:
         page = pager_message(r, alert)
         assert encode(page)
-        payload = page["payload"]
+        payload = to_json(page)["payload"]
         assert parses_back(payload["timestamp"]) == alert.at
         window = payload["custom_details"].get("window")
         if window is not None:
@@ -143,6 +144,6 @@ def test_absence_and_resolve_at_the_largest_spans_render_pages():
     # The silent group fires at 0 + 3650d; its window starts at the first event time.
     fired = [a for a in alerts if a.group == (("org_id", "o1"),)]
     assert [a.at for a in fired] == [gap]
-    page = pager_message(absence, fired[0])["payload"]
+    page = to_json(pager_message(absence, fired[0]))["payload"]
     assert parses_back(page["timestamp"]) == gap
     assert parses_back(page["custom_details"]["window"]["start"]) == 0

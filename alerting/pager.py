@@ -1,0 +1,319 @@
+"""The pager message (CONTRACTS.md section 2) as a type, with its one encoder and one decoder.
+
+A PagerDuty Events v2 envelope whose `custom_details` carry the rule, the group and the
+evidence. `alerting.message` renders one from an alert; the worker and the backtest encode it
+onto the pager topic or into a file; the bridge decodes what it reads and hands the typed
+message to its routes and sinks, or dead-letters it with the field at fault. Absent optional
+parts are absent from the JSON, never `null`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import orjson
+
+from signalfire.engine.alert import Action
+
+SOURCE = "signalfire"
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+ACTIONS: tuple[Action, ...] = ("trigger", "resolve")
+# Evidence parts the message names; any other evidence key is a detector's own (`extra`).
+EVIDENCE_PARTS = ("sample_event_ids", "top", "counted")
+
+
+class MessageError(ValueError):
+    """Bytes that are not a pager message. The reason names the field at fault, never a value:
+    it travels in a dead-letter header."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    id: str
+    version: str  # sha256 of the rule's canonical form
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """`threshold` and `op` of threshold, distinct and ratio rules."""
+
+    threshold: float
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    size_s: float
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What the samples and top values cover: the group's events from `since` on."""
+
+    since: str
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageEvidence:
+    sample_event_ids: tuple[str, ...] = ()  # always in the JSON, if empty
+    top: Mapping[str, tuple[tuple[Any, int], ...]] = field(default_factory=dict)
+    counted: Counted | None = None
+    # The detector's own facts (spike's baseline, new_value's field and known values), in order.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """`payload.custom_details`."""
+
+    rule: RuleRef
+    group: Mapping[str, Any]
+    value: Any
+    evidence: PageEvidence
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    condition: Condition | None = None
+    window: Window | None = None
+    owner: str | None = None
+    truncated: bool = False
+    omitted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    summary: str
+    severity: str
+    timestamp: str  # event time at which the condition was met, ISO-8601 with milliseconds
+    component: str  # the rule id
+    group: str  # `name=value,...` as the page shows the group
+    class_: str  # the detector type (`class` in the JSON)
+    custom_details: Details
+    source: str = SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PagerMessage:
+    event_action: Action
+    dedup_key: str
+    payload: Payload
+    links: tuple[Link, ...] = ()
+
+
+# -- encoding ---------------------------------------------------------------------------------
+def encode(message: PagerMessage) -> bytes:
+    """The message as the pager topic, the backtest's files and the sinks carry it."""
+    return orjson.dumps(to_json(message), option=orjson.OPT_NON_STR_KEYS)
+
+
+def to_json(message: PagerMessage) -> dict[str, Any]:
+    """The JSON object of the message: what `orjson.loads(encode(message))` gives."""
+    p = message.payload
+    out: dict[str, Any] = {
+        "event_action": message.event_action,
+        "dedup_key": message.dedup_key,
+        "payload": {
+            "summary": p.summary,
+            "source": p.source,
+            "severity": p.severity,
+            "timestamp": p.timestamp,
+            "component": p.component,
+            "group": p.group,
+            "class": p.class_,
+            "custom_details": _details_json(p.custom_details),
+        },
+    }
+    if message.links:
+        out["links"] = [{"href": link.href, "text": link.text} for link in message.links]
+    return out
+
+
+def _details_json(d: Details) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rule": {"id": d.rule.id, "version": d.rule.version, "title": d.rule.title},
+        "group": dict(d.group),
+        "value": d.value,
+    }
+    if d.condition is not None:
+        out["threshold"] = d.condition.threshold
+        out["op"] = d.condition.op
+    if d.window is not None:
+        out["window"] = {"size_s": d.window.size_s, "start": d.window.start, "end": d.window.end}
+    ev = d.evidence
+    evidence: dict[str, Any] = {"sample_event_ids": list(ev.sample_event_ids)}
+    if ev.top:
+        evidence["top"] = {k: [[v, n] for v, n in pairs] for k, pairs in ev.top.items()}
+    if ev.counted is not None:
+        evidence["counted"] = {"since": ev.counted.since, "events": ev.counted.events}
+    evidence.update(ev.extra)
+    out["evidence"] = evidence
+    out["labels"] = dict(d.labels)
+    out["annotations"] = dict(d.annotations)
+    if d.owner is not None:
+        out["owner"] = d.owner
+    if d.truncated:
+        out["truncated"] = True
+    if d.omitted:
+        out["omitted"] = list(d.omitted)
+    return out
+
+
+# -- decoding ---------------------------------------------------------------------------------
+def decode(data: bytes) -> PagerMessage:
+    """The message in `data`, or MessageError saying what is wrong with it.
+
+    Keys the message does not name are ignored: a page stays deliverable when a producer adds
+    a field. Everything `encode` writes is checked for its type.
+    """
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise MessageError("not JSON") from None
+    m = _Object(raw, "")
+    action = m.text("event_action")
+    if action not in ACTIONS:
+        raise MessageError("event_action: expected trigger or resolve")
+    p = m.object("payload")
+    links = m.array("links") if m.has("links") else []
+    return PagerMessage(
+        event_action=action,
+        dedup_key=m.text("dedup_key"),
+        payload=Payload(
+            summary=p.text("summary"),
+            source=p.text("source"),
+            severity=p.text("severity"),
+            timestamp=p.text("timestamp"),
+            component=p.text("component"),
+            group=p.text("group"),
+            class_=p.text("class"),
+            custom_details=_details(p.object("custom_details")),
+        ),
+        links=tuple(
+            Link(link.text("href"), link.text("text"))
+            for link in (_Object(item, f"links[{i}]") for i, item in enumerate(links))
+        ),
+    )
+
+
+def _details(d: _Object) -> Details:
+    rule = d.object("rule")
+    condition = None
+    if d.has("threshold") or d.has("op"):
+        condition = Condition(d.number("threshold"), d.text("op"))
+    window = None
+    if d.has("window"):
+        w = d.object("window")
+        window = Window(w.number("size_s"), w.text("start"), w.text("end"))
+    return Details(
+        rule=RuleRef(rule.text("id"), rule.text("version"), rule.text("title")),
+        group=d.object("group").fields,
+        value=d.any("value"),
+        condition=condition,
+        window=window,
+        evidence=_evidence(d.object("evidence")),
+        labels=d.texts_by_name("labels"),
+        annotations=d.texts_by_name("annotations"),
+        owner=d.text("owner") if d.has("owner") else None,
+        truncated=d.flag("truncated") if d.has("truncated") else False,
+        omitted=tuple(d.texts("omitted")) if d.has("omitted") else (),
+    )
+
+
+def _evidence(ev: _Object) -> PageEvidence:
+    top: dict[str, tuple[tuple[Any, int], ...]] = {}
+    if ev.has("top"):
+        t = ev.object("top")
+        for name in t.fields:
+            pairs = []
+            for i, pair in enumerate(t.array(name)):
+                if not (isinstance(pair, list) and len(pair) == 2 and _is_int(pair[1])):
+                    raise MessageError(f"{t.at(name)}[{i}]: expected [value, count]")
+                pairs.append((pair[0], pair[1]))
+            top[name] = tuple(pairs)
+    counted = None
+    if ev.has("counted"):
+        c = ev.object("counted")
+        counted = Counted(c.text("since"), c.integer("events"))
+    return PageEvidence(
+        sample_event_ids=tuple(ev.texts("sample_event_ids")),
+        top=top,
+        counted=counted,
+        extra={k: v for k, v in ev.fields.items() if k not in EVIDENCE_PARTS},
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Object:
+    """One JSON object being decoded; errors name the path to the field at fault."""
+
+    def __init__(self, value: object, path: str) -> None:
+        if not isinstance(value, dict):
+            raise MessageError(f"{path or 'message'}: expected an object")
+        self.fields: dict[str, Any] = value
+        self.path = path
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return key in self.fields
+
+    def any(self, key: str) -> Any:
+        if key not in self.fields:
+            raise MessageError(f"{self.at(key)}: missing")
+        return self.fields[key]
+
+    def _typed(self, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        value = self.any(key)
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
+            raise MessageError(f"{self.at(key)}: expected {what}")
+        return value
+
+    def text(self, key: str) -> str:
+        return cast(str, self._typed(key, str, "a string"))
+
+    def number(self, key: str) -> float:
+        return cast(float, self._typed(key, (int, float), "a number"))
+
+    def integer(self, key: str) -> int:
+        return cast(int, self._typed(key, int, "an integer"))
+
+    def flag(self, key: str) -> bool:
+        return cast(bool, self._typed(key, bool, "true or false"))
+
+    def object(self, key: str) -> _Object:
+        return _Object(self._typed(key, dict, "an object"), self.at(key))
+
+    def array(self, key: str) -> list[Any]:
+        return cast(list[Any], self._typed(key, list, "an array"))
+
+    def texts(self, key: str) -> list[str]:
+        items = self.array(key)
+        if not all(isinstance(s, str) for s in items):
+            raise MessageError(f"{self.at(key)}: expected an array of strings")
+        return items
+
+    def texts_by_name(self, key: str) -> dict[str, str]:
+        found = self.object(key).fields
+        if not all(isinstance(s, str) for s in found.values()):
+            raise MessageError(f"{self.at(key)}: expected an object of strings")
+        return found
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
