@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from functools import partial
 from typing import Any, Protocol
-
-import orjson
 
 from alerting.message import dedup_key, encode, pager_message
 from alerting.redact import Redaction
@@ -24,8 +22,9 @@ from signalfire.engine.alert import Alert
 from signalfire.events import Event, EventError
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
-from streams.merge import Merger, partition_for
+from streams.merge import Merger
 from streams.records import DeadLetter, dead_letter, decode_value
+from streams.repartition import BadBatch, decode_batch, encode_batch, route
 from streams.state import Move, Snapshot
 from streams.topology import DIRECT, Family, Topology, build_topology
 
@@ -43,8 +42,6 @@ LATE = RULE_COUNTERS.index("late")
 # that a crash could not make again.
 CHECKPOINT_MOVES = 16
 MAX_MOVES = 32
-# Repartition records stay well under Kafka's default 1 MB message limit.
-BATCH_RECORD_BYTES = 256 * 1024
 
 
 class Record(Protocol):
@@ -153,27 +150,9 @@ def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int, int]:
             engine.late_by_rule[n], st.partials_dropped)  # fmt: skip
 
 
-def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:
-    """Runs of encoded events of at most `limit` bytes each (a larger event alone); at least
-    one, possibly empty, so that the watermark is always sent."""
-    chunk: list[bytes] = []
-    size = 0
-    for item in items:
-        if chunk and size + len(item) > limit:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(item)
-        size += len(item) + 1
-    yield chunk
-
-
 def _replaying(work: Work) -> bool:
     """Still making again what a crashed owner did: nothing to commit or snapshot yet."""
     return work.replay_until is not None or bool(work.replay_moves)
-
-
-def key_bytes(key: object) -> bytes:
-    return orjson.dumps(list(key) if isinstance(key, tuple) else [key])
 
 
 class Processor:
@@ -351,7 +330,7 @@ class Processor:
                     )
                 )  # fmt: skip
         out.decoded = len(events)
-        routed: dict[tuple[str, int], list[Event]] = {}
+        routed: dict[str, dict[int, list[Event]]] = {}
         if self.topology.families:
             # Lateness is decided here, in the partition's own order, for every rule: this
             # order is the same in every run, however the records are batched and whenever the
@@ -359,11 +338,8 @@ class Processor:
             # merge, whose clock depends on how far the other partitions had come.
             on_time, late = split_late(events, work.engine.now, self.settings.allowed_lateness_ms)
             for fam in self.topology.families:
-                topic = self.config.repartition_topic(fam.name)
-                project = fam.project
-                for i, key in fam.route(on_time):
-                    part = partition_for(key_bytes(key), self.partitions)
-                    routed.setdefault((topic, part), []).append(project(on_time[i]))
+                if parts := route(fam, on_time, self.partitions):
+                    routed[fam.name] = parts
                 _count_late(out, fam, late)
         self._run(out, work, partial(work.engine.process, events))
         self._mark(out, tp, work, routed)
@@ -377,11 +353,8 @@ class Processor:
             refill = work.refill = None
         for r in records:
             try:
-                batch = orjson.loads(r.value or b"")
-                source, watermark = int(batch["source"]), int(batch["watermark"])
-                events = batch["events"]
-                if events.__class__ is not list:
-                    raise TypeError("events: expected a list")
+                batch = decode_batch(r.value)
+                events = batch.events
                 if refill is not None and r.offset < refill[0]:
                     events = [e for e in events if e["ts"] > refill[1]]
                 # Input partitions forward only events on time in their own order, never older
@@ -390,7 +363,7 @@ class Processor:
                 # applied now it would be judged by a clock that depends on where the batch
                 # that read it happened to start.
                 late = merger.add_record(events, r.offset, merger.frontier)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            except (BadBatch, KeyError, TypeError, ValueError) as exc:
                 out.dead.append(
                     dead_letter(
                         r.key, r.value, f"bad repartition batch: {exc}"[:200], topic=r.topic,
@@ -400,7 +373,7 @@ class Processor:
                 continue
             if late and family is not None:
                 _count_late(out, family, late)
-            merger.mark(source, watermark)
+            merger.mark(batch.source, batch.watermark)
         released = merger.release()
         out.decoded += len(released)
         engine = work.engine
@@ -419,7 +392,7 @@ class Processor:
         out: Outputs,
         tp: Partition,
         work: Work,
-        routed: dict[tuple[str, int], list[Event]] | None = None,
+        routed: dict[str, dict[int, list[Event]]] | None = None,
     ) -> None:
         """One record into every repartition partition: its events of this batch, if any, and
         how far this input partition has come (its watermark)."""
@@ -427,13 +400,12 @@ class Processor:
         if not self.topology.families or (not routed and watermark <= work.marked):
             return
         work.marked = max(work.marked, watermark)
-        head = orjson.dumps({"source": tp[1], "watermark": watermark})[:-1] + b',"events":['
         for fam in self.topology.families:
             topic = self.config.repartition_topic(fam.name)
+            parts = (routed or {}).get(fam.name, {})
             for part in range(self.partitions):
-                events = (routed or {}).get((topic, part), [])
-                for chunk in _chunks([orjson.dumps(e) for e in events], BATCH_RECORD_BYTES):
-                    out.forwards.append((topic, part, head + b",".join(chunk) + b"]}"))
+                for value in encode_batch(tp[1], watermark, parts.get(part, [])):
+                    out.forwards.append((topic, part, value))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
         """Move idle partitions forward to the furthest event time of this worker.

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
-from streams.merge import partition_for
-from streams.processor import BATCH_RECORD_BYTES, Processor
+from streams.processor import Processor
+from streams.repartition import BATCH_RECORD_BYTES, partition_for
 
 
 @dataclass
