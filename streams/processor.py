@@ -354,16 +354,7 @@ class Processor:
         for r in records:
             try:
                 batch = decode_batch(r.value)
-                events = batch.events
-                if refill is not None and r.offset < refill[0]:
-                    events = [e for e in events if e["ts"] > refill[1]]
-                # Input partitions forward only events on time in their own order, never older
-                # than their last watermark, so nothing older than the frontier comes. Should it
-                # (a record written by an older version), it is late whatever the batching:
-                # applied now it would be judged by a clock that depends on where the batch
-                # that read it happened to start.
-                late = merger.add_record(events, r.offset, merger.frontier)
-            except (BadBatch, KeyError, TypeError, ValueError) as exc:
+            except BadBatch as exc:
                 out.dead.append(
                     dead_letter(
                         r.key, r.value, f"bad repartition batch: {exc}"[:200], topic=r.topic,
@@ -371,6 +362,15 @@ class Processor:
                     )
                 )  # fmt: skip
                 continue
+            events = batch.events
+            if refill is not None and r.offset < refill[0]:
+                events = [e for e in events if e["ts"] > refill[1]]
+            # Input partitions forward only events on time in their own order, never older
+            # than their last watermark, so nothing older than the frontier comes. Should it
+            # (a record written by an older version), it is late whatever the batching:
+            # applied now it would be judged by a clock that depends on where the batch
+            # that read it happened to start.
+            late = merger.add_record(events, r.offset, merger.frontier)
             if late and family is not None:
                 _count_late(out, family, late)
             merger.mark(batch.source, batch.watermark)

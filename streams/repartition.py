@@ -79,6 +79,11 @@ def decode_batch(value: bytes | None) -> Batch:
         raise BadBatch(str(exc)) from exc
     if events.__class__ is not list:
         raise BadBatch("events: expected a list")
+    # The merge orders events by `ts`: one without an integer there would stop it later,
+    # outside any record, where it could not be dead-lettered.
+    for event in events:
+        if event.__class__ is not dict or event.get("ts").__class__ is not int:
+            raise BadBatch("events: expected objects with an integer ts")
     return Batch(source, watermark, events)
 
 

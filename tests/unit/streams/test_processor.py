@@ -308,16 +308,18 @@ def test_family_snapshot_leaves_the_merge_buffer_in_the_topic_and_a_restore_refi
     assert second.works[tp].engine.group_counts() == whole.works[tp].engine.group_counts()
 
 
-def test_repartition_record_whose_events_are_not_a_list_is_dead_lettered_whole():
+def test_repartition_record_with_unusable_events_is_dead_lettered_whole():
     p, cfg, _ = make(partitions=1)
     topic = cfg.repartition_topic("ip")
     p.assign([(topic, 0)])
     bad = [
         orjson.dumps({"source": 0, "watermark": 5, "events": {"ts": 1}}),
         orjson.dumps({"source": 0, "watermark": 5, "events": [{"ts": 1}, {"no_ts": 2}]}),
+        # buffered, it would stop the worker when the merge next orders its events
+        orjson.dumps({"source": 0, "watermark": 5, "events": [{"ts": "soon"}]}),
     ]
     out = p.process((topic, 0), [Rec(topic, 0, n, None, v) for n, v in enumerate(bad)])
-    assert len(out.dead) == 2 and len(p.works[(topic, 0)].merger) == 0
+    assert len(out.dead) == 3 and len(p.works[(topic, 0)].merger) == 0
 
 
 @settings(max_examples=200, deadline=None)

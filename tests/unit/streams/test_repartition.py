@@ -90,6 +90,9 @@ def test_an_event_as_deep_as_the_decoder_admits_travels():
         (b'{"source": "zero", "watermark": 5, "events": []}', "invalid literal"),
         (b'{"source": 0, "watermark": 5}', "'events'"),
         (b'{"source": 0, "watermark": 5, "events": {"ts": 1}}', "events: expected a list"),
+        (b'{"source": 0, "watermark": 5, "events": [{"ts": 1}, 7]}', "integer ts"),
+        (b'{"source": 0, "watermark": 5, "events": [{"no_ts": 2}]}', "integer ts"),
+        (b'{"source": 0, "watermark": 5, "events": [{"ts": "soon"}]}', "integer ts"),
     ],
 )
 def test_a_record_that_is_not_a_batch_is_refused_with_the_reason(value, reason):
