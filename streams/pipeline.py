@@ -28,7 +28,8 @@ from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
 from signalfire.runtime import StateFreezer
 from streams.config import WorkerConfig
-from streams.processor import Outputs, Partition, Processor
+from streams.outputs import Outputs, Partition
+from streams.processor import Processor
 from streams.records import DeadLetter
 from streams.state import (
     MAX_SNAPSHOT_BYTES,

@@ -331,7 +331,7 @@ def test_late_events_are_split_off_by_the_engines_own_rule(now, times):
     """The input partition decides lateness for the families it forwards to: by exactly the
     rule its own engine applies."""
     from signalfire.engine import Engine, EngineSettings
-    from streams.processor import split_late
+    from streams.lateness import split_late
 
     engine = Engine([], EngineSettings(allowed_lateness_ms=30_000))
     engine.now = now
@@ -428,7 +428,7 @@ def _quiet_then_moved(p, cfg, wall):
 
 
 def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
-    from streams.processor import CHECKPOINT_MOVES, MAX_MOVES
+    from streams.recovery import CHECKPOINT_MOVES, MAX_MOVES
 
     p, cfg, wall = make()
     topic = cfg.events_topic
@@ -520,7 +520,7 @@ def test_a_snapshot_from_before_clock_moves_were_kept_restores():
 
 
 def test_clock_moves_travel_in_offset_metadata_far_under_kafkas_limit():
-    from streams.processor import MAX_MOVES
+    from streams.recovery import MAX_MOVES
     from streams.state import decode_moves, encode_moves
 
     moves = [(2**40 + n, 2**45 + n) for n in range(MAX_MOVES)]
