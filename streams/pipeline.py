@@ -14,23 +14,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import OffsetAndMetadata
 
 from alerting.metrics import Metrics
-from signalfire.rules import RuleSetError, load_rules
-from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
 from signalfire.runtime import StateFreezer
+from streams import alignment
+from streams.clients import KafkaClients
 from streams.config import WorkerConfig
+from streams.counters import fold, refresh_gauges
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
 from streams.records import DeadLetter
+from streams.reload import RuleReload
 from streams.state import (
     MAX_SNAPSHOT_BYTES,
     SOURCE_HEADER,
@@ -41,26 +40,13 @@ from streams.state import (
     read_page_logs,
     state_key,
 )
+from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, ensure_topics, state_topic
 
 log = logging.getLogger("signalfire.worker")
-DEFAULT_PARTITIONS = 4
-DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 POLL_MS = 100
 FREEZE_INTERVAL_S = 1.0
 RETRY_BACKOFF_MS = 10
-
-
-def rules_fingerprint(directory: str) -> tuple[tuple[str, int, int], ...]:
-    """What changes when a rule file is edited, added or removed."""
-    found = []
-    for path in rule_files([directory]):
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        found.append((str(path), st.st_mtime_ns, st.st_size))
-    return tuple(found)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -74,20 +60,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.pipeline.take_over(sorted((tp.topic, tp.partition) for tp in assigned))
-
-
-class KafkaClients:
-    """Where the pipeline gets its Kafka clients. Tests pass in-memory ones, so that crashes at
-    chosen points of a transaction can be replayed exactly."""
-
-    def consumer(self, **options: Any) -> Any:
-        return AIOKafkaConsumer(**options)
-
-    def producer(self, **options: Any) -> Any:
-        return AIOKafkaProducer(**options)
-
-    def admin(self, **options: Any) -> Any:
-        return AIOKafkaAdminClient(**options)
 
 
 class Pipeline:
@@ -116,9 +88,7 @@ class Pipeline:
         self.assigned = False
         self.running = False
         self.last_loop = 0.0
-        self.reload_requested = False
-        self._fingerprint = rules_fingerprint(config.rules)
-        self._next_reload_check = 0.0
+        self.reload = RuleReload(config.rules, config.reload_interval_ms, metrics)
         self.freezer = StateFreezer(FREEZE_INTERVAL_S, wall())
         metrics.rules_loaded.set(len(rules))
 
@@ -129,9 +99,6 @@ class Pipeline:
     @property
     def healthy(self) -> bool:
         return self.running and self.wall() - self.last_loop < 30
-
-    def state_topic(self, source_topic: str) -> str:
-        return f"{self.config.group_id}.state.{source_topic}"
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -176,56 +143,10 @@ class Pipeline:
 
     async def ensure_topics(self) -> None:
         """Create the output, repartition and state topics that do not exist yet."""
-        admin = self.clients.admin(**self.config.kafka_options())
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            partitions = DEFAULT_PARTITIONS
-            if self.config.events_topic in existing:
-                meta = await admin.describe_topics([self.config.events_topic])
-                partitions = max(1, len(meta[0].get("partitions", [])) or DEFAULT_PARTITIONS)
-            self.processor.partitions = partitions
-            plain = [self.config.events_topic, self.config.pager_topic]
-            plain += self.processor.topics()[1:]
-            compacted = [self.state_topic(t) for t in self.processor.topics()]
-            new = [
-                NewTopic(t, num_partitions=partitions, replication_factor=1)
-                for t in dict.fromkeys(plain)
-                if t not in existing
-            ] + [
-                NewTopic(
-                    t, num_partitions=partitions, replication_factor=1,
-                    topic_configs={
-                        "cleanup.policy": "compact",
-                        "max.message.bytes": str(MAX_SNAPSHOT_BYTES),
-                    },
-                )
-                for t in compacted
-                if t not in existing
-            ] + [
-                # Dead letters keep records too large to process: the topic must take them.
-                NewTopic(
-                    t, num_partitions=partitions, replication_factor=1,
-                    topic_configs={"max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
-                )
-                for t in [self.config.dlq_topic]
-                if t not in existing
-            ]  # fmt: skip
-            if new:
-                await admin.create_topics(new)
-                log.info("created topics %s", ", ".join(t.name for t in new))
-            self.dlq_limit = (
-                await _max_message_bytes(admin, self.config.dlq_topic)
-                if self.config.dlq_topic in existing
-                else MAX_SNAPSHOT_BYTES
-            )
-            if self.config.pager_topic in existing:
-                meta = await admin.describe_topics([self.config.pager_topic])
-                self.pager_partitions = max(1, len(meta[0].get("partitions", [])))
-            else:
-                self.pager_partitions = partitions
-        finally:
-            await admin.close()
+        sizes = await ensure_topics(self.clients, self.config, self.processor.topics())
+        self.processor.partitions = sizes.partitions
+        self.pager_partitions = sizes.pager_partitions
+        self.dlq_limit = sizes.dlq_limit
 
     # -- ownership -------------------------------------------------------------------------
     async def take_over(self, partitions: list[Partition]) -> None:
@@ -268,7 +189,7 @@ class Pipeline:
         # Starting a producer fences the previous one with its id (and aborts its
         # transaction); state is read for all partitions in one pass.
         await asyncio.gather(*(self.producers[tp].start() for tp in new))
-        state_tps = {TopicPartition(self.state_topic(t), p): (t, p) for t, p in new}
+        state_tps = {TopicPartition(state_topic(self.config, t), p): (t, p) for t, p in new}
         blobs = await read_last(self.reader, {k: state_key(*tp) for k, tp in state_tps.items()})
         snapshots = {
             state_tps[k]: snap for k, blob in blobs.items() if (snap := Snapshot.decode(blob))
@@ -341,13 +262,14 @@ class Pipeline:
         )
         async with self.lock:
             await self._step(batches)
-        self.align()
-        self.report_lag()
+        alignment.align(self.consumer, self.processor, self.config.lateness_ms // 2)
+        alignment.report_lag(self.consumer, self.processor, self.metrics)
         self.freezer.maybe_freeze(self.wall())
         self.metrics.worker_ready.set(1 if self.ready else 0)
         await self.maybe_reload()
 
     async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        assert self.consumer is not None
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}
         for ktp, records in batches.items():
@@ -356,7 +278,8 @@ class Pipeline:
                 continue  # fetched before the hand-over: read again from the set position
             outs[tp] = self.processor.process(tp, records)
             self.metrics.events_consumed.labels(topic=ktp.topic).inc(len(records))
-        for tp, out in self.processor.tick(self.pending()).items():
+        pending = alignment.pending(self.consumer, self.processor)
+        for tp, out in self.processor.tick(pending).items():
             outs.setdefault(tp, Outputs()).extend(out)
         if batches:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
@@ -402,7 +325,7 @@ class Pipeline:
                 )
         if checkpointed:
             self.processor.checkpointed(tp)
-        self._count(out)
+        fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))
 
     async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:
         """Send a dead letter; one the DLQ topic cannot hold keeps only its headers.
@@ -432,7 +355,7 @@ class Pipeline:
         try:
             blob = snap.encode()
             sent = await producer.send(
-                self.state_topic(tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
+                state_topic(self.config, tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
             )
         except Exception:  # a state that cannot be written must not stop the pages
             log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
@@ -441,132 +364,21 @@ class Pipeline:
         self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
         return sent
 
-    def _count(self, out: Outputs) -> None:
-        m = self.metrics
-        m.events_decoded.inc(out.decoded)
-        m.events_late.inc(out.late)
-        for dead in out.dead:
-            m.dead_lettered(dict(dead.headers)["error"].decode("utf-8", "replace"))
-        now_ms = int(self.wall() * 1000)
-        for alert in out.alerts:
-            rule = self.processor.rules.get(alert.rule_id)
-            if rule is not None:
-                m.alert(rule.id, rule.severity, alert.action)
-            if alert.action == "trigger":
-                m.page_latency(alert.at, now_ms)
-        counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                    m.rule_cap_evictions, m.rule_late_events,
-                    m.rule_partials_dropped)  # fmt: skip
-        for rule_id, delta in out.rule_deltas.items():
-            for counter, d in zip(counters, delta, strict=True):
-                if d:
-                    counter.labels(rule=rule_id).inc(d)
-
-    def report_lag(self) -> None:
-        """Records behind the end of each assigned partition (bounded labels: topic, partition)."""
-        assert self.consumer is not None
-        for (topic, partition), work in self.processor.works.items():
-            end = self.consumer.highwater(TopicPartition(topic, partition))
-            if end is not None:
-                self.metrics.set_consumer_lag(
-                    topic, partition, max(0, end - (work.next_offset or 0))
-                )
-
-    # -- time alignment ----------------------------------------------------------------------
-    def pending(self) -> list[Partition]:
-        """Assigned partitions with records still to read (behind the end, or paused)."""
-        assert self.consumer is not None
-        paused = self.consumer.paused()
-        found = []
-        for (topic, partition), work in self.processor.works.items():
-            tp = TopicPartition(topic, partition)
-            end = self.consumer.highwater(tp)
-            if tp in paused or end is None or (work.next_offset or 0) < end:
-                found.append((topic, partition))
-        return found
-
-    def align(self) -> None:
-        """Keep input partitions within half the allowed lateness of each other in event time.
-
-        Their events meet again in the repartition topics, where they wait until every input
-        partition has passed them; a partition far ahead would only make them wait longer.
-        Partitions with nothing left to read do not hold the others back.
-        """
-        assert self.consumer is not None
-        slack = self.config.lateness_ms // 2
-        behind: dict[TopicPartition, int] = {}
-        for (topic, partition), (now, next_offset) in self.processor.input_clocks().items():
-            tp = TopicPartition(topic, partition)
-            end = self.consumer.highwater(tp)
-            if end is None or next_offset is None or next_offset < end:
-                behind[tp] = now
-        paused = set(self.consumer.paused())
-        if not behind:
-            if paused:
-                self.consumer.resume(*paused)
-            return
-        floor = min(behind.values())
-        ahead = {tp for tp, now in behind.items() if now > floor + slack}
-        if ahead - paused:
-            self.consumer.pause(*(ahead - paused))
-        release = (paused - ahead) & set(self.consumer.assignment())
-        if release:
-            self.consumer.resume(*release)
-
     # -- rules -----------------------------------------------------------------------------
     async def maybe_reload(self) -> None:
         """Reload the rules on SIGHUP or when the directory changed; keep the old set on error."""
-        now = self.wall()
-        if not self.reload_requested and now < self._next_reload_check:
-            return
-        self._next_reload_check = now + self.config.reload_interval_ms / 1000
-        fingerprint = rules_fingerprint(self.config.rules)
-        if not self.reload_requested and fingerprint == self._fingerprint:
-            return
-        self.reload_requested = False
-        self._fingerprint = fingerprint
-        try:
-            ruleset = load_rules([Path(self.config.rules)])
-        except RuleSetError as exc:
-            for problem in exc.problems:
-                log.error("rules reload rejected: %s", problem)
-            self.metrics.rules_reloaded(ok=False, loaded=len(self.processor.rules))
+        rules = self.reload.check(self.wall(), len(self.processor.rules))
+        if rules is None:
             return
         old_topics = self.processor.topics()
         for rule_id in self.processor.rules:
             self.metrics.forget_rule(rule_id)
-        self.processor.set_rules(ruleset.rules)
-        self.metrics.rules_reloaded(ok=True, loaded=len(ruleset.rules))
-        log.info("rules reloaded: %d rule(s)", len(ruleset.rules))
+        self.processor.set_rules(rules)
+        self.metrics.rules_reloaded(ok=True, loaded=len(rules))
+        log.info("rules reloaded: %d rule(s)", len(rules))
         if self.processor.topics() != old_topics and self.consumer is not None:
             await self.ensure_topics()
             self.consumer.subscribe(self.processor.topics(), listener=_Rebalance(self))
 
     def refresh_gauges(self) -> None:
-        m = self.metrics
-        counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                    m.rule_cap_evictions, m.rule_late_events,
-                    m.rule_partials_dropped)  # fmt: skip
-        for rule_id, n in self.processor.group_counts().items():
-            m.rule_groups.labels(rule=rule_id).set(n)
-            for counter in counters:
-                counter.labels(rule=rule_id)  # exists at 0, so rate() sees the first increase
-        marks = [w.engine.watermark for w in self.processor.works.values()]
-        started = [w for w in marks if w > 0]
-        if started:
-            m.set_watermark(min(started), int(self.wall() * 1000))
-
-
-async def _max_message_bytes(admin: AIOKafkaAdminClient, topic: str) -> int:
-    """The topic's `max.message.bytes`, or Kafka's default when it cannot be read."""
-    try:
-        [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]
-        )
-        for resource in response.resources:
-            for entry in resource[4]:
-                if entry[0] == "max.message.bytes":
-                    return int(entry[1])
-    except Exception as exc:  # an ACL may hide configs: assume the default, say so
-        log.warning("cannot read %s's max.message.bytes (%s)", topic, type(exc).__name__)
-    return DEFAULT_MAX_MESSAGE_BYTES
+        refresh_gauges(self.metrics, self.processor, int(self.wall() * 1000))

@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from streams.pipeline import KafkaClients
+from streams.clients import KafkaClients
 
 Key = tuple[str, int]
 
