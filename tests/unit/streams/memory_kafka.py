@@ -1,6 +1,6 @@
 """An in-memory Kafka for the pipeline: partitions, transactions, fencing, committed offsets
 with their metadata, and `read_committed` reads, enough to run `streams.pipeline.Pipeline`
-without a broker and to kill it at an exact point.
+without a broker and to kill it at an exact point; and a wall clock the test moves.
 
 A worker's clients belong to a `Process`. `Process.kill()` -- or a `kill_at` hook that answers
 yes at a named point -- is SIGKILL: from then on every call of those clients raises `Killed`,
@@ -21,9 +21,27 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from signalfire.runtime import StateFreezer
 from streams.clients import KafkaClients
 
 Key = tuple[str, int]
+
+
+class Wall:
+    """The worker's wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class NoFreeze(StateFreezer):
+    """The collector's pauses are the process's business, not a test's."""
+
+    def maybe_freeze(self, now: float) -> bool:
+        return False
 
 
 class Killed(BaseException):
