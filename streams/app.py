@@ -94,7 +94,7 @@ def build_app(
 
 
 def _request_reload(pipeline: Pipeline) -> None:
-    pipeline.reload_requested = True
+    pipeline.reload.requested = True
 
 
 def _credentials(config: WorkerConfig) -> Any:

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from alerting.bridge_config import BridgeConfig, SinkSpec
 from alerting.bridge_metrics import BridgeMetrics
@@ -30,6 +29,7 @@ from alerting.pager import MessageError, PagerMessage, decode, encode
 from alerting.routing import sinks_for
 from alerting.sinks.base import Refused, Sink
 from streams.bridge_settings import BridgeSettings
+from streams.clients import KafkaClients
 
 log = logging.getLogger("signalfire.bridge")
 
@@ -165,11 +165,15 @@ class Bridge:
         transport: Transport,
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        clients: KafkaClients | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
         self.metrics = metrics
         self._clock = clock
+        self._monotonic = monotonic  # the commit interval's: wall-clock steps must not stall it
+        self._clients = clients or KafkaClients()
         self.tracker = OffsetTracker()
         self.runners = {
             name: SinkRunner(spec, transport, metrics, self._finished, clock=clock)
@@ -185,11 +189,11 @@ class Bridge:
 
     async def start(self) -> None:
         options = self.settings.kafka_options()
-        self._producer = AIOKafkaProducer(
+        self._producer = self._clients.producer(
             **options, acks="all", enable_idempotence=True, linger_ms=5
         )
         await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
+        self._consumer = self._clients.consumer(
             **options,
             group_id=self.settings.group_id,
             enable_auto_commit=False,
@@ -215,7 +219,7 @@ class Bridge:
         if not sinks:
             return
         topic = self.settings.pager_topic
-        admin = AIOKafkaAdminClient(**options)
+        admin = self._clients.admin(**options)
         await admin.start()
         try:
             [described] = await admin.describe_topics([topic])
@@ -223,7 +227,7 @@ class Bridge:
             await admin.close()
         partitions = sorted(p["partition"] for p in described.get("partitions") or ())
         # A group member that never joins: it reads the group's commits, and commits nothing.
-        reader = AIOKafkaConsumer(
+        reader = self._clients.consumer(
             **options,
             group_id=self.settings.group_id,
             enable_auto_commit=False,
@@ -275,16 +279,20 @@ class Bridge:
         self.metrics.up.set(0)
 
     async def run(self) -> None:
+        while True:
+            await self.poll()
+
+    async def poll(self) -> None:
+        """One turn: a batch of pages queued to their sinks, and what is done committed."""
         consumer = self._consumer
         assert consumer is not None, "start() first"
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            for tp, records in batches.items():
-                for record in records:
-                    await self._dispatch(tp.partition, record.offset, record.value or b"")
-            await self._commit()
-            if not batches:
-                self.ready = True
+        batches = await consumer.getmany(timeout_ms=500, max_records=500)
+        for tp, records in batches.items():
+            for record in records:
+                await self._dispatch(tp.partition, record.offset, record.value or b"")
+        await self._commit()
+        if not batches:
+            self.ready = True
 
     async def _dispatch(self, partition: int, offset: int, raw: bytes) -> None:
         self.metrics.consumed.inc()
@@ -340,7 +348,7 @@ class Bridge:
             return
 
     async def _commit(self, *, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         if not force and now - self._last_commit < COMMIT_INTERVAL_S:
             return
         self._last_commit = now

@@ -1,17 +1,16 @@
 """Event-time merge of a repartition partition fed by every input partition.
 
 Each input partition writes, per batch it reads, one record into every partition of each
-repartition topic: the events of that batch that belong there and the input partition's
-watermark. Events wait here until every input partition has promised, by its markers, that
-nothing older will come; they are then released in event-time order (ties in arrival order).
-So a family's engine sees its events in order however far apart the input partitions (or the
-workers reading them) run, e.g. when catching up on a backlog. Offsets of records not yet
-released are not committed.
+repartition topic (streams/repartition.py): the events of that batch that belong there and the
+input partition's watermark. Events wait here until every input partition has promised, by its
+markers, that nothing older will come; they are then released in event-time order (ties in
+arrival order). So a family's engine sees its events in order however far apart the input
+partitions (or the workers reading them) run, e.g. when catching up on a backlog. Offsets of
+records not yet released are not committed.
 """
 
 from __future__ import annotations
 
-import zlib
 from bisect import bisect_left, bisect_right
 from collections import deque
 from operator import itemgetter
@@ -19,13 +18,7 @@ from typing import Any
 
 from signalfire.events import Event
 
-MARKER_HEADER = "signalfire-watermark"
 _ts = itemgetter("ts")
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """Repartition partition of a group key (both ends are ours: any stable hash will do)."""
-    return zlib.crc32(key) % partitions
 
 
 class _Run:

@@ -1,11 +1,10 @@
 """The worker's Kafka edge: consume batches with aiokafka, run the processor, and write each
 partition's outputs, state and offsets in one Kafka transaction.
 
-Every assigned partition has its own transactional producer (its transactional id follows
-the partition, so a restarted or new owner fences the old one). What a batch causes -- pages,
-dead letters, repartitioned events, watermark markers, now and then a state snapshot -- and
-the input offset are committed together: readers with `isolation_level=read_committed` see
-each page once, and after a crash nothing is lost or repeated (see streams/state.py).
+`Pipeline` coordinates; each job has its module: the topics (streams/topics.py), partitions
+changing hands (streams/ownership.py), the transactions (streams/transactions.py), lag and
+alignment (streams/alignment.py), rules hot reload (streams/reload.py) and the metrics folded
+from the outputs (streams/counters.py).
 """
 
 from __future__ import annotations
@@ -14,52 +13,27 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from alerting.metrics import Metrics
 from signalfire.gc_tuning import StateFreezer
-from signalfire.rules import RuleSetError, load_rules
-from signalfire.rules.loader import rule_files
 from signalfire.rules.model import Rule
+from streams import alignment, ownership
+from streams.clients import KafkaClients
 from streams.config import WorkerConfig
-from streams.processor import Outputs, Partition, Processor
-from streams.records import DeadLetter
-from streams.state import (
-    MAX_SNAPSHOT_BYTES,
-    SOURCE_HEADER,
-    Snapshot,
-    committed_offsets,
-    encode_moves,
-    read_last,
-    read_page_logs,
-    state_key,
-)
+from streams.counters import refresh_gauges
+from streams.outputs import Outputs, Partition
+from streams.processor import Processor
+from streams.reload import RuleReload
+from streams.state import MAX_SNAPSHOT_BYTES
+from streams.topics import ensure_topics
+from streams.transactions import Transactions
 
 log = logging.getLogger("signalfire.worker")
-DEFAULT_PARTITIONS = 4
-DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
-RECORD_OVERHEAD = 1024  # batch and record headers, generously
 POLL_MS = 100
 FREEZE_INTERVAL_S = 1.0
-RETRY_BACKOFF_MS = 10
-
-
-def rules_fingerprint(directory: str) -> tuple[tuple[str, int, int], ...]:
-    """What changes when a rule file is edited, added or removed."""
-    found = []
-    for path in rule_files([directory]):
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        found.append((str(path), st.st_mtime_ns, st.st_size))
-    return tuple(found)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -73,20 +47,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.pipeline.take_over(sorted((tp.topic, tp.partition) for tp in assigned))
-
-
-class KafkaClients:
-    """Where the pipeline gets its Kafka clients. Tests pass in-memory ones, so that crashes at
-    chosen points of a transaction can be replayed exactly."""
-
-    def consumer(self, **options: Any) -> Any:
-        return AIOKafkaConsumer(**options)
-
-    def producer(self, **options: Any) -> Any:
-        return AIOKafkaProducer(**options)
-
-    def admin(self, **options: Any) -> Any:
-        return AIOKafkaAdminClient(**options)
 
 
 class Pipeline:
@@ -103,21 +63,15 @@ class Pipeline:
         self.wall = wall
         self.clients = clients or KafkaClients()
         self.processor = Processor(config, rules, wall)
+        self.txns = Transactions(config, self.processor, metrics, wall, self.clients)
+        self.reload = RuleReload(config.rules, config.reload_interval_ms, metrics)
         self.consumer: AIOKafkaConsumer | None = None
-        self.reader: AIOKafkaConsumer | None = None
-        self.producers: dict[Partition, AIOKafkaProducer] = {}
-        self.snapshot_due: dict[Partition, float] = {}
-        self.pager_partitions = 1
-        self.dlq_limit = DEFAULT_MAX_MESSAGE_BYTES
         # Held while a batch is processed and committed, and while partitions change hands
         # (the rebalance callbacks run beside the consume loop).
         self.lock = asyncio.Lock()
         self.assigned = False
         self.running = False
         self.last_loop = 0.0
-        self.reload_requested = False
-        self._fingerprint = rules_fingerprint(config.rules)
-        self._next_reload_check = 0.0
         self.freezer = StateFreezer(FREEZE_INTERVAL_S, wall())
         metrics.rules_loaded.set(len(rules))
 
@@ -129,20 +83,17 @@ class Pipeline:
     def healthy(self) -> bool:
         return self.running and self.wall() - self.last_loop < 30
 
-    def state_topic(self, source_topic: str) -> str:
-        return f"{self.config.group_id}.state.{source_topic}"
-
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         opts = self.config.kafka_options()
         await self.ensure_topics()
-        self.reader = self.clients.consumer(
+        reader = self.txns.reader = self.clients.consumer(
             **opts,
             enable_auto_commit=False,
             isolation_level="read_committed",
             max_partition_fetch_bytes=MAX_SNAPSHOT_BYTES + (1 << 20),
         )
-        await self.reader.start()
+        await reader.start()
         self.consumer = self.clients.consumer(
             **opts,
             group_id=self.config.group_id,
@@ -165,66 +116,20 @@ class Pipeline:
         self.running = False
         self.metrics.worker_ready.set(0)
         try:
-            await self.hand_over(list(self.producers))
+            await self.hand_over(list(self.txns.producers))
         finally:
             if self.consumer is not None:
                 await self.consumer.stop()
-            if self.reader is not None:
-                await self.reader.stop()
+            if self.txns.reader is not None:
+                await self.txns.reader.stop()
             self.metrics.worker_up.set(0)
 
     async def ensure_topics(self) -> None:
         """Create the output, repartition and state topics that do not exist yet."""
-        admin = self.clients.admin(**self.config.kafka_options())
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            partitions = DEFAULT_PARTITIONS
-            if self.config.events_topic in existing:
-                meta = await admin.describe_topics([self.config.events_topic])
-                partitions = max(1, len(meta[0].get("partitions", [])) or DEFAULT_PARTITIONS)
-            self.processor.partitions = partitions
-            plain = [self.config.events_topic, self.config.pager_topic]
-            plain += self.processor.topics()[1:]
-            compacted = [self.state_topic(t) for t in self.processor.topics()]
-            new = [
-                NewTopic(t, num_partitions=partitions, replication_factor=1)
-                for t in dict.fromkeys(plain)
-                if t not in existing
-            ] + [
-                NewTopic(
-                    t, num_partitions=partitions, replication_factor=1,
-                    topic_configs={
-                        "cleanup.policy": "compact",
-                        "max.message.bytes": str(MAX_SNAPSHOT_BYTES),
-                    },
-                )
-                for t in compacted
-                if t not in existing
-            ] + [
-                # Dead letters keep records too large to process: the topic must take them.
-                NewTopic(
-                    t, num_partitions=partitions, replication_factor=1,
-                    topic_configs={"max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
-                )
-                for t in [self.config.dlq_topic]
-                if t not in existing
-            ]  # fmt: skip
-            if new:
-                await admin.create_topics(new)
-                log.info("created topics %s", ", ".join(t.name for t in new))
-            self.dlq_limit = (
-                await _max_message_bytes(admin, self.config.dlq_topic)
-                if self.config.dlq_topic in existing
-                else MAX_SNAPSHOT_BYTES
-            )
-            if self.config.pager_topic in existing:
-                meta = await admin.describe_topics([self.config.pager_topic])
-                self.pager_partitions = max(1, len(meta[0].get("partitions", [])))
-            else:
-                self.pager_partitions = partitions
-        finally:
-            await admin.close()
+        sizes = await ensure_topics(self.clients, self.config, self.processor.topics())
+        self.processor.partitions = sizes.partitions
+        self.txns.pager_partitions = sizes.pager_partitions
+        self.txns.dlq_limit = sizes.dlq_limit
 
     # -- ownership -------------------------------------------------------------------------
     async def take_over(self, partitions: list[Partition]) -> None:
@@ -237,93 +142,18 @@ class Pipeline:
         ktps = [TopicPartition(*tp) for tp in partitions]
         self.consumer.pause(*ktps)
         async with self.lock:
-            await self._take_over(partitions)
+            restored = await ownership.take_over(
+                partitions, self.config, self.processor, self.txns, self.consumer
+            )
+            if restored:
+                self.freezer.due = 0.0  # restored state is long-lived: freeze it at once
         owned = set(self.consumer.assignment())
         self.consumer.resume(*(tp for tp in ktps if tp in owned))
         self.assigned = True
 
-    async def _take_over(self, partitions: list[Partition]) -> None:
-        assert self.consumer is not None and self.reader is not None
-        opts = self.config.kafka_options()
-        new = [
-            tp for tp in partitions
-            if self.processor.family_of_topic(tp[0]) is not None and tp not in self.producers
-        ]  # fmt: skip
-        for tp in new:
-            producer = self.clients.producer(
-                **opts,
-                transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
-                enable_idempotence=True,
-                acks="all",
-                linger_ms=5,
-                # A transaction begun right after the previous commit is refused with
-                # CONCURRENT_TRANSACTIONS until the broker has written the markers; the client
-                # retries after this backoff (100 ms by default: up to 100 ms on every page).
-                retry_backoff_ms=RETRY_BACKOFF_MS,
-                max_batch_size=1 << 20,
-                max_request_size=MAX_SNAPSHOT_BYTES + (1 << 20),
-            )
-            self.producers[tp] = producer
-        # Starting a producer fences the previous one with its id (and aborts its
-        # transaction); state is read for all partitions in one pass.
-        await asyncio.gather(*(self.producers[tp].start() for tp in new))
-        state_tps = {TopicPartition(self.state_topic(t), p): (t, p) for t, p in new}
-        blobs = await read_last(self.reader, {k: state_key(*tp) for k, tp in state_tps.items()})
-        snapshots = {
-            state_tps[k]: snap for k, blob in blobs.items() if (snap := Snapshot.decode(blob))
-        }
-        committed = await committed_offsets(self.consumer, new)
-        # A partition with committed offsets (or clock moves) but no snapshot yet -- its owner
-        # died before the first checkpoint -- is rebuilt from the start of its topic.
-        from_start = [
-            tp for tp, (offset, moves) in committed.items()
-            if tp not in snapshots and (offset or moves)
-        ]  # fmt: skip
-        everything = dict.fromkeys(range(self.pager_partitions), 0)
-        since = {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()}
-        since.update({state_key(*tp): everything for tp in from_start})
-        logs = await read_page_logs(self.reader, self.config.pager_topic, since)
-        for tp in new:
-            ktp = TopicPartition(*tp)
-            snapshot = snapshots.get(tp)
-            offset, moves = committed[tp]
-            if snapshot is None:
-                if tp in from_start:
-                    self.processor.rebuild(tp, offset, logs[state_key(*tp)], moves)
-                    log.info(
-                        "rebuilding %s[%d] from the start up to offset %s (%d clock move(s))",
-                        tp[0], tp[1], offset, len(moves),
-                    )  # fmt: skip
-                else:
-                    self.processor.assign([tp])
-                await self.consumer.seek_to_beginning(ktp)
-                if offset is not None and tp not in from_start:
-                    self.consumer.seek(ktp, offset)  # committed 0: nothing to rebuild
-            else:
-                page_log = logs[state_key(*tp)]
-                start = self.processor.restore(tp, snapshot, offset, page_log, moves)
-                self.consumer.seek(ktp, start)
-                log.info(
-                    "restored %s[%d] at offset %d (committed %s, %d clock move(s), %d page(s) "
-                    "logged)", tp[0], tp[1], start, offset, len(moves), sum(page_log.values()),
-                )  # fmt: skip
-        if snapshots:
-            self.freezer.due = 0.0  # restored state is long-lived: freeze it at once
-        # Spread the partitions' first checkpoints over one interval: a snapshot is encoded
-        # in the event loop, and all of them at once would stall every partition together.
-        interval = self.config.checkpoint_interval_ms / 1000
-        for n, tp in enumerate(new):
-            self.snapshot_due[tp] = self.wall() + interval * (n + 1) / len(new)
-
     async def hand_over(self, partitions: list[Partition]) -> None:
-        """Partitions leaving this worker: a last snapshot, then their producers stop."""
         async with self.lock:
-            owned = [tp for tp in partitions if tp in self.producers]
-            await asyncio.gather(*(self.commit(tp, Outputs(), snapshot=True) for tp in owned))
-            for tp in owned:
-                await self.producers.pop(tp).stop()
-                self.snapshot_due.pop(tp, None)
-            self.processor.revoke(owned)
+            await ownership.hand_over(partitions, self.processor, self.txns)
 
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -333,239 +163,55 @@ class Pipeline:
 
     async def poll(self) -> None:
         """One turn of the loop: a batch per partition, the idle check, their transactions."""
-        assert self.consumer is not None
+        consumer = self.consumer
+        assert consumer is not None
         self.last_loop = self.wall()
-        batches = await self.consumer.getmany(
-            timeout_ms=POLL_MS, max_records=self.config.batch_records
-        )
+        batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.config.batch_records)
         async with self.lock:
             await self._step(batches)
-        self.align()
-        self.report_lag()
+        alignment.align(consumer, self.processor, self.config.lateness_ms // 2)
+        alignment.report_lag(consumer, self.processor, self.metrics)
         self.freezer.maybe_freeze(self.wall())
         self.metrics.worker_ready.set(1 if self.ready else 0)
         await self.maybe_reload()
 
     async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        assert self.consumer is not None
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}
         for ktp, records in batches.items():
             tp = (ktp.topic, ktp.partition)
-            if tp not in self.producers:
+            if tp not in self.txns.producers:
                 continue  # fetched before the hand-over: read again from the set position
             outs[tp] = self.processor.process(tp, records)
             self.metrics.events_consumed.labels(topic=ktp.topic).inc(len(records))
-        for tp, out in self.processor.tick(self.pending()).items():
+        pending = alignment.pending(self.consumer, self.processor)
+        for tp, out in self.processor.tick(pending).items():
             outs.setdefault(tp, Outputs()).extend(out)
         if batches:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
-        now = self.wall()
-        due = {tp for tp, at in self.snapshot_due.items() if now >= at}
-        due |= self.processor.checkpoints_wanted() & set(self.producers)
+        due = self.txns.due()
+        commit = self.txns.commit
         await asyncio.gather(
-            *(self.commit(tp, out, snapshot=tp in due) for tp, out in outs.items()),
-            *(self.commit(tp, Outputs(), snapshot=True) for tp in sorted(due - set(outs))),
+            *(commit(tp, out, snapshot=tp in due) for tp, out in outs.items()),
+            *(commit(tp, Outputs(), snapshot=True) for tp in sorted(due - set(outs))),
         )
-
-    async def commit(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
-        """One transaction: the partition's outputs, maybe its state, and its offset."""
-        producer = self.producers.get(tp)
-        offset = self.processor.positions().get(tp)
-        if producer is None or not (offset is not None or out.pages or out.dead or out.forwards):
-            return
-        cfg = self.config
-        source = state_key(*tp)
-        checkpointed = False
-        async with producer.transaction():
-            sends = [
-                producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
-                for k, v in out.pages
-            ]
-            sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
-            sends += [self._dead_letter(producer, d) for d in out.dead]
-            if snapshot:
-                sends.append(self._snapshot(producer, tp))
-            if sends:
-                # Wait for delivery, not only for the queue: a record the broker refuses must
-                # abort the transaction (and its offset), never pass silently.
-                queued = await asyncio.gather(*sends)
-                checkpointed = snapshot and queued[-1] is not None
-                await asyncio.gather(*(f for f in queued if f is not None))
-            if offset is not None:
-                # The clock moves since the last snapshot go with the offset (a snapshot in
-                # this transaction holds them): a restore makes them again where they were made.
-                moves = [] if checkpointed else self.processor.moves(tp)
-                await producer.send_offsets_to_transaction(
-                    {TopicPartition(*tp): OffsetAndMetadata(offset, encode_moves(moves))},
-                    cfg.group_id,
-                )
-        if checkpointed:
-            self.processor.checkpointed(tp)
-        self._count(out)
-
-    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:
-        """Send a dead letter; one the DLQ topic cannot hold keeps only its headers.
-
-        The headers name the source partition and offset, so the original stays findable in
-        the input topic for as long as that topic retains it.
-        """
-        value, headers = dead.value, list(dead.headers)
-        size = len(value or b"") + sum(len(k) + len(v) for k, v in headers) + len(dead.key or b"")
-        if size + RECORD_OVERHEAD > self.dlq_limit:
-            headers.append(("value_omitted_bytes", str(len(value or b"")).encode()))
-            value = b""
-            log.warning("dead letter over the DLQ topic's limit: value omitted, headers kept")
-        return await producer.send(
-            self.config.dlq_topic, value=value, key=dead.key, headers=headers
-        )
-
-    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition) -> object:
-        self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
-        assert self.reader is not None
-        pager = [TopicPartition(self.config.pager_topic, p) for p in range(self.pager_partitions)]
-        ends = await self.reader.end_offsets(pager)
-        started = time.perf_counter()
-        snap = self.processor.snapshot(tp, {t.partition: ends[t] for t in pager})
-        if snap is None:
-            return None
-        try:
-            blob = snap.encode()
-            sent = await producer.send(
-                self.state_topic(tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
-            )
-        except Exception:  # a state that cannot be written must not stop the pages
-            log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
-            self.metrics.checkpoint_failures.inc()
-            return None
-        self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
-        return sent
-
-    def _count(self, out: Outputs) -> None:
-        m = self.metrics
-        m.events_decoded.inc(out.decoded)
-        m.events_late.inc(out.late)
-        for dead in out.dead:
-            m.dead_lettered(dict(dead.headers)["error"].decode("utf-8", "replace"))
-        now_ms = int(self.wall() * 1000)
-        for alert in out.alerts:
-            rule = self.processor.rules.get(alert.rule_id)
-            if rule is not None:
-                m.alert(rule.id, rule.severity, alert.action)
-            if alert.action == "trigger":
-                m.page_latency(alert.at, now_ms)
-        counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                    m.rule_cap_evictions, m.rule_late_events,
-                    m.rule_partials_dropped)  # fmt: skip
-        for rule_id, delta in out.rule_deltas.items():
-            for counter, d in zip(counters, delta, strict=True):
-                if d:
-                    counter.labels(rule=rule_id).inc(d)
-
-    def report_lag(self) -> None:
-        """Records behind the end of each assigned partition (bounded labels: topic, partition)."""
-        assert self.consumer is not None
-        for (topic, partition), work in self.processor.works.items():
-            end = self.consumer.highwater(TopicPartition(topic, partition))
-            if end is not None:
-                self.metrics.set_consumer_lag(
-                    topic, partition, max(0, end - (work.next_offset or 0))
-                )
-
-    # -- time alignment ----------------------------------------------------------------------
-    def pending(self) -> list[Partition]:
-        """Assigned partitions with records still to read (behind the end, or paused)."""
-        assert self.consumer is not None
-        paused = self.consumer.paused()
-        found = []
-        for (topic, partition), work in self.processor.works.items():
-            tp = TopicPartition(topic, partition)
-            end = self.consumer.highwater(tp)
-            if tp in paused or end is None or (work.next_offset or 0) < end:
-                found.append((topic, partition))
-        return found
-
-    def align(self) -> None:
-        """Keep input partitions within half the allowed lateness of each other in event time.
-
-        Their events meet again in the repartition topics, where they wait until every input
-        partition has passed them; a partition far ahead would only make them wait longer.
-        Partitions with nothing left to read do not hold the others back.
-        """
-        assert self.consumer is not None
-        slack = self.config.lateness_ms // 2
-        behind: dict[TopicPartition, int] = {}
-        for (topic, partition), (now, next_offset) in self.processor.input_clocks().items():
-            tp = TopicPartition(topic, partition)
-            end = self.consumer.highwater(tp)
-            if end is None or next_offset is None or next_offset < end:
-                behind[tp] = now
-        paused = set(self.consumer.paused())
-        if not behind:
-            if paused:
-                self.consumer.resume(*paused)
-            return
-        floor = min(behind.values())
-        ahead = {tp for tp, now in behind.items() if now > floor + slack}
-        if ahead - paused:
-            self.consumer.pause(*(ahead - paused))
-        release = (paused - ahead) & set(self.consumer.assignment())
-        if release:
-            self.consumer.resume(*release)
 
     # -- rules -----------------------------------------------------------------------------
     async def maybe_reload(self) -> None:
         """Reload the rules on SIGHUP or when the directory changed; keep the old set on error."""
-        now = self.wall()
-        if not self.reload_requested and now < self._next_reload_check:
-            return
-        self._next_reload_check = now + self.config.reload_interval_ms / 1000
-        fingerprint = rules_fingerprint(self.config.rules)
-        if not self.reload_requested and fingerprint == self._fingerprint:
-            return
-        self.reload_requested = False
-        self._fingerprint = fingerprint
-        try:
-            ruleset = load_rules([Path(self.config.rules)])
-        except RuleSetError as exc:
-            for problem in exc.problems:
-                log.error("rules reload rejected: %s", problem)
-            self.metrics.rules_reloaded(ok=False, loaded=len(self.processor.rules))
+        rules = self.reload.check(self.wall(), len(self.processor.rules))
+        if rules is None:
             return
         old_topics = self.processor.topics()
         for rule_id in self.processor.rules:
             self.metrics.forget_rule(rule_id)
-        self.processor.set_rules(ruleset.rules)
-        self.metrics.rules_reloaded(ok=True, loaded=len(ruleset.rules))
-        log.info("rules reloaded: %d rule(s)", len(ruleset.rules))
+        self.processor.set_rules(rules)
+        self.metrics.rules_reloaded(ok=True, loaded=len(rules))
+        log.info("rules reloaded: %d rule(s)", len(rules))
         if self.processor.topics() != old_topics and self.consumer is not None:
             await self.ensure_topics()
             self.consumer.subscribe(self.processor.topics(), listener=_Rebalance(self))
 
     def refresh_gauges(self) -> None:
-        m = self.metrics
-        counters = (m.rule_matches, m.rule_triggers, m.rule_resolves, m.rule_suppressed,
-                    m.rule_cap_evictions, m.rule_late_events,
-                    m.rule_partials_dropped)  # fmt: skip
-        for rule_id, n in self.processor.group_counts().items():
-            m.rule_groups.labels(rule=rule_id).set(n)
-            for counter in counters:
-                counter.labels(rule=rule_id)  # exists at 0, so rate() sees the first increase
-        marks = [w.engine.watermark for w in self.processor.works.values()]
-        started = [w for w in marks if w > 0]
-        if started:
-            m.set_watermark(min(started), int(self.wall() * 1000))
-
-
-async def _max_message_bytes(admin: AIOKafkaAdminClient, topic: str) -> int:
-    """The topic's `max.message.bytes`, or Kafka's default when it cannot be read."""
-    try:
-        [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]
-        )
-        for resource in response.resources:
-            for entry in resource[4]:
-                if entry[0] == "max.message.bytes":
-                    return int(entry[1])
-    except Exception as exc:  # an ACL may hide configs: assume the default, say so
-        log.warning("cannot read %s's max.message.bytes (%s)", topic, type(exc).__name__)
-    return DEFAULT_MAX_MESSAGE_BYTES
+        refresh_gauges(self.metrics, self.processor, int(self.wall() * 1000))

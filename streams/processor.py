@@ -4,92 +4,50 @@ One engine per assigned partition: input partitions run the rules grouped by the
 key and forward events to repartition topics for the other families; repartition partitions
 run their family's rules. Partitions that stay idle are moved forward in event time to the
 furthest partition of this worker, so absence and resolve timers keep firing.
+
+Beside it: a repartition partition's step (streams/families.py), snapshots and the replay
+after a take-over (streams/recovery.py), an engine step's pages (streams/emit.py).
 """
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
-
-from alerting.message import pager_message
-from alerting.pager import encode
 from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
-from signalfire.events import Event, EventError
+from signalfire.events import Event
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
-from streams.merge import Merger, partition_for
-from streams.records import DeadLetter, dead_letter, decode_value
+from streams.emit import Emitter, PageLog
+from streams.families import merge_step
+from streams.lateness import count_late, split_late
+from streams.merge import Merger
+from streams.outputs import Outputs, Partition
+from streams.records import Record, decode_records
+from streams.recovery import (
+    CHECKPOINT_MOVES,
+    MAX_MOVES,
+    record_move,
+    replay_run,
+    replayed,
+    replaying,
+    resume,
+    snapshot_of,
+)
+from streams.repartition import encode_batch, route
 from streams.state import Move, Snapshot
-from streams.topology import DIRECT, Family, Topology, build_topology
-
-log = logging.getLogger("signalfire.worker")
-
-Partition = tuple[str, int]
-# What `Outputs.rule_deltas` counts per rule, in this order.
-RULE_COUNTERS = (
-    "matches", "triggers", "resolves", "suppressed", "cap_evictions", "late", "partials_dropped",
-)  # fmt: skip
-LATE = RULE_COUNTERS.index("late")
-# Clock moves kept between snapshots: their offset metadata stays far under Kafka's 4 KB limit
-# (`offset.metadata.max.bytes`). A partition with `CHECKPOINT_MOVES` of them is snapshotted at
-# once; one with `MAX_MOVES` (its snapshots failing) stays where it is rather than make a move
-# that a crash could not make again.
-CHECKPOINT_MOVES = 16
-MAX_MOVES = 32
-# Repartition records stay well under Kafka's default 1 MB message limit.
-BATCH_RECORD_BYTES = 256 * 1024
-
-
-class Record(Protocol):
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
-@dataclass(slots=True)
-class Outputs:
-    pages: list[tuple[bytes, bytes]] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    # (topic, partition, value): batches for the repartition topics
-    forwards: list[tuple[str, int, bytes]] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    consumed: int = 0
-    decoded: int = 0
-    late: int = 0
-    # per rule: [matches, triggers, resolves, suppressed, cap evictions, late] in this call
-    rule_deltas: dict[str, list[int]] = field(default_factory=dict)
-
-    def extend(self, other: Outputs) -> None:
-        self.pages += other.pages
-        self.dead += other.dead
-        self.forwards += other.forwards
-        self.alerts += other.alerts
-        self.consumed += other.consumed
-        self.decoded += other.decoded
-        self.late += other.late
-        for rule_id, delta in other.rule_deltas.items():
-            into = self.rule_deltas.setdefault(rule_id, [0] * len(delta))
-            for n, d in enumerate(delta):
-                into[n] += d
+from streams.topology import DIRECT, Topology, build_topology
 
 
 @dataclass(slots=True)
 class Work:
+    """A partition's state. Snapshots pickle it by this module's name (streams/state.py): it
+    stays here, whatever else moves."""
+
     family: str
     engine: Engine
     last_active: float
@@ -99,7 +57,7 @@ class Work:
     # After a restore: records before this offset were processed before, their outputs are
     # already in Kafka; pages in `page_log` were already sent.
     replay_until: int | None = None
-    page_log: Counter[tuple[str, str, str]] | None = None
+    page_log: PageLog | None = None
     # Repartition partitions after a restore: records before `refill[0]` were read before the
     # snapshot; of their events, those at or before `refill[1]` (the merge frontier then) were
     # applied already and are skipped, the others refill the merge buffer.
@@ -123,67 +81,13 @@ class Work:
             object.__setattr__(self, name, value)
 
 
-def split_late(events: list[Event], now: int, lateness: int) -> tuple[list[Event], list[Event]]:
-    """(on time, late), by the engine's rule (Engine.process): an event older than the highest
-    event time seen before it, minus the allowed lateness, is late and does not move time."""
-    on_time: list[Event] = []
-    late: list[Event] = []
-    for e in events:
-        ts = e["ts"]
-        if ts < now - lateness:
-            late.append(e)
-        else:
-            on_time.append(e)
-            now = max(now, ts)
-    return on_time, late
-
-
-def _count_late(out: Outputs, family: Family, late: list[Event]) -> None:
-    """Count late events against the family's rules that would have looked at them."""
-    if not late:
-        return
-    for rule, (idxs, _, _) in zip(family.rules, family.select(late), strict=True):
-        if idxs:
-            out.rule_deltas.setdefault(rule.id, [0] * len(RULE_COUNTERS))[LATE] += len(idxs)
-
-
-def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int, int]:
-    det = engine.detectors[n]
-    st = det.stats
-    return (st.matches, st.triggers, st.resolves, det.lc.suppressed, st.cap_evictions,
-            engine.late_by_rule[n], st.partials_dropped)  # fmt: skip
-
-
-def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:
-    """Runs of encoded events of at most `limit` bytes each (a larger event alone); at least
-    one, possibly empty, so that the watermark is always sent."""
-    chunk: list[bytes] = []
-    size = 0
-    for item in items:
-        if chunk and size + len(item) > limit:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(item)
-        size += len(item) + 1
-    yield chunk
-
-
-def _replaying(work: Work) -> bool:
-    """Still making again what a crashed owner did: nothing to commit or snapshot yet."""
-    return work.replay_until is not None or bool(work.replay_moves)
-
-
-def key_bytes(key: object) -> bytes:
-    return orjson.dumps(list(key) if isinstance(key, tuple) else [key])
-
-
 class Processor:
     def __init__(
         self, config: WorkerConfig, rules: Sequence[Rule], wall: Callable[[], float]
     ) -> None:
         self.config = config
         self.wall = wall
-        self.redaction = Redaction.of(config.redact)
+        self.emitter = Emitter(Redaction.of(config.redact))
         self.settings = EngineSettings(
             allowed_lateness_ms=config.lateness_ms, max_groups=config.max_groups
         )
@@ -194,7 +98,7 @@ class Processor:
 
     # -- rules -----------------------------------------------------------------------------
     def set_rules(self, rules: Sequence[Rule]) -> None:
-        self.rules = {r.id: r for r in rules}
+        self.rules = self.emitter.rules = {r.id: r for r in rules}
         self.topology: Topology = build_topology(rules)
         for work in self.works.values():
             work.engine.reload(self.topology.rules_for(work.family))
@@ -229,27 +133,14 @@ class Processor:
 
     def snapshot(self, tp: Partition, pager_ends: dict[int, int]) -> Snapshot | None:
         work = self.works.get(tp)
-        if work is None or work.next_offset is None or _replaying(work):
-            return None
-        merger = work.merger
-        if merger is None:
-            # The moves so far are in the state: they are not written with the offsets again.
-            return Snapshot(replace(work, moves=[]), work.next_offset, pager_ends)
-        if merger.frontier is None or work.refill is not None:
-            return Snapshot(work, work.next_offset, pager_ends)
-        # A family partition's merge buffer (the last allowed lateness of events) is most of
-        # its state, and it is in the topic already: the snapshot leaves it out and starts
-        # from the oldest record still buffered, which a restore reads again.
-        light = replace(work, merger=merger.without_buffer(), refill=(work.next_offset,
-                        merger.frontier))  # fmt: skip
-        return Snapshot(light, merger.safe_offset(work.next_offset), pager_ends)
+        return None if work is None else snapshot_of(work, pager_ends)
 
     def restore(
         self,
         tp: Partition,
         snapshot: Snapshot,
         committed: int | None,
-        page_log: Counter[tuple[str, str, str]],
+        page_log: PageLog,
         moves: Sequence[Move] = (),
     ) -> int:
         """Take over a partition from its snapshot and the clock moves committed since;
@@ -257,38 +148,23 @@ class Processor:
         work: Work = snapshot.work
         work.engine.reload(self.topology.rules_for(work.family))
         work.last_active = self.wall()
-        work.page_log = page_log
-        # Records read before the snapshot are read again to refill the merge buffer: their
-        # dead letters are in Kafka already, like those of records up to the committed offset.
-        until = max(committed or 0, work.refill[0] if work.refill else 0)
-        if until > snapshot.offset:
-            work.replay_until = until
-        work.moves = list(moves)
-        work.replay_moves = [m for m in moves if m[0] >= snapshot.offset]
+        resume(work, snapshot.offset, committed, page_log, moves)
         self.works[tp] = work
         return snapshot.offset
 
     def rebuild(
-        self,
-        tp: Partition,
-        committed: int | None,
-        page_log: Counter[tuple[str, str, str]],
-        moves: Sequence[Move] = (),
+        self, tp: Partition, committed: int | None, page_log: PageLog, moves: Sequence[Move] = ()
     ) -> None:
         """Take over a partition that has no snapshot yet: from the start of its topic, up to
         the committed offset as a replay, making its committed clock moves again."""
         self.assign([tp])
-        work = self.works[tp]
-        work.page_log = page_log
-        work.replay_until = committed or None
-        work.moves = list(moves)
-        work.replay_moves = list(moves)
+        resume(self.works[tp], 0, committed, page_log, moves)
 
     def positions(self) -> dict[Partition, int]:
         """Offsets safe to commit: everything read, except records still waiting to merge."""
         found = {}
         for tp, w in self.works.items():
-            if w.next_offset is None or _replaying(w):
+            if w.next_offset is None or replaying(w):
                 continue  # nothing read yet, or replaying what is committed already
             found[tp] = w.merger.safe_offset(w.next_offset) if w.merger else w.next_offset
         return found
@@ -301,25 +177,14 @@ class Processor:
         out = Outputs()
         start = 0
         while start < len(records):
-            first = records[start].offset
-            self._make_moves_again(out, work, first)
-            until = work.replay_until
-            if until is not None and first >= until:
-                until = work.replay_until = None  # the records up to it are gone (retention)
-            # A run of records up to the end of the replay or the next move to make again.
-            bounds = [b for b in (until, work.replay_moves[0][0] if work.replay_moves else None)
-                      if b is not None]  # fmt: skip
-            end = len(records)
-            if bounds:
-                bound = min(bounds)
-                end = next((n for n in range(start, end) if records[n].offset >= bound), end)
+            self._make_moves_again(out, work, records[start].offset)
+            end, replay = replay_run(work, records, start)
             part = self._process(tp, work, records[start:end])
-            if until is not None:
+            if replay:
                 # Replay after a restore: same processing, outputs already in Kafka dropped.
                 part.forwards.clear()
                 part.dead.clear()
-                if records[end - 1].offset + 1 >= until:
-                    work.replay_until = None
+                replayed(work, records[end - 1].offset)
             out.extend(part)
             start = end
         self._make_moves_again(out, work, records[-1].offset + 1)
@@ -338,21 +203,12 @@ class Processor:
         work.last_active = self.wall()
         work.next_offset = records[-1].offset + 1
         if work.merger is not None:
-            self._merge(out, work, work.merger, records)
+            family = next((f for f in self.topology.families if f.name == work.family), None)
+            merge_step(out, work, work.merger, records, family=family, emitter=self.emitter)
             return out
-        events: list[Event] = []
-        for r in records:
-            try:
-                events.append(decode_value(r.value, self.config.max_record_bytes))
-            except EventError as exc:
-                out.dead.append(
-                    dead_letter(
-                        r.key, r.value, str(exc), topic=r.topic, partition=r.partition,
-                        offset=r.offset,
-                    )
-                )  # fmt: skip
+        events, out.dead = decode_records(records, self.config.max_record_bytes)
         out.decoded = len(events)
-        routed: dict[tuple[str, int], list[Event]] = {}
+        routed: dict[str, dict[int, list[Event]]] = {}
         if self.topology.families:
             # Lateness is decided here, in the partition's own order, for every rule: this
             # order is the same in every run, however the records are batched and whenever the
@@ -360,67 +216,19 @@ class Processor:
             # merge, whose clock depends on how far the other partitions had come.
             on_time, late = split_late(events, work.engine.now, self.settings.allowed_lateness_ms)
             for fam in self.topology.families:
-                topic = self.config.repartition_topic(fam.name)
-                project = fam.project
-                for i, key in fam.route(on_time):
-                    part = partition_for(key_bytes(key), self.partitions)
-                    routed.setdefault((topic, part), []).append(project(on_time[i]))
-                _count_late(out, fam, late)
+                if parts := route(fam, on_time, self.partitions):
+                    routed[fam.name] = parts
+                count_late(out, fam, late)
         self._run(out, work, partial(work.engine.process, events))
         self._mark(out, tp, work, routed)
         return out
-
-    def _merge(self, out: Outputs, work: Work, merger: Merger, records: Sequence[Record]) -> None:
-        # None after a reload dropped the family, until the partition is revoked.
-        family = next((f for f in self.topology.families if f.name == work.family), None)
-        refill = work.refill
-        if refill is not None and records[0].offset >= refill[0]:
-            refill = work.refill = None
-        for r in records:
-            try:
-                batch = orjson.loads(r.value or b"")
-                source, watermark = int(batch["source"]), int(batch["watermark"])
-                events = batch["events"]
-                if events.__class__ is not list:
-                    raise TypeError("events: expected a list")
-                if refill is not None and r.offset < refill[0]:
-                    events = [e for e in events if e["ts"] > refill[1]]
-                # Input partitions forward only events on time in their own order, never older
-                # than their last watermark, so nothing older than the frontier comes. Should it
-                # (a record written by an older version), it is late whatever the batching:
-                # applied now it would be judged by a clock that depends on where the batch
-                # that read it happened to start.
-                late = merger.add_record(events, r.offset, merger.frontier)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                out.dead.append(
-                    dead_letter(
-                        r.key, r.value, f"bad repartition batch: {exc}"[:200], topic=r.topic,
-                        partition=r.partition, offset=r.offset,
-                    )
-                )  # fmt: skip
-                continue
-            if late and family is not None:
-                _count_late(out, family, late)
-            merger.mark(source, watermark)
-        released = merger.release()
-        out.decoded += len(released)
-        engine = work.engine
-        if released:
-            self._run(out, work, partial(engine.process, released))
-        frontier = merger.frontier
-        if frontier is not None and frontier > engine.now:
-            # Every input partition is past the frontier: the clock moves there, as if an event
-            # at the frontier had come. Not further: events after the frontier are still to
-            # be released, and a clock ahead of them would judge their windows at the wrong
-            # time (a backtest sees them with the clock at their own event time).
-            self._run(out, work, partial(engine.advance, frontier))
 
     def _mark(
         self,
         out: Outputs,
         tp: Partition,
         work: Work,
-        routed: dict[tuple[str, int], list[Event]] | None = None,
+        routed: dict[str, dict[int, list[Event]]] | None = None,
     ) -> None:
         """One record into every repartition partition: its events of this batch, if any, and
         how far this input partition has come (its watermark)."""
@@ -428,13 +236,12 @@ class Processor:
         if not self.topology.families or (not routed and watermark <= work.marked):
             return
         work.marked = max(work.marked, watermark)
-        head = orjson.dumps({"source": tp[1], "watermark": watermark})[:-1] + b',"events":['
         for fam in self.topology.families:
             topic = self.config.repartition_topic(fam.name)
+            parts = (routed or {}).get(fam.name, {})
             for part in range(self.partitions):
-                events = (routed or {}).get((topic, part), [])
-                for chunk in _chunks([orjson.dumps(e) for e in events], BATCH_RECORD_BYTES):
-                    out.forwards.append((topic, part, head + b",".join(chunk) + b"]}"))
+                for value in encode_batch(tp[1], watermark, parts.get(part, [])):
+                    out.forwards.append((topic, part, value))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
         """Move idle partitions forward to the furthest event time of this worker.
@@ -463,13 +270,7 @@ class Processor:
                 out = outs[tp] = Outputs()
                 self._run(out, work, partial(work.engine.advance, furthest))
                 self._mark(out, tp, work)
-                # Not pending and nothing read: the partition is empty, its offset is 0.
-                offset = work.next_offset = work.next_offset or 0
-                move = (offset, work.engine.now)
-                if work.moves and work.moves[-1][0] == offset:
-                    work.moves[-1] = move  # only the last of moves at one offset matters
-                else:
-                    work.moves.append(move)
+                record_move(work)
         return outs
 
     def moves(self, tp: Partition) -> list[Move]:
@@ -487,19 +288,7 @@ class Processor:
         return {tp for tp, w in self.works.items() if len(w.moves) >= CHECKPOINT_MOVES}
 
     def _run(self, out: Outputs, work: Work, step: Callable[[], list[Alert]]) -> None:
-        """Run one engine step, emit its alerts and count what it did per rule."""
-        engine = work.engine
-        before = [_totals(engine, n) for n in range(len(engine.detectors))]
-        late = engine.late
-        self._emit(out, step(), work.page_log)
-        out.late += engine.late - late
-        for n, det in enumerate(engine.detectors):
-            after = _totals(engine, n)
-            delta = [a - b for a, b in zip(after, before[n], strict=True)]
-            if any(delta):
-                into = out.rule_deltas.setdefault(det.rule.id, [0] * len(delta))
-                for k, d in enumerate(delta):
-                    into[k] += d
+        self.emitter.run(out, work.engine, work.page_log, step)
 
     def group_counts(self) -> dict[str, int]:
         """Groups tracked per rule over every partition of this worker."""
@@ -508,22 +297,6 @@ class Processor:
             for rule_id, n in work.engine.group_counts().items():
                 counts[rule_id] = counts.get(rule_id, 0) + n
         return counts
-
-    def _emit(
-        self, out: Outputs, alerts: list[Alert], sent: Counter[tuple[str, str, str]] | None
-    ) -> None:
-        for alert in alerts:
-            rule = self.rules.get(alert.rule_id)
-            if rule is None:
-                continue
-            message = pager_message(rule, alert, self.redaction)
-            if sent:
-                identity = (message.dedup_key, alert.action, message.payload.timestamp)
-                if sent[identity] > 0:
-                    sent[identity] -= 1
-                    continue
-            out.pages.append((message.dedup_key.encode(), encode(message)))
-            out.alerts.append(alert)
 
     def input_clocks(self) -> dict[Partition, tuple[int, int | None]]:
         """(stream clock, next offset) of each assigned input partition."""

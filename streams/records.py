@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from signalfire.events import Event, EventError, decode
 
 Headers = list[tuple[str, bytes]]
+
+
+class Record(Protocol):
+    """A consumed record, as aiokafka and the in-memory Kafka of the tests both hand it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +55,21 @@ def dead_letter(
         ("source_offset", str(offset).encode()),
     ]
     return DeadLetter(key, value, headers)
+
+
+def decode_records(
+    records: Sequence[Record], max_bytes: int
+) -> tuple[list[Event], list[DeadLetter]]:
+    """The records' events, and a dead letter for each record that holds none."""
+    events: list[Event] = []
+    dead: list[DeadLetter] = []
+    for r in records:
+        try:
+            events.append(decode_value(r.value, max_bytes))
+        except EventError as exc:
+            dead.append(
+                dead_letter(
+                    r.key, r.value, str(exc), topic=r.topic, partition=r.partition, offset=r.offset
+                )
+            )
+    return events, dead

@@ -15,7 +15,7 @@ from alerting.bridge_config import load_bridge_config
 from signalfire.rules import load_rules
 from streams.bridge_settings import BRIDGE_SETTINGS, load_bridge_settings
 from streams.config import SETTINGS, load_config
-from streams.pipeline import rules_fingerprint
+from streams.reload import rules_fingerprint
 
 Doc = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """An in-memory Kafka for the pipeline: partitions, transactions, fencing, committed offsets
 with their metadata, and `read_committed` reads, enough to run `streams.pipeline.Pipeline`
-without a broker and to kill it at an exact point.
+without a broker and to kill it at an exact point; and a wall clock the test moves.
 
 A worker's clients belong to a `Process`. `Process.kill()` -- or a `kill_at` hook that answers
 yes at a named point -- is SIGKILL: from then on every call of those clients raises `Killed`,
@@ -21,9 +21,27 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from streams.pipeline import KafkaClients
+from signalfire.gc_tuning import StateFreezer
+from streams.clients import KafkaClients
 
 Key = tuple[str, int]
+
+
+class Wall:
+    """The worker's wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class NoFreeze(StateFreezer):
+    """The collector's pauses are the process's business, not a test's."""
+
+    def maybe_freeze(self, now: float) -> bool:
+        return False
 
 
 class Killed(BaseException):
@@ -184,7 +202,7 @@ class MemoryClients(KafkaClients):
         return MemoryConsumer(self.process, options.get("group_id"))
 
     def producer(self, **options: Any) -> MemoryProducer:
-        return MemoryProducer(self.process, options["transactional_id"])
+        return MemoryProducer(self.process, options.get("transactional_id"))
 
     def admin(self, **options: Any) -> MemoryAdmin:
         return MemoryAdmin(self.process)
@@ -285,6 +303,14 @@ class MemoryConsumer:
             tp: group[(tp.topic, tp.partition)] for tp in tps if (tp.topic, tp.partition) in group
         }
 
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Offsets committed outside a transaction, as the bridge commits them."""
+        self.process.check("commit-offsets", offsets=offsets)
+        assert self.group_id is not None
+        group = self.broker.groups.setdefault(self.group_id, {})
+        for tp, offset in offsets.items():
+            group[(tp.topic, tp.partition)] = OffsetAndMetadata(offset, "")
+
     async def committed(self, tp: TopicPartition) -> int | None:
         found = await self.fetch_committed_offsets([tp])
         return found[tp].offset if tp in found else None
@@ -346,7 +372,9 @@ class MemoryConsumer:
 
 
 class MemoryProducer:
-    def __init__(self, process: Process, tid: str) -> None:
+    """Transactional with a transactional id; without one, each record is visible at once."""
+
+    def __init__(self, process: Process, tid: str | None) -> None:
         self.process = process
         self.broker = process.broker
         self.tid = tid
@@ -355,18 +383,20 @@ class MemoryProducer:
 
     def _check(self, point: str, **details: Any) -> None:
         self.process.check(point, tid=self.tid, **details)
-        if self.broker.epochs.get(self.tid) != self.epoch:
+        if self.tid is not None and self.broker.epochs.get(self.tid) != self.epoch:
             raise Fenced(self.tid)
 
     async def start(self) -> None:
         self.process.check("producer-start", tid=self.tid)
-        self.epoch = self.broker.init_producer(self.tid)
+        if self.tid is not None:
+            self.epoch = self.broker.init_producer(self.tid)
 
     async def stop(self) -> None:
         self.process.check("producer-stop", tid=self.tid)
 
     @asynccontextmanager
     async def transaction(self) -> Any:
+        assert self.tid is not None, "a transaction needs a transactional id"
         self._check("begin")
         self.txn = self.broker.begin(self.tid)
         try:
@@ -407,6 +437,16 @@ class MemoryProducer:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_result(offset)
         return future
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
+        return await (await self.send(topic, value, key, partition, headers))
 
     async def send_offsets_to_transaction(
         self, offsets: dict[TopicPartition, OffsetAndMetadata], group_id: str

@@ -23,32 +23,23 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics
-from signalfire.gc_tuning import StateFreezer
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
-from tests.unit.streams.memory_kafka import Broker, Killed, MemoryClients, Process
+from tests.unit.streams.memory_kafka import (
+    Broker,
+    Killed,
+    MemoryClients,
+    NoFreeze,
+    Process,
+    Wall,
+)
 
 MINUTE = 60_000
 T = 60 * MINUTE
 BUSY, QUIET = 0, 1  # input partitions
 POLL_S = 0.1
 BURST_RULES = {"api_key_burst", "auth_failure_burst", "ip_account_fanout"}
-
-
-class Wall:
-    def __init__(self) -> None:
-        self.t = 1_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class NoFreeze(StateFreezer):
-    """The collector's pauses are the process's business, not this test's."""
-
-    def maybe_freeze(self, now: float) -> bool:
-        return False
 
 
 def config(checkpoint_ms: int) -> WorkerConfig:

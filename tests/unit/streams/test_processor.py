@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
-from streams.merge import partition_for
-from streams.processor import BATCH_RECORD_BYTES, Processor
+from streams.processor import Processor
+from streams.repartition import BATCH_RECORD_BYTES, partition_for
 
 
 @dataclass
@@ -308,16 +308,18 @@ def test_family_snapshot_leaves_the_merge_buffer_in_the_topic_and_a_restore_refi
     assert second.works[tp].engine.group_counts() == whole.works[tp].engine.group_counts()
 
 
-def test_repartition_record_whose_events_are_not_a_list_is_dead_lettered_whole():
+def test_repartition_record_with_unusable_events_is_dead_lettered_whole():
     p, cfg, _ = make(partitions=1)
     topic = cfg.repartition_topic("ip")
     p.assign([(topic, 0)])
     bad = [
         orjson.dumps({"source": 0, "watermark": 5, "events": {"ts": 1}}),
         orjson.dumps({"source": 0, "watermark": 5, "events": [{"ts": 1}, {"no_ts": 2}]}),
+        # buffered, it would stop the worker when the merge next orders its events
+        orjson.dumps({"source": 0, "watermark": 5, "events": [{"ts": "soon"}]}),
     ]
     out = p.process((topic, 0), [Rec(topic, 0, n, None, v) for n, v in enumerate(bad)])
-    assert len(out.dead) == 2 and len(p.works[(topic, 0)].merger) == 0
+    assert len(out.dead) == 3 and len(p.works[(topic, 0)].merger) == 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -329,7 +331,7 @@ def test_late_events_are_split_off_by_the_engines_own_rule(now, times):
     """The input partition decides lateness for the families it forwards to: by exactly the
     rule its own engine applies."""
     from signalfire.engine import Engine, EngineSettings
-    from streams.processor import split_late
+    from streams.lateness import split_late
 
     engine = Engine([], EngineSettings(allowed_lateness_ms=30_000))
     engine.now = now
@@ -426,7 +428,7 @@ def _quiet_then_moved(p, cfg, wall):
 
 
 def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
-    from streams.processor import CHECKPOINT_MOVES, MAX_MOVES
+    from streams.recovery import CHECKPOINT_MOVES, MAX_MOVES
 
     p, cfg, wall = make()
     topic = cfg.events_topic
@@ -518,7 +520,7 @@ def test_a_snapshot_from_before_clock_moves_were_kept_restores():
 
 
 def test_clock_moves_travel_in_offset_metadata_far_under_kafkas_limit():
-    from streams.processor import MAX_MOVES
+    from streams.recovery import MAX_MOVES
     from streams.state import decode_moves, encode_moves
 
     moves = [(2**40 + n, 2**45 + n) for n in range(MAX_MOVES)]

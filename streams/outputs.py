@@ -1,0 +1,46 @@
+"""What a step of a partition produces: the records its transaction writes, and the counts
+the worker's metrics take from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from signalfire.engine.alert import Alert
+from streams.records import DeadLetter
+
+Partition = tuple[str, int]
+# What `Outputs.rule_deltas` counts per rule, in this order.
+RULE_COUNTERS = (
+    "matches", "triggers", "resolves", "suppressed", "cap_evictions", "late", "partials_dropped",
+)  # fmt: skip
+LATE = RULE_COUNTERS.index("late")
+
+
+@dataclass(slots=True)
+class Outputs:
+    pages: list[tuple[bytes, bytes]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # (topic, partition, value): batches for the repartition topics
+    forwards: list[tuple[str, int, bytes]] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    consumed: int = 0
+    decoded: int = 0
+    late: int = 0
+    # per rule: what it did in this step, counted as RULE_COUNTERS names
+    rule_deltas: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, rule_id: str, delta: list[int] | tuple[int, ...]) -> None:
+        into = self.rule_deltas.setdefault(rule_id, [0] * len(delta))
+        for n, d in enumerate(delta):
+            into[n] += d
+
+    def extend(self, other: Outputs) -> None:
+        self.pages += other.pages
+        self.dead += other.dead
+        self.forwards += other.forwards
+        self.alerts += other.alerts
+        self.consumed += other.consumed
+        self.decoded += other.decoded
+        self.late += other.late
+        for rule_id, delta in other.rule_deltas.items():
+            self.count(rule_id, delta)

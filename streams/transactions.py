@@ -1,0 +1,176 @@
+"""One Kafka transaction per partition and batch: its outputs, now and then its state, and its
+input offset with the clock moves made since the last snapshot.
+
+Every owned partition has its own transactional producer, whose id follows the partition
+(`<group>.<topic>.<partition>`): a restarted or new owner starting one fences the old owner
+and aborts its open transaction. Readers with `isolation_level=read_committed` therefore see
+each page once, and after a crash nothing is lost or repeated (see streams/state.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from alerting.metrics import Metrics
+from streams.clients import KafkaClients
+from streams.config import WorkerConfig
+from streams.counters import fold
+from streams.outputs import Outputs, Partition
+from streams.processor import Processor
+from streams.records import DeadLetter
+from streams.state import MAX_SNAPSHOT_BYTES, SOURCE_HEADER, encode_moves, state_key
+from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, state_topic
+
+log = logging.getLogger("signalfire.worker")
+RECORD_OVERHEAD = 1024  # batch and record headers, generously
+RETRY_BACKOFF_MS = 10
+
+
+class Transactions:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        processor: Processor,
+        metrics: Metrics,
+        wall: Callable[[], float],
+        clients: KafkaClients,
+    ) -> None:
+        self.config = config
+        self.processor = processor
+        self.metrics = metrics
+        self.wall = wall
+        self.clients = clients
+        self.producers: dict[Partition, AIOKafkaProducer] = {}
+        self.snapshot_due: dict[Partition, float] = {}
+        # Reads the state and pager topics, outside the group: the pager's end offsets for a
+        # snapshot (where its page log starts), snapshots and page logs on a take-over. Set at
+        # start.
+        self.reader: AIOKafkaConsumer | None = None
+        self.pager_partitions = 1
+        self.dlq_limit = DEFAULT_MAX_MESSAGE_BYTES
+
+    # -- producers -------------------------------------------------------------------------
+    async def open(self, partitions: list[Partition]) -> list[Partition]:
+        """Start a producer for each partition that has none; returns those partitions."""
+        new = [tp for tp in partitions if tp not in self.producers]
+        for tp in new:
+            self.producers[tp] = self.clients.producer(
+                **self.config.kafka_options(),
+                transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+                # A transaction begun right after the previous commit is refused with
+                # CONCURRENT_TRANSACTIONS until the broker has written the markers; the client
+                # retries after this backoff (100 ms by default: up to 100 ms on every page).
+                retry_backoff_ms=RETRY_BACKOFF_MS,
+                max_batch_size=1 << 20,
+                max_request_size=MAX_SNAPSHOT_BYTES + (1 << 20),
+            )
+        # Starting a producer fences the previous one with its id (and aborts its transaction).
+        await asyncio.gather(*(self.producers[tp].start() for tp in new))
+        return new
+
+    def schedule(self, new: list[Partition]) -> None:
+        """Spread the partitions' first checkpoints over one interval: a snapshot is encoded
+        in the event loop, and all of them at once would stall every partition together."""
+        interval = self.config.checkpoint_interval_ms / 1000
+        for n, tp in enumerate(new):
+            self.snapshot_due[tp] = self.wall() + interval * (n + 1) / len(new)
+
+    async def close(self, partitions: list[Partition]) -> list[Partition]:
+        """A last snapshot of each partition, then its producer stops; returns those closed."""
+        owned = [tp for tp in partitions if tp in self.producers]
+        await asyncio.gather(*(self.commit(tp, Outputs(), snapshot=True) for tp in owned))
+        for tp in owned:
+            await self.producers.pop(tp).stop()
+            self.snapshot_due.pop(tp, None)
+        return owned
+
+    def due(self) -> set[Partition]:
+        """Partitions to snapshot in this turn: their interval is up, or their clock moves
+        need a snapshot to hold them."""
+        now = self.wall()
+        due = {tp for tp, at in self.snapshot_due.items() if now >= at}
+        return due | (self.processor.checkpoints_wanted() & set(self.producers))
+
+    # -- the transaction -------------------------------------------------------------------
+    async def commit(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
+        """One transaction: the partition's outputs, maybe its state, and its offset."""
+        producer = self.producers.get(tp)
+        offset = self.processor.positions().get(tp)
+        if producer is None or not (offset is not None or out.pages or out.dead or out.forwards):
+            return
+        cfg = self.config
+        source = state_key(*tp)
+        checkpointed = False
+        async with producer.transaction():
+            sends = [
+                producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
+                for k, v in out.pages
+            ]
+            sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
+            sends += [self._dead_letter(producer, d) for d in out.dead]
+            if snapshot:
+                sends.append(self._snapshot(producer, tp))
+            if sends:
+                # Wait for delivery, not only for the queue: a record the broker refuses must
+                # abort the transaction (and its offset), never pass silently.
+                queued = await asyncio.gather(*sends)
+                checkpointed = snapshot and queued[-1] is not None
+                await asyncio.gather(*(f for f in queued if f is not None))
+            if offset is not None:
+                # The clock moves since the last snapshot go with the offset (a snapshot in
+                # this transaction holds them): a restore makes them again where they were made.
+                moves = [] if checkpointed else self.processor.moves(tp)
+                await producer.send_offsets_to_transaction(
+                    {TopicPartition(*tp): OffsetAndMetadata(offset, encode_moves(moves))},
+                    cfg.group_id,
+                )
+        if checkpointed:
+            self.processor.checkpointed(tp)
+        fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:
+        """Send a dead letter; one the DLQ topic cannot hold keeps only its headers.
+
+        The headers name the source partition and offset, so the original stays findable in
+        the input topic for as long as that topic retains it.
+        """
+        value, headers = dead.value, list(dead.headers)
+        size = len(value or b"") + sum(len(k) + len(v) for k, v in headers) + len(dead.key or b"")
+        if size + RECORD_OVERHEAD > self.dlq_limit:
+            headers.append(("value_omitted_bytes", str(len(value or b"")).encode()))
+            value = b""
+            log.warning("dead letter over the DLQ topic's limit: value omitted, headers kept")
+        return await producer.send(
+            self.config.dlq_topic, value=value, key=dead.key, headers=headers
+        )
+
+    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition) -> object:
+        self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
+        assert self.reader is not None
+        pager = [TopicPartition(self.config.pager_topic, p) for p in range(self.pager_partitions)]
+        ends = await self.reader.end_offsets(pager)
+        started = time.perf_counter()
+        snap = self.processor.snapshot(tp, {t.partition: ends[t] for t in pager})
+        if snap is None:
+            return None
+        try:
+            blob = snap.encode()
+            sent = await producer.send(
+                state_topic(self.config, tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
+            )
+        except Exception:  # a state that cannot be written must not stop the pages
+            log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
+            self.metrics.checkpoint_failures.inc()
+            return None
+        self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
+        return sent

@@ -1,0 +1,242 @@
+"""The pipeline on an in-memory Kafka with a wall clock the test moves: topics, rules hot
+reload, lag, alignment of input partitions and dead letters the DLQ topic cannot hold."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import TopicPartition
+from prometheus_client import CollectorRegistry
+
+from alerting.metrics import Metrics
+from signalfire.rules import load_rules
+from streams.config import WorkerConfig
+from streams.pipeline import Pipeline
+from tests.unit.streams.memory_kafka import Broker, MemoryClients, NoFreeze, Process, Wall
+
+EVENTS = "usage-events"
+BUSY_ORG = """\
+id: busy_org
+title: Busy org
+severity: warning
+group_by: [org_id]
+detect: {type: threshold, window: 1m, op: ">", threshold: 3}
+"""
+BUSY_IP = """\
+id: busy_ip
+title: Busy ip
+severity: warning
+group_by: [ip]
+detect: {type: threshold, window: 1m, op: ">", threshold: 3}
+"""
+HALF_WRITTEN = """\
+id: half_written
+title: A rule someone is still typing
+severity: critical
+group_by: [org_id]
+detect: {type: threshold, window: 1 minute, threshold: 10}
+"""
+
+
+class Worker:
+    def __init__(self, broker: Broker, rules: Path | str, **settings: Any) -> None:
+        self.wall = Wall()
+        self.registry = CollectorRegistry()
+        self.config = WorkerConfig(rules=str(rules), group_id="sf", **settings)
+        self.pipeline = Pipeline(
+            self.config,
+            list(load_rules([self.config.rules]).rules),
+            Metrics.create(self.registry),
+            self.wall,
+            MemoryClients(Process(broker)),
+        )
+        self.pipeline.freezer = NoFreeze(1.0, self.wall())
+
+    @property
+    def consumer(self) -> Any:
+        return self.pipeline.consumer
+
+    async def poll(self, n: int = 1, every_s: float = 0.1) -> None:
+        for _ in range(n):
+            await self.pipeline.poll()
+            self.wall.t += every_s
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        return self.registry.get_sample_value(f"signalfire_{name}", labels)
+
+
+def produce(broker: Broker, partition: int, events: list[dict[str, Any]]) -> None:
+    for e in events:
+        broker.produce(EVENTS, partition, str(e["org_id"]).encode(), orjson.dumps(e))
+
+
+def requests(org: str, start: int, n: int, step: int = 1_000, ip: str = "10.0.0.1") -> list[Any]:
+    return [
+        {"event_id": f"{org}-{start + i * step}", "ts": start + i * step, "org_id": org, "ip": ip}
+        for i in range(n)
+    ]
+
+
+def paged(broker: Broker) -> list[str]:
+    return [
+        orjson.loads(r.value or b"")["payload"]["component"]
+        for r in broker.committed_records("pager")
+    ]
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "busy_org.yaml").write_text(BUSY_ORG)
+    return rules
+
+
+# -- topics ----------------------------------------------------------------------------------
+async def test_missing_topics_are_created_with_the_input_topics_partition_count():
+    broker = Broker()
+    broker.create_topic(EVENTS, 3)
+    await Worker(broker, "rules").pipeline.start()
+    families = [t for t in broker.topics if t.startswith("sf.usage-events.by-")]
+    assert families, "the catalogue has rules grouped by other fields than org_id"
+    for topic in ["pager", "usage-events.dlq", "sf.state.usage-events", *families]:
+        assert broker.topics[topic] == 3, topic
+    assert broker.configs["sf.state.usage-events"]["cleanup.policy"] == "compact"
+    assert {f"sf.state.{t}" for t in families} <= set(broker.topics)
+
+
+# -- rules hot reload ------------------------------------------------------------------------
+async def test_a_new_rule_file_is_picked_up_and_its_rule_pages(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, reload_interval_ms=5_000)
+    await worker.pipeline.start()
+    await worker.poll()
+    (rules_dir / "busy_ip.yaml").write_text(BUSY_IP)
+    await worker.poll(4)  # within the reload interval: not looked at yet
+    assert set(worker.pipeline.processor.rules) == {"busy_org"}
+    worker.wall.t += 5
+    await worker.poll()
+    assert set(worker.pipeline.processor.rules) == {"busy_org", "busy_ip"}
+    assert worker.metric("rules_reloads_total", outcome="ok") == 1
+    assert worker.metric("rules_loaded") == 2
+    # Its family's topics exist and are consumed.
+    assert "sf.usage-events.by-ip" in broker.topics
+    assert "sf.usage-events.by-ip" in worker.consumer.topics
+    # Four requests of one org page busy_org; on an input partition, at once.
+    produce(broker, 0, requests("o1", 0, 4))
+    await worker.poll()
+    assert paged(broker) == ["busy_org"]
+    assert worker.metric("rule_triggers_total", rule="busy_org") == 1
+
+
+async def test_a_bad_rule_file_is_rejected_and_counted_and_the_running_rules_go_on(
+    rules_dir, caplog
+):
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, reload_interval_ms=1_000)
+    await worker.pipeline.start()
+    (rules_dir / "half_written.yaml").write_text(HALF_WRITTEN)
+    with caplog.at_level(logging.ERROR, logger="signalfire.worker"):
+        await worker.poll(15)
+    assert worker.metric("rules_reloads_total", outcome="rejected") == 1  # once per change
+    assert worker.metric("rules_reloads_total", outcome="ok") == 0
+    assert worker.metric("rules_loaded") == 1
+    assert "half_written.yaml:5: detect.window" in caplog.text
+    produce(broker, 0, requests("o1", 0, 4))
+    await worker.poll()
+    assert paged(broker) == ["busy_org"]
+    # Fixed, the file is taken.
+    (rules_dir / "half_written.yaml").write_text(HALF_WRITTEN.replace("1 minute", "1m"))
+    await worker.poll(11)
+    assert set(worker.pipeline.processor.rules) == {"busy_org", "half_written"}
+    assert worker.metric("rules_reloads_total", outcome="ok") == 1
+
+
+async def test_a_reload_asked_for_loads_the_rules_whether_they_changed_or_not(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, reload_interval_ms=60_000)
+    await worker.pipeline.start()
+    await worker.poll()
+    assert worker.metric("rules_reloads_total", outcome="ok") == 0
+    worker.pipeline.reload.requested = True  # what SIGHUP does
+    await worker.poll()
+    assert worker.metric("rules_reloads_total", outcome="ok") == 1
+    await worker.poll()
+    assert worker.metric("rules_reloads_total", outcome="ok") == 1
+
+
+# -- lag and alignment -----------------------------------------------------------------------
+async def test_lag_is_the_records_behind_the_end_of_each_partition(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 2)
+    produce(broker, 0, requests("o1", 0, 25))
+    produce(broker, 1, requests("o2", 0, 3))
+    broker.fetch_limit = 10
+    worker = Worker(broker, rules_dir)
+    await worker.pipeline.start()
+    await worker.poll()
+    assert worker.metric("consumer_lag_records", topic=EVENTS, partition="0") == 15
+    assert worker.metric("consumer_lag_records", topic=EVENTS, partition="1") == 0
+    await worker.poll(2)
+    assert worker.metric("consumer_lag_records", topic=EVENTS, partition="0") == 0
+
+
+async def test_an_input_partition_ahead_in_event_time_waits_for_the_others(rules_dir):
+    """Partition 0 starts 10 minutes ahead of partition 1. Reading both at the same pace, it
+    would stay ahead; paused, it waits until partition 1 is within half the allowed lateness
+    (15 s) of it, and is read again from there."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 2)
+    produce(broker, 0, requests("ahead", 600_000, 50))
+    produce(broker, 1, requests("behind", 0, 700))
+    broker.fetch_limit = 10
+    worker = Worker(broker, rules_dir, lateness_ms=30_000)
+    await worker.pipeline.start()
+    ahead = TopicPartition(EVENTS, 0)
+    await worker.poll()
+    assert worker.consumer.paused() == {ahead}
+    clocks = worker.pipeline.processor.input_clocks
+    while worker.consumer.paused():
+        assert clocks()[(EVENTS, 0)] == (609_000, 10)  # not read while paused
+        await worker.poll()
+    assert clocks()[(EVENTS, 1)][0] >= 609_000 - 15_000
+    await worker.poll(5)
+    assert clocks()[(EVENTS, 0)][1] == 50
+
+
+async def test_a_partition_with_nothing_left_to_read_holds_no_one_back(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 2)
+    produce(broker, 0, requests("read", 0, 5))
+    produce(broker, 1, requests("reading", 600_000, 50))
+    broker.fetch_limit = 10
+    worker = Worker(broker, rules_dir, lateness_ms=30_000)
+    await worker.pipeline.start()
+    await worker.poll()
+    assert worker.consumer.paused() == set()
+
+
+# -- dead letters ----------------------------------------------------------------------------
+async def test_a_dead_letter_larger_than_the_dlq_topic_takes_keeps_only_its_headers(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    broker.create_topic("usage-events.dlq", 1, {"max.message.bytes": "4000"})
+    broker.produce(EVENTS, 0, b"k", b"{" + b"x" * 5_000)
+    broker.produce(EVENTS, 0, b"k", b"{oops")
+    worker = Worker(broker, rules_dir)
+    await worker.pipeline.start()
+    await worker.poll()
+    big, small = broker.committed_records("usage-events.dlq")
+    assert big.value == b"" and big.key == b"k"
+    headers = dict(big.headers)
+    assert headers["value_omitted_bytes"] == b"5001"
+    assert headers["source_offset"] == b"0" and headers["error"].startswith(b"not valid JSON")
+    assert small.value == b"{oops" and "value_omitted_bytes" not in dict(small.headers)
+    assert worker.metric("events_dead_lettered_total", reason="not_json") == 2
