@@ -10,7 +10,6 @@ refuses any label name outside `ALLOWED_LABELS`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -19,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.exposition import generate_latest
 
 from signalfire.engine.alert import Action
+from signalfire.events import DeadLetterReason
 
 ALLOWED_LABELS = frozenset(
     {"rule", "severity", "action", "sink", "outcome", "reason", "topic", "partition"}
 )
-DLQ_REASONS = ("not_json", "not_object", "missing_field", "wrong_type", "oversized", "other")
+DLQ_REASONS = tuple(r.value for r in DeadLetterReason)
 RELOAD_OUTCOMES = ("ok", "rejected")
 
 BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -31,28 +31,6 @@ BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 PAGE_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                         10.0, 30.0, 60.0)  # fmt: skip
 CHECKPOINT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-# "field: message", as the decoder words problems with one field of an otherwise valid object.
-_FIELD_PROBLEM = re.compile(r"[A-Za-z0-9_.\[\]-]+: (.*)", re.DOTALL)
-
-
-def dlq_reason_label(error: str) -> str:
-    """The decoder's error text (the DLQ `error` header) as one of `DLQ_REASONS`."""
-    if error.startswith("record too large"):
-        return "oversized"
-    if error.startswith("not valid JSON"):
-        return "not_json"
-    if error.startswith("not a JSON object"):
-        return "not_object"
-    m = _FIELD_PROBLEM.fullmatch(error)
-    if m is not None:
-        problem = m.group(1)
-        if problem.startswith("required"):
-            return "missing_field"
-        # A present field with an unusable value: wrong type, unparseable, out of range.
-        if problem.startswith(("expected", "not ", "out of range")):
-            return "wrong_type"
-    return "other"
 
 
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:
@@ -166,8 +144,8 @@ class Metrics:
             m.rules_reloads.labels(outcome=outcome)
         return m
 
-    def dead_lettered(self, error: str) -> None:
-        self.events_dead_lettered.labels(reason=dlq_reason_label(error)).inc()
+    def dead_lettered(self, reason: DeadLetterReason) -> None:
+        self.events_dead_lettered.labels(reason=reason.value).inc()
 
     def alert(self, rule_id: str, severity: str, action: Action) -> None:
         self.alerts_emitted.labels(rule=rule_id, severity=severity, action=action).inc()

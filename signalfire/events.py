@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -39,8 +40,24 @@ OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
 _TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", list: "list", dict: "object"}
 
 
+class DeadLetterReason(StrEnum):
+    """Why a record went to the dead-letter topic, as a bounded set (the metrics' `reason`)."""
+
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    OVERSIZED = "oversized"
+    OTHER = "other"
+
+
 class EventError(ValueError):
-    """Why a record is not a usable event (short: it becomes the DLQ `error` header)."""
+    """Why a record is not a usable event: `str()` is the short text of the DLQ `error` header,
+    `reason` its category."""
+
+    def __init__(self, message: str, reason: DeadLetterReason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def parse_ts(value: Any) -> int:
@@ -48,20 +65,26 @@ def parse_ts(value: Any) -> int:
         ts = value
     elif value.__class__ is float:
         if not math.isfinite(value):  # NaN / infinity: from Python callers, never from JSON
-            raise EventError("ts: out of range (expected epoch milliseconds)")
+            raise EventError(
+                "ts: out of range (expected epoch milliseconds)", DeadLetterReason.WRONG_TYPE
+            )
         ts = int(value)
     elif isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
-            raise EventError("ts: not epoch ms or ISO-8601") from None
+            raise EventError("ts: not epoch ms or ISO-8601", DeadLetterReason.WRONG_TYPE) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         ts = int(dt.timestamp() * 1000)
     else:
-        raise EventError("ts: expected epoch ms number or ISO-8601 string")
+        raise EventError(
+            "ts: expected epoch ms number or ISO-8601 string", DeadLetterReason.WRONG_TYPE
+        )
     if not 0 <= ts < MAX_TS_MS:
-        raise EventError("ts: out of range (expected epoch milliseconds)")
+        raise EventError(
+            "ts: out of range (expected epoch milliseconds)", DeadLetterReason.WRONG_TYPE
+        )
     return ts
 
 
@@ -87,39 +110,41 @@ def _field_checker() -> Any:
 _check_fields = _field_checker()
 
 
-def _required_string(name: str, value: Any) -> str:
-    # Absent and present-but-unusable are told apart: the DLQ reason label depends on it.
+def _required_string(name: str, value: Any) -> EventError:
+    # Absent and present-but-unusable are told apart: the DLQ reason depends on it.
     if value is None:
-        return f"{name}: required non-empty string"
-    return f"{name}: expected non-empty string"
+        return EventError(f"{name}: required non-empty string", DeadLetterReason.MISSING_FIELD)
+    return EventError(f"{name}: expected non-empty string", DeadLetterReason.WRONG_TYPE)
 
 
 def normalize(obj: Any) -> Event:
     """Check a decoded JSON value and return it as an event (the same dict, completed)."""
     if obj.__class__ is not dict:
-        raise EventError("not a JSON object")
+        raise EventError("not a JSON object", DeadLetterReason.NOT_OBJECT)
     event: Event = obj
     eid = event.get("event_id")
     if eid.__class__ is not str or not eid:
-        raise EventError(_required_string("event_id", eid))
+        raise _required_string("event_id", eid)
     org = event.get("org_id")
     if org.__class__ is not str or not org:
-        raise EventError(_required_string("org_id", org))
+        raise _required_string("org_id", org)
     ts = event.get("ts")
     if ts.__class__ is not int:
         if ts is None:
-            raise EventError("ts: required")
+            raise EventError("ts: required", DeadLetterReason.MISSING_FIELD)
         event["ts"] = parse_ts(ts)
     elif not 0 <= ts < MAX_TS_MS:
-        raise EventError("ts: out of range (expected epoch milliseconds)")
+        raise EventError(
+            "ts: out of range (expected epoch milliseconds)", DeadLetterReason.WRONG_TYPE
+        )
     problem = _check_fields(event)
     if problem is not None:
-        raise EventError(problem)
+        raise EventError(problem, DeadLetterReason.WRONG_TYPE)
     if event.get("event_type") is None:
         event["event_type"] = "request"
     cats = event.get("categories")
     if cats and not all(c.__class__ is str for c in cats):
-        raise EventError("categories: expected a list of strings")
+        raise EventError("categories: expected a list of strings", DeadLetterReason.WRONG_TYPE)
     return event
 
 
@@ -139,12 +164,14 @@ def decode(raw: bytes | str) -> Event:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise EventError(f"not valid JSON: {str(exc)[:80]}") from None
+        raise EventError(f"not valid JSON: {str(exc)[:80]}", DeadLetterReason.NOT_JSON) from None
     # Only a record with enough brackets can be that deep: the walk is rare.
     if isinstance(raw, str):
         opens = raw.count("[") + raw.count("{")
     else:
         opens = raw.count(b"[") + raw.count(b"{")
     if opens > MAX_DEPTH and obj.__class__ in (dict, list) and _too_deep(obj):
-        raise EventError(f"not valid JSON: nested deeper than {MAX_DEPTH} levels")
+        raise EventError(
+            f"not valid JSON: nested deeper than {MAX_DEPTH} levels", DeadLetterReason.NOT_JSON
+        )
     return normalize(obj)

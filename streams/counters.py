@@ -29,7 +29,7 @@ def fold(m: Metrics, out: Outputs, rules: dict[str, Rule], now_ms: int) -> None:
     m.events_decoded.inc(out.decoded)
     m.events_late.inc(out.late)
     for dead in out.dead:
-        m.dead_lettered(dict(dead.headers)["error"].decode("utf-8", "replace"))
+        m.dead_lettered(dead.reason)
     for alert in out.alerts:
         rule = rules.get(alert.rule_id)
         if rule is not None:

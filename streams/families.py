@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from signalfire.events import DeadLetterReason
 from streams.emit import Emitter
 from streams.lateness import count_late
 from streams.merge import Merger
@@ -44,8 +45,8 @@ def merge_step(
         except BadBatch as exc:
             out.dead.append(
                 dead_letter(
-                    r.key, r.value, f"bad repartition batch: {exc}"[:200], topic=r.topic,
-                    partition=r.partition, offset=r.offset,
+                    r.key, r.value, f"bad repartition batch: {exc}"[:200],
+                    DeadLetterReason.OTHER, topic=r.topic, partition=r.partition, offset=r.offset,
                 )
             )  # fmt: skip
             continue

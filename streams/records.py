@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from signalfire.events import Event, EventError, decode
+from signalfire.events import DeadLetterReason, Event, EventError, decode
 
 Headers = list[tuple[str, bytes]]
 
@@ -33,20 +33,30 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     headers: Headers
+    reason: DeadLetterReason  # the metrics' label; the `error` header holds the words
 
 
 def decode_value(value: bytes | None, max_bytes: int) -> Event:
     """The record's event; EventError with a short reason otherwise. An oversized value is
     rejected before it is parsed."""
     if value is None:
-        raise EventError("empty record (no value)")
+        raise EventError("empty record (no value)", DeadLetterReason.OTHER)
     if len(value) > max_bytes:
-        raise EventError(f"record too large: {len(value)} bytes > {max_bytes}")
+        raise EventError(
+            f"record too large: {len(value)} bytes > {max_bytes}", DeadLetterReason.OVERSIZED
+        )
     return decode(value)
 
 
 def dead_letter(
-    key: bytes | None, value: bytes | None, error: str, *, topic: str, partition: int, offset: int
+    key: bytes | None,
+    value: bytes | None,
+    error: str,
+    reason: DeadLetterReason,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
 ) -> DeadLetter:
     headers = [
         ("error", error.encode("utf-8", "replace")[:512]),
@@ -54,7 +64,7 @@ def dead_letter(
         ("source_partition", str(partition).encode()),
         ("source_offset", str(offset).encode()),
     ]
-    return DeadLetter(key, value, headers)
+    return DeadLetter(key, value, headers, reason)
 
 
 def decode_records(
@@ -69,7 +79,13 @@ def decode_records(
         except EventError as exc:
             dead.append(
                 dead_letter(
-                    r.key, r.value, str(exc), topic=r.topic, partition=r.partition, offset=r.offset
+                    r.key,
+                    r.value,
+                    str(exc),
+                    exc.reason,
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
                 )
             )
     return events, dead

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerting.metrics import DLQ_REASONS, dlq_reason_label
+from alerting.metrics import DLQ_REASONS
 from signalfire.events import MAX_TS_MS, EventError, decode, normalize
 from signalfire.generate import GeneratorConfig, iter_events
 from tests.faults import event_oracle as oracle
@@ -54,7 +54,7 @@ def check(raw: bytes | str, counts: Counter[str] | None = None) -> None:
     except EventError as exc:
         reason = str(exc)
         assert verdict.problems, f"refused a valid event: {reason!r} for {raw[:200]!r}"
-        label = dlq_reason_label(reason)
+        label = exc.reason.value
         assert reason and label in DLQ_REASONS and label != "other", (reason, raw[:200])
         if "" in verdict.problems:
             assert label == verdict.problems[""], (reason, verdict.problems, raw[:200])
@@ -473,7 +473,7 @@ def test_hypothesis_normalize_python_values():
             event = normalize(dict(obj))
         except EventError as exc:
             assert verdict.problems, (exc, obj)
-            assert dlq_reason_label(str(exc)) in set(verdict.problems.values())
+            assert exc.reason.value in set(verdict.problems.values())
             return
         assert not verdict.problems, obj
         assert_contract(event)
@@ -506,7 +506,7 @@ def test_required_field_of_the_wrong_type_is_labelled_wrong_type(raw, label):
     # Present-but-wrong required strings used to be reported as missing ("required ...").
     with pytest.raises(EventError) as exc:
         decode(raw)
-    assert dlq_reason_label(str(exc.value)) == label
+    assert exc.value.reason.value == label
 
 
 def test_oracle_agrees_with_orjson_on_its_limits():
@@ -551,7 +551,7 @@ def test_event_too_deep_to_write_again_is_refused_as_not_json():
 
     with pytest.raises(EventError, match="nested deeper than") as exc:
         decode(event(300))
-    assert dlq_reason_label(str(exc.value)) == "not_json"
+    assert exc.value.reason == "not_json"
     kept = decode(event(99))  # 100 levels with the event itself: the most allowed
     orjson.dumps({"source": 0, "watermark": 0, "events": [kept]})
     with pytest.raises(EventError, match="nested deeper than"):

@@ -9,10 +9,10 @@ from alerting.metrics import (
     DLQ_REASONS,
     Factory,
     Metrics,
-    dlq_reason_label,
     render,
 )
-from signalfire.events import EventError, decode
+from signalfire.events import DeadLetterReason, EventError
+from streams.records import decode_value
 
 FORBIDDEN = {"org_id", "account_id", "api_key_id", "ip", "event_id", "key", "org"}
 
@@ -57,7 +57,7 @@ def exercise(m: Metrics) -> None:
     """Touch every metric once, the way the worker and the bridges would."""
     m.events_consumed.labels(topic="usage-events").inc(3)
     m.events_decoded.inc(2)
-    m.dead_lettered("not a JSON object")
+    m.dead_lettered(DeadLetterReason.NOT_OBJECT)
     m.events_late.inc()
     for counter in (m.rule_matches, m.rule_triggers, m.rule_suppressed, m.rule_late_events):
         counter.labels(rule="api_key_burst").inc()
@@ -115,50 +115,37 @@ def test_create_refuses_labels_outside_the_allowed_set():
 
 
 @pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        ("not valid JSON: unexpected character: line 1 column 1 (char 0)", "not_json"),
-        ("not a JSON object", "not_object"),
-        ("org_id: required non-empty string", "missing_field"),
-        ("event_id: required non-empty string", "missing_field"),
-        ("ts: required", "missing_field"),
-        ("status: expected integer", "wrong_type"),
-        ("categories: expected a list of strings", "wrong_type"),
-        ("ts: not epoch ms or ISO-8601", "wrong_type"),
-        ("ts: out of range (expected epoch milliseconds)", "wrong_type"),
-        ("record too large: 2097152 bytes > 1048576", "oversized"),
-        ("empty record (no value)", "other"),
-        ("", "other"),
-        ("broker said no", "other"),
-        ("org_id: something new", "other"),
-    ],
-)
-def test_dlq_reason_label(error, reason):
-    assert dlq_reason_label(error) == reason
-    assert reason in DLQ_REASONS
-
-
-@pytest.mark.parametrize(
     ("raw", "reason"),
     [
         (b"{nope", "not_json"),
         (b"[1, 2]", "not_object"),
         (b'{"event_id": "e1", "ts": 1}', "missing_field"),
+        (b'{"event_id": "e1", "org_id": "o"}', "missing_field"),
+        (b'{"event_id": "", "org_id": "o", "ts": 1}', "wrong_type"),
         (b'{"event_id": "e1", "org_id": "o", "ts": 1, "status": "500"}', "wrong_type"),
         (b'{"event_id": "e1", "org_id": "o", "ts": -5}', "wrong_type"),
+        (b'{"event_id": "e1", "org_id": "o", "ts": "yesterday"}', "wrong_type"),
+        (b'{"event_id": "e1", "org_id": "o", "ts": 1, "categories": [1]}', "wrong_type"),
+        (None, "other"),
+        (b"x" * 2_000, "oversized"),
     ],
 )
-def test_dlq_reason_label_on_real_decoder_errors(raw, reason):
+def test_each_refused_record_carries_its_dead_letter_reason(raw, reason):
     with pytest.raises(EventError) as exc:
-        decode(raw)
-    assert dlq_reason_label(str(exc.value)) == reason
+        decode_value(raw, 1_000)
+    assert exc.value.reason == reason
+    assert reason in DLQ_REASONS
+    registry = CollectorRegistry()
+    Metrics.create(registry).dead_lettered(exc.value.reason)
+    sample = registry.get_sample_value("signalfire_events_dead_lettered_total", {"reason": reason})
+    assert sample == 1
 
 
 def test_dead_lettered_series_exist_at_zero_and_count(registry, m):
     name = "signalfire_events_dead_lettered_total"
     assert all(registry.get_sample_value(name, {"reason": r}) == 0 for r in DLQ_REASONS)
-    m.dead_lettered("status: expected integer")
-    m.dead_lettered("status: expected integer")
+    m.dead_lettered(DeadLetterReason.WRONG_TYPE)
+    m.dead_lettered(DeadLetterReason.WRONG_TYPE)
     assert registry.get_sample_value(name, {"reason": "wrong_type"}) == 2
 
 
