@@ -26,7 +26,6 @@ from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("signalfire.worker")
-GAUGE_INTERVAL_S = 5.0
 
 
 def build_app(

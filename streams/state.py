@@ -80,10 +80,6 @@ def state_key(topic: str, partition: int) -> bytes:
     return f"{topic}:{partition}".encode()
 
 
-def source_value(topic: str, partition: int) -> bytes:
-    return state_key(topic, partition)
-
-
 async def committed_offsets(
     consumer: AIOKafkaConsumer, partitions: list[tuple[str, int]]
 ) -> dict[tuple[str, int], tuple[int | None, list[Move]]]:

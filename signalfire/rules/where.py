@@ -27,7 +27,6 @@ OPERATORS = (
     "cidr",
     "exists",
 )
-COMBINATORS = ("all", "any", "not")
 FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 
 
