@@ -33,36 +33,11 @@ from tests.integration.worker_harness import (
     read_topic,
 )
 from tests.kafka_broker import KafkaBroker
+from tests.late_burst import BUSY, QUIET, T, burst, history
 
 pytestmark = pytest.mark.integration
 
-MINUTE = 60_000
-T = 60 * MINUTE
-BUSY, QUIET = 0, 1
 LATENESS = 30_000
-
-
-def history() -> dict[int, list[dict[str, Any]]]:
-    busy = [
-        {"event_id": f"b{n}", "ts": n * 10_000, "org_id": "org-busy", "api_key_id": "kb",
-         "ip": "10.0.0.1", "account_id": "acct-busy", "event_type": "request"}
-        for n in range(T // 10_000 + 1)
-    ]  # fmt: skip
-    quiet = [
-        {"event_id": f"q{n}", "ts": n * 10_000, "org_id": "org-quiet", "api_key_id": "kq",
-         "ip": "10.0.0.2", "account_id": "acct-quiet", "event_type": "request"}
-        for n in range((T - 25 * MINUTE) // 10_000 + 1)
-    ]  # fmt: skip
-    return {BUSY: busy, QUIET: quiet}
-
-
-def burst(org: str) -> list[dict[str, Any]]:
-    return [
-        {"event_id": f"late{n}", "ts": T - 20 * MINUTE + n * 50, "org_id": org,
-         "api_key_id": "k-late", "ip": "6.6.6.6", "account_id": f"acct-late-{n % 30}",
-         "status": 401, "event_type": "request"}
-        for n in range(1_100)
-    ]  # fmt: skip
 
 
 def produce_to(

@@ -26,6 +26,7 @@ from alerting.metrics import Metrics
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
+from tests.late_burst import BUSY, MINUTE, QUIET, T, burst, history
 from tests.unit.streams.memory_kafka import (
     Broker,
     Killed,
@@ -35,9 +36,6 @@ from tests.unit.streams.memory_kafka import (
     Wall,
 )
 
-MINUTE = 60_000
-T = 60 * MINUTE
-BUSY, QUIET = 0, 1  # input partitions
 POLL_S = 0.1
 BURST_RULES = {"api_key_burst", "auth_failure_burst", "ip_account_fanout"}
 
@@ -47,29 +45,6 @@ def config(checkpoint_ms: int) -> WorkerConfig:
         rules="rules", group_id="sf", idle_timeout_ms=2_000, lateness_ms=30_000,
         checkpoint_interval_ms=checkpoint_ms, batch_records=500,
     )  # fmt: skip
-
-
-def history() -> dict[int, list[dict[str, Any]]]:
-    busy = [
-        {"event_id": f"b{n}", "ts": n * 10_000, "org_id": "org-busy", "api_key_id": "kb",
-         "ip": "10.0.0.1", "account_id": "acct-busy", "event_type": "request"}
-        for n in range(T // 10_000 + 1)
-    ]  # fmt: skip
-    quiet = [
-        {"event_id": f"q{n}", "ts": n * 10_000, "org_id": "org-quiet", "api_key_id": "kq",
-         "ip": "10.0.0.2", "account_id": "acct-quiet", "event_type": "request"}
-        for n in range((T - 25 * MINUTE) // 10_000 + 1)
-    ]  # fmt: skip
-    return {BUSY: busy, QUIET: quiet}
-
-
-def burst(org: str, start: int) -> list[dict[str, Any]]:
-    return [
-        {"event_id": f"late{n}", "ts": start + n * 50, "org_id": org, "api_key_id": "k-late",
-         "ip": "6.6.6.6", "account_id": f"acct-late-{n % 30}", "status": 401,
-         "event_type": "request"}
-        for n in range(1_100)
-    ]  # fmt: skip
 
 
 def produce(broker: Broker, partition: int, events: list[dict[str, Any]]) -> None:
