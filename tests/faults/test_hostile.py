@@ -24,6 +24,7 @@ from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.processor import Processor
 from streams.records import decode_value
+from tests.unit.streams.memory_kafka import Record
 
 MB = 1 << 20
 
@@ -231,15 +232,6 @@ def test_key_explosion_is_capped_evicts_coldest_first_and_memory_stays_flat():
 # -- oversized and over-deep records, through the worker's processor ------------------------------
 
 
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
 def processor(max_record_bytes: int = 1_000_000) -> tuple[Processor, str]:
     config = WorkerConfig(rules="rules", max_record_bytes=max_record_bytes)
     proc = Processor(config, load_rules(["rules"]).rules, lambda: 1000.0)
@@ -272,10 +264,10 @@ def test_oversized_record_is_refused_before_any_json_parsing():
 
     proc, topic = processor()
     records = [
-        Rec(topic, 0, 0, b"o1", event_bytes(0)),
-        Rec(topic, 0, 1, b"o1", garbage),
-        Rec(topic, 0, 2, b"o1", valid),
-        Rec(topic, 0, 3, b"o1", event_bytes(3)),
+        Record(topic, 0, 0, b"o1", event_bytes(0)),
+        Record(topic, 0, 1, b"o1", garbage),
+        Record(topic, 0, 2, b"o1", valid),
+        Record(topic, 0, 3, b"o1", event_bytes(3)),
     ]
     out = proc.process((topic, 0), records)
     assert out.decoded == 2 and out.consumed == 4
@@ -305,7 +297,7 @@ def test_event_too_deep_to_forward_is_dead_lettered_and_the_batch_goes_on():
     deep += b'"attrs":'
     deep += b'{"x":' * 300 + b"1" + b"}" * 300 + b"}"
     out = proc.process(
-        (topic, 0), [Rec(topic, 0, 0, None, deep), Rec(topic, 0, 1, None, event_bytes(1))]
+        (topic, 0), [Record(topic, 0, 0, None, deep), Record(topic, 0, 1, None, event_bytes(1))]
     )
     (dead,) = out.dead
     assert dead.value == deep

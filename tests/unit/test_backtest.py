@@ -1,7 +1,5 @@
 """Backtests: pages as the worker would send them, and the would-have-paged diff."""
 
-from dataclasses import dataclass
-
 import orjson
 import pytest
 
@@ -15,6 +13,7 @@ from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.processor import Processor
 from tests.unit.helpers import base_rule, ev
+from tests.unit.streams.memory_kafka import Record
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -39,16 +38,6 @@ def test_backtest_redacts_configured_fields():
     assert hidden.dedup_key == clear.dedup_key
 
 
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
 def test_backtest_pages_are_the_pages_the_worker_sends():
     rules = load_rules(["rules"]).rules
     config = WorkerConfig(rules="rules", idle_timeout_ms=5_000, redact=("api_key_id",))
@@ -60,7 +49,7 @@ def test_backtest_pages_are_the_pages_the_worker_sends():
          "api_key_id": "key_secretive", "attrs": {"prompt": "tell me a secret"}}
         for i in range(1_200)
     ]  # fmt: skip
-    recs = [Rec(config.events_topic, 0, i, b"o1", orjson.dumps(e)) for i, e in enumerate(events)]
+    recs = [Record(config.events_topic, 0, i, b"o1", orjson.dumps(e)) for i, e in enumerate(events)]
     sent = [v for _, v in worker.process((config.events_topic, 0), recs).pages]
     backtest = run_backtest(rules, [events], redaction=Redaction.of(config.redact))
     burst = [encode(m) for m in backtest.messages if m.payload.component == "api_key_burst"]

@@ -129,8 +129,8 @@ CATALOGUE = [
 ]
 
 
-def run_cut(events, cuts):
-    engine = Engine(CATALOGUE, EngineSettings(allowed_lateness_ms=LATENESS))
+def run_cut(events, cuts, lateness=LATENESS):
+    engine = Engine(CATALOGUE, EngineSettings(allowed_lateness_ms=lateness))
     out = []
     start = 0
     for cut in [*sorted(cuts), len(events)]:
@@ -177,13 +177,7 @@ def in_order(events):
 
 
 def run_lateness(events, lateness, cuts=()):
-    engine = Engine(CATALOGUE, EngineSettings(allowed_lateness_ms=lateness))
-    out = []
-    start = 0
-    for cut in [*sorted(cuts), len(events)]:
-        out += engine.process([dict(e) for e in events[start:cut]])
-        start = cut
-    out += engine.flush()
+    out = run_cut(events, cuts, lateness)
     # With a lag, a deadline on the watermark is emitted later in the output: the pages, with
     # their event times and evidence, are what must not change.
     return sorted(out, key=lambda a: (a.at, a.rule_id, repr(a.group), a.action))

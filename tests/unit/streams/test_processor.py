@@ -1,7 +1,6 @@
 """The worker's core without Kafka: decoding, dead letters, forwarding, merging, idleness."""
 
 import itertools
-from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -12,16 +11,7 @@ from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.processor import Processor
 from streams.repartition import BATCH_RECORD_BYTES, partition_for
-
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
+from tests.unit.streams.memory_kafka import Record
 
 
 class Wall:
@@ -48,8 +38,8 @@ def test_bad_records_become_dead_letters_with_source_headers():
     p, cfg, _ = make()
     p.assign([(cfg.events_topic, 0)])
     recs = [
-        Rec(cfg.events_topic, 0, 7, b"k", b"{oops"),
-        Rec(cfg.events_topic, 0, 8, None, event(1, 5)),
+        Record(cfg.events_topic, 0, 7, b"k", b"{oops"),
+        Record(cfg.events_topic, 0, 8, None, event(1, 5)),
     ]
     out = p.process((cfg.events_topic, 0), recs)
     (dead,) = out.dead
@@ -66,7 +56,7 @@ def test_oversized_record_rejected_before_parsing():
     p.config = WorkerConfig(rules="rules", max_record_bytes=100)
     p.assign([(cfg.events_topic, 0)])
     big = b'{"event_id": "x", "ts": 1, "org_id": "o", "pad": "' + b"x" * 200 + b'"}'
-    out = p.process((cfg.events_topic, 0), [Rec(cfg.events_topic, 0, 0, None, big)])
+    out = p.process((cfg.events_topic, 0), [Record(cfg.events_topic, 0, 0, None, big)])
     assert dict(out.dead[0].headers)["error"].startswith(b"record too large")
 
 
@@ -75,7 +65,7 @@ def test_input_sends_one_batch_with_its_watermark_to_every_repartition_partition
     p.assign([(cfg.events_topic, 0)])
     topic = cfg.events_topic
     recs = [
-        Rec(topic, 0, i, None, event(i, 100_000 + i, ip="1.2.3.4", account_id="a"))
+        Record(topic, 0, i, None, event(i, 100_000 + i, ip="1.2.3.4", account_id="a"))
         for i in range(3)
     ]
     out = p.process((topic, 0), recs)
@@ -101,7 +91,7 @@ def test_family_partition_applies_events_in_time_order_once_all_sources_report()
             for t in ts
         ]  # fmt: skip
         value = orjson.dumps({"source": source, "watermark": watermark, "events": events})
-        return Rec(topic, 0, offset, b"", value)
+        return Record(topic, 0, offset, b"", value)
 
     out = p.process((topic, 0), [batch(0, 0, 5_000, 2_000, 1_000)])
     assert out.decoded == 0 and p.positions()[(topic, 0)] == 0  # waiting for source 1
@@ -118,17 +108,17 @@ def test_bad_repartition_record_is_dead_lettered():
     p, cfg, _ = make(partitions=1)
     topic = cfg.repartition_topic("ip")
     p.assign([(topic, 0)])
-    out = p.process((topic, 0), [Rec(topic, 0, 0, None, b"garbage")])
+    out = p.process((topic, 0), [Record(topic, 0, 0, None, b"garbage")])
     assert dict(out.dead[0].headers)["error"].startswith(b"bad repartition batch")
 
 
 def test_idle_input_partition_moves_to_the_furthest_clock():
     p, cfg, wall = make()
     p.assign([(cfg.events_topic, 0), (cfg.events_topic, 1)])
-    p.process((cfg.events_topic, 0), [Rec(cfg.events_topic, 0, 0, None, event(1, 0, "quiet"))])
+    p.process((cfg.events_topic, 0), [Record(cfg.events_topic, 0, 0, None, event(1, 0, "quiet"))])
     wall.t += 10
     busy = [
-        Rec(cfg.events_topic, 1, i, None, event(100 + i, i * 60_000, "busy")) for i in range(30)
+        Record(cfg.events_topic, 1, i, None, event(100 + i, i * 60_000, "busy")) for i in range(30)
     ]
     p.process((cfg.events_topic, 1), busy)
     outs = p.tick(pending=[])
@@ -138,7 +128,9 @@ def test_idle_input_partition_moves_to_the_furthest_clock():
     # a partition with records still to read is never treated as idle
     p2, cfg2, wall2 = make()
     p2.assign([(cfg2.events_topic, 0), (cfg2.events_topic, 1)])
-    p2.process((cfg2.events_topic, 0), [Rec(cfg2.events_topic, 0, 0, None, event(1, 0, "quiet"))])
+    p2.process(
+        (cfg2.events_topic, 0), [Record(cfg2.events_topic, 0, 0, None, event(1, 0, "quiet"))]
+    )
     wall2.t += 10
     p2.process((cfg2.events_topic, 1), busy)
     assert p2.tick(pending=[(cfg2.events_topic, 0)]) == {}
@@ -149,7 +141,7 @@ def test_large_batches_are_split_into_records_under_the_size_limit():
     p.assign([(cfg.events_topic, 0)])
     pad = "x" * 2000
     recs = [
-        Rec(cfg.events_topic, 0, i, None,
+        Record(cfg.events_topic, 0, i, None,
             event(i, 100_000 + i, ip="1.2.3.4", account_id=f"a{i}", attrs={"pad": pad}))
         for i in range(400)
     ]  # fmt: skip
@@ -166,7 +158,8 @@ def test_snapshot_round_trip_is_compressed():
     p, cfg, _ = make()
     p.assign([(cfg.events_topic, 0)])
     recs = [
-        Rec(cfg.events_topic, 0, i, None, event(i, i * 100, org=f"o{i % 50}")) for i in range(2000)
+        Record(cfg.events_topic, 0, i, None, event(i, i * 100, org=f"o{i % 50}"))
+        for i in range(2000)
     ]
     p.process((cfg.events_topic, 0), recs)
     snap = p.snapshot((cfg.events_topic, 0), {0: 5})
@@ -187,7 +180,7 @@ def test_pages_carry_no_value_of_a_redacted_field():
     p.partitions = 2
     p.assign([(config.events_topic, 0)])
     recs = [
-        Rec(config.events_topic, 0, i, b"o1",
+        Record(config.events_topic, 0, i, b"o1",
             event(i, 1_000 + i * 40, api_key_id="key_secretive", event_type="request"))
         for i in range(1_200)
     ]  # fmt: skip
@@ -223,7 +216,7 @@ def test_family_clock_stops_at_the_frontier_so_windows_match_a_backtest():
 
     def rec(offset, watermark, events):
         value = orjson.dumps({"source": 0, "watermark": watermark, "events": events})
-        return Rec(topic, 0, offset, b"", value)
+        return Record(topic, 0, offset, b"", value)
 
     out = p.process((topic, 0), [rec(0, 580_000, early)])
     assert p.works[(topic, 0)].engine.now == 580_000
@@ -264,10 +257,10 @@ def test_family_snapshot_leaves_the_merge_buffer_in_the_topic_and_a_restore_refi
         base = n * 10_000
         events = [ev(n * 100 + k, base + k * 500) for k in range(60)]
         value = orjson.dumps({"source": n % 2, "watermark": base - 500, "events": events})
-        records.append(Rec(topic, 0, n, b"", value))
+        records.append(Record(topic, 0, n, b"", value))
     end = orjson.dumps({"source": 0, "watermark": 10**7, "events": []})
     end1 = orjson.dumps({"source": 1, "watermark": 10**7, "events": []})
-    records += [Rec(topic, 0, 40, b"", end), Rec(topic, 0, 41, b"", end1)]
+    records += [Record(topic, 0, 40, b"", end), Record(topic, 0, 41, b"", end1)]
 
     def fresh():
         p = Processor(cfg, load_rules(["rules"]).rules, Wall())
@@ -318,7 +311,7 @@ def test_repartition_record_with_unusable_events_is_dead_lettered_whole():
         # buffered, it would stop the worker when the merge next orders its events
         orjson.dumps({"source": 0, "watermark": 5, "events": [{"ts": "soon"}]}),
     ]
-    out = p.process((topic, 0), [Rec(topic, 0, n, None, v) for n, v in enumerate(bad)])
+    out = p.process((topic, 0), [Record(topic, 0, n, None, v) for n, v in enumerate(bad)])
     assert len(out.dead) == 3 and len(p.works[(topic, 0)].merger) == 0
 
 
@@ -352,7 +345,9 @@ def test_input_partition_forwards_no_late_event_and_counts_it_for_the_family_rul
     ]
     late = [event(10 + i, 100_000 + i, ip="1.2.3.4", account_id=f"b{i}", status=401)
             for i in range(2)]  # fmt: skip
-    out = p.process((topic, 0), [Rec(topic, 0, i, None, v) for i, v in enumerate(on_time + late)])
+    out = p.process(
+        (topic, 0), [Record(topic, 0, i, None, v) for i, v in enumerate(on_time + late)]
+    )
     forwarded = [
         e["event_id"]
         for t, _, v in out.forwards
@@ -368,20 +363,20 @@ def test_input_partition_forwards_no_late_event_and_counts_it_for_the_family_rul
 def _family_records(topic):
     """Two sources, in order, with one record (from a writer that forwarded late events) whose
     burst is 20 minutes older than the frontier when it comes."""
-    records: list[Rec] = []
+    records: list[Record] = []
     for n in range(60):
         for src in (0, 1):
             ts = n * 60_000
             events = [{"event_id": f"e{n}-{src}", "ts": ts, "org_id": "o", "ip": "1.1.1.1",
                        "account_id": "a"}]  # fmt: skip
             value = orjson.dumps({"source": src, "watermark": ts - 30_000, "events": events})
-            records.append(Rec(topic, 0, len(records), b"", value))
+            records.append(Record(topic, 0, len(records), b"", value))
     burst = [{"event_id": f"b{k}", "ts": 39 * 60_000 + k, "org_id": "o", "ip": "6.6.6.6",
               "account_id": f"x{k % 25}", "status": 401} for k in range(60)]  # fmt: skip
     value = orjson.dumps({"source": 0, "watermark": 59 * 60_000 - 30_000, "events": burst})
-    records.append(Rec(topic, 0, len(records), b"", value))
+    records.append(Record(topic, 0, len(records), b"", value))
     end = [orjson.dumps({"source": s, "watermark": 10**8, "events": []}) for s in (0, 1)]
-    records += [Rec(topic, 0, len(records) + n, b"", v) for n, v in enumerate(end)]
+    records += [Record(topic, 0, len(records) + n, b"", v) for n, v in enumerate(end)]
     return records
 
 
@@ -418,8 +413,8 @@ def _quiet_then_moved(p, cfg, wall):
     and is moved there; returns the five records."""
     topic = cfg.events_topic
     p.assign([(topic, 0), (topic, 1)])
-    quiet = [Rec(topic, 1, i, None, event(i, i * 1_000, "quiet")) for i in range(5)]
-    busy = [Rec(topic, 0, i, None, event(100 + i, i * 60_000, "busy")) for i in range(31)]
+    quiet = [Record(topic, 1, i, None, event(i, i * 1_000, "quiet")) for i in range(5)]
+    busy = [Record(topic, 0, i, None, event(100 + i, i * 60_000, "busy")) for i in range(31)]
     p.process((topic, 1), quiet)
     wall.t += 10
     p.process((topic, 0), busy)
@@ -435,7 +430,7 @@ def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
     _quiet_then_moved(p, cfg, wall)
     assert p.moves((topic, 1)) == [(5, 30 * 60_000)]
     more = [
-        Rec(topic, 0, 31 + i, None, event(200 + i, (31 + i) * 60_000, "busy")) for i in range(2)
+        Record(topic, 0, 31 + i, None, event(200 + i, (31 + i) * 60_000, "busy")) for i in range(2)
     ]
     p.process((topic, 0), more)
     p.tick(pending=[])
@@ -450,7 +445,7 @@ def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
     work.moves = [(n, n) for n in range(CHECKPOINT_MOVES)]
     assert p.checkpoints_wanted() == {(topic, 1)}
     work.moves = [(n, n) for n in range(MAX_MOVES)]
-    p.process((topic, 0), [Rec(topic, 0, 40, None, event(300, 40 * 60_000, "busy"))])
+    p.process((topic, 0), [Record(topic, 0, 40, None, event(300, 40 * 60_000, "busy"))])
     wall.t += 10
     assert (topic, 1) not in p.tick(pending=[])
     assert work.engine.now == 32 * 60_000
@@ -461,7 +456,7 @@ def test_an_empty_partition_moved_forward_has_offset_0_to_commit_its_moves_with(
     topic = cfg.events_topic
     p.assign([(topic, 0), (topic, 1)])
     wall.t += 10
-    p.process((topic, 0), [Rec(topic, 0, 0, None, event(1, 600_000, "busy"))])
+    p.process((topic, 0), [Record(topic, 0, 0, None, event(1, 600_000, "busy"))])
     p.tick(pending=[])
     assert p.positions()[(topic, 1)] == 0 and p.moves((topic, 1)) == [(0, 600_000)]
 
@@ -477,12 +472,12 @@ def test_a_rebuild_makes_the_committed_clock_moves_again_where_they_were_made(cu
     topic, tp = cfg.events_topic, (cfg.events_topic, 1)
     quiet = _quiet_then_moved(p, cfg, wall)
     # After the move to 30 minutes: one event on time, four 20 minutes late.
-    after = [Rec(topic, 1, 5, None, event(50, 30 * 60_000, "quiet"))] + [
-        Rec(topic, 1, 5 + i, None, event(50 + i, 10 * 60_000 + i, "quiet")) for i in range(1, 5)
+    after = [Record(topic, 1, 5, None, event(50, 30 * 60_000, "quiet"))] + [
+        Record(topic, 1, 5 + i, None, event(50 + i, 10 * 60_000 + i, "quiet")) for i in range(1, 5)
     ]
     p.process(tp, after)
     if tail_move:
-        p.process((topic, 0), [Rec(topic, 0, 31, None, event(999, 40 * 60_000, "busy"))])
+        p.process((topic, 0), [Record(topic, 0, 31, None, event(999, 40 * 60_000, "busy"))])
         wall.t += 10
         p.tick(pending=[])
     original = p.works[tp].engine
@@ -508,7 +503,7 @@ def test_a_snapshot_from_before_clock_moves_were_kept_restores():
     p, cfg, _ = make()
     tp = (cfg.events_topic, 0)
     p.assign([tp])
-    p.process(tp, [Rec(cfg.events_topic, 0, 0, None, event(1, 5_000))])
+    p.process(tp, [Record(cfg.events_topic, 0, 0, None, event(1, 5_000))])
     snap = p.snapshot(tp, {0: 0})
     assert snap is not None
     old = snap.work
@@ -537,8 +532,8 @@ def test_a_family_partition_whose_family_a_reload_dropped_reads_on_until_revoked
     p.set_rules([r for r in load_rules(["rules"]).rules if r.group_by != (("ip",),)])
     late = [{"event_id": "x", "ts": 1, "org_id": "o", "ip": "1.1.1.1"}]
     records = [
-        Rec(topic, 0, 0, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": []})),
-        Rec(topic, 0, 1, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": late})),
+        Record(topic, 0, 0, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": []})),
+        Record(topic, 0, 1, None, orjson.dumps({"source": 0, "watermark": 10**6, "events": late})),
     ]
     out = p.process((topic, 0), records)
     assert out.dead == [] and p.positions() == {(topic, 0): 2}
