@@ -1,6 +1,20 @@
 """Signalfire's compiled core (the Rust crates under core/), as typed for callers."""
 
-from typing import Final
+from typing import Any, Final
+
+# value, window_start, window_end, sample_event_ids, top, extra, counted_since, counted_events
+EvidenceTuple = tuple[
+    Any,
+    int | None,
+    int | None,
+    tuple[str, ...],
+    dict[str, list[tuple[Any, int]]],
+    dict[str, Any],
+    int | None,
+    int,
+]
+# rule index, action, group values, at, evidence
+AlertTuple = tuple[int, str, tuple[Any, ...], int, EvidenceTuple]
 
 SIZE_LIMIT: Final[int]
 
@@ -14,3 +28,22 @@ class Pattern:
     def search(self, text: str) -> bool: ...
     @property
     def source(self) -> str: ...
+
+class Core:
+    """The compiled engine for one rule set (rules and settings as JSON)."""
+
+    def __init__(self, rules: bytes, settings: bytes) -> None: ...
+    def process(
+        self, records: list[bytes]
+    ) -> tuple[list[AlertTuple], list[tuple[int, str, str]], int]: ...
+    def advance(self, now: int) -> list[AlertTuple]: ...
+    def flush(self) -> list[AlertTuple]: ...
+    def reload(self, rules: bytes) -> None: ...
+    def stats(self) -> list[tuple[int, int, int, int, int, int]]: ...
+    def group_counts(self) -> list[int]: ...
+    @property
+    def now(self) -> int: ...
+    @property
+    def watermark(self) -> int: ...
+    @property
+    def late(self) -> int: ...

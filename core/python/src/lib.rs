@@ -3,6 +3,8 @@
 //! Types here are thin shells over the pure crates (`signalfire-matcher`, ...): Python calls
 //! cross the boundary with whole values and get typed results back.
 
+mod engine;
+
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -58,6 +60,7 @@ impl Pattern {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pattern>()?;
+    m.add_class::<engine::Core>()?;
     m.add("PatternError", m.py().get_type::<PatternError>())?;
     m.add("SIZE_LIMIT", signalfire_matcher::SIZE_LIMIT)?;
     Ok(())

@@ -1,0 +1,212 @@
+//! The engine: a rule set over batches of raw record values, in event time, no I/O, no clock.
+//!
+//! `process(batch)` decodes and applies records in arrival order; `advance(now)` moves the
+//! stream clock without events (an idle stream in live mode); `flush()` ends the input (the
+//! watermark catches up with the highest event time seen, no further). Each returns the alerts
+//! that became due, in a deterministic order that does not depend on how the input was batched.
+
+use crate::alert::Alert;
+use crate::clock::{BatchClock, NEVER};
+use crate::detectors::{make_detector, Drive, RuleStats};
+use crate::event::{Event, EventError, Schema};
+use crate::rule::{RuleSpec, Settings};
+
+/// What one call produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub alerts: Vec<Alert>,
+    /// Records that are not usable events: their position in the batch and why.
+    pub dead_letters: Vec<(usize, EventError)>,
+    /// Events accepted but older than the watermark, not applied.
+    pub late: usize,
+}
+
+pub struct Engine {
+    pub settings: Settings,
+    rules: Vec<RuleSpec>,
+    schema: Schema,
+    detectors: Vec<Box<dyn Drive + Send + Sync>>,
+    now: i64,
+    seq: u64,
+    late: u64,
+    late_by_rule: Vec<u64>,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<RuleSpec>, settings: Settings) -> Result<Engine, String> {
+        let mut schema = Schema::new();
+        let detectors = build(&rules, settings, &mut schema)?;
+        Ok(Engine {
+            settings,
+            late_by_rule: vec![0; rules.len()],
+            rules,
+            schema,
+            detectors,
+            now: -NEVER,
+            seq: 0,
+            late: 0,
+        })
+    }
+
+    pub fn rules(&self) -> &[RuleSpec] {
+        &self.rules
+    }
+
+    /// Switch to a new rule set; rules whose id and version are unchanged keep their state.
+    pub fn reload(&mut self, rules: Vec<RuleSpec>) -> Result<(), String> {
+        // The schema only grows, so the kept detectors' field slots stay valid.
+        let mut kept: Vec<Option<Box<dyn Drive + Send + Sync>>> =
+            std::mem::take(&mut self.detectors)
+                .into_iter()
+                .map(Some)
+                .collect();
+        let mut detectors = Vec::with_capacity(rules.len());
+        let mut late_by_rule = Vec::with_capacity(rules.len());
+        for rule in &rules {
+            let old = self
+                .rules
+                .iter()
+                .position(|r| r.id == rule.id && r.version == rule.version);
+            let det = match old.and_then(|n| kept[n].take()) {
+                Some(det) => det,
+                None => build(std::slice::from_ref(rule), self.settings, &mut self.schema)?
+                    .pop()
+                    .expect("one detector per rule"),
+            };
+            detectors.push(det);
+            let same_id = self.rules.iter().position(|r| r.id == rule.id);
+            late_by_rule.push(same_id.map_or(0, |n| self.late_by_rule[n]));
+        }
+        self.detectors = detectors;
+        self.late_by_rule = late_by_rule;
+        self.rules = rules;
+        Ok(())
+    }
+
+    pub fn watermark(&self) -> i64 {
+        self.now - self.settings.allowed_lateness_ms
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Decode and apply a batch of record values.
+    pub fn process<B: AsRef<[u8]>>(&mut self, records: &[B]) -> Output {
+        let mut out = Output::default();
+        let mut events = Vec::with_capacity(records.len());
+        for (n, raw) in records.iter().enumerate() {
+            match self.schema.decode(raw.as_ref()) {
+                Ok(e) => events.push(e),
+                Err(err) => out.dead_letters.push((n, err)),
+            }
+        }
+        let (alerts, late) = self.apply(&events);
+        out.alerts = alerts;
+        out.late = late;
+        out
+    }
+
+    /// Apply decoded events in arrival order.
+    pub fn apply(&mut self, events: &[Event]) -> (Vec<Alert>, usize) {
+        let lateness = self.settings.allowed_lateness_ms;
+        let mut now = self.now;
+        let mut accepted: Vec<&Event> = Vec::with_capacity(events.len());
+        let mut nows = Vec::with_capacity(events.len());
+        let mut late: Vec<&Event> = Vec::new();
+        for e in events {
+            if e.ts < now - lateness {
+                late.push(e);
+                continue;
+            }
+            now = now.max(e.ts);
+            accepted.push(e);
+            nows.push(now);
+        }
+        self.now = now;
+        if !late.is_empty() {
+            self.late += late.len() as u64;
+            for (n, det) in self.detectors.iter().enumerate() {
+                self.late_by_rule[n] += det.selector().count(late.iter().copied()) as u64;
+            }
+        }
+        let clock = BatchClock {
+            seq0: self.seq,
+            nows,
+            lateness,
+            final_now: now,
+            final_wm: now - lateness,
+        };
+        for det in &mut self.detectors {
+            let sel = det.selector().select_all(accepted.iter().copied());
+            det.process(&accepted, &sel, &clock);
+        }
+        self.seq += accepted.len() as u64;
+        (self.gather(), late.len())
+    }
+
+    /// Move the stream clock to `now` without events: windows drain, timers fire.
+    pub fn advance(&mut self, now: i64) -> Vec<Alert> {
+        self.now = self.now.max(now);
+        self.catch_up(self.now, self.watermark())
+    }
+
+    /// End of input: the watermark becomes the highest event time seen.
+    pub fn flush(&mut self) -> Vec<Alert> {
+        self.catch_up(self.now, self.now)
+    }
+
+    fn catch_up(&mut self, now: i64, wm: i64) -> Vec<Alert> {
+        let clock = BatchClock {
+            seq0: self.seq,
+            nows: Vec::new(),
+            lateness: self.settings.allowed_lateness_ms,
+            final_now: now,
+            final_wm: wm,
+        };
+        for det in &mut self.detectors {
+            det.catch_up(now, wm, &clock);
+        }
+        self.gather()
+    }
+
+    fn gather(&mut self) -> Vec<Alert> {
+        let mut tagged = Vec::new();
+        for (n, det) in self.detectors.iter_mut().enumerate() {
+            tagged.extend(det.take_emitted().into_iter().map(|(seq, tr)| (seq, n, tr)));
+        }
+        // Stable: one rule's transitions at one position keep their order.
+        tagged.sort_by_key(|(seq, n, _)| (*seq, *n));
+        tagged
+            .into_iter()
+            .map(|(_, rule, transition)| Alert { rule, transition })
+            .collect()
+    }
+
+    pub fn stats(&self) -> Vec<RuleStats> {
+        self.detectors.iter().map(|d| d.stats()).collect()
+    }
+
+    pub fn group_counts(&self) -> Vec<usize> {
+        self.detectors.iter().map(|d| d.group_count()).collect()
+    }
+
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+
+    pub fn late_by_rule(&self) -> &[u64] {
+        &self.late_by_rule
+    }
+}
+
+fn build(
+    rules: &[RuleSpec],
+    settings: Settings,
+    schema: &mut Schema,
+) -> Result<Vec<Box<dyn Drive + Send + Sync>>, String> {
+    rules
+        .iter()
+        .map(|r| make_detector(r, settings, schema).map_err(|e| format!("rule {}: {e}", r.id)))
+        .collect()
+}

@@ -1,0 +1,495 @@
+//! Usage events (CONTRACTS.md section 1): decoding one record value and checking the contract,
+//! with a reason for each reject.
+//!
+//! Only the fields some rule reads (and the contract's own) are decoded into values; every other
+//! field is checked for being valid JSON and skipped. A decoded event keeps its fields in slots
+//! numbered by the [`Schema`], so rules read them without looking names up.
+
+use std::fmt;
+
+use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::isotime;
+use crate::value::Value;
+
+/// Anything larger is a unit mistake (micro- or nanoseconds): year 5138.
+pub const MAX_TS_MS: i64 = 100_000_000_000_000;
+/// The deepest nesting accepted: the worker writes events again two levels down (repartition
+/// batches) and JSON writers commonly stop at a few hundred levels.
+pub const MAX_DEPTH: usize = 100;
+
+/// Why a record went to the dead-letter topic: a bounded set (the metrics' `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    NotJson,
+    NotObject,
+    MissingField,
+    WrongType,
+    Oversized,
+    Other,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotJson => "not_json",
+            Reason::NotObject => "not_object",
+            Reason::MissingField => "missing_field",
+            Reason::WrongType => "wrong_type",
+            Reason::Oversized => "oversized",
+            Reason::Other => "other",
+        }
+    }
+}
+
+/// A rejected record: `message` is the short text of the dead-letter `error` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventError {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl EventError {
+    fn new(reason: Reason, message: impl Into<String>) -> EventError {
+        EventError {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+    List,
+    Object,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Str => "string",
+            Kind::Int => "integer",
+            Kind::Bool => "boolean",
+            Kind::List => "list",
+            Kind::Object => "object",
+        }
+    }
+
+    fn admits(self, v: &Value) -> bool {
+        matches!(
+            (self, v),
+            (Kind::Str, Value::Str(_))
+                | (Kind::Int, Value::Int(_))
+                | (Kind::Bool, Value::Bool(_))
+                | (Kind::List, Value::List(_))
+                | (Kind::Object, Value::Object(_))
+        )
+    }
+}
+
+/// The contract's optional fields and their types, in the order they are checked.
+const OPTIONAL: [(&str, Kind); 13] = [
+    ("account_id", Kind::Str),
+    ("api_key_id", Kind::Str),
+    ("ip", Kind::Str),
+    ("country", Kind::Str),
+    ("endpoint", Kind::Str),
+    ("model", Kind::Str),
+    ("status", Kind::Int),
+    ("prompt_tokens", Kind::Int),
+    ("completion_tokens", Kind::Int),
+    ("flagged", Kind::Bool),
+    ("categories", Kind::List),
+    ("event_type", Kind::Str),
+    ("attrs", Kind::Object),
+];
+
+pub const EVENT_ID: usize = 0;
+pub const ORG_ID: usize = 1;
+pub const TS: usize = 2;
+const FIRST_OPTIONAL: usize = 3;
+pub const EVENT_TYPE: usize = FIRST_OPTIONAL + 11;
+const CATEGORIES: usize = FIRST_OPTIONAL + 10;
+
+/// Which top-level fields are decoded, and the slot each one lands in.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    names: Vec<Box<str>>,
+    index: FxHashMap<Box<str>, usize>,
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Schema::new()
+    }
+}
+
+impl Schema {
+    /// The contract's fields only; rules add theirs with [`Schema::slot`].
+    pub fn new() -> Schema {
+        let mut schema = Schema {
+            names: Vec::new(),
+            index: FxHashMap::default(),
+        };
+        for name in ["event_id", "org_id", "ts"] {
+            schema.slot(name);
+        }
+        for (name, _) in OPTIONAL {
+            schema.slot(name);
+        }
+        schema
+    }
+
+    /// The slot of a top-level field, added if new.
+    pub fn slot(&mut self, name: &str) -> usize {
+        if let Some(&n) = self.index.get(name) {
+            return n;
+        }
+        let n = self.names.len();
+        self.names.push(name.into());
+        self.index.insert(name.into(), n);
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn name(&self, slot: usize) -> &str {
+        &self.names[slot]
+    }
+
+    /// One record value as a checked event.
+    pub fn decode(&self, raw: &[u8]) -> Result<Event, EventError> {
+        if too_deep(raw) {
+            return Err(EventError::new(
+                Reason::NotJson,
+                format!("not valid JSON: nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        let parsed = TopLevel { schema: self }.deserialize(&mut de);
+        let slots = match parsed.and_then(|slots| de.end().map(|_| slots)) {
+            Ok(Some(slots)) => slots,
+            Ok(None) => return Err(EventError::new(Reason::NotObject, "not a JSON object")),
+            Err(err) => return Err(not_json(&err)),
+        };
+        check(slots)
+    }
+}
+
+fn not_json(err: &serde_json::Error) -> EventError {
+    let mut text = err.to_string();
+    text.truncate(floor_char_boundary(&text, 80));
+    EventError::new(Reason::NotJson, format!("not valid JSON: {text}"))
+}
+
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// A checked event: every decoded field in its schema slot (`Null` when absent or null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub ts: i64,
+    pub slots: Box<[Value]>,
+}
+
+impl Event {
+    pub fn event_id(&self) -> &str {
+        self.slots[EVENT_ID].as_str().unwrap_or("")
+    }
+
+    pub fn slot(&self, n: usize) -> &Value {
+        &self.slots[n]
+    }
+}
+
+fn required_string(slots: &[Value], n: usize, name: &str) -> Result<(), EventError> {
+    match &slots[n] {
+        Value::Str(s) if !s.is_empty() => Ok(()),
+        Value::Null => Err(EventError::new(
+            Reason::MissingField,
+            format!("{name}: required non-empty string"),
+        )),
+        _ => Err(EventError::new(
+            Reason::WrongType,
+            format!("{name}: expected non-empty string"),
+        )),
+    }
+}
+
+fn out_of_range() -> EventError {
+    EventError::new(
+        Reason::WrongType,
+        "ts: out of range (expected epoch milliseconds)",
+    )
+}
+
+fn parse_ts(value: &Value) -> Result<i64, EventError> {
+    let ts: i128 = match value {
+        Value::Int(i) => *i,
+        Value::Null => return Err(EventError::new(Reason::MissingField, "ts: required")),
+        // JSON has no NaN or infinity; truncation toward zero as Python's int() does.
+        Value::Float(f) => {
+            if !f.is_finite() || f.abs() >= 1e30 {
+                return Err(out_of_range());
+            }
+            f.trunc() as i128
+        }
+        Value::Str(s) => match isotime::parse_ms(s) {
+            Some(ms) => ms as i128,
+            None => {
+                return Err(EventError::new(
+                    Reason::WrongType,
+                    "ts: not epoch ms or ISO-8601",
+                ))
+            }
+        },
+        _ => {
+            return Err(EventError::new(
+                Reason::WrongType,
+                "ts: expected epoch ms number or ISO-8601 string",
+            ))
+        }
+    };
+    if !(0..MAX_TS_MS as i128).contains(&ts) {
+        return Err(out_of_range());
+    }
+    Ok(ts as i64)
+}
+
+fn check(mut slots: Vec<Value>) -> Result<Event, EventError> {
+    required_string(&slots, EVENT_ID, "event_id")?;
+    required_string(&slots, ORG_ID, "org_id")?;
+    let ts = parse_ts(&slots[TS])?;
+    slots[TS] = Value::Int(ts as i128);
+    for (n, (name, kind)) in OPTIONAL.iter().enumerate() {
+        let v = &slots[FIRST_OPTIONAL + n];
+        if !matches!(v, Value::Null) && !kind.admits(v) {
+            return Err(EventError::new(
+                Reason::WrongType,
+                format!("{name}: expected {}", kind.name()),
+            ));
+        }
+    }
+    if matches!(slots[EVENT_TYPE], Value::Null) {
+        slots[EVENT_TYPE] = Value::Str("request".into());
+    }
+    if let Value::List(items) = &slots[CATEGORIES] {
+        if !items.iter().all(|c| matches!(c, Value::Str(_))) {
+            return Err(EventError::new(
+                Reason::WrongType,
+                "categories: expected a list of strings",
+            ));
+        }
+    }
+    Ok(Event {
+        ts,
+        slots: slots.into_boxed_slice(),
+    })
+}
+
+/// Whether brackets outside strings nest deeper than MAX_DEPTH. Only a record with that many
+/// brackets at all can be, so the scan is rare.
+fn too_deep(raw: &[u8]) -> bool {
+    let opens = raw.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if opens <= MAX_DEPTH {
+        return false;
+    }
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    for &b in raw {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The top-level value: an object's schema fields in slots, or None for any other JSON value.
+struct TopLevel<'s> {
+    schema: &'s Schema,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Option<Vec<Value>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Option<Vec<Value>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut slots = vec![Value::Null; self.schema.len()];
+        while let Some(key) = map.next_key::<KeyName>()? {
+            match self.schema.index.get(key.0.as_ref()) {
+                Some(&n) => slots[n] = map.next_value::<Value>()?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(slots))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct KeyName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for KeyName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = KeyName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<KeyName<'de>, E> {
+                Ok(KeyName(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyName<'de>, E> {
+                Ok(KeyName(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(raw: &str) -> Option<Reason> {
+        Schema::new().decode(raw.as_bytes()).err().map(|e| e.reason)
+    }
+
+    #[test]
+    fn contract_checks() {
+        let ok = r#"{"event_id":"e","org_id":"o","ts":5}"#;
+        assert_eq!(reason(ok), None);
+        for (raw, want) in [
+            ("{", Reason::NotJson),
+            ("[1]", Reason::NotObject),
+            ("3", Reason::NotObject),
+            (r#"{"org_id":"o","ts":5}"#, Reason::MissingField),
+            (r#"{"event_id":"","org_id":"o","ts":5}"#, Reason::WrongType),
+            (r#"{"event_id":"e","org_id":"o"}"#, Reason::MissingField),
+            (
+                r#"{"event_id":"e","org_id":"o","ts":true}"#,
+                Reason::WrongType,
+            ),
+            (
+                r#"{"event_id":"e","org_id":"o","ts":-1}"#,
+                Reason::WrongType,
+            ),
+            (
+                r#"{"event_id":"e","org_id":"o","ts":5,"status":true}"#,
+                Reason::WrongType,
+            ),
+            (
+                r#"{"event_id":"e","org_id":"o","ts":5,"categories":[1]}"#,
+                Reason::WrongType,
+            ),
+            (r#"{"event_id":"e","org_id":"o","ts":5} x"#, Reason::NotJson),
+        ] {
+            assert_eq!(reason(raw), Some(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_normalised_time() {
+        let e = Schema::new()
+            .decode(br#"{"event_id":"e","org_id":"o","ts":"1970-01-01T00:00:01Z"}"#)
+            .unwrap();
+        assert_eq!(e.ts, 1000);
+        assert_eq!(e.slot(EVENT_TYPE), &Value::Str("request".into()));
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!(
+            r#"{{"event_id":"e","org_id":"o","ts":5,"x":{}{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert_eq!(reason(&deep), Some(Reason::NotJson));
+        let fine = format!(
+            r#"{{"event_id":"e","org_id":"o","ts":5,"x":{}{}}}"#,
+            "[".repeat(99),
+            "]".repeat(99)
+        );
+        assert_eq!(reason(&fine), None);
+    }
+}

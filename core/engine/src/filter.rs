@@ -1,0 +1,437 @@
+//! Compiled `where:` filters (docs/rules.md, "Filters"), evaluated on decoded events.
+//!
+//! Values are compared with JSON typing: a boolean is never a number, numbers compare by value
+//! (`1` equals `1.0`), a string equals only a string. Conditions have no side effects, so the
+//! cheaper ones of an `all`/`any` are tested first.
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+
+use serde_json::Value as Json;
+use signalfire_matcher::Pattern;
+
+use crate::event::{Event, Schema};
+use crate::rule::FilterSpec;
+use crate::value::{Number, Value};
+
+/// A field path: the top-level field's slot, then keys into nested objects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Path {
+    pub slot: usize,
+    pub rest: Box<[Box<str>]>,
+}
+
+static NULL: Value = Value::Null;
+
+impl Path {
+    pub fn new(schema: &mut Schema, parts: &[String]) -> Path {
+        Path {
+            slot: schema.slot(&parts[0]),
+            rest: parts[1..].iter().map(|p| p.as_str().into()).collect(),
+        }
+    }
+
+    /// The field's value in `event`; `Null` when it (or an object on the way) is missing.
+    pub fn get<'e>(&self, event: &'e Event) -> &'e Value {
+        let mut v = event.slot(self.slot);
+        for part in self.rest.iter() {
+            match v.get(part) {
+                Some(inner) => v = inner,
+                None => return &NULL,
+            }
+        }
+        v
+    }
+}
+
+/// A filter argument: one JSON scalar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Bool(bool),
+    Num(Number),
+    Str(Box<str>),
+}
+
+impl Arg {
+    fn from_json(v: &Json) -> Result<Arg, String> {
+        match v {
+            Json::Bool(b) => Ok(Arg::Bool(*b)),
+            Json::String(s) => Ok(Arg::Str(s.as_str().into())),
+            Json::Number(n) => Ok(Arg::Num(json_number(n))),
+            other => Err(format!("expected a scalar argument, got {other}")),
+        }
+    }
+
+    /// JSON-typed equality of a value with this argument.
+    fn equals(&self, v: &Value) -> bool {
+        match (self, v) {
+            (Arg::Bool(a), Value::Bool(b)) => a == b,
+            (Arg::Str(a), Value::Str(b)) => a == b,
+            (Arg::Num(a), _) => v
+                .as_number()
+                .is_some_and(|n| compare(n, *a) == Some(Ordering::Equal)),
+            _ => false,
+        }
+    }
+}
+
+pub fn json_number(n: &serde_json::Number) -> Number {
+    if let Some(i) = n.as_i64() {
+        Number::Int(i128::from(i))
+    } else if let Some(u) = n.as_u64() {
+        Number::Int(i128::from(u))
+    } else {
+        Number::Float(n.as_f64().unwrap_or(f64::NAN))
+    }
+}
+
+/// Exact comparison of two numbers, as Python compares an int with a float.
+pub fn compare(a: Number, b: Number) -> Option<Ordering> {
+    match (a, b) {
+        (Number::Int(x), Number::Int(y)) => Some(x.cmp(&y)),
+        (Number::Float(x), Number::Float(y)) => x.partial_cmp(&y),
+        (Number::Int(x), Number::Float(y)) => compare_int_float(x, y),
+        (Number::Float(x), Number::Int(y)) => compare_int_float(y, x).map(Ordering::reverse),
+    }
+}
+
+fn compare_int_float(i: i128, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 1.7e38 {
+        return Some(Ordering::Less);
+    }
+    if f <= -1.7e38 {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.floor();
+    match i.cmp(&(whole as i128)) {
+        Ordering::Equal if f > whole => Some(Ordering::Less),
+        other => Some(other),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Test {
+    Eq(Arg),
+    In(Box<[Arg]>),
+    Cmp(Ordering, bool, Number),
+    ContainsStr(Box<str>),
+    Contains(Arg),
+    StartsWith(Box<[Box<str>]>),
+    EndsWith(Box<[Box<str>]>),
+    Regex(Pattern),
+    Cidr(Box<[Network]>),
+    Exists(bool),
+}
+
+impl Test {
+    fn cost(&self) -> u32 {
+        match self {
+            Test::Regex(_) => 4,
+            Test::Cidr(_) => 3,
+            Test::ContainsStr(_) | Test::Contains(_) | Test::StartsWith(_) | Test::EndsWith(_) => 2,
+            _ => 1,
+        }
+    }
+
+    fn holds(&self, v: &Value) -> bool {
+        match self {
+            Test::Eq(arg) => arg.equals(v),
+            Test::In(args) => args.iter().any(|a| a.equals(v)),
+            Test::Cmp(want, or_equal, arg) => v.as_number().is_some_and(|n| {
+                compare(n, *arg).is_some_and(|o| o == *want || (*or_equal && o.is_eq()))
+            }),
+            Test::ContainsStr(s) => match v {
+                Value::Str(text) => text.contains(&**s),
+                Value::List(items) => items.iter().any(|x| x.as_str() == Some(s)),
+                _ => false,
+            },
+            Test::Contains(arg) => match v {
+                Value::List(items) => items.iter().any(|x| arg.equals(x)),
+                _ => false,
+            },
+            Test::StartsWith(options) => v
+                .as_str()
+                .is_some_and(|t| options.iter().any(|o| t.starts_with(&**o))),
+            Test::EndsWith(options) => v
+                .as_str()
+                .is_some_and(|t| options.iter().any(|o| t.ends_with(&**o))),
+            Test::Regex(p) => v.as_str().is_some_and(|t| p.search(t)),
+            Test::Cidr(nets) => v
+                .as_str()
+                .and_then(parse_address)
+                .is_some_and(|a| nets.iter().any(|n| n.contains(a))),
+            Test::Exists(want) => !matches!(v, Value::Null) == *want,
+        }
+    }
+}
+
+/// A compiled filter tree.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    Cond {
+        path: Path,
+        test: Test,
+        negate: bool,
+    },
+    All(Box<[Filter]>),
+    Any(Box<[Filter]>),
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    pub fn compile(spec: &FilterSpec, schema: &mut Schema) -> Result<Filter, String> {
+        let mut f = compile(spec, schema)?;
+        f.order();
+        Ok(f)
+    }
+
+    pub fn matches(&self, event: &Event) -> bool {
+        match self {
+            Filter::Cond { path, test, negate } => test.holds(path.get(event)) != *negate,
+            Filter::All(items) => items.iter().all(|f| f.matches(event)),
+            Filter::Any(items) => items.iter().any(|f| f.matches(event)),
+            Filter::Not(item) => !item.matches(event),
+        }
+    }
+
+    fn cost(&self) -> u32 {
+        match self {
+            Filter::Cond { path, test, .. } => test.cost() + path.rest.len() as u32,
+            Filter::Not(item) => item.cost(),
+            Filter::All(items) | Filter::Any(items) => items.iter().map(Filter::cost).sum(),
+        }
+    }
+
+    fn order(&mut self) {
+        match self {
+            Filter::All(items) | Filter::Any(items) => {
+                items.iter_mut().for_each(Filter::order);
+                items.sort_by_key(Filter::cost);
+            }
+            Filter::Not(item) => item.order(),
+            Filter::Cond { .. } => {}
+        }
+    }
+}
+
+fn compile(spec: &FilterSpec, schema: &mut Schema) -> Result<Filter, String> {
+    Ok(match spec {
+        FilterSpec::All { items } => Filter::All(compile_all(items, schema)?),
+        FilterSpec::Any { items } => Filter::Any(compile_all(items, schema)?),
+        FilterSpec::Not { item } => Filter::Not(Box::new(compile(item, schema)?)),
+        FilterSpec::Cond { path, op, arg } => {
+            if path.is_empty() {
+                return Err("a condition needs a field".to_string());
+            }
+            let (test, negate) = test(op, arg)?;
+            Filter::Cond {
+                path: Path::new(schema, path),
+                test,
+                negate,
+            }
+        }
+    })
+}
+
+fn compile_all(items: &[FilterSpec], schema: &mut Schema) -> Result<Box<[Filter]>, String> {
+    items.iter().map(|f| compile(f, schema)).collect()
+}
+
+fn strings(arg: &Json) -> Result<Box<[Box<str>]>, String> {
+    let items: Vec<&Json> = match arg {
+        Json::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|v| {
+            v.as_str()
+                .map(Into::into)
+                .ok_or_else(|| format!("expected strings, got {v}"))
+        })
+        .collect()
+}
+
+fn test(op: &str, arg: &Json) -> Result<(Test, bool), String> {
+    Ok(match op {
+        "eq" | "ne" => (Test::Eq(Arg::from_json(arg)?), op == "ne"),
+        "in" | "not_in" => {
+            let items = arg.as_array().ok_or("`in` expects a list")?;
+            let args = items.iter().map(Arg::from_json).collect::<Result<_, _>>()?;
+            (Test::In(args), op == "not_in")
+        }
+        "gt" | "gte" | "lt" | "lte" => {
+            let n = match arg {
+                Json::Number(n) => json_number(n),
+                other => return Err(format!("`{op}` expects a number, got {other}")),
+            };
+            let want = if op.starts_with('g') {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+            (Test::Cmp(want, op.ends_with('e'), n), false)
+        }
+        "contains" => match arg {
+            Json::String(s) => (Test::ContainsStr(s.as_str().into()), false),
+            other => (Test::Contains(Arg::from_json(other)?), false),
+        },
+        "startswith" => (Test::StartsWith(strings(arg)?), false),
+        "endswith" => (Test::EndsWith(strings(arg)?), false),
+        "regex" => {
+            let source = arg.as_str().ok_or("`regex` expects a string")?;
+            (Test::Regex(Pattern::new(source).map_err(|e| e.0)?), false)
+        }
+        "cidr" => {
+            let nets = strings(arg)?
+                .iter()
+                .map(|t| Network::parse(t).ok_or_else(|| format!("invalid cidr {t:?}")))
+                .collect::<Result<_, _>>()?;
+            (Test::Cidr(nets), false)
+        }
+        "exists" => (
+            Test::Exists(arg.as_bool().ok_or("`exists` expects true or false")?),
+            false,
+        ),
+        other => return Err(format!("unknown operator {other:?}")),
+    })
+}
+
+/// An IP network as `ipaddress.ip_network(text, strict=False)` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+fn parse_address(text: &str) -> Option<IpAddr> {
+    // An IPv6 scope (`fe80::1%eth0`) does not change which networks hold the address.
+    let bare = match text.split_once('%') {
+        Some((addr, scope)) if addr.contains(':') && !scope.is_empty() => addr,
+        _ => text,
+    };
+    bare.parse().ok()
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Option<Network> {
+        let (addr_text, prefix_text) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr_text.parse().ok()?;
+        let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix_text {
+            None => bits,
+            Some(p) if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) => {
+                let n: u8 = p.parse().ok()?;
+                if n > bits {
+                    return None;
+                }
+                n
+            }
+            Some(mask) if addr.is_ipv4() => ipv4_mask_prefix(mask)?,
+            Some(_) => return None,
+        };
+        Some(Network { addr, prefix })
+    }
+
+    fn contains(&self, a: IpAddr) -> bool {
+        match (self.addr, a) {
+            (IpAddr::V4(net), IpAddr::V4(x)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(x) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(x)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(x) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A dotted netmask (`255.255.0.0`) or hostmask (`0.0.255.255`) as a prefix length.
+fn ipv4_mask_prefix(mask: &str) -> Option<u8> {
+    let m = u32::from(mask.parse::<std::net::Ipv4Addr>().ok()?);
+    if m.leading_ones() + m.trailing_zeros() == 32 {
+        return Some(m.leading_ones() as u8);
+    }
+    if m.leading_zeros() + m.trailing_ones() == 32 {
+        return Some(m.leading_zeros() as u8);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(filter: &str, event: &str) -> bool {
+        let spec: FilterSpec = serde_json::from_str(filter).unwrap();
+        let mut schema = Schema::new();
+        let f = Filter::compile(&spec, &mut schema).unwrap();
+        let e = schema.decode(event.as_bytes()).unwrap();
+        f.matches(&e)
+    }
+
+    fn cond(path: &str, op: &str, arg: &str) -> String {
+        format!(r#"{{"kind":"cond","path":["{path}"],"op":"{op}","arg":{arg}}}"#)
+    }
+
+    const EV: &str = r#"{"event_id":"e","org_id":"o","ts":1,"status":1,"flagged":true,
+        "ip":"10.1.2.3","categories":["a","b"],"attrs":{"plan":"free","n":2.5}}"#;
+
+    #[test]
+    fn json_typing() {
+        assert!(check(&cond("status", "eq", "1.0"), EV));
+        assert!(!check(&cond("status", "eq", "true"), EV));
+        assert!(!check(&cond("flagged", "eq", "1"), EV));
+        assert!(check(&cond("flagged", "eq", "true"), EV));
+        assert!(check(&cond("status", "in", r#"["1", 1]"#), EV));
+        assert!(!check(&cond("status", "in", r#"["1", true]"#), EV));
+        assert!(check(&cond("status", "ne", r#""1""#), EV));
+    }
+
+    #[test]
+    fn operators() {
+        assert!(check(&cond("status", "gte", "1"), EV));
+        assert!(!check(&cond("status", "gt", "1"), EV));
+        assert!(!check(&cond("flagged", "gt", "0"), EV));
+        assert!(check(&cond("categories", "contains", r#""b""#), EV));
+        assert!(check(&cond("ip", "contains", r#"".2.""#), EV));
+        assert!(check(&cond("ip", "startswith", r#"["9", "10."]"#), EV));
+        assert!(check(&cond("ip", "cidr", r#""10.0.0.0/8""#), EV));
+        assert!(!check(&cond("ip", "cidr", r#""10.0.0.0/255.255.0.0""#), EV));
+        assert!(check(&cond("ip", "regex", r#""^10\\.1""#), EV));
+        assert!(check(&cond("country", "exists", "false"), EV));
+        let nested = r#"{"kind":"cond","path":["attrs","n"],"op":"lt","arg":3}"#;
+        assert!(check(nested, EV));
+        let missing = r#"{"kind":"cond","path":["ip","x"],"op":"exists","arg":true}"#;
+        assert!(!check(missing, EV));
+    }
+
+    #[test]
+    fn exact_int_float_comparison() {
+        let big = Number::Int(9_007_199_254_740_993);
+        assert_eq!(
+            compare(big, Number::Float(9_007_199_254_740_992.0)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(Number::Int(2), Number::Float(2.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(Number::Float(-2.5), Number::Int(-3)),
+            Some(Ordering::Greater)
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Signalfire's detection engine: decoding usage events, rule filters, group keys, the eight
+//! detectors and the alert lifecycle, over batches of raw record values, in event time.
+//!
+//! Pure: no I/O and no clock. The Python package wraps it (`signalfire._core`) and owns rule
+//! loading, rendering and everything that talks to Kafka.
+
+pub mod alert;
+pub mod clock;
+pub mod detectors;
+pub mod engine;
+pub mod event;
+pub mod filter;
+pub mod isotime;
+pub mod lifecycle;
+pub mod rule;
+pub mod select;
+pub mod value;

@@ -1,0 +1,137 @@
+//! What a rule selects from a batch: events passing `where`, with every `group_by` field a
+//! scalar, and a usable value for the detector (a number, a scalar, the truth of one filter, or
+//! a non-zero bit mask of step filters).
+
+use crate::alert::Key;
+use crate::event::{Event, Schema};
+use crate::filter::{Filter, Path};
+use crate::rule::{Aggregate, DetectorType, RuleSpec};
+use crate::value::{Number, Scalar};
+
+/// The detector's value of one selected event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    None,
+    Num(Number),
+    Scalar(Scalar),
+    Flag(bool),
+    Mask(u32),
+}
+
+#[derive(Debug, Clone)]
+enum ValueMode {
+    None,
+    Number(Path),
+    Scalar(Path),
+    Flag(Filter),
+    Mask(Box<[Filter]>),
+}
+
+/// A rule's selected events of one batch: positions, group keys and values, in batch order.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub idxs: Vec<usize>,
+    pub keys: Vec<Key>,
+    pub vals: Vec<Val>,
+}
+
+impl Selection {
+    pub fn len(&self) -> usize {
+        self.idxs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.idxs.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Selector {
+    filter: Filter,
+    group: Box<[Path]>,
+    value: ValueMode,
+}
+
+impl Selector {
+    pub fn new(rule: &RuleSpec, schema: &mut Schema) -> Result<Selector, String> {
+        let filter = Filter::compile(&rule.filter, schema)?;
+        let group = rule.group_by.iter().map(|p| Path::new(schema, p)).collect();
+        let d = &rule.detect;
+        let field = |schema: &mut Schema| -> Result<Path, String> {
+            let parts = d.field.as_ref().ok_or("detect.field is required")?;
+            Ok(Path::new(schema, parts))
+        };
+        let value = match d.kind {
+            DetectorType::Threshold if d.aggregate != Aggregate::Count => {
+                ValueMode::Number(field(schema)?)
+            }
+            DetectorType::Spike if d.aggregate == Aggregate::Sum => {
+                ValueMode::Number(field(schema)?)
+            }
+            DetectorType::Distinct | DetectorType::NewValue => ValueMode::Scalar(field(schema)?),
+            DetectorType::Ratio => {
+                let numerator = d.numerator.as_ref().ok_or("detect.numerator is required")?;
+                ValueMode::Flag(Filter::compile(numerator, schema)?)
+            }
+            DetectorType::Sequence => ValueMode::Mask(
+                d.steps
+                    .iter()
+                    .map(|s| Filter::compile(&s.filter, schema))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => ValueMode::None,
+        };
+        Ok(Selector {
+            filter,
+            group,
+            value,
+        })
+    }
+
+    /// The key and value of one event, or None if the rule does not select it.
+    pub fn select(&self, e: &Event) -> Option<(Key, Val)> {
+        let mut parts = Vec::with_capacity(self.group.len());
+        for path in self.group.iter() {
+            parts.push(path.get(e).scalar()?);
+        }
+        if !self.filter.matches(e) {
+            return None;
+        }
+        let val = match &self.value {
+            ValueMode::None => Val::None,
+            ValueMode::Number(p) => Val::Num(p.get(e).as_number()?),
+            ValueMode::Scalar(p) => Val::Scalar(p.get(e).scalar()?),
+            ValueMode::Flag(f) => Val::Flag(f.matches(e)),
+            ValueMode::Mask(steps) => {
+                let mask = steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.matches(e))
+                    .fold(0u32, |m, (n, _)| m | (1 << n));
+                if mask == 0 {
+                    return None;
+                }
+                Val::Mask(mask)
+            }
+        };
+        Some((parts.into_boxed_slice(), val))
+    }
+
+    /// Every selected event of a batch.
+    pub fn select_all<'e>(&self, events: impl Iterator<Item = &'e Event>) -> Selection {
+        let mut out = Selection::default();
+        for (i, e) in events.enumerate() {
+            if let Some((key, val)) = self.select(e) {
+                out.idxs.push(i);
+                out.keys.push(key);
+                out.vals.push(val);
+            }
+        }
+        out
+    }
+
+    /// How many events of a batch the rule selects (for counting late events per rule).
+    pub fn count<'e>(&self, events: impl Iterator<Item = &'e Event>) -> usize {
+        events.filter(|e| self.select(e).is_some()).count()
+    }
+}

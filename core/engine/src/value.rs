@@ -1,0 +1,334 @@
+//! JSON values as events carry them, and scalars as keys compare them.
+//!
+//! Keys follow the filters' JSON typing: `true`, `1` and `"1"` are three values, while numbers
+//! compare by value (`1` and `1.0` are one key, spelled `1`), so a group has one spelling and
+//! one dedup key whichever form it saw first.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A decoded JSON value. Integers keep JSON's full unsigned 64-bit range, as the Python side
+/// does; larger literals arrive as floats.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(Box<str>),
+    List(Box<[Value]>),
+    Object(Box<[(Box<str>, Value)]>),
+}
+
+impl Value {
+    /// A field of an object (the last one when a key repeats, as JSON decoders keep).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object(items) => items
+                .iter()
+                .rev()
+                .find(|(k, _)| &**k == name)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as a number, if it is one (booleans are not numbers).
+    pub fn as_number(&self) -> Option<Number> {
+        match *self {
+            Value::Int(i) => Some(Number::Int(i)),
+            Value::Float(f) => Some(Number::Float(f)),
+            _ => None,
+        }
+    }
+
+    /// The key form of a scalar (string, number, boolean); None for null, lists and objects.
+    pub fn scalar(&self) -> Option<Scalar> {
+        match self {
+            Value::Bool(b) => Some(Scalar::Bool(*b)),
+            Value::Int(i) => Some(Scalar::Int(*i)),
+            Value::Float(f) => Some(Scalar::from_float(*f)),
+            Value::Str(s) => Some(Scalar::Str(s.clone())),
+            _ => None,
+        }
+    }
+
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_)
+        )
+    }
+
+    /// Serialized as compact JSON (floats in the shortest form that reads back the same).
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Float(f) => write_float(*f, out),
+            Value::Str(s) => write_str(s, out),
+            Value::List(items) => {
+                out.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            Value::Object(items) => {
+                out.push('{');
+                for (n, (k, v)) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    write_str(k, out);
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+pub fn write_str(s: &str, out: &mut String) {
+    // serde_json escapes exactly what JSON requires; a str cannot fail to serialize.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+pub fn write_float(f: f64, out: &mut String) {
+    if f.is_finite() {
+        let mut buf = ryu_like(f);
+        if !buf.contains(['.', 'e', 'E']) {
+            buf.push_str(".0");
+        }
+        out.push_str(&buf);
+    } else {
+        out.push_str("null");
+    }
+}
+
+fn ryu_like(f: f64) -> String {
+    // serde_json prints floats with ryu: the shortest text that reads back as the same f64.
+    serde_json::to_string(&f).unwrap_or_else(|_| "null".to_string())
+}
+
+/// A number as aggregates see it: integers stay exact, floats are floats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i128),
+    Float(f64),
+}
+
+impl Number {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+}
+
+/// Largest magnitude at which a whole float becomes an integer key (JSON's integer range).
+const WHOLE_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+
+/// One element of a group key, a distinct value or a known value: a JSON scalar compared by
+/// JSON type, numbers by value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i128),
+    /// A float that is not a whole number, by its bits (JSON has no NaN).
+    Float(u64),
+    Str(Box<str>),
+}
+
+impl Scalar {
+    pub fn from_float(f: f64) -> Scalar {
+        if f.fract() == 0.0 && f.abs() < WHOLE_LIMIT {
+            Scalar::Int(f as i128)
+        } else {
+            // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
+            Scalar::Float(f.to_bits())
+        }
+    }
+
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Scalar::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Scalar::Int(i) => out.push_str(&i.to_string()),
+            Scalar::Float(bits) => write_float(f64::from_bits(*bits), out),
+            Scalar::Str(s) => write_str(s, out),
+        }
+    }
+
+    /// The text sorting ties of `evidence.top` (Python's `str()` of the value).
+    pub fn sort_text(&self) -> String {
+        match self {
+            Scalar::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(bits) => python_float_repr(f64::from_bits(*bits)),
+            Scalar::Str(s) => s.to_string(),
+        }
+    }
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, with Python's exponent rules.
+pub fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    // `{:e}` gives the shortest round-trip digits as d.ddddde[-]x.
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if negative { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        // positional notation
+        let point = exp + 1;
+        let text = if point <= 0 {
+            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+        } else if (point as usize) >= digits.len() {
+            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
+        };
+        format!("{sign}{text}")
+    } else {
+        let rest = &digits[1..];
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let esign = if exp < 0 { "-" } else { "+" };
+        format!("{sign}{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v as i128))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Int(v as i128))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.into()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v.into_boxed_str()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(Value::List(items.into_boxed_slice()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut items: Vec<(Box<str>, Value)> = Vec::new();
+        while let Some(key) = map.next_key::<Box<str>>()? {
+            let value = map.next_value::<Value>()?;
+            // A repeated key keeps its first position and its last value, as Python dicts do.
+            if let Some(slot) = items.iter_mut().find(|(k, _)| *k == key) {
+                slot.1 = value;
+            } else {
+                items.push((key, value));
+            }
+        }
+        Ok(Value::Object(items.into_boxed_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_floats_are_integer_keys() {
+        assert_eq!(Scalar::from_float(3.0), Scalar::Int(3));
+        assert_eq!(Scalar::from_float(-0.0), Scalar::Int(0));
+        assert_ne!(Scalar::from_float(3.5), Scalar::Int(3));
+        assert_ne!(Scalar::Bool(true), Scalar::Int(1));
+    }
+
+    #[test]
+    fn python_float_text() {
+        for (f, text) in [
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (123456789012345.6, "123456789012345.6"),
+            (-2.5e20, "-2.5e+20"),
+        ] {
+            assert_eq!(python_float_repr(f), text);
+        }
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value() {
+        let v: Value = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(v.get("a"), Some(&Value::Int(3)));
+        let mut out = String::new();
+        v.write_json(&mut out);
+        assert_eq!(out, r#"{"a":3,"b":2}"#);
+    }
+}

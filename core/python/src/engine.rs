@@ -1,0 +1,191 @@
+//! `Core`: the detection engine over batches of raw record values.
+//!
+//! Results cross into Python as plain tuples, dicts and scalars (alerts are rare; the per-event
+//! work never leaves Rust). `signalfire.engine.core` turns them into the typed `Alert`s that
+//! `alerting/` renders.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use signalfire_engine::alert::{Alert, Evidence, Measure};
+use signalfire_engine::engine::Engine;
+use signalfire_engine::rule::{RuleSpec, Settings};
+use signalfire_engine::value::{Number, Scalar};
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &[u8]) -> PyResult<T> {
+    serde_json::from_slice(json).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+fn scalar<'py>(py: Python<'py>, s: &Scalar) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match s {
+        Scalar::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
+        Scalar::Float(bits) => f64::from_bits(*bits).into_pyobject(py)?.into_any(),
+        Scalar::Str(t) => (&**t).into_pyobject(py)?.into_any(),
+    })
+}
+
+fn measure<'py>(py: Python<'py>, m: &Measure) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match m {
+        Measure::Null => py.None().into_bound(py),
+        Measure::Num(Number::Int(i)) => i.into_pyobject(py)?.into_any(),
+        Measure::Num(Number::Float(f)) => f.into_pyobject(py)?.into_any(),
+        Measure::Scalar(s) => scalar(py, s)?,
+        Measure::Text(t) => t.into_pyobject(py)?.into_any(),
+    })
+}
+
+/// (value, window_start, window_end, sample_event_ids, top, extra, counted_since, counted_events)
+fn evidence<'py>(py: Python<'py>, ev: &Evidence) -> PyResult<Bound<'py, PyTuple>> {
+    let ids = PyTuple::new(py, ev.sample_event_ids.iter().map(|s| &**s))?;
+    let top = PyDict::new(py);
+    for (field, values) in &ev.top {
+        let pairs = PyList::empty(py);
+        for (v, n) in values {
+            pairs.append(PyTuple::new(
+                py,
+                [scalar(py, v)?, n.into_pyobject(py)?.into_any()],
+            )?)?;
+        }
+        top.set_item(field, pairs)?;
+    }
+    let extra = PyDict::new(py);
+    for (name, m) in &ev.extra {
+        extra.set_item(*name, measure(py, m)?)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            measure(py, &ev.value)?,
+            ev.window_start.into_pyobject(py)?.into_any(),
+            ev.window_end.into_pyobject(py)?.into_any(),
+            ids.into_any(),
+            top.into_any(),
+            extra.into_any(),
+            ev.counted_since.into_pyobject(py)?.into_any(),
+            ev.counted_events.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+/// (rule index, action, group values, at, evidence)
+fn alerts<'py>(py: Python<'py>, alerts: &[Alert]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for a in alerts {
+        let tr = &a.transition;
+        let key = PyTuple::new(
+            py,
+            tr.key
+                .iter()
+                .map(|s| scalar(py, s))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?;
+        out.append(PyTuple::new(
+            py,
+            [
+                a.rule.into_pyobject(py)?.into_any(),
+                tr.action.as_str().into_pyobject(py)?.into_any(),
+                key.into_any(),
+                tr.at.into_pyobject(py)?.into_any(),
+                evidence(py, &tr.evidence)?.into_any(),
+            ],
+        )?)?;
+    }
+    Ok(out)
+}
+
+/// The compiled engine for one rule set (rules and settings as JSON from the Python loader).
+#[pyclass(module = "signalfire._core")]
+pub struct Core {
+    engine: Engine,
+}
+
+#[pymethods]
+impl Core {
+    #[new]
+    fn new(rules: &[u8], settings: &[u8]) -> PyResult<Self> {
+        let rules: Vec<RuleSpec> = parse("rules", rules)?;
+        let settings: Settings = parse("settings", settings)?;
+        let engine = Engine::new(rules, settings).map_err(PyValueError::new_err)?;
+        Ok(Core { engine })
+    }
+
+    /// Decode and apply a batch: (alerts, dead letters as (index, reason, message), late).
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        records: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let held: Vec<Bound<'py, PyBytes>> = records
+            .iter()
+            .map(|r| r.cast_into::<PyBytes>().map_err(PyErr::from))
+            .collect::<PyResult<_>>()?;
+        let raw: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
+        let out = self.engine.process(&raw);
+        let dead = PyList::empty(py);
+        for (n, err) in &out.dead_letters {
+            dead.append((*n, err.reason.as_str(), err.message.as_str()))?;
+        }
+        PyTuple::new(
+            py,
+            [
+                alerts(py, &out.alerts)?.into_any(),
+                dead.into_any(),
+                out.late.into_pyobject(py)?.into_any(),
+            ],
+        )
+    }
+
+    fn advance<'py>(&mut self, py: Python<'py>, now: i64) -> PyResult<Bound<'py, PyList>> {
+        let out = self.engine.advance(now);
+        alerts(py, &out)
+    }
+
+    fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = self.engine.flush();
+        alerts(py, &out)
+    }
+
+    fn reload(&mut self, rules: &[u8]) -> PyResult<()> {
+        let rules: Vec<RuleSpec> = parse("rules", rules)?;
+        self.engine.reload(rules).map_err(PyValueError::new_err)
+    }
+
+    /// Per rule: (matches, triggers, resolves, cap_evictions, partials_dropped, late).
+    fn stats(&self) -> Vec<(u64, u64, u64, u64, u64, u64)> {
+        self.engine
+            .stats()
+            .iter()
+            .zip(self.engine.late_by_rule())
+            .map(|(s, late)| {
+                (
+                    s.matches,
+                    s.triggers,
+                    s.resolves,
+                    s.cap_evictions,
+                    s.partials_dropped,
+                    *late,
+                )
+            })
+            .collect()
+    }
+
+    fn group_counts(&self) -> Vec<usize> {
+        self.engine.group_counts()
+    }
+
+    #[getter]
+    fn now(&self) -> i64 {
+        self.engine.now()
+    }
+
+    #[getter]
+    fn watermark(&self) -> i64 {
+        self.engine.watermark()
+    }
+
+    #[getter]
+    fn late(&self) -> u64 {
+        self.engine.late()
+    }
+}

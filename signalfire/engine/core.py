@@ -1,0 +1,168 @@
+"""The compiled engine (`signalfire._core.Core`) behind a typed Python API.
+
+Rules are loaded and checked in Python (which owns `file:line` errors) and handed to the core
+as JSON; the core decodes raw record values, selects, detects and runs the alert lifecycle, and
+hands back alerts as plain tuples that become the `Alert`s `alerting/` renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from signalfire._core import Core
+from signalfire.engine.alert import Action, Alert, Evidence
+from signalfire.engine.settings import EngineSettings
+from signalfire.engine.stats import RuleStats
+from signalfire.events import DeadLetterReason
+from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Rule
+
+
+def filter_ir(node: Filter) -> dict[str, Any]:
+    if isinstance(node, Cond):
+        return {"kind": "cond", "path": list(node.path), "op": node.op, "arg": node.arg}
+    if isinstance(node, AllOf):
+        return {"kind": "all", "items": [filter_ir(x) for x in node.items]}
+    if isinstance(node, AnyOf):
+        return {"kind": "any", "items": [filter_ir(x) for x in node.items]}
+    return {"kind": "not", "item": filter_ir(node.item)}
+
+
+def rule_ir(rule: Rule) -> dict[str, Any]:
+    """A checked rule as the core reads it."""
+    d = rule.detect
+    return {
+        "id": rule.id,
+        "version": rule.version,
+        "where": filter_ir(rule.where),
+        "group_by": [list(p) for p in rule.group_by],
+        "detect": {
+            "type": d.type,
+            "window_ms": d.window_ms,
+            "bucket_ms": d.bucket_ms,
+            "aggregate": d.aggregate,
+            "field": list(d.field) if d.field is not None else None,
+            "op": d.op,
+            "threshold": float(d.threshold),
+            "numerator": filter_ir(d.numerator) if d.numerator is not None else None,
+            "min_count": d.min_count,
+            "factor": float(d.factor),
+            "baseline_windows": d.baseline_windows,
+            "direction": d.direction,
+            "baseline": d.baseline,
+            "seasonality_ms": d.seasonality_ms,
+            "lookback_ms": d.lookback_ms,
+            "warmup_ms": d.warmup_ms,
+            "steps": [
+                {"where": filter_ir(s.where), "count": s.count, "absent": s.absent} for s in d.steps
+            ],
+            "within_ms": d.within_ms,
+        },
+        "for_ms": rule.for_ms,
+        "resolve_after_ms": rule.resolve_after_ms,
+        "throttle_ms": rule.throttle_ms,
+        "evidence_top": [list(p) for p in rule.evidence_top],
+        "max_groups": rule.max_groups,
+    }
+
+
+def _rules_json(rules: Sequence[Rule]) -> bytes:
+    return orjson.dumps([rule_ir(r) for r in rules])
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that is not a usable event: its position in the batch, why, and the text of
+    the dead-letter `error` header."""
+
+    index: int
+    reason: DeadLetterReason
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    alerts: list[Alert]
+    dead_letters: list[DeadLetter]
+    late: int
+
+
+class CoreEngine:
+    """The engine over raw record values: `process`, `advance`, `flush`, `reload`."""
+
+    def __init__(self, rules: Sequence[Rule], settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.rules = tuple(rules)
+        self.core = Core(
+            _rules_json(self.rules),
+            orjson.dumps(
+                {
+                    "allowed_lateness_ms": self.settings.allowed_lateness_ms,
+                    "max_groups": self.settings.max_groups,
+                    "sample_ids": self.settings.sample_ids,
+                }
+            ),
+        )
+
+    def reload(self, rules: Sequence[Rule]) -> None:
+        """Switch to a new rule set; rules whose id and version are unchanged keep their state."""
+        self.core.reload(_rules_json(rules))
+        self.rules = tuple(rules)
+
+    def process(self, records: list[bytes]) -> Processed:
+        alerts, dead, late = self.core.process(records)
+        return Processed(
+            self._alerts(alerts),
+            [DeadLetter(n, DeadLetterReason(reason), text) for n, reason, text in dead],
+            late,
+        )
+
+    def advance(self, now: int) -> list[Alert]:
+        """Move the stream clock to `now` without events: windows drain, timers fire."""
+        return self._alerts(self.core.advance(now))
+
+    def flush(self) -> list[Alert]:
+        """End of input: the watermark becomes the highest event time seen."""
+        return self._alerts(self.core.flush())
+
+    @property
+    def now(self) -> int:
+        return self.core.now
+
+    @property
+    def watermark(self) -> int:
+        return self.core.watermark
+
+    @property
+    def late(self) -> int:
+        return self.core.late
+
+    def stats(self) -> list[tuple[RuleStats, int]]:
+        """Per rule: its counts and its late events."""
+        return [(RuleStats(m, t, r, c, p), late) for m, t, r, c, p, late in self.core.stats()]
+
+    def group_counts(self) -> dict[str, int]:
+        return {r.id: n for r, n in zip(self.rules, self.core.group_counts(), strict=True)}
+
+    def _alerts(self, raw: list[Any]) -> list[Alert]:
+        out = []
+        for n, action, key, at, ev in raw:
+            rule = self.rules[n]
+            value, start, end, ids, top, extra, since, counted = ev
+            evidence = Evidence(
+                value=value,
+                window_start=start,
+                window_end=end,
+                sample_event_ids=ids,
+                top={k: [(v, c) for v, c in pairs] for k, pairs in top.items()},
+                extra=extra,
+                counted_since=since,
+                counted_events=counted,
+            )
+            group = tuple(zip(rule.group_names, key, strict=True))
+            act: Action = "trigger" if action == "trigger" else "resolve"
+            out.append(Alert(rule.id, act, group, at, evidence))
+        return out

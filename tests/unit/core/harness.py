@@ -1,0 +1,56 @@
+"""Runs one script through the Python reference engine and the compiled core."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.core import CoreEngine
+from signalfire.events import EventError, decode
+from signalfire.rules.model import Rule
+from tests.unit.core.scripts import Advance, Step
+
+# One line per step: the alerts (their repr tells 1 from 1.0 from True) and dead letters.
+Trace = list[str]
+
+
+def reference(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> Trace:
+    engine = Engine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
+    trace: Trace = []
+    for step in script:
+        if isinstance(step, Advance):
+            trace.append(f"advance {step.now}: {engine.advance(step.now)!r}")
+            continue
+        events, dead = [], []
+        for n, raw in enumerate(step.records):
+            try:
+                events.append(decode(raw))
+            except EventError as exc:
+                dead.append((n, exc.reason.value))
+        trace.append(f"batch: {engine.process(events)!r} dead {dead} late {engine.late}")
+    trace.append(f"flush: {engine.flush()!r}")
+    stats = [(d.stats, n) for d, n in zip(engine.detectors, engine.late_by_rule, strict=True)]
+    trace.append(f"stats: {stats}")
+    return trace
+
+
+def compiled(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> Trace:
+    engine = CoreEngine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
+    trace: Trace = []
+    for step in script:
+        if isinstance(step, Advance):
+            trace.append(f"advance {step.now}: {engine.advance(step.now)!r}")
+            continue
+        out = engine.process(list(step.records))
+        dead = [(d.index, d.reason.value) for d in out.dead_letters]
+        trace.append(f"batch: {out.alerts!r} dead {dead} late {engine.late}")
+    trace.append(f"flush: {engine.flush()!r}")
+    trace.append(f"stats: {engine.stats()}")
+    return trace
+
+
+def assert_same(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> None:
+    want = reference(rules, script, lateness_ms)
+    got = compiled(rules, script, lateness_ms)
+    for n, (w, g) in enumerate(zip(want, got, strict=True)):
+        assert g == w, f"step {n} differs:\n core: {g}\n  ref: {w}"
