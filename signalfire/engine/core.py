@@ -93,19 +93,35 @@ class Processed:
 class CoreEngine:
     """The engine over raw record values: `process`, `advance`, `flush`, `reload`."""
 
-    def __init__(self, rules: Sequence[Rule], settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        settings: EngineSettings | None = None,
+        saved: bytes | None = None,
+    ) -> None:
+        """With `saved` (from `save()`), the engine takes over that state: rules whose id and
+        version are unchanged keep theirs. A state it cannot read raises SnapshotError."""
         self.settings = settings or EngineSettings()
         self.rules = tuple(rules)
-        self.core = Core(
-            _rules_json(self.rules),
-            orjson.dumps(
-                {
-                    "allowed_lateness_ms": self.settings.allowed_lateness_ms,
-                    "max_groups": self.settings.max_groups,
-                    "sample_ids": self.settings.sample_ids,
-                }
-            ),
+        rules_json = _rules_json(self.rules)
+        settings_json = orjson.dumps(
+            {
+                "allowed_lateness_ms": self.settings.allowed_lateness_ms,
+                "max_groups": self.settings.max_groups,
+                "sample_ids": self.settings.sample_ids,
+            }
         )
+        if saved is None:
+            self.core = Core(rules_json, settings_json)
+        else:
+            self.core = Core.restore(rules_json, settings_json, saved)
+
+    def save(self) -> bytes:
+        """The engine's state in the versioned snapshot format (docs/worker.md)."""
+        return self.core.save()
+
+    def __reduce__(self) -> tuple[type[CoreEngine], tuple[tuple[Rule, ...], EngineSettings, bytes]]:
+        return (CoreEngine, (self.rules, self.settings, self.save()))
 
     def reload(self, rules: Sequence[Rule]) -> None:
         """Switch to a new rule set; rules whose id and version are unchanged keep their state."""

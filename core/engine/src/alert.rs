@@ -1,11 +1,17 @@
 //! What the engine hands to the alert path: one trigger or resolve with its evidence.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
 use crate::value::{Number, Scalar};
 
-/// A group's key: one scalar per `group_by` field.
-pub type Key = Box<[Scalar]>;
+/// A group's key: one scalar per `group_by` field, shared (not copied) by every map that
+/// holds the group.
+pub type Key = Arc<[Scalar]>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     Trigger,
     Resolve,
@@ -21,7 +27,7 @@ impl Action {
 }
 
 /// A JSON value in evidence: what a detector measured, or a detail of it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Measure {
     Null,
     Num(Number),
@@ -36,7 +42,7 @@ impl From<Number> for Measure {
 }
 
 /// The facts behind a transition, as of the moment it happened (event time).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub value: Measure,
     pub window_start: Option<i64>,
@@ -44,7 +50,7 @@ pub struct Evidence {
     pub sample_event_ids: Vec<Box<str>>,
     /// Per `evidence.top` field (dotted name), its most frequent values with their counts.
     pub top: Vec<(String, Vec<(Scalar, u64)>)>,
-    pub extra: Vec<(&'static str, Measure)>,
+    pub extra: Vec<(Cow<'static, str>, Measure)>,
     /// The group's events that `top` and the samples count: from this event time on, this many.
     pub counted_since: Option<i64>,
     pub counted_events: u64,
@@ -66,7 +72,7 @@ impl Default for Evidence {
 }
 
 /// A lifecycle decision for one group, at event time `at`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     pub action: Action,
     pub key: Key,

@@ -10,6 +10,7 @@ use crate::clock::{BatchClock, NEVER};
 use crate::detectors::{make_detector, Drive, RuleStats};
 use crate::event::{Event, EventError, Schema};
 use crate::rule::{RuleSpec, Settings};
+use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
 
 /// What one call produced.
 #[derive(Debug, Default)]
@@ -197,6 +198,60 @@ impl Engine {
 
     pub fn late_by_rule(&self) -> &[u64] {
         &self.late_by_rule
+    }
+
+    /// The engine's state in the snapshot format.
+    pub fn save(&self) -> Result<Vec<u8>, String> {
+        let rules = self
+            .rules
+            .iter()
+            .zip(&self.detectors)
+            .zip(&self.late_by_rule)
+            .map(|((r, d), late)| {
+                Ok(RuleState {
+                    id: r.id.clone(),
+                    version: r.version.clone(),
+                    late: *late,
+                    detector: d.save()?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        snapshot::encode(&EngineState {
+            now: self.now,
+            seq: self.seq,
+            late: self.late,
+            rules,
+        })
+    }
+
+    /// An engine for `rules` that takes over a saved state: rules with an unchanged id and
+    /// version get their saved detector state, the others start empty.
+    pub fn restore(
+        rules: Vec<RuleSpec>,
+        settings: Settings,
+        saved: &[u8],
+    ) -> Result<Engine, SnapshotError> {
+        let mut engine = Engine::new(rules, settings).map_err(SnapshotError::Corrupt)?;
+        engine.load(saved)?;
+        Ok(engine)
+    }
+
+    fn load(&mut self, saved: &[u8]) -> Result<(), SnapshotError> {
+        let state = snapshot::decode(saved)?;
+        for (n, rule) in self.rules.iter().enumerate() {
+            if let Some(s) = state.rules.iter().find(|s| s.id == rule.id) {
+                self.late_by_rule[n] = s.late;
+                if s.version == rule.version {
+                    self.detectors[n]
+                        .load(&s.detector)
+                        .map_err(|e| SnapshotError::Corrupt(format!("rule {}: {e}", rule.id)))?;
+                }
+            }
+        }
+        self.now = state.now;
+        self.seq = state.seq;
+        self.late = state.late;
+        Ok(())
     }
 }
 

@@ -14,4 +14,5 @@ pub mod isotime;
 pub mod lifecycle;
 pub mod rule;
 pub mod select;
+pub mod snapshot;
 pub mod value;

@@ -12,27 +12,28 @@ use std::collections::BinaryHeap;
 
 use hashlink::LinkedHashMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
+use serde::{Deserialize, Serialize};
 
 use crate::alert::{Action, Evidence, Key, Transition};
 
 /// Asked for a group's evidence at the moment a transition is emitted.
 pub type EvidenceAt<'a> = dyn FnMut(&Key, i64) -> Evidence + 'a;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Policy {
     pub for_ms: i64,
     pub resolve_after_ms: Option<i64>,
     pub throttle_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum State {
     Pending,
     Firing,
     Resolving,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Episode {
     state: State,
     due: i64,
@@ -42,8 +43,10 @@ struct Episode {
     cleared: Option<Evidence>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Lifecycle {
+    /// From the rule: not part of saved state.
+    #[serde(skip)]
     pub policy: Policy,
     episodes: FxHashMap<Key, Episode>,
     /// In trigger order, so the throttles that can no longer matter are at the front.

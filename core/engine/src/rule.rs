@@ -2,7 +2,7 @@
 //! `file:line` errors) and handed over as JSON. Nothing here validates user input again
 //! beyond what the types require.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -142,7 +142,7 @@ pub struct DetectSpec {
 }
 
 /// Engine-wide settings (the worker's flags set them; rules may override `max_groups`).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Settings {
     pub allowed_lateness_ms: i64,
     pub max_groups: usize,

@@ -114,7 +114,7 @@ impl Selector {
                 Val::Mask(mask)
             }
         };
-        Some((parts.into_boxed_slice(), val))
+        Some((parts.into(), val))
     }
 
     /// Every selected event of a batch.

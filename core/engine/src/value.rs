@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Serialize;
 
 /// A decoded JSON value. Integers keep JSON's full unsigned 64-bit range, as the Python side
 /// does; larger literals arrive as floats.
@@ -125,7 +126,7 @@ fn ryu_like(f: f64) -> String {
 }
 
 /// A number as aggregates see it: integers stay exact, floats are floats.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub enum Number {
     Int(i128),
     Float(f64),
@@ -145,7 +146,7 @@ const WHOLE_LIMIT: f64 = 18_446_744_073_709_551_616.0;
 
 /// One element of a group key, a distinct value or a known value: a JSON scalar compared by
 /// JSON type, numbers by value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub enum Scalar {
     Bool(bool),
     Int(i128),

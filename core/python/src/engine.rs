@@ -4,12 +4,21 @@
 //! work never leaves Rust). `signalfire.engine.core` turns them into the typed `Alert`s that
 //! `alerting/` renders.
 
+use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use signalfire_engine::alert::{Alert, Evidence, Measure};
 use signalfire_engine::engine::Engine;
 use signalfire_engine::rule::{RuleSpec, Settings};
+use signalfire_engine::snapshot::SnapshotError as Refused;
+
+create_exception!(
+    _core,
+    SnapshotError,
+    PyValueError,
+    "A saved engine state this engine cannot take over (the message is one line)."
+);
 use signalfire_engine::value::{Number, Scalar};
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &[u8]) -> PyResult<T> {
@@ -51,7 +60,7 @@ fn evidence<'py>(py: Python<'py>, ev: &Evidence) -> PyResult<Bound<'py, PyTuple>
     }
     let extra = PyDict::new(py);
     for (name, m) in &ev.extra {
-        extra.set_item(*name, measure(py, m)?)?;
+        extra.set_item(&**name, measure(py, m)?)?;
     }
     PyTuple::new(
         py,
@@ -144,6 +153,22 @@ impl Core {
     fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = self.engine.flush();
         alerts(py, &out)
+    }
+
+    /// An engine for `rules` that takes over the state `saved` (see `save`).
+    #[staticmethod]
+    fn restore(rules: &[u8], settings: &[u8], saved: &[u8]) -> PyResult<Self> {
+        let rules: Vec<RuleSpec> = parse("rules", rules)?;
+        let settings: Settings = parse("settings", settings)?;
+        Engine::restore(rules, settings, saved)
+            .map(|engine| Core { engine })
+            .map_err(|e: Refused| SnapshotError::new_err(e.to_string()))
+    }
+
+    /// The engine's state in the versioned snapshot format (docs/worker.md).
+    fn save<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let saved = self.engine.save().map_err(PyValueError::new_err)?;
+        Ok(PyBytes::new(py, &saved))
     }
 
     fn reload(&mut self, rules: &[u8]) -> PyResult<()> {

@@ -61,6 +61,7 @@ impl Pattern {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pattern>()?;
     m.add_class::<engine::Core>()?;
+    m.add("SnapshotError", m.py().get_type::<engine::SnapshotError>())?;
     m.add("PatternError", m.py().get_type::<PatternError>())?;
     m.add("SIZE_LIMIT", signalfire_matcher::SIZE_LIMIT)?;
     Ok(())

@@ -8,7 +8,7 @@ from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
 from signalfire.events import EventError, decode
 from signalfire.rules.model import Rule
-from tests.unit.core.scripts import Advance, Step
+from tests.unit.core.scripts import Advance, Restart, Step
 
 # One line per step: the alerts (their repr tells 1 from 1.0 from True) and dead letters.
 Trace = list[str]
@@ -18,6 +18,8 @@ def reference(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -
     engine = Engine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
     trace: Trace = []
     for step in script:
+        if isinstance(step, Restart):
+            continue
         if isinstance(step, Advance):
             trace.append(f"advance {step.now}: {engine.advance(step.now)!r}")
             continue
@@ -35,9 +37,13 @@ def reference(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -
 
 
 def compiled(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> Trace:
-    engine = CoreEngine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
+    settings = EngineSettings(allowed_lateness_ms=lateness_ms)
+    engine = CoreEngine(rules, settings)
     trace: Trace = []
     for step in script:
+        if isinstance(step, Restart):
+            engine = CoreEngine(rules, settings, engine.save())
+            continue
         if isinstance(step, Advance):
             trace.append(f"advance {step.now}: {engine.advance(step.now)!r}")
             continue

@@ -39,7 +39,12 @@ class Advance:
     now: int
 
 
-Step = Batch | Advance
+@dataclass(frozen=True)
+class Restart:
+    """The engine is saved and a new one takes over the saved state."""
+
+
+Step = Batch | Advance | Restart
 
 
 @st.composite
@@ -111,5 +116,9 @@ def scripts(draw: st.DrawFn, max_events: int = 150, spread_ms: int = 8_000) -> l
             batch = []
             t += draw(st.integers(0, 10 * spread_ms))
             steps.append(Advance(t))
+        elif cut == 2:
+            steps.append(Batch(batch))
+            batch = []
+            steps.append(Restart())
     steps.append(Batch(batch))
     return steps

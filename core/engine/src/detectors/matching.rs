@@ -8,7 +8,7 @@ use crate::value::Number;
 
 use super::{catch_up, Logic, Parts};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct MatchLogic;
 
 impl Logic for MatchLogic {

@@ -11,6 +11,8 @@ mod matching;
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::alert::{Evidence, Key, Transition};
 use crate::clock::{BatchClock, NEVER};
@@ -23,7 +25,7 @@ use crate::select::{Selection, Selector};
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
 
 /// Counters per rule, read by the CLI summary and the metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleStats {
     pub matches: u64,
     pub triggers: u64,
@@ -33,11 +35,14 @@ pub struct RuleStats {
     pub partials_dropped: u64,
 }
 
-/// The state every detector type has besides its own.
-#[derive(Debug, Clone)]
+/// The state every detector type has besides its own. Fields marked `skip` come from the rule
+/// and the settings, not from saved state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Common {
+    #[serde(skip)]
     pub settings: Settings,
     /// Most groups the rule keeps (the rule's `max_groups` or the engine's).
+    #[serde(skip)]
     pub cap: usize,
     pub stats: RuleStats,
     pub emitted: Vec<(u64, Transition)>,
@@ -45,12 +50,15 @@ pub struct Common {
     pub tops: FxHashMap<Key, TopCounts>,
     /// Per group: event time of the first counted event, events counted.
     pub counted: FxHashMap<Key, (i64, u64)>,
+    #[serde(skip)]
     pub top_fields: Box<[(String, Path)]>,
     /// Stream time at which the detector next needs to catch up by itself.
     pub tick: i64,
     pub now: i64,
     pub wm: i64,
+    #[serde(skip)]
     pub lateness: i64,
+    #[serde(skip)]
     pub window_ms: i64,
 }
 
@@ -247,9 +255,27 @@ pub trait Drive {
     fn take_emitted(&mut self) -> Vec<(u64, Transition)>;
     fn stats(&self) -> RuleStats;
     fn group_count(&self) -> usize;
+    /// The detector's state in the snapshot format (docs/worker.md).
+    fn save(&self) -> Result<Vec<u8>, String>;
+    /// Take over saved state, keeping what comes from the rule and the settings.
+    fn load(&mut self, saved: &[u8]) -> Result<(), String>;
 }
 
-impl<L: Logic> Drive for Detector<L> {
+#[derive(Serialize)]
+struct SavedRef<'a, L> {
+    common: &'a Common,
+    lc: &'a Lifecycle,
+    logic: &'a L,
+}
+
+#[derive(Deserialize)]
+struct Saved<L> {
+    common: Common,
+    lc: Lifecycle,
+    logic: L,
+}
+
+impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
     fn selector(&self) -> &Selector {
         &self.selector
     }
@@ -282,6 +308,33 @@ impl<L: Logic> Drive for Detector<L> {
 
     fn group_count(&self) -> usize {
         self.logic.group_count(&self.parts)
+    }
+
+    fn save(&self) -> Result<Vec<u8>, String> {
+        let saved = SavedRef {
+            common: &self.parts.common,
+            lc: &self.parts.lc,
+            logic: &self.logic,
+        };
+        postcard::to_allocvec(&saved).map_err(|e| e.to_string())
+    }
+
+    fn load(&mut self, saved: &[u8]) -> Result<(), String> {
+        let Saved {
+            mut common,
+            mut lc,
+            logic,
+        } = postcard::from_bytes::<Saved<L>>(saved).map_err(|e| e.to_string())?;
+        let fresh = &mut self.parts.common;
+        common.settings = fresh.settings;
+        common.cap = fresh.cap;
+        common.top_fields = std::mem::take(&mut fresh.top_fields);
+        common.lateness = fresh.lateness;
+        common.window_ms = fresh.window_ms;
+        lc.policy = self.parts.lc.policy;
+        self.parts = Parts { common, lc };
+        self.logic = logic;
+        Ok(())
     }
 }
 
