@@ -88,6 +88,20 @@ class Processed:
     alerts: list[Alert]
     dead_letters: list[DeadLetter]
     late: int
+    # With routing (`route_to`), per family: per repartition partition, the bodies of the
+    # records to forward (events' JSON joined by commas); per family rule, the late events it
+    # would have read.
+    routed: list[list[list[bytes]]]
+    family_late: list[list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A family of rules behind a repartition topic, and the event fields forwarded to it."""
+
+    name: str
+    rules: tuple[Rule, ...]
+    fields: tuple[str, ...]
 
 
 class CoreEngine:
@@ -128,12 +142,22 @@ class CoreEngine:
         self.core.reload(_rules_json(rules))
         self.rules = tuple(rules)
 
+    def route_to(self, routes: Sequence[Route], partitions: int, record_limit: int) -> None:
+        """Forward on-time events to these families from now on (an input partition)."""
+        families = [
+            {"name": r.name, "rules": [rule_ir(x) for x in r.rules], "fields": list(r.fields)}
+            for r in routes
+        ]
+        self.core.set_routing(orjson.dumps(families), partitions, record_limit)
+
     def process(self, records: list[bytes]) -> Processed:
-        alerts, dead, late = self.core.process(records)
+        alerts, dead, late, routed, family_late = self.core.process(records)
         return Processed(
             self._alerts(alerts),
             [DeadLetter(n, DeadLetterReason(reason), text) for n, reason, text in dead],
             late,
+            routed,
+            family_late,
         )
 
     def advance(self, now: int) -> list[Alert]:

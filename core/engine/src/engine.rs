@@ -9,6 +9,7 @@ use crate::alert::Alert;
 use crate::clock::{BatchClock, NEVER};
 use crate::detectors::{make_detector, Drive, RuleStats};
 use crate::event::{Event, EventError, Schema};
+use crate::route::{FamilySpec, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
 use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
 
@@ -20,6 +21,10 @@ pub struct Output {
     pub dead_letters: Vec<(usize, EventError)>,
     /// Events accepted but older than the watermark, not applied.
     pub late: usize,
+    /// With routing: per family, the on-time events to forward, by repartition partition.
+    pub routed: Vec<Routed>,
+    /// With routing: per family, per rule, the late events it would have read.
+    pub family_late: Vec<Vec<u64>>,
 }
 
 pub struct Engine {
@@ -31,6 +36,7 @@ pub struct Engine {
     seq: u64,
     late: u64,
     late_by_rule: Vec<u64>,
+    router: Option<Router>,
 }
 
 impl Engine {
@@ -46,7 +52,29 @@ impl Engine {
             now: -NEVER,
             seq: 0,
             late: 0,
+            router: None,
         })
+    }
+
+    /// Forward on-time events to these families' repartition partitions from now on (an
+    /// input partition's engine); replaces earlier routing.
+    pub fn set_routing(
+        &mut self,
+        families: &[FamilySpec],
+        partitions: u32,
+        record_limit: usize,
+    ) -> Result<(), String> {
+        self.router = if families.is_empty() {
+            None
+        } else {
+            Some(Router::new(
+                families,
+                partitions,
+                record_limit,
+                &mut self.schema,
+            )?)
+        };
+        Ok(())
     }
 
     pub fn rules(&self) -> &[RuleSpec] {
@@ -102,14 +130,12 @@ impl Engine {
                 Err(err) => out.dead_letters.push((n, err)),
             }
         }
-        let (alerts, late) = self.apply(&events);
-        out.alerts = alerts;
-        out.late = late;
+        self.apply(&events, &mut out);
         out
     }
 
     /// Apply decoded events in arrival order.
-    pub fn apply(&mut self, events: &[Event]) -> (Vec<Alert>, usize) {
+    pub fn apply(&mut self, events: &[Event], out: &mut Output) {
         let lateness = self.settings.allowed_lateness_ms;
         let mut now = self.now;
         let mut accepted: Vec<&Event> = Vec::with_capacity(events.len());
@@ -125,6 +151,11 @@ impl Engine {
             nows.push(now);
         }
         self.now = now;
+        if let Some(router) = &self.router {
+            // Decided here, in this partition's own order, which is the same in every run.
+            out.routed = router.route(&accepted);
+            out.family_late = router.count_late(&late);
+        }
         if !late.is_empty() {
             self.late += late.len() as u64;
             for (n, det) in self.detectors.iter().enumerate() {
@@ -143,7 +174,8 @@ impl Engine {
             det.process(&accepted, &sel, &clock);
         }
         self.seq += accepted.len() as u64;
-        (self.gather(), late.len())
+        out.alerts = self.gather();
+        out.late = late.len();
     }
 
     /// Move the stream clock to `now` without events: windows drain, timers fire.

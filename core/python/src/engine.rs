@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use signalfire_engine::alert::{Alert, Evidence, Measure};
 use signalfire_engine::engine::Engine;
+use signalfire_engine::route::FamilySpec;
 use signalfire_engine::rule::{RuleSpec, Settings};
 use signalfire_engine::snapshot::SnapshotError as Refused;
 
@@ -119,7 +120,23 @@ impl Core {
         Ok(Core { engine })
     }
 
-    /// Decode and apply a batch: (alerts, dead letters as (index, reason, message), late).
+    /// Forward on-time events to these families' repartition partitions from now on (families
+    /// as JSON: name, rules, fields), in record bodies of at most about `record_limit` bytes.
+    fn set_routing(
+        &mut self,
+        families: &[u8],
+        partitions: u32,
+        record_limit: usize,
+    ) -> PyResult<()> {
+        let families: Vec<FamilySpec> = parse("families", families)?;
+        self.engine
+            .set_routing(&families, partitions, record_limit)
+            .map_err(PyValueError::new_err)
+    }
+
+    /// Decode and apply a batch: (alerts, dead letters as (index, reason, message), late,
+    /// per family the record bodies per repartition partition, per family rule the late events
+    /// it would have read).
     fn process<'py>(
         &mut self,
         py: Python<'py>,
@@ -135,12 +152,26 @@ impl Core {
         for (n, err) in &out.dead_letters {
             dead.append((*n, err.reason.as_str(), err.message.as_str()))?;
         }
+        let routed = PyList::empty(py);
+        for family in &out.routed {
+            let parts = PyList::empty(py);
+            for bodies in family {
+                let chunks = PyList::empty(py);
+                for body in bodies {
+                    chunks.append(PyBytes::new(py, body))?;
+                }
+                parts.append(chunks)?;
+            }
+            routed.append(parts)?;
+        }
         PyTuple::new(
             py,
             [
                 alerts(py, &out.alerts)?.into_any(),
                 dead.into_any(),
                 out.late.into_pyobject(py)?.into_any(),
+                routed.into_any(),
+                out.family_late.clone().into_pyobject(py)?.into_any(),
             ],
         )
     }

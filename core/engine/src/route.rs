@@ -1,0 +1,186 @@
+//! Forwarding to the repartition topics: which family partition each event goes to, and the
+//! event cut down to the fields the family's rules read.
+//!
+//! A family is the rules grouped by the same fields other than the input's partition key; its
+//! events go to the partition its group hashes to, so each group lives on exactly one
+//! partition. The hash is zlib's CRC-32 of the group key written as a JSON array: both ends of
+//! the repartition topics are Signalfire's, and this is what earlier versions wrote too.
+
+use serde::Deserialize;
+
+use crate::event::{Event, Schema, TS};
+use crate::rule::RuleSpec;
+use crate::select::Selector;
+use crate::value::{write_str, Scalar, Value};
+
+/// A family as the worker's topology describes it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct FamilySpec {
+    pub name: String,
+    pub rules: Vec<RuleSpec>,
+    /// Top-level fields forwarded: every field the family's rules read.
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Family {
+    selectors: Vec<Selector>,
+    fields: Vec<(String, usize)>,
+}
+
+/// The events of one batch for one family: per repartition partition, the events' JSON joined
+/// by commas, in runs of at most about `limit` bytes each (the body of one record's `events`).
+pub type Routed = Vec<Vec<Vec<u8>>>;
+
+#[derive(Debug, Clone)]
+pub struct Router {
+    families: Vec<Family>,
+    partitions: u32,
+    limit: usize,
+}
+
+impl Router {
+    pub fn new(
+        specs: &[FamilySpec],
+        partitions: u32,
+        limit: usize,
+        schema: &mut Schema,
+    ) -> Result<Router, String> {
+        if partitions == 0 {
+            return Err("repartition topics need at least one partition".into());
+        }
+        let families = specs
+            .iter()
+            .map(|f| {
+                let selectors = f
+                    .rules
+                    .iter()
+                    .map(|r| Selector::new(r, schema).map_err(|e| format!("rule {}: {e}", r.id)))
+                    .collect::<Result<_, _>>()?;
+                let fields = f
+                    .fields
+                    .iter()
+                    .map(|n| (n.clone(), schema.slot(n)))
+                    .collect();
+                Ok(Family { selectors, fields })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Router {
+            families,
+            partitions,
+            limit,
+        })
+    }
+
+    pub fn families(&self) -> usize {
+        self.families.len()
+    }
+
+    /// Per family, the on-time events some rule of it selects, by partition, in batch order.
+    pub fn route(&self, events: &[&Event]) -> Vec<Routed> {
+        self.families
+            .iter()
+            .map(|fam| {
+                let mut parts: Routed = vec![Vec::new(); self.partitions as usize];
+                let mut sizes = vec![0usize; self.partitions as usize];
+                for e in events {
+                    // The first rule (in the family's order) that selects the event names its group.
+                    let Some((key, _)) = fam.selectors.iter().find_map(|s| s.select(e)) else {
+                        continue;
+                    };
+                    let part =
+                        (crc32fast::hash(key_json(&key).as_bytes()) % self.partitions) as usize;
+                    let item = project(e, &fam.fields);
+                    let chunks = &mut parts[part];
+                    // A record is cut where it would grow past the limit; a larger event goes alone.
+                    match chunks.last_mut() {
+                        Some(body) if sizes[part] + item.len() <= self.limit => {
+                            body.push(b',');
+                            body.extend_from_slice(&item);
+                            sizes[part] += item.len() + 1;
+                        }
+                        _ => {
+                            sizes[part] = item.len() + 1;
+                            chunks.push(item);
+                        }
+                    }
+                }
+                parts
+            })
+            .collect()
+    }
+
+    /// Per family, per rule: how many of the late events the rule would have read.
+    pub fn count_late(&self, late: &[&Event]) -> Vec<Vec<u64>> {
+        self.families
+            .iter()
+            .map(|fam| {
+                fam.selectors
+                    .iter()
+                    .map(|s| s.count(late.iter().copied()) as u64)
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// A group key as the bytes its partition is hashed from: a JSON array of its values.
+pub fn key_json(key: &[Scalar]) -> String {
+    let mut out = String::from("[");
+    for (n, part) in key.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        part.write_json(&mut out);
+    }
+    out.push(']');
+    out
+}
+
+/// The event cut down to `fields` (those present), as JSON, its time normalised to epoch ms.
+fn project(e: &Event, fields: &[(String, usize)]) -> Vec<u8> {
+    let mut out = String::from("{");
+    for (name, slot) in fields {
+        let v = e.slot(*slot);
+        if matches!(v, Value::Null) {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        write_str(name, &mut out);
+        out.push(':');
+        if *slot == TS {
+            out.push_str(&e.ts.to_string());
+        } else {
+            v.write_json(&mut out);
+        }
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_bytes_as_written_before() {
+        let key = [
+            Scalar::Str("a\u{e9}\u{1}/".into()),
+            Scalar::from_float(1.5e-7),
+            Scalar::Int(10_000_000_000_000_000_000),
+            Scalar::Bool(true),
+            Scalar::from_float(2.5e20),
+        ];
+        assert_eq!(
+            key_json(&key),
+            "[\"a\u{e9}\\u0001/\",1.5e-7,10000000000000000000,true,2.5e+20]"
+        );
+        // zlib.crc32(b'["o1"]')
+        assert_eq!(
+            crc32fast::hash(key_json(&[Scalar::Str("o1".into())]).as_bytes()),
+            0x980e_2668
+        );
+    }
+}
