@@ -96,6 +96,16 @@ class Processed:
 
 
 @dataclass(frozen=True, slots=True)
+class Merged:
+    """A family partition's step: its alerts, the records that were not repartition records,
+    and how many events the merge released to the engine."""
+
+    alerts: list[Alert]
+    dead_letters: list[DeadLetter]
+    released: int
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """A family of rules behind a repartition topic, and the event fields forwarded to it."""
 
@@ -159,6 +169,32 @@ class CoreEngine:
             routed,
             family_late,
         )
+
+    def merge_from(self, sources: int) -> None:
+        """Read repartition records from `sources` input partitions from now on."""
+        self.core.merge_from(sources)
+
+    def process_forwarded(
+        self, records: list[tuple[int, bytes]], refill: tuple[int, int] | None = None
+    ) -> Merged:
+        """Apply repartition records (offset, value): their events join the event-time merge;
+        those every source has passed are applied in order, and the clock moves to the merge
+        frontier. Events of records before `refill[0]` at or before `refill[1]` were applied
+        before a restore and are skipped."""
+        alerts, dead, released = self.core.process_forwarded(records, refill)
+        return Merged(
+            self._alerts(alerts),
+            [DeadLetter(n, DeadLetterReason(reason), text) for n, reason, text in dead],
+            released,
+        )
+
+    def safe_offset(self, next_offset: int) -> int:
+        """Offset to commit on a family's partition: the oldest record whose events wait."""
+        return self.core.safe_offset(next_offset)
+
+    @property
+    def frontier(self) -> int | None:
+        return self.core.frontier
 
     def advance(self, now: int) -> list[Alert]:
         """Move the stream clock to `now` without events: windows drain, timers fire."""

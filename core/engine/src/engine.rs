@@ -8,7 +8,8 @@
 use crate::alert::Alert;
 use crate::clock::{BatchClock, NEVER};
 use crate::detectors::{make_detector, Drive, RuleStats};
-use crate::event::{Event, EventError, Schema};
+use crate::event::{Event, EventError, Reason, Schema};
+use crate::merge::{read_forwarded, Merger};
 use crate::route::{FamilySpec, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
 use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
@@ -25,6 +26,8 @@ pub struct Output {
     pub routed: Vec<Routed>,
     /// With routing: per family, per rule, the late events it would have read.
     pub family_late: Vec<Vec<u64>>,
+    /// A family's partition: events the merge released and the engine applied.
+    pub released: usize,
 }
 
 pub struct Engine {
@@ -37,6 +40,7 @@ pub struct Engine {
     late: u64,
     late_by_rule: Vec<u64>,
     router: Option<Router>,
+    merger: Option<Merger>,
 }
 
 impl Engine {
@@ -53,7 +57,100 @@ impl Engine {
             seq: 0,
             late: 0,
             router: None,
+            merger: None,
         })
+    }
+
+    /// Read repartition records from `sources` input partitions from now on (a family's
+    /// partition): see `process_forwarded`.
+    pub fn merge_from(&mut self, sources: u32) {
+        match &mut self.merger {
+            Some(merger) => merger.set_sources(sources),
+            None => self.merger = Some(Merger::new(sources)),
+        }
+    }
+
+    /// Apply repartition records `(offset, value)`: their events join the merge, those every
+    /// source has passed are applied in event-time order, and the clock moves to the merge
+    /// frontier. Events of records before `refill.0` at or before `refill.1` were applied
+    /// before a restore and are skipped. Returns the alerts; late events are counted per rule.
+    pub fn process_forwarded<B: AsRef<[u8]>>(
+        &mut self,
+        records: &[(i64, B)],
+        refill: Option<(i64, i64)>,
+    ) -> Output {
+        let mut out = Output::default();
+        let Some(mut merger) = self.merger.take() else {
+            return out;
+        };
+        for (n, (offset, value)) in records.iter().enumerate() {
+            let batch = match read_forwarded(value.as_ref()) {
+                Ok(batch) => batch,
+                Err(why) => {
+                    let mut message = format!("bad repartition batch: {why}");
+                    message.truncate(200);
+                    out.dead_letters.push((
+                        n,
+                        EventError {
+                            reason: Reason::Other,
+                            message,
+                        },
+                    ));
+                    continue;
+                }
+            };
+            let mut events = batch.events;
+            if let Some((until, applied)) = refill {
+                if *offset < until {
+                    events.retain(|(ts, _)| *ts > applied);
+                }
+            }
+            let late = merger.add(events, *offset, merger.frontier());
+            if !late.is_empty() {
+                self.count_late_forwarded(&late);
+            }
+            merger.mark(batch.source, batch.watermark);
+        }
+        let released = merger.release();
+        let frontier = merger.frontier();
+        self.merger = Some(merger);
+        if !released.is_empty() {
+            let decoded: Vec<Event> = released
+                .iter()
+                .filter_map(|(_, raw)| self.schema.decode(raw).ok())
+                .collect();
+            out.released = decoded.len();
+            self.apply(&decoded, &mut out);
+        }
+        if let Some(frontier) = frontier {
+            if frontier > self.now {
+                // Every source is past the frontier: the clock moves there, as if an event at
+                // the frontier had come; not further, where events are still to be released.
+                out.alerts.extend(self.advance(frontier));
+            }
+        }
+        out
+    }
+
+    fn count_late_forwarded(&mut self, late: &[Vec<u8>]) {
+        let events: Vec<Event> = late
+            .iter()
+            .filter_map(|raw| self.schema.decode(raw).ok())
+            .collect();
+        for (n, det) in self.detectors.iter().enumerate() {
+            self.late_by_rule[n] += det.selector().count(events.iter()) as u64;
+        }
+    }
+
+    /// Offset to commit on a family's partition: the oldest record whose events still wait.
+    pub fn safe_offset(&self, next_offset: i64) -> i64 {
+        self.merger
+            .as_ref()
+            .map_or(next_offset, |m| m.safe_offset(next_offset))
+    }
+
+    pub fn frontier(&self) -> Option<i64> {
+        self.merger.as_ref().and_then(Merger::frontier)
     }
 
     /// Forward on-time events to these families' repartition partitions from now on (an
@@ -253,6 +350,7 @@ impl Engine {
             seq: self.seq,
             late: self.late,
             rules,
+            merge: self.merger.clone(),
         })
     }
 
@@ -283,6 +381,7 @@ impl Engine {
         self.now = state.now;
         self.seq = state.seq;
         self.late = state.late;
+        self.merger = state.merge;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ pub mod event;
 pub mod filter;
 pub mod isotime;
 pub mod lifecycle;
+pub mod merge;
 pub mod route;
 pub mod rule;
 pub mod select;

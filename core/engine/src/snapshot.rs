@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::merge::Merger;
+
 pub const MAGIC: &[u8; 4] = b"SFEN";
 /// Bumped whenever any saved structure changes shape: older snapshots are then refused, and
 /// the partition is rebuilt from its topic.
@@ -38,12 +40,14 @@ pub struct RuleState {
     pub detector: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineState {
     pub now: i64,
     pub seq: u64,
     pub late: u64,
     pub rules: Vec<RuleState>,
+    /// A repartition partition's merge: the sources' watermarks (its buffer is read again).
+    pub merge: Option<Merger>,
 }
 
 pub fn encode(state: &EngineState) -> Result<Vec<u8>, String> {

@@ -176,6 +176,51 @@ impl Core {
         )
     }
 
+    /// Read repartition records from `sources` input partitions from now on (a family's
+    /// partition).
+    fn merge_from(&mut self, sources: u32) {
+        self.engine.merge_from(sources);
+    }
+
+    /// Apply repartition records `(offset, value)`: (alerts, dead letters as (index, reason,
+    /// message), events released by the merge).
+    #[pyo3(signature = (records, refill=None))]
+    fn process_forwarded<'py>(
+        &mut self,
+        py: Python<'py>,
+        records: &Bound<'py, PyList>,
+        refill: Option<(i64, i64)>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let held: Vec<(i64, Bound<'py, PyBytes>)> = records
+            .iter()
+            .map(|r| r.extract::<(i64, Bound<'py, PyBytes>)>())
+            .collect::<PyResult<_>>()?;
+        let raw: Vec<(i64, &[u8])> = held.iter().map(|(o, b)| (*o, b.as_bytes())).collect();
+        let out = self.engine.process_forwarded(&raw, refill);
+        let dead = PyList::empty(py);
+        for (n, err) in &out.dead_letters {
+            dead.append((*n, err.reason.as_str(), err.message.as_str()))?;
+        }
+        PyTuple::new(
+            py,
+            [
+                alerts(py, &out.alerts)?.into_any(),
+                dead.into_any(),
+                out.released.into_pyobject(py)?.into_any(),
+            ],
+        )
+    }
+
+    /// Offset to commit on a family's partition: the oldest record whose events still wait.
+    fn safe_offset(&self, next_offset: i64) -> i64 {
+        self.engine.safe_offset(next_offset)
+    }
+
+    #[getter]
+    fn frontier(&self) -> Option<i64> {
+        self.engine.frontier()
+    }
+
     fn advance<'py>(&mut self, py: Python<'py>, now: i64) -> PyResult<Bound<'py, PyList>> {
         let out = self.engine.advance(now);
         alerts(py, &out)
