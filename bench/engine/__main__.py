@@ -4,8 +4,9 @@
 
 Each measurement runs in a fresh process over the same JSONL lines held in memory:
 `ceiling` is a plain `orjson.loads` loop; `engine` decodes and checks each event and runs the
-whole catalogue in batches. Prints events/s (median of runs), the ratio to the ceiling and
-peak RSS of each process.
+whole catalogue in batches with the Python engine; `core` hands the same batches of raw lines
+to the compiled core (decoding and checks included). Prints events/s (median of runs), the
+ratio to the ceiling and peak RSS of each process.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
     import orjson
 
     from signalfire.engine import Engine
+    from signalfire.engine.core import CoreEngine
     from signalfire.events import decode
     from signalfire.gc_tuning import tune_gc
     from signalfire.rules import load_rules
@@ -55,6 +57,12 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
         for line in lines:
             loads(line)
         alerts = 0
+    elif mode == "core":
+        core = CoreEngine(load_rules([rules]).rules)
+        alerts = 0
+        for i in range(0, len(lines), batch):
+            alerts += len(core.process(lines[i : i + batch]).alerts)
+        alerts += len(core.flush())
     else:
         engine = Engine(load_rules([rules]).rules)
         alerts = 0
@@ -110,14 +118,14 @@ def main() -> int:
     p.add_argument("--rules", default="rules")
     p.add_argument("--batch", type=int, default=2000)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--child", choices=("ceiling", "engine"))
+    p.add_argument("--child", choices=("ceiling", "engine", "core"))
     p.add_argument("--path")
     args = p.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, Path(args.path), args.rules, args.batch)))
         return 0
     path = ensure_events(args.events, args.seed)
-    results: dict[str, list[dict[str, float]]] = {"ceiling": [], "engine": []}
+    results: dict[str, list[dict[str, float]]] = {"ceiling": [], "engine": [], "core": []}
     for _ in range(args.runs):
         for mode, runs in results.items():  # interleaved: drift on a shared machine hits both
             runs.append(child(mode, path, args.rules, args.batch))
@@ -132,18 +140,24 @@ def main() -> int:
     for mode, label in (
         ("ceiling", "orjson.loads loop (ceiling)"),
         ("engine", "decode + check + full catalogue"),
+        ("core", "compiled core, same work"),
     ):
         print(
             f"{label:<34}{eps[mode]:>12,.0f}{eps[mode] / eps['ceiling']:>11.0%}{rss[mode]:>13.0f}"
             f"{grew[mode]:>11.0f}"
         )
-    print(f"alerts per run: {int(results['engine'][0]['alerts'])}")
+    print(
+        f"alerts per run: {int(results['engine'][0]['alerts'])} (Python engine), "
+        f"{int(results['core'][0]['alerts'])} (compiled core)"
+    )
     print(
         json.dumps(
             {
                 "events": args.events,
                 "ceiling_eps": round(eps["ceiling"]),
                 "engine_eps": round(eps["engine"]),
+                "core_eps": round(eps["core"]),
+                "core_rss_mb": round(rss["core"]),
                 "engine_rss_mb": round(rss["engine"]),
                 "engine_growth_mb": round(grew["engine"]),
                 "ceiling_rss_mb": round(rss["ceiling"]),
