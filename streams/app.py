@@ -23,6 +23,7 @@ from alerting.metrics import Metrics, render
 from signalfire.gc_tuning import tune_gc
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
+from streams.kafka_config import KafkaSettings
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("signalfire.worker")
@@ -36,8 +37,8 @@ def build_app(
     pipeline = Pipeline(config, rules, metrics)
     app = faust.App(
         f"{config.group_id}-worker",
-        broker=[f"kafka://{b.strip()}" for b in config.brokers.split(",")],
-        broker_credentials=_credentials(config),
+        broker=[f"kafka://{b.strip()}" for b in config.kafka.brokers.split(",")],
+        broker_credentials=_credentials(config.kafka),
         web_host=config.web_host,
         web_port=config.web_port,
         web_bind=config.web_host,
@@ -96,16 +97,16 @@ def _request_reload(pipeline: Pipeline) -> None:
     pipeline.reload.requested = True
 
 
-def _credentials(config: WorkerConfig) -> Any:
-    if config.security_protocol.startswith("SASL"):
+def _credentials(kafka: KafkaSettings) -> Any:
+    if kafka.security_protocol.startswith("SASL"):
         return faust.SASLCredentials(
-            username=config.sasl_username,
-            password=config.sasl_password,
-            mechanism=config.sasl_mechanism,
-            ssl_context=config.ssl_context(),
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=kafka.ssl_context(),
         )
-    if config.security_protocol == "SSL":
-        return faust.SSLCredentials(config.ssl_context())
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(kafka.ssl_context())
     return None
 
 

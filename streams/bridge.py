@@ -30,6 +30,7 @@ from alerting.routing import sinks_for
 from alerting.sinks.base import Refused, Sink
 from streams.bridge_settings import BridgeSettings
 from streams.clients import KafkaClients
+from streams.kafka_config import KafkaOptions
 
 log = logging.getLogger("signalfire.bridge")
 
@@ -188,7 +189,7 @@ class Bridge:
         self.healthy = True
 
     async def start(self) -> None:
-        options = self.settings.kafka_options()
+        options = self.settings.kafka.options()
         self._producer = self._clients.producer(
             **options, acks="all", enable_idempotence=True, linger_ms=5
         )
@@ -208,7 +209,7 @@ class Bridge:
             self._tasks.append(asyncio.create_task(runner.resend_loop()))
         self.metrics.up.set(1)
 
-    async def _restore(self, options: dict[str, object]) -> None:
+    async def _restore(self, options: KafkaOptions) -> None:
         """Give sinks that keep state (Alertmanager's re-sends) what was delivered before.
 
         Reads the pager topic from its start up to the group's committed offsets, once, before

@@ -85,7 +85,7 @@ class Pipeline:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        opts = self.config.kafka_options()
+        opts = self.config.kafka.options()
         await self.ensure_topics()
         reader = self.txns.reader = self.clients.consumer(
             **opts,

@@ -62,7 +62,7 @@ class Transactions:
         new = [tp for tp in partitions if tp not in self.producers]
         for tp in new:
             self.producers[tp] = self.clients.producer(
-                **self.config.kafka_options(),
+                **self.config.kafka.options(),
                 transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
                 enable_idempotence=True,
                 acks="all",

@@ -18,7 +18,6 @@ from alerting.routing import Route
 from alerting.sinks.webhook import WebhookSink
 from streams.bridge import Bridge
 from streams.bridge_settings import BridgeSettings
-from streams.config import WorkerConfig
 from tests.unit.alerting.pager_samples import message
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, Process, Wall
 
@@ -60,7 +59,7 @@ class Harness:
             },
             routes=(Route(sinks=routes, match={}),),
         )
-        settings = BridgeSettings("bridge.yaml", "pager.dlq", "bridge", WorkerConfig())
+        settings = BridgeSettings(pager_dlq_topic="pager.dlq", group_id="bridge")
         metrics = BridgeMetrics.create(CollectorRegistry(), tuple(config.sinks))
         self.bridge = Bridge(
             settings, config, metrics, self.sinks, clock=lambda: 1_000.0,
