@@ -13,10 +13,12 @@ import logging
 import signal
 import tempfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import faust
 import mode
+from faust.auth import SASLCredentials, SSLCredentials
+from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics, render
@@ -56,18 +58,18 @@ def build_app(
     )
 
     @app.page("/metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
+    async def metrics_view(web: View, request: Request) -> Response:
         pipeline.refresh_gauges()
         payload, content_type = render(registry)
         return web.bytes(payload, content_type=content_type.split(";")[0])
 
     @app.page("/healthz")
-    async def health_view(web: Any, request: Any) -> Any:
+    async def health_view(web: View, request: Request) -> Response:
         status = 200 if pipeline.healthy else 503
         return web.json({"healthy": pipeline.healthy}, status=status)
 
     @app.page("/readyz")
-    async def ready_view(web: Any, request: Any) -> Any:
+    async def ready_view(web: View, request: Request) -> Response:
         body = {"ready": pipeline.ready, **pipeline.processor.stats()}
         return web.json(body, status=200 if pipeline.ready else 503)
 
@@ -97,16 +99,16 @@ def _request_reload(pipeline: Pipeline) -> None:
     pipeline.reload.requested = True
 
 
-def _credentials(kafka: KafkaSettings) -> Any:
+def _credentials(kafka: KafkaSettings) -> SASLCredentials | SSLCredentials | None:
     if kafka.security_protocol.startswith("SASL"):
-        return faust.SASLCredentials(
+        return SASLCredentials(
             username=kafka.sasl_username,
             password=kafka.sasl_password,
             mechanism=kafka.sasl_mechanism,
             ssl_context=kafka.ssl_context(),
         )
     if kafka.security_protocol == "SSL":
-        return faust.SSLCredentials(kafka.ssl_context())
+        return SSLCredentials(kafka.ssl_context())
     return None
 
 

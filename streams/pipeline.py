@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
@@ -26,6 +25,7 @@ from streams.config import WorkerConfig
 from streams.counters import refresh_gauges
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
+from streams.records import Record
 from streams.reload import RuleReload
 from streams.state import MAX_SNAPSHOT_BYTES
 from streams.topics import ensure_topics
@@ -175,7 +175,7 @@ class Pipeline:
         self.metrics.worker_ready.set(1 if self.ready else 0)
         await self.maybe_reload()
 
-    async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def _step(self, batches: dict[TopicPartition, list[Record]]) -> None:
         assert self.consumer is not None
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -138,7 +137,7 @@ class Transactions:
             self.processor.checkpointed(tp)
         fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))
 
-    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:
+    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> object:
         """Send a dead letter; one the DLQ topic cannot hold keeps only its headers.
 
         The headers name the source partition and offset, so the original stays findable in
