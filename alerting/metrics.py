@@ -19,6 +19,7 @@ from prometheus_client.exposition import generate_latest
 
 from signalfire.engine.alert import Action
 from signalfire.events import DeadLetterReason
+from signalfire.rulecounts import RuleCounts
 
 ALLOWED_LABELS = frozenset(
     {"rule", "severity", "action", "sink", "outcome", "reason", "topic", "partition"}
@@ -163,6 +164,30 @@ class Metrics:
         """A reload attempt; `loaded` is the size of the rule set running afterwards."""
         self.rules_reloads.labels(outcome="ok" if ok else "rejected").inc()
         self.rules_loaded.set(loaded)
+
+    def rule_counters(self) -> dict[str, Counter]:
+        """The counter each field of `RuleCounts` adds to, by field name."""
+        return {
+            "matches": self.rule_matches,
+            "triggers": self.rule_triggers,
+            "resolves": self.rule_resolves,
+            "suppressed": self.rule_suppressed,
+            "cap_evictions": self.rule_cap_evictions,
+            "late": self.rule_late_events,
+            "partials_dropped": self.rule_partials_dropped,
+        }
+
+    def rule_counted(self, rule_id: str, counts: RuleCounts) -> None:
+        counters = self.rule_counters()
+        for name, n in counts.items():
+            if n:
+                counters[name].labels(rule=rule_id).inc(n)
+
+    def rule_seen(self, rule_id: str) -> None:
+        """Every counter of the rule exists, at 0 until it counts, so rate() sees the first
+        increase."""
+        for counter in self.rule_counters().values():
+            counter.labels(rule=rule_id)
 
     def forget_rule(self, rule_id: str) -> None:
         """The rule left the rule set or was replaced: drop its groups gauge."""

@@ -8,9 +8,10 @@ field has its documented type. Unknown fields are kept.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -88,7 +89,7 @@ def parse_ts(value: Any) -> int:
     return ts
 
 
-def _field_checker() -> Any:
+def _field_checker() -> Callable[[Event], str | None]:
     """One straight-line function checking every known optional field (no loop, no lookup
     table per field): this runs once per record on the hot path."""
     lines = ["def _check(e):"]
@@ -98,13 +99,13 @@ def _field_checker() -> Any:
         lines.append(f"    if v is not None and {cond}:")
         lines.append(f"        return {f'{name}: expected {_TYPE_NAMES[allowed[0]]}'!r}")
     lines.append("    return None")
-    namespace: dict[str, Any] = {
+    namespace: dict[str, object] = {
         f"_T{n}_{i}": t
         for n, allowed in enumerate(OPTIONAL_TYPES.values())
         for i, t in enumerate(allowed)
     }
     exec(compile("\n".join(lines), "<signalfire event check>", "exec"), namespace)
-    return namespace["_check"]
+    return cast(Callable[[Event], str | None], namespace["_check"])
 
 
 _check_fields = _field_checker()

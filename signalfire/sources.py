@@ -41,7 +41,7 @@ def display_name(path: str | Path) -> str:
 
 
 @contextmanager
-def open_lines(path: str | Path) -> Iterator[IO[bytes]]:
+def open_lines(path: str | Path) -> Iterator[IO[bytes] | gzip.GzipFile]:
     """A file's bytes: `.gz` files decompressed; `-` is stdin, decompressed if it starts as gzip
     does (it has no suffix to tell), and left open."""
     if str(path) == STDIN:
@@ -50,12 +50,12 @@ def open_lines(path: str | Path) -> Iterator[IO[bytes]]:
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if head == GZIP_MAGIC:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield unzipped  # type: ignore[misc]
+                yield unzipped
         else:
             yield raw
     elif str(path).endswith(".gz"):
         with gzip.open(path, "rb") as unzipped:
-            yield unzipped  # type: ignore[misc]
+            yield unzipped
     else:
         with open(path, "rb") as plain:
             yield plain

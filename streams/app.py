@@ -13,16 +13,19 @@ import logging
 import signal
 import tempfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import faust
 import mode
+from faust.auth import SASLCredentials, SSLCredentials
+from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics, render
 from signalfire.gc_tuning import tune_gc
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
+from streams.kafka_config import KafkaSettings
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("signalfire.worker")
@@ -36,8 +39,8 @@ def build_app(
     pipeline = Pipeline(config, rules, metrics)
     app = faust.App(
         f"{config.group_id}-worker",
-        broker=[f"kafka://{b.strip()}" for b in config.brokers.split(",")],
-        broker_credentials=_credentials(config),
+        broker=[f"kafka://{b.strip()}" for b in config.kafka.brokers.split(",")],
+        broker_credentials=_credentials(config.kafka),
         web_host=config.web_host,
         web_port=config.web_port,
         web_bind=config.web_host,
@@ -55,18 +58,18 @@ def build_app(
     )
 
     @app.page("/metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
+    async def metrics_view(web: View, request: Request) -> Response:
         pipeline.refresh_gauges()
         payload, content_type = render(registry)
         return web.bytes(payload, content_type=content_type.split(";")[0])
 
     @app.page("/healthz")
-    async def health_view(web: Any, request: Any) -> Any:
+    async def health_view(web: View, request: Request) -> Response:
         status = 200 if pipeline.healthy else 503
         return web.json({"healthy": pipeline.healthy}, status=status)
 
     @app.page("/readyz")
-    async def ready_view(web: Any, request: Any) -> Any:
+    async def ready_view(web: View, request: Request) -> Response:
         body = {"ready": pipeline.ready, **pipeline.processor.stats()}
         return web.json(body, status=200 if pipeline.ready else 503)
 
@@ -96,16 +99,16 @@ def _request_reload(pipeline: Pipeline) -> None:
     pipeline.reload.requested = True
 
 
-def _credentials(config: WorkerConfig) -> Any:
-    if config.security_protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=config.sasl_username,
-            password=config.sasl_password,
-            mechanism=config.sasl_mechanism,
-            ssl_context=config.ssl_context(),
+def _credentials(kafka: KafkaSettings) -> SASLCredentials | SSLCredentials | None:
+    if kafka.security_protocol.startswith("SASL"):
+        return SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=kafka.ssl_context(),
         )
-    if config.security_protocol == "SSL":
-        return faust.SSLCredentials(config.ssl_context())
+    if kafka.security_protocol == "SSL":
+        return SSLCredentials(kafka.ssl_context())
     return None
 
 

@@ -61,7 +61,7 @@ async def serve(settings: BridgeSettings, config: BridgeConfig) -> None:
         bridge = Bridge(settings, config, metrics, AiohttpTransport(session))
         runner = web.AppRunner(web_app(bridge, registry), access_log=None)
         await runner.setup()
-        host, port = settings.kafka.web_host, settings.kafka.web_port
+        host, port = settings.web_host, settings.web_port
         await web.TCPSite(runner, host, port).start()
         await bridge.start()
         log.info(

@@ -3,18 +3,16 @@ memory_kafka.py), so that crashes at chosen points of a transaction can be repla
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 
 class KafkaClients:
-    def consumer(self, **options: Any) -> Any:
+    def consumer(self, **options: object) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(**options)
 
-    def producer(self, **options: Any) -> Any:
+    def producer(self, **options: object) -> AIOKafkaProducer:
         return AIOKafkaProducer(**options)
 
-    def admin(self, **options: Any) -> Any:
+    def admin(self, **options: object) -> AIOKafkaAdminClient:
         return AIOKafkaAdminClient(**options)

@@ -20,7 +20,7 @@ from aiokafka.errors import (
 )
 from aiokafka.protocol.metadata import MetadataRequest
 
-from streams.config import WorkerConfig
+from streams.kafka_config import KafkaOptions, KafkaSettings
 
 SECRET_SOURCE = "SIGNALFIRE_SASL_PASSWORD / --sasl-password-file"
 
@@ -29,9 +29,9 @@ class BrokerAccessError(RuntimeError):
     """No bootstrap broker accepted the worker; the message says which settings to check."""
 
 
-async def check_brokers(config: WorkerConfig, timeout_s: float = 30.0) -> None:
+async def check_brokers(config: KafkaSettings, timeout_s: float = 30.0) -> None:
     """Return once a bootstrap broker answers; raise BrokerAccessError otherwise."""
-    options = config.kafka_options()
+    options = config.options()
     options.pop("bootstrap_servers")
     problems = []
     for address in config.brokers.split(","):
@@ -45,7 +45,7 @@ async def check_brokers(config: WorkerConfig, timeout_s: float = 30.0) -> None:
     raise BrokerAccessError("cannot use Kafka:\n  " + "\n  ".join(problems))
 
 
-async def _probe(host: str, port: int, options: dict[str, object], timeout_s: float) -> None:
+async def _probe(host: str, port: int, options: KafkaOptions, timeout_s: float) -> None:
     conn = await create_conn(
         host, port, client_id="signalfire-check", request_timeout_ms=int(timeout_s * 1000),
         **options,
@@ -56,7 +56,7 @@ async def _probe(host: str, port: int, options: dict[str, object], timeout_s: fl
         conn.close()
 
 
-def explain(config: WorkerConfig, exc: BaseException, timeout_s: float) -> str:
+def explain(config: KafkaSettings, exc: BaseException, timeout_s: float) -> str:
     """What went wrong and which settings to look at (never a setting's secret value)."""
     protocol = config.security_protocol
     listener = (

@@ -14,6 +14,7 @@ from alerting.pager import encode
 from alerting.redact import Redaction
 from signalfire.engine import Engine
 from signalfire.engine.alert import Alert
+from signalfire.rulecounts import running_counts
 from signalfire.rules.model import Rule
 from streams.outputs import Outputs
 
@@ -33,14 +34,14 @@ class Emitter:
         step: Callable[[], list[Alert]],
     ) -> None:
         """Run one engine step, emit its alerts and count what it did per rule."""
-        before = [_totals(engine, n) for n in range(len(engine.detectors))]
+        before = running_counts(engine)
         late = engine.late
         self._emit(out, step(), page_log)
         out.late += engine.late - late
-        for n, det in enumerate(engine.detectors):
-            delta = [a - b for a, b in zip(_totals(engine, n), before[n], strict=True)]
-            if any(delta):
-                out.count(det.rule.id, delta)
+        after = running_counts(engine)
+        for det, now, then in zip(engine.detectors, after, before, strict=True):
+            if now != then:
+                out.count(det.rule.id, now - then)
 
     def _emit(
         self, out: Outputs, alerts: list[Alert], sent: Counter[tuple[str, str, str]] | None
@@ -57,11 +58,3 @@ class Emitter:
                     continue
             out.pages.append((message.dedup_key.encode(), encode(message)))
             out.alerts.append(alert)
-
-
-def _totals(engine: Engine, n: int) -> tuple[int, int, int, int, int, int, int]:
-    """Detector n's running counts, in the order of RULE_COUNTERS."""
-    det = engine.detectors[n]
-    st = det.stats
-    return (st.matches, st.triggers, st.resolves, det.lc.suppressed, st.cap_evictions,
-            engine.late_by_rule[n], st.partials_dropped)  # fmt: skip

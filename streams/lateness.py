@@ -9,7 +9,8 @@ that would have read them.
 from __future__ import annotations
 
 from signalfire.events import Event
-from streams.outputs import LATE, RULE_COUNTERS, Outputs
+from signalfire.rulecounts import RuleCounts
+from streams.outputs import Outputs
 from streams.topology import Family
 
 
@@ -34,4 +35,4 @@ def count_late(out: Outputs, family: Family, late: list[Event]) -> None:
         return
     for rule, (idxs, _, _) in zip(family.rules, family.select(late), strict=True):
         if idxs:
-            out.rule_deltas.setdefault(rule.id, [0] * len(RULE_COUNTERS))[LATE] += len(idxs)
+            out.count(rule.id, RuleCounts(late=len(idxs)))

@@ -6,14 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from signalfire.engine.alert import Alert
+from signalfire.rulecounts import RuleCounts
 from streams.records import DeadLetter
 
 Partition = tuple[str, int]
-# What `Outputs.rule_deltas` counts per rule, in this order.
-RULE_COUNTERS = (
-    "matches", "triggers", "resolves", "suppressed", "cap_evictions", "late", "partials_dropped",
-)  # fmt: skip
-LATE = RULE_COUNTERS.index("late")
 
 
 @dataclass(slots=True)
@@ -26,13 +22,12 @@ class Outputs:
     consumed: int = 0
     decoded: int = 0
     late: int = 0
-    # per rule: what it did in this step, counted as RULE_COUNTERS names
-    rule_deltas: dict[str, list[int]] = field(default_factory=dict)
+    # per rule: what it did in this step
+    rule_deltas: dict[str, RuleCounts] = field(default_factory=dict)
 
-    def count(self, rule_id: str, delta: list[int] | tuple[int, ...]) -> None:
-        into = self.rule_deltas.setdefault(rule_id, [0] * len(delta))
-        for n, d in enumerate(delta):
-            into[n] += d
+    def count(self, rule_id: str, delta: RuleCounts) -> None:
+        before = self.rule_deltas.get(rule_id)
+        self.rule_deltas[rule_id] = delta if before is None else before + delta
 
     def extend(self, other: Outputs) -> None:
         self.pages += other.pages

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
@@ -26,6 +25,7 @@ from streams.config import WorkerConfig
 from streams.counters import refresh_gauges
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
+from streams.records import Record
 from streams.reload import RuleReload
 from streams.state import MAX_SNAPSHOT_BYTES
 from streams.topics import ensure_topics
@@ -85,7 +85,7 @@ class Pipeline:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        opts = self.config.kafka_options()
+        opts = self.config.kafka.options()
         await self.ensure_topics()
         reader = self.txns.reader = self.clients.consumer(
             **opts,
@@ -175,7 +175,7 @@ class Pipeline:
         self.metrics.worker_ready.set(1 if self.ready else 0)
         await self.maybe_reload()
 
-    async def _step(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def _step(self, batches: dict[TopicPartition, list[Record]]) -> None:
         assert self.consumer is not None
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from functools import partial
-from typing import Any
+from typing import TypedDict
 
 from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
@@ -70,7 +70,7 @@ class Work:
     moves: list[Move] = field(default_factory=list)
     replay_moves: list[Move] = field(default_factory=list)
 
-    def __setstate__(self, state: Any) -> None:
+    def __setstate__(self, state: dict[str, object] | tuple[None, dict[str, object]]) -> None:
         # Snapshots written before a field existed restore it at its default.
         slots = state[1] if isinstance(state, tuple) else state
         for f in fields(self):
@@ -79,6 +79,16 @@ class Work:
                 object.__setattr__(self, f.name, value)
         for name, value in slots.items():
             object.__setattr__(self, name, value)
+
+
+class WorkerStats(TypedDict):
+    """What /readyz shows of the partitions, per partition as `topic[partition]`."""
+
+    partitions: list[str]
+    rules: int
+    families: list[str]
+    late: dict[str, int]
+    clock: dict[str, int]
 
 
 class Processor:
@@ -304,7 +314,7 @@ class Processor:
             tp: (w.engine.now, w.next_offset) for tp, w in self.works.items() if w.family == DIRECT
         }
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> WorkerStats:
         return {
             "partitions": sorted(f"{t}[{p}]" for t, p in self.works),
             "rules": len(self.rules),

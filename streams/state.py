@@ -17,12 +17,18 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.records import Record
+
+if TYPE_CHECKING:
+    from streams.processor import Work
 
 SOURCE_HEADER = "signalfire-source"
 # 2: zlib-compressed pickle; 3: the same, of the engine whose timers fire in event-time order
@@ -58,7 +64,7 @@ def decode_moves(metadata: str | None) -> list[Move]:
 
 @dataclass
 class Snapshot:
-    work: Any  # streams.processor.Work, without its wall-clock fields
+    work: Work  # without its wall-clock fields
     offset: int  # next input offset after what the state covers
     pager_ends: dict[int, int]  # pager partition -> end offset when the snapshot was taken
 
@@ -133,7 +139,7 @@ def _in_window(
     wanted: dict[TopicPartition, bytes],
     stops: dict[TopicPartition, int],
     tp: TopicPartition,
-    r: Any,
+    r: Record,
 ) -> bool:
     return bool(r.offset < stops[tp] and r.key == wanted[tp])
 
@@ -156,9 +162,9 @@ async def read_page_logs(
     for tp in todo:
         consumer.seek(tp, start[tp.partition])
 
-    def keep(tp: TopicPartition, r: Any) -> bool:
+    def keep(tp: TopicPartition, r: Record) -> bool:
         src = dict(r.headers or ()).get(SOURCE_HEADER)
-        if src in since and r.offset >= since[src].get(tp.partition, 0):
+        if src in since and r.value is not None and r.offset >= since[src].get(tp.partition, 0):
             logs[src][page_identity(r.value)] += 1
         return False
 
@@ -170,7 +176,7 @@ async def _drain(
     consumer: AIOKafkaConsumer,
     tps: list[TopicPartition],
     ends: dict[TopicPartition, int],
-    take: Any,
+    take: Callable[[TopicPartition, Record], bool],
     found: dict[TopicPartition, bytes],
 ) -> None:
     # The last offsets of a transactional topic are commit markers, never returned as

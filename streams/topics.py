@@ -38,7 +38,7 @@ async def ensure_topics(
 ) -> TopicSizes:
     """Create the output, repartition and state topics that do not exist yet. `consumed` is
     the input topic first, then the repartition topics."""
-    admin = clients.admin(**config.kafka_options())
+    admin = clients.admin(**config.kafka.options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

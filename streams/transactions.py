@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -62,7 +61,7 @@ class Transactions:
         new = [tp for tp in partitions if tp not in self.producers]
         for tp in new:
             self.producers[tp] = self.clients.producer(
-                **self.config.kafka_options(),
+                **self.config.kafka.options(),
                 transactional_id=f"{self.config.group_id}.{tp[0]}.{tp[1]}",
                 enable_idempotence=True,
                 acks="all",
@@ -138,7 +137,7 @@ class Transactions:
             self.processor.checkpointed(tp)
         fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))
 
-    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> Any:
+    async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> object:
         """Send a dead letter; one the DLQ topic cannot hold keeps only its headers.
 
         The headers name the source partition and offset, so the original stays findable in

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 import orjson
 
@@ -30,14 +30,21 @@ RESEND_BATCH = 500  # alerts per re-send request
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
+class AlertmanagerAlert(TypedDict):
+    """One alert of the API's `postableAlerts` body, as this sink sends it."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    startsAt: str
+    endsAt: str
+
+
 def iso(seconds: float) -> str:
     dt = datetime.fromtimestamp(seconds, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def parse_iso(text: Any, default: float) -> float:
-    if not isinstance(text, str):
-        return default
+def parse_iso(text: str, default: float) -> float:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
@@ -98,14 +105,14 @@ class AlertmanagerSink(Sink):
         self.resend_interval_s = resend_interval_s
         self.resolved_retention_s = resolved_retention_s
         # dedup_key -> (alert as last sent, seconds until which it is re-sent; None while firing)
-        self._tracked: dict[str, tuple[dict[str, Any], float | None]] = {}
+        self._tracked: dict[str, tuple[AlertmanagerAlert, float | None]] = {}
         self._last_resend = 0.0
 
     @property
     def lease_s(self) -> float:
         return self.resend_interval_s * LEASE_INTERVALS
 
-    def alert(self, message: PagerMessage, now_s: float) -> dict[str, Any]:
+    def alert(self, message: PagerMessage, now_s: float) -> AlertmanagerAlert:
         """The Alertmanager alert for one pager message."""
         at = parse_iso(message.payload.timestamp, now_s)
         key = message.dedup_key
@@ -156,10 +163,10 @@ class AlertmanagerSink(Sink):
         if now_s - self._last_resend < self.resend_interval_s:
             return []
         self._last_resend = now_s
-        alerts = []
+        alerts: list[AlertmanagerAlert] = []
         for key, (sent, until) in list(self._tracked.items()):
             if until is None:
-                renewed = {**sent, "endsAt": iso(now_s + self.lease_s)}
+                renewed: AlertmanagerAlert = {**sent, "endsAt": iso(now_s + self.lease_s)}
                 self._tracked[key] = (renewed, None)
                 alerts.append(renewed)
             elif until < now_s:

@@ -28,7 +28,8 @@ class Sink:
         """Called once the message is delivered; sinks with client-side state update it here."""
 
     def restore(self, message: PagerMessage) -> None:
-        """Replay of a message delivered before this process started (see `streams.bridge`)."""
+        """Replay of a message delivered before this process started
+        (see `streams.bridge_restore`)."""
 
     def resends(self, now_s: float) -> list[HttpRequest]:
         """Requests the sink wants sent again now (Alertmanager's re-sends); usually none."""

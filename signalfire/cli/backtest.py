@@ -17,6 +17,7 @@ from alerting.redact import Redaction
 from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
 from signalfire.events import Event
+from signalfire.rulecounts import RuleCounts, running_counts
 from signalfire.rules.model import Rule
 
 
@@ -24,14 +25,8 @@ from signalfire.rules.model import Rule
 class RuleSummary:
     rule_id: str
     kind: str
-    matches: int = 0
-    peak_groups: int = 0
-    triggers: int = 0
-    resolves: int = 0
-    suppressed: int = 0
-    late: int = 0
-    cap_evictions: int = 0
-    partials_dropped: int = 0
+    peak_groups: int
+    counts: RuleCounts
 
 
 @dataclass(slots=True)
@@ -68,20 +63,10 @@ class Backtest:
     def finish(self) -> BacktestResult:
         self._emit(self.engine.flush())
         self.result.late = self.engine.late
-        for n, det in enumerate(self.engine.detectors):
+        counts = running_counts(self.engine)
+        for det, peak, rule_counts in zip(self.engine.detectors, self._peaks, counts, strict=True):
             self.result.summaries.append(
-                RuleSummary(
-                    rule_id=det.rule.id,
-                    kind=det.rule.detect.type,
-                    matches=det.stats.matches,
-                    peak_groups=self._peaks[n],
-                    triggers=det.stats.triggers,
-                    resolves=det.stats.resolves,
-                    suppressed=det.lc.suppressed,
-                    late=self.engine.late_by_rule[n],
-                    cap_evictions=det.stats.cap_evictions,
-                    partials_dropped=det.stats.partials_dropped,
-                )
+                RuleSummary(det.rule.id, det.rule.detect.type, peak, rule_counts)
             )
         return self.result
 

@@ -64,14 +64,14 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
         (
             s.rule_id,
             s.kind,
-            s.matches,
+            s.counts.matches,
             s.peak_groups,
-            s.triggers,
-            s.resolves,
-            s.suppressed,
-            s.late,
-            s.cap_evictions,
-            s.partials_dropped,
+            s.counts.triggers,
+            s.counts.resolves,
+            s.counts.suppressed,
+            s.counts.late,
+            s.counts.cap_evictions,
+            s.counts.partials_dropped,
         )
         for s in result.summaries
     ]

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from streams.bridge_settings import BRIDGE_SETTINGS, load_bridge_settings
-from streams.config import ConfigError
+from streams.settings import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,8 @@ import asyncio
 import sys
 
 from signalfire.cli.common import load_or_report
-from streams.config import SETTINGS, ConfigError, load_config
+from streams.config import SETTINGS, load_config
+from streams.settings import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Faust would report a wrong password or an untrusted certificate as a bare traceback.
     try:
-        asyncio.run(check_brokers(config))
+        asyncio.run(check_brokers(config.kafka))
     except BrokerAccessError as exc:
         print(f"signalfire worker: {exc}", file=sys.stderr)
         return 1

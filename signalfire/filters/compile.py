@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from signalfire.events import Event
 from signalfire.filters.jsonkey import BOOL_KEYS, whole
@@ -29,7 +29,7 @@ HASHABLE = frozenset({str, int, float, bool})
 
 class _Gen:
     def __init__(self, fields: dict[str, str] | None = None) -> None:
-        self.namespace: dict[str, Any] = {"_H": HASHABLE, "_B": BOOL_KEYS, "_W": whole}
+        self.namespace: dict[str, object] = {"_H": HASHABLE, "_B": BOOL_KEYS, "_W": whole}
         self.temps = 0
         # With `fields`, top-level fields are read once per event into locals (fused mode);
         # `shared` conditions and `flags` (field is a scalar) are computed once per event too,
@@ -139,7 +139,7 @@ def _cheap_first(items: Sequence[Filter]) -> list[Filter]:
     return sorted(items, key=_cost)
 
 
-def _build(gen: _Gen, name: str, source: str) -> Any:
+def _build(gen: _Gen, name: str, source: str) -> object:
     # Constants become keyword defaults: locals are read faster than globals in the hot loop.
     head, _, body = source.partition("\n")
     consts = ", ".join(f"{c}={c}" for c in gen.namespace if c.startswith("_") and c != name)
@@ -153,7 +153,7 @@ def compile_predicate(node: Filter) -> Callable[[Event], bool]:
     """One filter as `f(event) -> bool` (for tests, steps and small uses)."""
     gen = _Gen()
     source = f"def _pred(e):\n    return bool({gen.filt(node)})\n"
-    return _build(gen, "_pred", source)  # type: ignore[no-any-return]
+    return cast(Callable[[Event], bool], _build(gen, "_pred", source))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,4 +271,4 @@ def compile_fused(specs: Sequence[SelectSpec]) -> FusedSelector:
         lines.append(f"            a{n}i(i); a{n}k({key_expr}){value}")
     outs = ", ".join(f"(o{n}i, o{n}k, o{n}v)" for n in range(len(specs)))
     lines.append(f"    return [{outs}]")
-    return _build(gen, "_fused", "\n".join(lines) + "\n")  # type: ignore[no-any-return]
+    return cast(FusedSelector, _build(gen, "_fused", "\n".join(lines) + "\n"))

@@ -9,6 +9,7 @@ its int, so a group has one spelling (and one dedup key) whichever of `1` or `1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -18,7 +19,7 @@ class JsonBool:
     def __init__(self, value: bool) -> None:
         self.value = value
 
-    def __reduce__(self) -> tuple[Any, tuple[bool]]:
+    def __reduce__(self) -> tuple[Callable[[bool], JsonBool], tuple[bool]]:
         # Unpickled state must hold the very singletons: equality is identity.
         return (json_bool, (self.value,))
 

@@ -20,8 +20,8 @@ from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
-from streams.config import WorkerConfig
 from streams.connect import BrokerAccessError, check_brokers
+from streams.kafka_config import KafkaSettings
 from streams.produce import produce_events
 from tests.integration.secure_broker import USER, SecureBroker, make_ca
 from tests.integration.worker_harness import Topics, WorkerProcess, copy_rules, page_set
@@ -208,16 +208,16 @@ def test_broker_certificate_from_another_ca_is_refused(secure, tmp_path):
 
 
 def config(secure, protocol, **kw):
-    return WorkerConfig(brokers=secure.bootstrap(protocol), security_protocol=protocol, **kw)
+    return KafkaSettings(brokers=secure.bootstrap(protocol), security_protocol=protocol, **kw)
 
 
 MISMATCHES = {
     "plaintext client on the SASL listener": (
-        lambda s: WorkerConfig(brokers=s.bootstrap("SASL_PLAINTEXT")),
+        lambda s: KafkaSettings(brokers=s.bootstrap("SASL_PLAINTEXT")),
         "--security-protocol / SIGNALFIRE_SECURITY_PROTOCOL (PLAINTEXT)",
     ),
     "SASL client on the plaintext listener": (
-        lambda s: WorkerConfig(
+        lambda s: KafkaSettings(
             brokers=s.broker.bootstrap,
             security_protocol="SASL_PLAINTEXT",
             sasl_mechanism="SCRAM-SHA-256",
@@ -227,7 +227,7 @@ MISMATCHES = {
         "does not expect SASL there",
     ),
     "TLS client on the plaintext listener": (
-        lambda s: WorkerConfig(
+        lambda s: KafkaSettings(
             brokers=s.broker.bootstrap, security_protocol="SSL", ssl_cafile=str(s.tls.ca_pem)
         ),
         "--security-protocol / SIGNALFIRE_SECURITY_PROTOCOL (SSL)",
@@ -277,12 +277,12 @@ async def test_start_check_passes_on_every_listener_with_the_right_settings(secu
         "ssl_keyfile": str(secure.tls.client_key),
     }
     for cfg in (
-        WorkerConfig(brokers=secure.broker.bootstrap),
+        KafkaSettings(brokers=secure.broker.bootstrap),
         config(secure, "SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-256", **scram),
         config(secure, "SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512", **scram),
         config(secure, "SSL", **tls, **client),
         config(secure, "SASL_SSL", sasl_mechanism="SCRAM-SHA-256", **scram, **tls),
         # The first bootstrap broker is down: the second one is enough.
-        WorkerConfig(brokers=f"127.0.0.1:1,{secure.broker.bootstrap}"),
+        KafkaSettings(brokers=f"127.0.0.1:1,{secure.broker.bootstrap}"),
     ):
         await check_brokers(cfg, timeout_s=20)

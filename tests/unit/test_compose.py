@@ -80,13 +80,13 @@ def test_worker_and_bridge_environments_are_accepted_by_their_loaders():
     services = compose()["services"]
     worker_env = {**services["worker-1"]["environment"], "SIGNALFIRE_RULES": str(ROOT / "rules")}
     worker = load_config({}, worker_env)
-    assert (worker.brokers, worker.web_port) == ("kafka:19092", 6066)
+    assert (worker.kafka.brokers, worker.web_port) == ("kafka:19092", 6066)
     bridge_env = dict(services["bridge"]["environment"])
     # the container path of --config, as mounted from ./deploy/bridge
     config = str(ROOT / "deploy/bridge/compose.yaml")
     bridge = load_bridge_settings({"bridge_config": config}, bridge_env)
-    assert (bridge.kafka.brokers, bridge.kafka.web_port) == ("kafka:19092", 6068)
-    assert bridge.kafka.web_host == "0.0.0.0"
+    assert (bridge.kafka.brokers, bridge.web_port) == ("kafka:19092", 6068)
+    assert bridge.web_host == "0.0.0.0"
 
 
 def test_alertmanager_and_grafana_are_wired():

@@ -239,8 +239,8 @@ def test_worker_settings_are_accepted_by_the_worker(tmp_path):
     config = load_config({}, env)
     assert config.web_port == WEB_PORTS["signalfire-worker"]
     assert config.web_host == "0.0.0.0"
-    assert config.security_protocol.startswith("SASL")
-    assert config.sasl_password == "placeholder-signalfire_sasl_password"
+    assert config.kafka.security_protocol.startswith("SASL")
+    assert config.kafka.sasl_password == "placeholder-signalfire_sasl_password"
 
 
 def test_bridge_settings_are_accepted_by_the_bridge(tmp_path):
@@ -248,13 +248,13 @@ def test_bridge_settings_are_accepted_by_the_bridge(tmp_path):
     path.write_text(bridge_config_text())
     env = plain_env("signalfire-bridge", SIGNALFIRE_BRIDGE_CONFIG=str(path))
     settings = load_bridge_settings({}, env)
-    assert settings.kafka.web_port == WEB_PORTS["signalfire-bridge"]
+    assert settings.web_port == WEB_PORTS["signalfire-bridge"]
     assert settings.pager_topic == "pager" and settings.pager_dlq_topic == "pager.dlq"
     assert settings.group_id == "signalfire-bridge"
     # the bridge shares the worker's Kafka connection settings
     worker = load_config({}, plain_env("signalfire-worker", SIGNALFIRE_RULES=str(tmp_path)))
-    assert settings.kafka.kafka_options().keys() == worker.kafka_options().keys()
-    assert settings.kafka.brokers == worker.brokers
+    assert settings.kafka.options().keys() == worker.kafka.options().keys()
+    assert settings.kafka.brokers == worker.kafka.brokers
 
 
 def test_bridge_config_in_the_configmap_is_accepted_by_the_bridge(tmp_path):

@@ -12,6 +12,7 @@ from alerting.metrics import (
     render,
 )
 from signalfire.events import DeadLetterReason, EventError
+from signalfire.rulecounts import FIELDS, RuleCounts
 from streams.records import decode_value
 
 FORBIDDEN = {"org_id", "account_id", "api_key_id", "ip", "event_id", "key", "org"}
@@ -160,9 +161,23 @@ def rule_values(registry, rule_id="r1"):
             "suppressed_total",
             "cap_evictions_total",
             "late_events_total",
+            "partials_dropped_total",
             "groups",
         )
     }
+
+
+def test_each_rule_count_goes_to_its_counter(registry, m):
+    assert tuple(m.rule_counters()) == FIELDS
+    m.rule_seen("r1")
+    assert all(v == 0 for k, v in rule_values(registry).items() if k != "groups")
+    m.rule_counted("r1", RuleCounts(matches=3, late=2, partials_dropped=1))
+    m.rule_counted("r1", RuleCounts(matches=1, suppressed=4, cap_evictions=5))
+    values = rule_values(registry)
+    assert (values["matches_total"], values["late_events_total"]) == (4, 2)
+    assert (values["suppressed_total"], values["cap_evictions_total"]) == (4, 5)
+    assert (values["triggers_total"], values["resolves_total"]) == (0, 0)
+    assert values["partials_dropped_total"] == 1
 
 
 def test_forget_rule_drops_the_groups_gauge(registry, m):

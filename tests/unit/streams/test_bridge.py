@@ -1,6 +1,7 @@
 """The bridge's commit point on an in-memory Kafka, with sinks the test holds and releases and
 a clock it moves: a partition's offset is committed up to the oldest page some sink still owes,
-no more often than the commit interval, and at once when the partition leaves."""
+no more often than the commit interval, and at once when the partition leaves. And what a
+restarted bridge gives the sinks that keep state."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from alerting.bridge_config import BridgeConfig, SinkSpec
@@ -15,10 +17,11 @@ from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import HttpRequest, HttpResponse, RetryPolicy
 from alerting.pager import encode
 from alerting.routing import Route
+from alerting.sinks.alertmanager import AlertmanagerSink
 from alerting.sinks.webhook import WebhookSink
 from streams.bridge import Bridge
+from streams.bridge_restore import restore_delivered
 from streams.bridge_settings import BridgeSettings
-from streams.config import WorkerConfig
 from tests.unit.alerting.pager_samples import message
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, Process, Wall
 
@@ -60,7 +63,7 @@ class Harness:
             },
             routes=(Route(sinks=routes, match={}),),
         )
-        settings = BridgeSettings("bridge.yaml", "pager.dlq", "bridge", WorkerConfig())
+        settings = BridgeSettings(pager_dlq_topic="pager.dlq", group_id="bridge")
         metrics = BridgeMetrics.create(CollectorRegistry(), tuple(config.sinks))
         self.bridge = Bridge(
             settings, config, metrics, self.sinks, clock=lambda: 1_000.0,
@@ -156,3 +159,25 @@ async def test_a_page_refused_for_good_or_unreadable_is_dead_lettered_and_passed
         assert len(h.sinks.received["fast"]) == 2
     finally:
         await h.bridge.stop()
+
+
+async def test_a_restart_gives_replaying_sinks_what_was_delivered_before_the_commit():
+    broker = Broker()
+    broker.create_topic("pager", 1)
+    pages = [message(key="k0"), message(key="k1"), message("resolve", key="k1"),
+             message(key="k2")]  # fmt: skip
+    for page in pages:
+        broker.produce("pager", 0, None, encode(page))
+    broker.produce("pager", 0, None, b"not a page")
+    clients = MemoryClients(Process(broker))
+    group = clients.consumer(group_id="bridge")
+    await group.commit({TopicPartition("pager", 0): 3})  # k2 is still to be delivered
+    am = AlertmanagerSink("am", "http://am/", 60.0, 300.0)
+    config = BridgeConfig(
+        sinks={"am": SinkSpec(am, RetryPolicy(attempts=1), None)},
+        routes=(Route(sinks=("am",), match={}),),
+    )
+    await restore_delivered(
+        clients, {}, topic="pager", group_id="bridge", config=config, sinks={"am": am}
+    )
+    assert am.tracked() == 1  # k0 still firing; k1 resolved; k2 not committed yet

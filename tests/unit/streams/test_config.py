@@ -4,13 +4,14 @@ import ssl
 
 import pytest
 
-from streams.config import ConfigError, load_config
+from streams.config import load_config
+from streams.settings import ConfigError
 
 
 def test_defaults_and_environment(tmp_path):
     env = {"SIGNALFIRE_BROKERS": "k1:9092,k2:9092", "SIGNALFIRE_LATENESS": "1m"}
     cfg = load_config({"rules": str(tmp_path)}, env)
-    assert cfg.brokers == "k1:9092,k2:9092" and cfg.lateness_ms == 60_000
+    assert cfg.kafka.brokers == "k1:9092,k2:9092" and cfg.lateness_ms == 60_000
     assert cfg.events_topic == "usage-events" and cfg.pager_topic == "pager"
     assert cfg.dlq_topic == "usage-events.dlq" and cfg.web_port == 6066
 
@@ -46,9 +47,9 @@ def test_sasl_needs_credentials_and_reads_password_file(tmp_path):
         {"SIGNALFIRE_SASL_MECHANISM": "scram-sha-256", "SIGNALFIRE_SASL_USERNAME": "sf",
          "SIGNALFIRE_SASL_PASSWORD_FILE": str(secret)},
     )  # fmt: skip
-    assert cfg.sasl_password == "s3cret"
+    assert cfg.kafka.sasl_password == "s3cret"
     assert "s3cret" not in repr(cfg)
-    assert cfg.kafka_options()["sasl_mechanism"] == "SCRAM-SHA-256"
+    assert cfg.kafka.options()["sasl_mechanism"] == "SCRAM-SHA-256"
 
 
 def test_topics_must_differ(tmp_path):
@@ -81,7 +82,7 @@ SCRAM = {"SIGNALFIRE_SASL_MECHANISM": "SCRAM-SHA-512", "SIGNALFIRE_SASL_USERNAME
 def test_sasl_password_from_the_environment_reaches_the_client_options_only(tmp_path):
     env = {**SCRAM, "SIGNALFIRE_SASL_PASSWORD": "env-s3cret"}
     cfg = load_config({"rules": str(tmp_path), "security_protocol": "SASL_PLAINTEXT"}, env)
-    options = cfg.kafka_options()
+    options = cfg.kafka.options()
     assert options["security_protocol"] == "SASL_PLAINTEXT"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "sf"
@@ -102,7 +103,7 @@ def test_password_file_wins_over_the_environment(tmp_path):
         },
         env,
     )
-    assert cfg.sasl_password == "from-file"
+    assert cfg.kafka.sasl_password == "from-file"
 
 
 def test_the_password_has_no_command_line_flag_not_even_as_an_abbreviation(capsys):
@@ -161,7 +162,7 @@ def test_tls_verifies_the_broker_against_the_given_ca(tmp_path, ca):
     cfg = load_config(
         {"rules": str(tmp_path), "security_protocol": "SSL", "ssl_cafile": str(ca.ca_pem)}, {}
     )
-    options = cfg.kafka_options()
+    options = cfg.kafka.options()
     assert options["security_protocol"] == "SSL"
     assert "sasl_mechanism" not in options
     context = options["ssl_context"]
@@ -176,7 +177,7 @@ def test_mutual_tls_loads_the_client_certificate_and_rejects_a_mismatched_key(tm
     env = {**SCRAM, "SIGNALFIRE_SASL_PASSWORD": "pw",
            "SIGNALFIRE_SSL_CERTFILE": str(ca.client_cert)}  # fmt: skip
     cfg = load_config(flags, {**env, "SIGNALFIRE_SSL_KEYFILE": str(ca.client_key)})
-    options = cfg.kafka_options()
+    options = cfg.kafka.options()
     assert options["security_protocol"] == "SASL_SSL" and options["sasl_plain_password"] == "pw"
     context = options["ssl_context"]
     assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
@@ -199,8 +200,8 @@ def test_faust_clients_get_the_same_security_as_the_pipeline_clients(tmp_path, c
     if protocol.endswith("SSL"):
         flags["ssl_cafile"] = str(ca.ca_pem)
     cfg = load_config(flags, env)
-    faust_side = credentials_to_aiokafka_auth(_credentials(cfg))
-    ours = cfg.kafka_options()
+    faust_side = credentials_to_aiokafka_auth(_credentials(cfg.kafka))
+    ours = cfg.kafka.options()
     for key in (
         "security_protocol",
         "sasl_mechanism",
@@ -229,3 +230,24 @@ def test_instance_id_is_checked(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config({"rules": str(tmp_path), "instance_id": "pod 7/a"}, {})
     assert "--instance-id / SIGNALFIRE_INSTANCE_ID: up to 200 of the characters" in str(err.value)
+
+
+def test_the_bridge_reads_the_same_kafka_settings_as_the_worker(tmp_path, ca):
+    from streams.bridge_settings import load_bridge_settings
+
+    bridge_config = tmp_path / "bridge.yaml"
+    bridge_config.write_text("sinks: []\n")
+    env = {
+        **SCRAM,
+        "SIGNALFIRE_SASL_PASSWORD": "pw",
+        "SIGNALFIRE_BROKERS": "k1:9093,k2:9093",
+        "SIGNALFIRE_SECURITY_PROTOCOL": "SASL_SSL",
+        "SIGNALFIRE_SSL_CAFILE": str(ca.ca_pem),
+    }
+    worker = load_config({"rules": str(tmp_path)}, env)
+    bridge = load_bridge_settings({"bridge_config": str(bridge_config)}, env)
+    assert bridge.kafka == worker.kafka
+    assert worker.kafka.sasl_password == "pw" and worker.kafka.brokers == "k1:9093,k2:9093"
+    with pytest.raises(ConfigError) as err:
+        load_bridge_settings({"bridge_config": str(bridge_config), "brokers": "nocolon"}, {})
+    assert "--brokers / SIGNALFIRE_BROKERS: expected host:port" in str(err.value)

@@ -355,9 +355,8 @@ def test_input_partition_forwards_no_late_event_and_counts_it_for_the_family_rul
         for e in orjson.loads(v)["events"]
     ]
     assert forwarded == ["e0", "e1", "e2"]
-    # per rule: [matches, triggers, resolves, suppressed, cap evictions, late]
-    assert out.rule_deltas["auth_failure_burst"][5] == 2
-    assert out.rule_deltas["ip_account_fanout"][5] == 2
+    assert out.rule_deltas["auth_failure_burst"].late == 2
+    assert out.rule_deltas["ip_account_fanout"].late == 2
 
 
 def _family_records(topic):
@@ -399,7 +398,7 @@ def test_family_partition_judges_lateness_the_same_however_its_records_are_batch
             out = p.process((topic, 0), records[a:b])
             pages += [(k, orjson.loads(v)["payload"]["timestamp"]) for k, v in out.pages]
             for rule_id, delta in out.rule_deltas.items():
-                late[rule_id] = late.get(rule_id, 0) + delta[5]
+                late[rule_id] = late.get(rule_id, 0) + delta.late
         return pages, late
 
     one_by_one = run(list(range(len(records) + 1)))
