@@ -16,8 +16,8 @@ import orjson
 from signalfire._core import Core
 from signalfire.engine.alert import Action, Alert, Evidence
 from signalfire.engine.settings import EngineSettings
-from signalfire.engine.stats import RuleStats
 from signalfire.events import DeadLetterReason
+from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Rule
 
 
@@ -216,9 +216,9 @@ class CoreEngine:
     def late(self) -> int:
         return self.core.late
 
-    def stats(self) -> list[tuple[RuleStats, int]]:
-        """Per rule: its counts and its late events."""
-        return [(RuleStats(m, t, r, c, p), late) for m, t, r, c, p, late in self.core.stats()]
+    def counts(self) -> list[RuleCounts]:
+        """What each rule did since the engine was made, in rule order."""
+        return [RuleCounts(*c) for c in self.core.stats()]
 
     def group_counts(self) -> dict[str, int]:
         return {r.id: n for r, n in zip(self.rules, self.core.group_counts(), strict=True)}

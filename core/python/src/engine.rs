@@ -252,8 +252,9 @@ impl Core {
         self.engine.reload(rules).map_err(PyValueError::new_err)
     }
 
-    /// Per rule: (matches, triggers, resolves, cap_evictions, partials_dropped, late).
-    fn stats(&self) -> Vec<(u64, u64, u64, u64, u64, u64)> {
+    /// Per rule: (matches, triggers, resolves, suppressed, cap_evictions, late,
+    /// partials_dropped), the fields of `signalfire.rulecounts.RuleCounts` in order.
+    fn stats(&self) -> Vec<(u64, u64, u64, u64, u64, u64, u64)> {
         self.engine
             .stats()
             .iter()
@@ -263,9 +264,10 @@ impl Core {
                     s.matches,
                     s.triggers,
                     s.resolves,
+                    s.suppressed,
                     s.cap_evictions,
-                    s.partials_dropped,
                     *late,
+                    s.partials_dropped,
                 )
             })
             .collect()

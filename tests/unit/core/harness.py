@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
 from signalfire.events import EventError, decode
+from signalfire.rulecounts import running_counts
 from signalfire.rules.model import Rule
 from tests.unit.core.scripts import Advance, Restart, Step
 
@@ -31,8 +32,7 @@ def reference(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -
                 dead.append((n, exc.reason.value))
         trace.append(f"batch: {engine.process(events)!r} dead {dead} late {engine.late}")
     trace.append(f"flush: {engine.flush()!r}")
-    stats = [(d.stats, n) for d, n in zip(engine.detectors, engine.late_by_rule, strict=True)]
-    trace.append(f"stats: {stats}")
+    trace.append(f"counts: {running_counts(engine)}")
     return trace
 
 
@@ -51,7 +51,7 @@ def compiled(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) ->
         dead = [(d.index, d.reason.value) for d in out.dead_letters]
         trace.append(f"batch: {out.alerts!r} dead {dead} late {engine.late}")
     trace.append(f"flush: {engine.flush()!r}")
-    trace.append(f"stats: {engine.stats()}")
+    trace.append(f"counts: {engine.counts()}")
     return trace
 
 

@@ -110,4 +110,4 @@ def test_merge_matches_the_python_worker(case: tuple[int, list[bytes], list[int]
         next_offset = step[-1][0] + 1
         assert core.safe_offset(next_offset) == merger.safe_offset(next_offset)
         assert core.frontier == merger.frontier
-    assert [late for _, late in core.stats()] == ref_late
+    assert [c.late for c in core.counts()] == ref_late

@@ -28,7 +28,7 @@ def test_unchanged_rule_keeps_its_state() -> None:
     # the throttle remembered across the restore: no second page within the hour
     assert restored.process([record(2, 2_000)]).alerts == []
     assert restored.now == 2_000
-    assert restored.stats()[0][0].matches == 2
+    assert restored.counts()[0].matches == 2
 
 
 def test_changed_rule_starts_empty() -> None:

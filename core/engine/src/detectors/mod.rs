@@ -33,6 +33,8 @@ pub struct RuleStats {
     pub cap_evictions: u64,
     /// Sequence partial matches not started because their group had the most already.
     pub partials_dropped: u64,
+    /// Pages held back by the throttle (the lifecycle's count, read with the others).
+    pub suppressed: u64,
 }
 
 /// The state every detector type has besides its own. Fields marked `skip` come from the rule
@@ -303,7 +305,10 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
     }
 
     fn stats(&self) -> RuleStats {
-        self.parts.common.stats
+        RuleStats {
+            suppressed: self.parts.lc.suppressed,
+            ..self.parts.common.stats
+        }
     }
 
     fn group_count(&self) -> usize {
