@@ -7,6 +7,7 @@
 
 mod evidence;
 mod matching;
+mod new_value;
 
 use std::collections::VecDeque;
 
@@ -324,6 +325,11 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
+        })),
+        DetectorType::NewValue => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: new_value::NewValueLogic::new(rule),
         })),
         other => Err(format!(
             "detector type {other:?} is not in the compiled core yet"
