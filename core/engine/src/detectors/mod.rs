@@ -8,6 +8,7 @@
 mod evidence;
 mod matching;
 mod new_value;
+mod spike;
 
 use std::collections::VecDeque;
 
@@ -325,6 +326,11 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
+        })),
+        DetectorType::Spike => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: spike::SpikeLogic::new(rule),
         })),
         DetectorType::NewValue => Ok(Box::new(Detector {
             selector,
