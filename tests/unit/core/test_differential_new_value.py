@@ -4,12 +4,13 @@ scripts, with lookbacks short enough to expire and with and without warmup."""
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.core.groups import assert_same_group_counts
 from tests.unit.core.harness import assert_same
-from tests.unit.core.scripts import Step, scripts
+from tests.unit.core.scripts import Batch, Step, scripts
 from tests.unit.helpers import base_rule
 
 LATENESS = st.sampled_from([0, 5_000, 30_000])
@@ -71,3 +72,20 @@ def test_new_value(script: list[Step], lateness: int) -> None:
 @given(scripts(), LATENESS)
 def test_new_value_group_counts(script: list[Step], lateness: int) -> None:
     assert_same_group_counts(NEW_VALUE_RULES, script, lateness)
+
+
+def test_whole_floats_beyond_int64_stay_floats() -> None:
+    # Whole floats in [-2^63, 2^63) are integer keys and values; beyond, they stay floats.
+    big = [2.0**63, -(2.0**63), 1e19, -1e19, 2.0**62, 9007199254740993.0]
+    events = [
+        {"event_id": f"e{n}", "org_id": "o1", "ts": 1000 * n, "loose": v, "tokens": v}
+        for n, v in enumerate(big)
+    ]
+    rule = base_rule(
+        {"type": "new_value", "field": "loose", "lookback": "1m", "warmup": 0},
+        id="nv_big",
+        group_by=["tokens"],
+        throttle="0s",
+    )
+    for lateness in (0, 30_000):
+        assert_same([rule], [Batch([orjson.dumps(e) for e in events])], lateness)
