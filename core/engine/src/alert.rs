@@ -33,6 +33,7 @@ pub enum Measure {
     Num(Number),
     Scalar(Scalar),
     Text(String),
+    List(Vec<Scalar>),
 }
 
 impl From<Number> for Measure {

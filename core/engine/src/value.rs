@@ -141,8 +141,9 @@ impl Number {
     }
 }
 
-/// Largest magnitude at which a whole float becomes an integer key (JSON's integer range).
-const WHOLE_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+/// Whole floats in [-2^63, 2^63) become integer keys, as in the Python engine (`jsonkey.whole`):
+/// beyond that a float stays a float, so `1e19` is shown as a float either way.
+const WHOLE_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 
 /// One element of a group key, a distinct value or a known value: a JSON scalar compared by
 /// JSON type, numbers by value.
@@ -157,7 +158,7 @@ pub enum Scalar {
 
 impl Scalar {
     pub fn from_float(f: f64) -> Scalar {
-        if f.fract() == 0.0 && f.abs() < WHOLE_LIMIT {
+        if f.fract() == 0.0 && (-WHOLE_LIMIT..WHOLE_LIMIT).contains(&f) {
             Scalar::Int(f as i128)
         } else {
             // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
@@ -307,6 +308,10 @@ mod tests {
         assert_eq!(Scalar::from_float(-0.0), Scalar::Int(0));
         assert_ne!(Scalar::from_float(3.5), Scalar::Int(3));
         assert_ne!(Scalar::Bool(true), Scalar::Int(1));
+        let limit = 2f64.powi(63);
+        assert_eq!(Scalar::from_float(-limit), Scalar::Int(i64::MIN as i128));
+        assert_eq!(Scalar::from_float(limit), Scalar::Float(limit.to_bits()));
+        assert_eq!(Scalar::from_float(1e19), Scalar::Float(1e19f64.to_bits()));
     }
 
     #[test]

@@ -42,6 +42,14 @@ fn measure<'py>(py: Python<'py>, m: &Measure) -> PyResult<Bound<'py, PyAny>> {
         Measure::Num(Number::Float(f)) => f.into_pyobject(py)?.into_any(),
         Measure::Scalar(s) => scalar(py, s)?,
         Measure::Text(t) => t.into_pyobject(py)?.into_any(),
+        Measure::List(items) => PyList::new(
+            py,
+            items
+                .iter()
+                .map(|s| scalar(py, s))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any(),
     })
 }
 

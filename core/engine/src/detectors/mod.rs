@@ -7,6 +7,8 @@
 
 mod evidence;
 mod matching;
+mod new_value;
+mod spike;
 
 use std::collections::VecDeque;
 
@@ -382,6 +384,16 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
+        })),
+        DetectorType::Spike => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: spike::SpikeLogic::new(rule),
+        })),
+        DetectorType::NewValue => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: new_value::NewValueLogic::new(rule),
         })),
         other => Err(format!(
             "detector type {other:?} is not in the compiled core yet"
