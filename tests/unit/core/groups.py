@@ -10,7 +10,7 @@ from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
 from signalfire.events import EventError, decode
 from signalfire.rules.model import Rule
-from tests.unit.core.scripts import Advance, Step
+from tests.unit.core.scripts import Advance, Restart, Step
 
 
 def assert_same_group_counts(
@@ -19,7 +19,9 @@ def assert_same_group_counts(
     ref = Engine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
     core = CoreEngine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
     for n, step in enumerate(script):
-        if isinstance(step, Advance):
+        if isinstance(step, Restart):
+            core = CoreEngine(rules, core.settings, core.save())
+        elif isinstance(step, Advance):
             ref.advance(step.now)
             core.advance(step.now)
         else:

@@ -21,7 +21,7 @@ const PRUNE_AT: usize = 64;
 /// Known values shown in the evidence.
 const KNOWN_SHOWN: usize = 10;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Group {
     first_ts: i64,
     /// The activity slot the group was last moved to the back in.
@@ -31,7 +31,7 @@ struct Group {
     values: LinkedHashMap<Scalar, i64, FxBuildHasher>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NewValueLogic {
     lookback: i64,
     warmup: i64,
@@ -72,8 +72,8 @@ fn occurrence(c: &Common, field: &str, e: &Event, v: &Scalar, g: &Group) -> Evid
         sample_event_ids: vec![e.event_id().into()],
         top: c.event_top(e),
         extra: vec![
-            ("field", Measure::Text(field.to_string())),
-            ("known", Measure::List(known)),
+            ("field".into(), Measure::Text(field.to_string())),
+            ("known".into(), Measure::List(known)),
         ],
         ..Evidence::default()
     }

@@ -17,6 +17,8 @@ mod stages;
 use hashlink::LinkedHashMap;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
@@ -34,7 +36,7 @@ type Part = (Number, u64);
 type Bucket = LinkedHashMap<Key, Part, FxBuildHasher>;
 
 /// A group's baseline while its condition holds, and when it may move again.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Frozen {
     amount: f64,
     count: f64,
@@ -42,7 +44,7 @@ struct Frozen {
     release: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SpikeLogic {
     stages: Stages,
     factor: f64,
@@ -171,11 +173,11 @@ impl SpikeLogic {
             window_end: Some(end),
             extra: vec![
                 (
-                    "baseline",
+                    "baseline".into(),
                     Measure::Num(Number::Float(baseline::round6(base))),
                 ),
-                ("factor", Measure::Num(Number::Float(self.factor))),
-                ("direction", Measure::Text(direction.to_string())),
+                ("factor".into(), Measure::Num(Number::Float(self.factor))),
+                ("direction".into(), Measure::Text(direction.to_string())),
             ],
             ..c.base_evidence(key)
         }

@@ -10,7 +10,7 @@ pub const FILLING: i64 = -1;
 /// A seasonal bucket between two baseline windows.
 pub const WAITING: i64 = -2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stages {
     /// Bucket length (ms).
     pub res: i64,
