@@ -1,17 +1,20 @@
-"""Reading events from JSONL(.gz) files or stdin in arrival order, in batches, counting rejects."""
+"""Reading events from JSONL(.gz) files or stdin in arrival order, in batches of raw lines that
+remember where each line came from, so that the engine's rejects can be counted by their place."""
 
 from __future__ import annotations
 
 import gzip
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from signalfire.events import Event, EventError, decode
+import orjson
+
+from signalfire.engine.core import DeadLetter
 
 BATCH = 4096
 SHOWN_ERRORS = 5
@@ -24,6 +27,27 @@ class ReadStats:
     events: int = 0
     rejected: int = 0
     first_errors: list[str] = field(default_factory=list)
+
+    def count(self, lines: Lines, rejected: Sequence[DeadLetter]) -> None:
+        """A batch read: its rejected lines counted, the first few kept with their place."""
+        self.events += len(lines) - len(rejected)
+        self.rejected += len(rejected)
+        for dead in rejected:
+            if len(self.first_errors) >= SHOWN_ERRORS:
+                break
+            name, lineno = lines.places[dead.index]
+            self.first_errors.append(f"{name}:{lineno}: {dead.message}")
+
+
+@dataclass(slots=True)
+class Lines:
+    """A batch of non-blank lines (record values) and, for each, its file and line number."""
+
+    values: list[bytes] = field(default_factory=list)
+    places: list[tuple[str, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 class SourceError(Exception):
@@ -61,12 +85,24 @@ def open_lines(path: str | Path) -> Iterator[IO[bytes] | gzip.GzipFile]:
             yield plain
 
 
-def read_batches(
-    paths: Iterable[str | Path], stats: ReadStats, batch: int = BATCH
-) -> Iterator[list[Event]]:
-    """Checked events from every file in order; bad lines are counted with their place. A file
-    that cannot be read to its end raises SourceError."""
-    out: list[Event] = []
+def lines_of(events: Iterable[Mapping[str, object]], batch: int = BATCH) -> Iterator[Lines]:
+    """Events made in memory (generated, or a test's) as batches of record values; each one's
+    place is its position."""
+    out = Lines()
+    for n, event in enumerate(events):
+        out.values.append(orjson.dumps(event))
+        out.places.append(("event", n))
+        if len(out.values) >= batch:
+            yield out
+            out = Lines()
+    if out.values:
+        yield out
+
+
+def read_batches(paths: Iterable[str | Path], batch: int = BATCH) -> Iterator[Lines]:
+    """Every file's non-blank lines in order, in batches. A file that cannot be read to its
+    end raises SourceError."""
+    out = Lines()
     for path in paths:
         name = display_name(path)
         try:
@@ -74,18 +110,12 @@ def read_batches(
                 for lineno, line in enumerate(fh, 1):
                     if not line.strip():
                         continue
-                    try:
-                        out.append(decode(line))
-                    except EventError as exc:
-                        stats.rejected += 1
-                        if len(stats.first_errors) < SHOWN_ERRORS:
-                            stats.first_errors.append(f"{name}:{lineno}: {exc}")
-                        continue
-                    stats.events += 1
-                    if len(out) >= batch:
+                    out.values.append(line)
+                    out.places.append((name, lineno))
+                    if len(out.values) >= batch:
                         yield out
-                        out = []
+                        out = Lines()
         except (OSError, EOFError, zlib.error) as exc:
             raise SourceError(name, exc) from exc
-    if out:
+    if out.values:
         yield out

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import TypeVar
 
 from alerting.message import pager_message
 from alerting.pager import encode
 from alerting.redact import Redaction
-from signalfire.engine import Engine
 from signalfire.engine.alert import Alert
-from signalfire.rulecounts import running_counts
+from signalfire.engine.core import CoreEngine, Merged, Processed
 from signalfire.rules.model import Rule
 from streams.outputs import Outputs
 
 PageLog = Counter[tuple[str, str, str]]
+# What an engine step returns: its alerts alone (clock moves, the end of input), or with the
+# rest of what a batch gave (an input partition's, a family partition's).
+Step = list[Alert] | Processed | Merged
+S = TypeVar("S", list[Alert], Processed, Merged)
 
 
 class Emitter:
@@ -29,19 +33,21 @@ class Emitter:
     def run(
         self,
         out: Outputs,
-        engine: Engine,
+        engine: CoreEngine,
         page_log: PageLog | None,
-        step: Callable[[], list[Alert]],
-    ) -> None:
+        step: Callable[[], S],
+    ) -> S:
         """Run one engine step, emit its alerts and count what it did per rule."""
-        before = running_counts(engine)
+        before = engine.counts()
         late = engine.late
-        self._emit(out, step(), page_log)
+        result = step()
+        self._emit(out, result if isinstance(result, list) else result.alerts, page_log)
         out.late += engine.late - late
-        after = running_counts(engine)
-        for det, now, then in zip(engine.detectors, after, before, strict=True):
+        after = engine.counts()
+        for rule, now, then in zip(engine.rules, after, before, strict=True):
             if now != then:
-                out.count(det.rule.id, now - then)
+                out.count(rule.id, now - then)
+        return result
 
     def _emit(
         self, out: Outputs, alerts: list[Alert], sent: Counter[tuple[str, str, str]] | None

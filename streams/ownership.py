@@ -18,7 +18,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.config import WorkerConfig
 from streams.outputs import Partition
 from streams.processor import Processor
-from streams.state import Snapshot, committed_offsets, read_last, read_page_logs, state_key
+from streams.state import (
+    Snapshot,
+    SnapshotRefused,
+    committed_offsets,
+    read_last,
+    read_page_logs,
+    state_key,
+)
 from streams.topics import state_topic
 from streams.transactions import Transactions
 
@@ -40,7 +47,12 @@ async def take_over(
     new = await txns.open(ours)
     state_tps = {TopicPartition(state_topic(config, t), p): (t, p) for t, p in new}
     blobs = await read_last(reader, {k: state_key(*tp) for k, tp in state_tps.items()})
-    snapshots = {state_tps[k]: snap for k, blob in blobs.items() if (snap := Snapshot.decode(blob))}
+    snapshots: dict[Partition, Snapshot] = {}
+    for k, blob in blobs.items():
+        try:
+            snapshots[state_tps[k]] = Snapshot.decode(blob)
+        except SnapshotRefused as exc:
+            refused(state_tps[k], exc)
     committed = await committed_offsets(consumer, new)
     from_start = [
         tp for tp, (offset, moves) in committed.items()
@@ -68,7 +80,20 @@ async def take_over(
                 consumer.seek(ktp, offset)  # committed 0: nothing to rebuild
         else:
             page_log = logs[state_key(*tp)]
-            start = processor.restore(tp, snapshot, offset, page_log, moves)
+            try:
+                start = processor.restore(tp, snapshot, offset, page_log, moves)
+            except SnapshotRefused as exc:
+                # Its pages since the snapshot are in the page log; those before, from the
+                # start of the topic, were sent before that snapshot was taken.
+                refused(tp, exc)
+                everything = dict.fromkeys(range(txns.pager_partitions), 0)
+                logs.update(
+                    await read_page_logs(reader, config.pager_topic, {state_key(*tp): everything})
+                )
+                processor.rebuild(tp, offset, logs[state_key(*tp)], moves)
+                await consumer.seek_to_beginning(ktp)
+                del snapshots[tp]
+                continue
             consumer.seek(ktp, start)
             log.info(
                 "restored %s[%d] at offset %d (committed %s, %d clock move(s), %d page(s) "
@@ -76,6 +101,10 @@ async def take_over(
             )  # fmt: skip
     txns.schedule(new)
     return bool(snapshots)
+
+
+def refused(tp: Partition, why: SnapshotRefused) -> None:
+    log.warning("snapshot of %s[%d] refused (%s): rebuilding it from its topic", tp[0], tp[1], why)
 
 
 async def hand_over(partitions: list[Partition], processor: Processor, txns: Transactions) -> None:

@@ -12,22 +12,22 @@ after a take-over (streams/recovery.py), an engine step's pages (streams/emit.py
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TypedDict
 
 from alerting.redact import Redaction
-from signalfire.engine import Engine, EngineSettings
+from signalfire._core import SnapshotError
 from signalfire.engine.alert import Alert
-from signalfire.events import Event
+from signalfire.engine.core import CoreEngine, Route
+from signalfire.engine.settings import EngineSettings
+from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.emit import Emitter, PageLog
 from streams.families import merge_step
-from streams.lateness import count_late, split_late
-from streams.merge import Merger
 from streams.outputs import Outputs, Partition
-from streams.records import Record, decode_records
+from streams.records import DeadLetter, Record, rejected, usable_values
 from streams.recovery import (
     CHECKPOINT_MOVES,
     MAX_MOVES,
@@ -38,21 +38,20 @@ from streams.recovery import (
     resume,
     snapshot_of,
 )
-from streams.repartition import encode_batch, route
-from streams.state import Move, Snapshot
+from streams.repartition import BATCH_RECORD_BYTES, encode_batch
+from streams.state import Move, Snapshot, SnapshotRefused
 from streams.topology import DIRECT, Topology, build_topology
 
 
 @dataclass(slots=True)
 class Work:
-    """A partition's state. Snapshots pickle it by this module's name (streams/state.py): it
-    stays here, whatever else moves."""
+    """A partition's state: its engine and where it stands (a snapshot keeps the fields of
+    streams.state.WorkState and the engine's saved state)."""
 
     family: str
-    engine: Engine
+    engine: CoreEngine
     last_active: float
     next_offset: int | None = None
-    merger: Merger | None = None  # repartition partitions only
     marked: int = -(2**62)  # input partitions: the last watermark sent downstream
     # After a restore: records before this offset were processed before, their outputs are
     # already in Kafka; pages in `page_log` were already sent.
@@ -70,16 +69,6 @@ class Work:
     moves: list[Move] = field(default_factory=list)
     replay_moves: list[Move] = field(default_factory=list)
 
-    def __setstate__(self, state: dict[str, object] | tuple[None, dict[str, object]]) -> None:
-        # Snapshots written before a field existed restore it at its default.
-        slots = state[1] if isinstance(state, tuple) else state
-        for f in fields(self):
-            if f.name not in slots:
-                value = f.default_factory() if f.default_factory is not MISSING else f.default
-                object.__setattr__(self, f.name, value)
-        for name, value in slots.items():
-            object.__setattr__(self, name, value)
-
 
 class WorkerStats(TypedDict):
     """What /readyz shows of the partitions, per partition as `topic[partition]`."""
@@ -89,6 +78,10 @@ class WorkerStats(TypedDict):
     families: list[str]
     late: dict[str, int]
     clock: dict[str, int]
+
+
+def _offset(dead: DeadLetter) -> int:
+    return int(dict(dead.headers)["source_offset"])
 
 
 class Processor:
@@ -111,7 +104,17 @@ class Processor:
         self.rules = self.emitter.rules = {r.id: r for r in rules}
         self.topology: Topology = build_topology(rules)
         for work in self.works.values():
-            work.engine.reload(self.topology.rules_for(work.family))
+            self._configure(work)
+
+    def _configure(self, work: Work) -> None:
+        """The partition's engine on the current rules: an input partition's also forwards to
+        the families, a family partition's merges what every input partition forwards."""
+        work.engine.reload(self.topology.rules_for(work.family))
+        if work.family == DIRECT:
+            routes = [Route(f.name, f.rules, f.fields) for f in self.topology.families]
+            work.engine.route_to(routes, self.partitions, BATCH_RECORD_BYTES)
+        else:
+            work.engine.merge_from(self.partitions)
 
     def topics(self) -> list[str]:
         """Topics this rule set consumes: the input and one per repartition family."""
@@ -133,9 +136,9 @@ class Processor:
             family = self.family_of_topic(tp[0])
             if family is None or tp in self.works:
                 continue
-            engine = Engine(self.topology.rules_for(family), self.settings)
-            merger = None if family == DIRECT else Merger(self.partitions)
-            self.works[tp] = Work(family, engine, self.wall(), merger=merger)
+            engine = CoreEngine(self.topology.rules_for(family), self.settings)
+            self.works[tp] = work = Work(family, engine, self.wall())
+            self._configure(work)
 
     def revoke(self, partitions: Iterable[Partition]) -> None:
         for tp in partitions:
@@ -154,10 +157,20 @@ class Processor:
         moves: Sequence[Move] = (),
     ) -> int:
         """Take over a partition from its snapshot and the clock moves committed since;
-        returns the offset to consume from."""
-        work: Work = snapshot.work
-        work.engine.reload(self.topology.rules_for(work.family))
-        work.last_active = self.wall()
+        returns the offset to consume from. SnapshotRefused if its engine state is not one this
+        engine reads."""
+        state = snapshot.work
+        try:
+            engine = CoreEngine(
+                self.topology.rules_for(state.family), self.settings, snapshot.engine
+            )
+        except SnapshotError as exc:
+            raise SnapshotRefused(str(exc)) from None
+        work = Work(
+            state.family, engine, self.wall(), state.next_offset, state.marked,
+            refill=state.refill, moves=list(state.moves),
+        )  # fmt: skip
+        self._configure(work)
         resume(work, snapshot.offset, committed, page_log, moves)
         self.works[tp] = work
         return snapshot.offset
@@ -176,7 +189,7 @@ class Processor:
         for tp, w in self.works.items():
             if w.next_offset is None or replaying(w):
                 continue  # nothing read yet, or replaying what is committed already
-            found[tp] = w.merger.safe_offset(w.next_offset) if w.merger else w.next_offset
+            found[tp] = w.engine.safe_offset(w.next_offset)
         return found
 
     # -- records ---------------------------------------------------------------------------
@@ -212,25 +225,24 @@ class Processor:
         out = Outputs(consumed=len(records))
         work.last_active = self.wall()
         work.next_offset = records[-1].offset + 1
-        if work.merger is not None:
-            family = next((f for f in self.topology.families if f.name == work.family), None)
-            merge_step(out, work, work.merger, records, family=family, emitter=self.emitter)
+        if work.family != DIRECT:
+            merge_step(out, work, records, emitter=self.emitter)
             return out
-        events, out.dead = decode_records(records, self.config.max_record_bytes)
-        out.decoded = len(events)
-        routed: dict[str, dict[int, list[Event]]] = {}
-        if self.topology.families:
-            # Lateness is decided here, in the partition's own order, for every rule: this
-            # order is the same in every run, however the records are batched and whenever the
-            # other partitions are read. Forwarded, a late event would be judged again by the
-            # merge, whose clock depends on how far the other partitions had come.
-            on_time, late = split_late(events, work.engine.now, self.settings.allowed_lateness_ms)
-            for fam in self.topology.families:
-                if parts := route(fam, on_time, self.partitions):
-                    routed[fam.name] = parts
-                count_late(out, fam, late)
-        self._run(out, work, partial(work.engine.process, events))
-        self._mark(out, tp, work, routed)
+        values, positions, dead = usable_values(records, self.config.max_record_bytes)
+        # The engine decides lateness here, in the partition's own order, for every rule,
+        # forwarded ones included: this order is the same in every run, however the records are
+        # batched and whenever the other partitions are read. Forwarded, a late event would be
+        # judged again by the merge, whose clock depends on how far the others had come.
+        step = self.emitter.run(
+            out, work.engine, work.page_log, partial(work.engine.process, values)
+        )
+        out.dead = sorted(dead + rejected(records, positions, step.dead_letters), key=_offset)
+        out.decoded = len(values) - len(step.dead_letters)
+        for fam, counts in zip(self.topology.families, step.family_late, strict=True):
+            for rule, late in zip(fam.rules, counts, strict=True):
+                if late:
+                    out.count(rule.id, RuleCounts(late=late))
+        self._mark(out, tp, work, step.routed)
         return out
 
     def _mark(
@@ -238,19 +250,20 @@ class Processor:
         out: Outputs,
         tp: Partition,
         work: Work,
-        routed: dict[str, dict[int, list[Event]]] | None = None,
+        routed: Sequence[Sequence[Sequence[bytes]]] = (),
     ) -> None:
         """One record into every repartition partition: its events of this batch, if any, and
         how far this input partition has come (its watermark)."""
         watermark = work.engine.watermark
-        if not self.topology.families or (not routed and watermark <= work.marked):
+        forwarding = any(bodies for family in routed for bodies in family)
+        if not self.topology.families or (not forwarding and watermark <= work.marked):
             return
         work.marked = max(work.marked, watermark)
-        for fam in self.topology.families:
+        for n, fam in enumerate(self.topology.families):
             topic = self.config.repartition_topic(fam.name)
-            parts = (routed or {}).get(fam.name, {})
             for part in range(self.partitions):
-                for value in encode_batch(tp[1], watermark, parts.get(part, [])):
+                bodies = routed[n][part] if routed else ()
+                for value in encode_batch(tp[1], watermark, bodies):
                     out.forwards.append((topic, part, value))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:
@@ -267,7 +280,7 @@ class Processor:
         furthest = max(w.engine.now for w in self.works.values())
         idle_s = self.config.idle_timeout_ms / 1000
         for tp, work in self.works.items():
-            if work.merger is not None:
+            if work.family != DIRECT:
                 continue
             if work.replay_moves:
                 # Moves a restore makes again once the records before them are applied: the

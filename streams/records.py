@@ -1,4 +1,4 @@
-"""Kafka records in and out: decoding with a dead-letter reason, DLQ and pager records."""
+"""Kafka records in and out: what goes to the engine, dead letters with their reason."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from signalfire.events import DeadLetterReason, Event, EventError, decode
+from signalfire.engine.core import DeadLetter as EngineDeadLetter
+from signalfire.events import DeadLetterReason
 
 Headers = list[tuple[str, bytes]]
 
@@ -38,16 +39,46 @@ class DeadLetter:
     reason: DeadLetterReason  # the metrics' label; the `error` header holds the words
 
 
-def decode_value(value: bytes | None, max_bytes: int) -> Event:
-    """The record's event; EventError with a short reason otherwise. An oversized value is
-    rejected before it is parsed."""
-    if value is None:
-        raise EventError("empty record (no value)", DeadLetterReason.OTHER)
-    if len(value) > max_bytes:
-        raise EventError(
-            f"record too large: {len(value)} bytes > {max_bytes}", DeadLetterReason.OVERSIZED
+def usable_values(
+    records: Sequence[Record], max_bytes: int
+) -> tuple[list[bytes], list[int], list[DeadLetter]]:
+    """The record values for the engine, with the position of each one's record, and a dead
+    letter for each record that holds none or is too large to parse."""
+    values: list[bytes] = []
+    positions: list[int] = []
+    dead: list[DeadLetter] = []
+    for n, r in enumerate(records):
+        if r.value is None:
+            error, reason = "empty record (no value)", DeadLetterReason.OTHER
+        elif len(r.value) > max_bytes:
+            error = f"record too large: {len(r.value)} bytes > {max_bytes}"
+            reason = DeadLetterReason.OVERSIZED
+        else:
+            values.append(r.value)
+            positions.append(n)
+            continue
+        dead.append(
+            dead_letter(
+                r.key, r.value, error, reason, topic=r.topic, partition=r.partition, offset=r.offset
+            )
         )
-    return decode(value)
+    return values, positions, dead
+
+
+def rejected(
+    records: Sequence[Record], positions: Sequence[int], refused: Sequence[EngineDeadLetter]
+) -> list[DeadLetter]:
+    """Dead letters for the values the engine refused (`positions[i]` is value i's record)."""
+    out = []
+    for d in refused:
+        r = records[positions[d.index]]
+        out.append(
+            dead_letter(
+                r.key, r.value, d.message, d.reason,
+                topic=r.topic, partition=r.partition, offset=r.offset,
+            )
+        )  # fmt: skip
+    return out
 
 
 def dead_letter(
@@ -67,27 +98,3 @@ def dead_letter(
         ("source_offset", str(offset).encode()),
     ]
     return DeadLetter(key, value, headers, reason)
-
-
-def decode_records(
-    records: Sequence[Record], max_bytes: int
-) -> tuple[list[Event], list[DeadLetter]]:
-    """The records' events, and a dead letter for each record that holds none."""
-    events: list[Event] = []
-    dead: list[DeadLetter] = []
-    for r in records:
-        try:
-            events.append(decode_value(r.value, max_bytes))
-        except EventError as exc:
-            dead.append(
-                dead_letter(
-                    r.key,
-                    r.value,
-                    str(exc),
-                    exc.reason,
-                    topic=r.topic,
-                    partition=r.partition,
-                    offset=r.offset,
-                )
-            )
-    return events, dead

@@ -10,12 +10,12 @@ so the rebuilt clocks are those of a run without the crash.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from streams.emit import PageLog
 from streams.records import Record
-from streams.state import Move, Snapshot
+from streams.state import Move, Snapshot, WorkState
+from streams.topology import DIRECT
 
 if TYPE_CHECKING:
     from streams.processor import Work
@@ -36,18 +36,32 @@ def replaying(work: Work) -> bool:
 def snapshot_of(work: Work, pager_ends: dict[int, int]) -> Snapshot | None:
     if work.next_offset is None or replaying(work):
         return None
-    merger = work.merger
-    if merger is None:
+    if work.family == DIRECT:
         # The moves so far are in the state: they are not written with the offsets again.
-        return Snapshot(replace(work, moves=[]), work.next_offset, pager_ends)
-    if merger.frontier is None or work.refill is not None:
-        return Snapshot(work, work.next_offset, pager_ends)
-    # A family partition's merge buffer (the last allowed lateness of events) is most of
-    # its state, and it is in the topic already: the snapshot leaves it out and starts
-    # from the oldest record still buffered, which a restore reads again.
-    light = replace(work, merger=merger.without_buffer(), refill=(work.next_offset,
-                    merger.frontier))  # fmt: skip
-    return Snapshot(light, merger.safe_offset(work.next_offset), pager_ends)
+        return Snapshot(state_of(work, moves=[]), work.engine.save(), work.next_offset, pager_ends)
+    if work.refill is not None:
+        return None  # the merge buffer is still being read again: not in the state yet
+    # A family partition's merge buffer (the last allowed lateness of events) is in the topic
+    # already: the engine's state leaves it out, and the snapshot starts from the oldest
+    # record still buffered, which a restore reads again, skipping the events applied then.
+    frontier = work.engine.frontier
+    applied = frontier if frontier is not None else -(2**62)
+    state = state_of(work, refill=(work.next_offset, applied))
+    return Snapshot(
+        state, work.engine.save(), work.engine.safe_offset(work.next_offset), pager_ends
+    )
+
+
+def state_of(
+    work: Work, moves: list[Move] | None = None, refill: tuple[int, int] | None = None
+) -> WorkState:
+    return WorkState(
+        work.family,
+        work.next_offset,
+        work.marked,
+        refill if refill is not None else work.refill,
+        list(work.moves) if moves is None else moves,
+    )
 
 
 def resume(

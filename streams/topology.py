@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from signalfire.engine.detectors import spec_for
-from signalfire.filters.compile import FusedSelector, SelectSpec, compile_fused
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not, Rule
 
 PARTITION_KEY = ("org_id",)
@@ -35,15 +33,16 @@ def _filter_fields(node: Filter | None, into: set[str]) -> None:
 def fields_read(rule: Rule) -> frozenset[str]:
     """Top-level event fields the rule's engine can look at: its filters, group key, value,
     evidence and the fields every detector reads. Templates name only group fields."""
-    spec: SelectSpec = spec_for(rule)
+    d = rule.detect
     found = set(ALWAYS_READ)
-    _filter_fields(spec.where, found)
-    for value_filter in spec.value_filters:
-        _filter_fields(value_filter, found)
-    found.update(path[0] for path in spec.group_by)
+    _filter_fields(rule.where, found)
+    _filter_fields(d.numerator, found)
+    for step in d.steps:
+        _filter_fields(step.where, found)
+    found.update(path[0] for path in rule.group_by)
     found.update(path[0] for path in rule.evidence_top)
-    if spec.value_field:
-        found.add(spec.value_field[0])
+    if d.field:
+        found.add(d.field[0])
     return frozenset(found)
 
 
@@ -57,21 +56,9 @@ def family_of(rule: Rule) -> str:
 class Family:
     name: str
     rules: tuple[Rule, ...]
-    select: FusedSelector
     # What is forwarded of each event: only what the family's rules read (smaller records to
     # encode, send and decode again; the same answers).
     fields: tuple[str, ...]
-
-    def project(self, event: dict[str, object]) -> dict[str, object]:
-        return {name: event[name] for name in self.fields if name in event}
-
-    def route(self, events: Sequence[dict[str, object]]) -> list[tuple[int, object]]:
-        """(index, group key) of each event that some rule of the family will look at."""
-        chosen: dict[int, object] = {}
-        for idxs, keys, _ in self.select(events):
-            for i, key in zip(idxs, keys, strict=True):
-                chosen.setdefault(i, key)
-        return sorted(chosen.items())
 
 
 @dataclass(frozen=True)
@@ -93,11 +80,8 @@ def build_topology(rules: Sequence[Rule]) -> Topology:
     for rule in rules:
         grouped.setdefault(family_of(rule), []).append(rule)
     families = tuple(
-        Family(
-            name, tuple(rs), compile_fused([spec_for(r) for r in rs]),
-            tuple(sorted(frozenset().union(*(fields_read(r) for r in rs)))),
-        )
+        Family(name, tuple(rs), tuple(sorted(frozenset().union(*(fields_read(r) for r in rs)))))
         for name, rs in sorted(grouped.items())
         if name != DIRECT
-    )  # fmt: skip
+    )
     return Topology(tuple(grouped.get(DIRECT, ())), families)

@@ -55,10 +55,10 @@ from bench.compare.shared import (
     table,
 )
 from bench.e2e.__main__ import create, peak_rss_mb, produce
+from signalfire.engine.core import CoreEngine, Route
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules.loader import load_rules
 from streams.demo import kafka as demo_kafka
-from streams.records import decode_value
 from streams.topology import build_topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,10 +125,13 @@ def decoded_by(rules_dir: Path, events: Sequence[dict[str, Any]]) -> int:
     """Events the worker's engines decode for this rule set: every input event once, plus
     each one again in every repartition family that routes it (what /metrics counts)."""
     topology = build_topology(load_rules([rules_dir]).rules)
+    engine = CoreEngine(topology.direct)
+    routes = [Route(f.name, f.rules, f.fields) for f in topology.families]
+    engine.route_to(routes, 1, 1 << 30)
     total = len(events)
     for part in chunks(events, 20_000):
-        decoded = [decode_value(orjson.dumps(e), 1 << 20) for e in part]
-        total += sum(len(f.route(decoded)) for f in topology.families)
+        routed = engine.process([orjson.dumps(e) for e in part]).routed
+        total += sum(body.count(b'"event_id"') for fam in routed for body in fam[0])
     return total
 
 

@@ -2,9 +2,9 @@
 
     python -m bench.state [--groups 1000000] [--field account_id] [--rules DIR] [--json]
 
-(a) In-process, each in a fresh process: the engine's live memory per group (tracemalloc,
-    and separately the RSS growth of a process without tracemalloc) and the bytes of its
-    snapshot per group (`streams.state.Snapshot.encode`: a pickle, zlib-compressed).
+(a) In-process, in a fresh process: the compiled engine's live memory per group (the RSS
+    growth of the process) and the bytes of its snapshot per group (the engine's saved state,
+    and `streams.state.Snapshot.encode` of it, zlib-compressed).
 (b) On a real broker (deploy/kafka/kafka.sh, data under .cache/bench-state-kafka, wiped at the
     end): `signalfire worker` with a short checkpoint interval takes in the N groups, is killed
     (kill -9) as soon as it has read the input, restarted, then stopped cleanly (SIGTERM) and
@@ -54,7 +54,7 @@ from streams.produce import produce_events
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache"
-TARGET_BYTES = 400
+TARGET_BYTES = 100
 TARGET_RESTART_S = 10.0
 POLL_S = 0.05
 QUIET_S = 2.0
@@ -64,27 +64,24 @@ BATCH = 2000
 # -- (a) in-process ------------------------------------------------------------------------------
 
 
-def measure(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
-    """One measurement in this process (a child): `trace` or `rss`."""
-    import tracemalloc
-    import zlib
+def measure(rules: Path, groups: int, field: str) -> dict[str, Any]:
+    """One measurement in this process (a child): the engine's state lives in the compiled
+    core, so its size is the process's RSS growth, and its saved state is what a snapshot
+    writes."""
+    import orjson
 
-    from signalfire.engine import Engine
+    from signalfire.engine.core import CoreEngine
     from signalfire.rules import load_rules
-    from streams.processor import Work
-    from streams.state import Snapshot
+    from streams.state import Snapshot, WorkState
 
     ruleset = load_rules([rules]).rules
     gc.collect()
-    if mode == "trace":
-        tracemalloc.start()
-    before_traced = tracemalloc.get_traced_memory()[0] if mode == "trace" else 0
     before_rss = _rss_bytes_now()
-    engine = Engine(ruleset)
-    batch: list[dict[str, Any]] = []
+    engine = CoreEngine(ruleset)
+    batch: list[bytes] = []
     began = time.perf_counter()
     for event in iter_events(groups, field):
-        batch.append(event)
+        batch.append(orjson.dumps(event))
         if len(batch) == BATCH:
             engine.process(batch)
             batch = []
@@ -93,40 +90,21 @@ def measure(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
     del batch
     gc.collect()
     out: dict[str, Any] = {"groups": sum(engine.group_counts().values()), "process_s": elapsed}
-    if mode == "trace":
-        out["traced_bytes"] = tracemalloc.get_traced_memory()[0] - before_traced
-        tracemalloc.stop()
-        out.update(_breakdown(engine))
-        return out
     out["rss_bytes"] = _rss_bytes_now() - before_rss
-    work = Work("bench", engine, last_active=0.0, next_offset=groups)
     began = time.perf_counter()
-    blob = Snapshot(work, groups, {}).encode()
+    saved = engine.save()
+    blob = Snapshot(WorkState("bench", groups, 0, None, []), saved, groups, {}).encode()
     out["encode_s"] = time.perf_counter() - began
     began = time.perf_counter()
-    assert Snapshot.decode(blob) is not None
+    CoreEngine(ruleset, engine.settings, Snapshot.decode(blob).engine)
     out["decode_s"] = time.perf_counter() - began
-    out["snapshot_bytes"] = len(zlib.decompress(blob))  # the pickle inside
+    out["snapshot_bytes"] = len(saved)  # the engine's saved state
     out["zlib_bytes"] = len(blob)  # as written to Kafka
     return out
 
 
-def _breakdown(engine: Any) -> dict[str, int]:
-    """Where a windowed detector's bytes are: its per-group totals, the buckets' per-group
-    entries, and the key objects themselves (shared by both)."""
-    totals = buckets = keys = 0
-    for det in engine.detectors:
-        per_key = getattr(det, "totals", None)
-        if isinstance(per_key, dict):
-            totals += sys.getsizeof(per_key)
-            keys += sum(sys.getsizeof(k) for k in per_key)
-        for bucket in getattr(det, "buckets", {}).values():
-            buckets += sys.getsizeof(bucket)
-    return {"totals_dict_bytes": totals, "bucket_dict_bytes": buckets, "key_bytes": keys}
-
-
-def child(mode: str, rules: Path, groups: int, field: str) -> dict[str, Any]:
-    args = [sys.executable, "-m", "bench.state", "--child", mode, "--rules", str(rules),
+def child(rules: Path, groups: int, field: str) -> dict[str, Any]:
+    args = [sys.executable, "-m", "bench.state", "--child", "--rules", str(rules),
             "--groups", str(groups), "--field", field]  # fmt: skip
     out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -325,19 +303,18 @@ def on_kafka(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def summary(
     groups: int, field: str, memory: dict[str, Any], kafka_run: dict[str, Any] | None
 ) -> dict[str, Any]:
-    trace, rss = memory["trace"], memory["rss"]
-    live = per_group(trace["traced_bytes"], groups)
+    rss = memory["rss"]
+    live = per_group(rss["rss_bytes"], groups)
     out: dict[str, Any] = {
         "groups": groups,
         "field": field,
-        "engine_groups": trace["groups"],
-        "live_bytes_per_group": round(live, 1),
-        "rss_bytes_per_group": round(per_group(rss["rss_bytes"], groups), 1),
+        "engine_groups": rss["groups"],
+        "rss_bytes_per_group": round(live, 1),
         "snapshot_bytes_per_group": round(per_group(rss["snapshot_bytes"], groups), 1),
         "snapshot_zlib_bytes_per_group": round(per_group(rss["zlib_bytes"], groups), 1),
         "snapshot_encode_s": round(rss["encode_s"], 2),
         "snapshot_decode_s": round(rss["decode_s"], 2),
-        "memory_target_met": max(live, per_group(rss["rss_bytes"], groups)) <= TARGET_BYTES,
+        "memory_target_met": live <= TARGET_BYTES,
     }
     if kafka_run is not None:
         out["kafka"] = _rounded(kafka_run)
@@ -360,18 +337,13 @@ def _s(value: float | None) -> str:
 
 def print_report(result: dict[str, Any], memory: dict[str, Any]) -> None:
     groups = result["groups"]
-    trace = memory["trace"]
     met = "met" if result["memory_target_met"] else "NOT met"
     print(f"(a) engine state, one count rule over 60 s by {result['field']}, "
           f"{groups:,} active groups (engine holds {result['engine_groups']:,})")  # fmt: skip
     print(f"{'measure':<46}{'bytes/group':>12}")
     rows = [
-        ("live, tracemalloc", result["live_bytes_per_group"]),
-        ("  of which per-group totals dict", trace["totals_dict_bytes"] / groups),
-        ("  of which bucket dict entries", trace["bucket_dict_bytes"] / groups),
-        ("  of which key strings", trace["key_bytes"] / groups),
         ("live, RSS growth of a fresh process", result["rss_bytes_per_group"]),
-        ("snapshot, the pickle inside", result["snapshot_bytes_per_group"]),
+        ("snapshot, the engine's saved state", result["snapshot_bytes_per_group"]),
         ("snapshot as written to Kafka (zlib)", result["snapshot_zlib_bytes_per_group"]),
     ]
     for label, value in rows:
@@ -434,15 +406,15 @@ def main() -> int:
     )
     ap.add_argument("--memory-only", action="store_true", help="skip the Kafka part (b)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--child", choices=("trace", "rss"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.generated = args.rules is None
     if args.rules is None:
         args.rules = write_rules_dir(CACHE / "bench-state" / "rules", args.field, args.groups)
     if args.child:
-        print(json.dumps(measure(args.child, args.rules, args.groups, args.field)))
+        print(json.dumps(measure(args.rules, args.groups, args.field)))
         return 0
-    memory = {m: child(m, args.rules, args.groups, args.field) for m in ("rss", "trace")}
+    memory = {"rss": child(args.rules, args.groups, args.field)}
     kafka_run = None
     if not args.memory_only:
         logs = CACHE / "bench-state" / "logs"

@@ -14,11 +14,12 @@ from pathlib import Path
 from alerting.message import pager_message
 from alerting.pager import PagerMessage, encode
 from alerting.redact import Redaction
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
-from signalfire.events import Event
-from signalfire.rulecounts import RuleCounts, running_counts
+from signalfire.engine.core import CoreEngine
+from signalfire.engine.settings import EngineSettings
+from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import Rule
+from signalfire.sources import Lines, ReadStats
 
 
 @dataclass(slots=True)
@@ -39,35 +40,39 @@ class BacktestResult:
 
 
 class Backtest:
-    """Feeds batches to one engine and keeps the pager messages it produces."""
+    """Feeds batches of record values to one engine and keeps the pager messages it produces;
+    with `stats`, the lines it rejects are counted there by their place."""
 
     def __init__(
         self,
         rules: Sequence[Rule],
         settings: EngineSettings | None = None,
         redaction: Redaction | None = None,
+        stats: ReadStats | None = None,
     ) -> None:
-        self.engine = Engine(rules, settings)
+        self.engine = CoreEngine(rules, settings)
         self.rules = {r.id: r for r in rules}
         self.redaction = redaction or Redaction()
+        self.stats = stats
         self.result = BacktestResult(rules=dict(self.rules))
         self._peaks = [0] * len(rules)
 
-    def feed(self, batch: list[Event]) -> list[PagerMessage]:
-        self.result.events += len(batch)
-        out = self._emit(self.engine.process(batch))
-        for n, det in enumerate(self.engine.detectors):
-            self._peaks[n] = max(self._peaks[n], det.group_count())
-        return out
+    def feed(self, batch: Lines) -> list[PagerMessage]:
+        out = self.engine.process(batch.values)
+        if self.stats is not None:
+            self.stats.count(batch, out.dead_letters)
+        self.result.events += len(batch) - len(out.dead_letters)
+        messages = self._emit(out.alerts)
+        for n, groups in enumerate(self.engine.group_counts().values()):
+            self._peaks[n] = max(self._peaks[n], groups)
+        return messages
 
     def finish(self) -> BacktestResult:
         self._emit(self.engine.flush())
         self.result.late = self.engine.late
-        counts = running_counts(self.engine)
-        for det, peak, rule_counts in zip(self.engine.detectors, self._peaks, counts, strict=True):
-            self.result.summaries.append(
-                RuleSummary(det.rule.id, det.rule.detect.type, peak, rule_counts)
-            )
+        counts = self.engine.counts()
+        for rule, peak, rule_counts in zip(self.engine.rules, self._peaks, counts, strict=True):
+            self.result.summaries.append(RuleSummary(rule.id, rule.detect.type, peak, rule_counts))
         return self.result
 
     def _emit(self, alerts: list[Alert]) -> list[PagerMessage]:
@@ -78,11 +83,13 @@ class Backtest:
 
 def run_backtest(
     rules: Sequence[Rule],
-    batches: Iterable[list[Event]],
+    batches: Iterable[Lines],
+    *,
     settings: EngineSettings | None = None,
     redaction: Redaction | None = None,
+    stats: ReadStats | None = None,
 ) -> BacktestResult:
-    bt = Backtest(rules, settings, redaction)
+    bt = Backtest(rules, settings, redaction, stats)
     for batch in batches:
         bt.feed(batch)
     return bt.finish()
@@ -91,14 +98,15 @@ def run_backtest(
 def run_pair(
     rules_a: Sequence[Rule],
     rules_b: Sequence[Rule],
-    batches: Iterable[list[Event]],
+    batches: Iterable[Lines],
+    *,
     settings: EngineSettings | None = None,
     redaction: Redaction | None = None,
+    stats: ReadStats | None = None,
 ) -> tuple[BacktestResult, BacktestResult]:
-    """Two rule sets over one pass of the input (for `--diff`)."""
-    a, b = Backtest(rules_a, settings, redaction), Backtest(rules_b, settings, redaction)
+    """Two rule sets over one pass of the input (for `--diff`); rejects are counted once."""
+    a, b = Backtest(rules_a, settings, redaction, stats), Backtest(rules_b, settings, redaction)
     for batch in batches:
-        # The engine completes events in place (normalised ts): both see the same dicts.
         a.feed(batch)
         b.feed(batch)
     return a.finish(), b.finish()

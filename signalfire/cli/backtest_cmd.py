@@ -113,11 +113,20 @@ def run(args: argparse.Namespace) -> int:
     view: ProgressView = args.progress
     try:
         with view.task("backtest") as advance:
-            batches = counted_batches(read_batches(args.events, stats), advance)
+            batches = counted_batches(read_batches(args.events), advance)
             if other is not None:
-                result, changed = run_pair(ruleset.rules, other.rules, batches, settings, redaction)
+                result, changed = run_pair(
+                    ruleset.rules,
+                    other.rules,
+                    batches,
+                    settings=settings,
+                    redaction=redaction,
+                    stats=stats,
+                )
             else:
-                result = run_backtest(ruleset.rules, batches, settings, redaction)
+                result = run_backtest(
+                    ruleset.rules, batches, settings=settings, redaction=redaction, stats=stats
+                )
     except SourceError as exc:  # damaged past its start: a truncated or corrupt gzip
         raise read_problem(exc.path, exc.cause) from None
     print_summary(result)

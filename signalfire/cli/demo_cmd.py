@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from signalfire.generate import (
     plan_events,
 )
 from signalfire.scorecard import Scorecard, score, time_order
+from signalfire.sources import lines_of
 
 BATCH = 2000
 COLOURS = {"critical": "31", "error": "35", "warning": "33", "info": "36"}
@@ -157,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
     events = plan_events(plan)
     view: ProgressView = args.progress
     with view.task("demo", total=args.events) as advance:
-        while batch := list(itertools.islice(events, BATCH)):
-            advance(len(batch))
-            for m in bt.feed(batch):
+        for lines in lines_of(events, BATCH):
+            advance(len(lines))
+            for m in bt.feed(lines):
                 if args.resolves or m.event_action == "trigger":
                     print(page_line(m), flush=True)
     result = bt.finish()

@@ -8,7 +8,7 @@ prints.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Sized)
 Advance = Callable[[int], None]
 EVERY = 4096  # items counted between two updates: a call per event would cost more than it shows
 
@@ -92,7 +93,7 @@ def counted(items: Iterable[T], advance: Advance, every: int = EVERY) -> Iterato
     advance(n)
 
 
-def counted_batches(batches: Iterable[list[T]], advance: Advance) -> Iterator[list[T]]:
+def counted_batches(batches: Iterable[S], advance: Advance) -> Iterator[S]:
     """`batches` unchanged, each counted by its length."""
     for batch in batches:
         advance(len(batch))

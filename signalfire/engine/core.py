@@ -194,7 +194,13 @@ class CoreEngine:
 
     @property
     def frontier(self) -> int | None:
+        """Event time every source has passed (a family partition, once all reported)."""
         return self.core.frontier
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting in the merge for every source to pass them."""
+        return self.core.buffered
 
     def advance(self, now: int) -> list[Alert]:
         """Move the stream clock to `now` without events: windows drain, timers fire."""

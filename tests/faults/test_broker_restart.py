@@ -11,6 +11,7 @@ from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
+from signalfire.sources import lines_of
 from tests.faults.figures import Figures, compare_pages, record
 from tests.integration.worker_harness import (
     Topics,
@@ -43,7 +44,7 @@ def test_broker_killed_and_restarted_under_load(own_broker, tmp_path):
     last = max(e["ts"] for e in events)
     events.append({"event_id": "tick", "ts": last + 120_000, "org_id": "org_tick",
                    "event_type": "heartbeat"})  # fmt: skip
-    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    backtest = run_backtest(load_rules(["rules"]).rules, lines_of(events))
     expected = [to_json(m) for m in backtest.messages]
     topics = Topics.fresh()
     kafka.create_topic(topics.events, partitions=4)

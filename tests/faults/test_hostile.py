@@ -17,13 +17,13 @@ import orjson
 import pytest
 
 from signalfire.engine import Engine
+from signalfire.engine.core import CoreEngine
 from signalfire.engine.detectors.threshold import ThresholdDetector
-from signalfire.events import EventError, decode
 from signalfire.rules import RuleSetError, load_rules, parse_rule_text
 from signalfire.rules.model import Rule
 from streams.config import WorkerConfig
 from streams.processor import Processor
-from streams.records import decode_value
+from streams.records import usable_values
 from tests.unit.streams.memory_kafka import Record
 
 MB = 1 << 20
@@ -253,14 +253,18 @@ def test_oversized_record_is_refused_before_any_json_parsing():
     call not-JSON, and a valid event that the parser would accept, get the same reason."""
     garbage = b"[" * (10 * MB)
     valid = event_bytes(1, pad="x" * (10 * MB))
-    with pytest.raises(EventError, match="not valid JSON"):
-        decode(garbage)  # what parsing it would have said
-    assert decode(valid)["event_id"] == "e1"
-    for value in (garbage, valid):
-        with pytest.raises(EventError) as exc:
-            decode_value(value, 1_000_000)
-        assert str(exc.value) == f"record too large: {len(value)} bytes > 1000000"
-        assert exc.value.reason == "oversized"
+    # what parsing them would have said: the garbage refused, the event accepted
+    (parsed,) = CoreEngine([]).process([garbage, valid]).dead_letters
+    assert parsed.index == 0 and parsed.message.startswith("not valid JSON")
+    records = [Record("events", 0, n, None, value) for n, value in enumerate((garbage, valid))]
+    values, _, letters = usable_values(records, 1_000_000)
+    assert values == []
+    for letter, value in zip(letters, (garbage, valid), strict=True):
+        assert (
+            dict(letter.headers)["error"]
+            == f"record too large: {len(value)} bytes > 1000000".encode()
+        )
+        assert letter.reason == "oversized"
 
     proc, topic = processor()
     records = [
@@ -284,9 +288,10 @@ def test_oversized_record_is_refused_before_any_json_parsing():
 
 def test_record_size_limit_boundary():
     value = event_bytes(1)
-    assert decode_value(value, len(value))["event_id"] == "e1"
-    with pytest.raises(EventError, match="record too large"):
-        decode_value(value, len(value) - 1)
+    records = [Record("events", 0, 0, None, value)]
+    assert usable_values(records, len(value))[0] == [value]
+    values, _, (letter,) = usable_values(records, len(value) - 1)
+    assert values == [] and dict(letter.headers)["error"].startswith(b"record too large")
 
 
 def test_event_too_deep_to_forward_is_dead_lettered_and_the_batch_goes_on():

@@ -20,6 +20,7 @@ from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
+from signalfire.sources import lines_of
 from streams.connect import BrokerAccessError, check_brokers
 from streams.kafka_config import KafkaSettings
 from streams.produce import produce_events
@@ -48,7 +49,7 @@ def secure(tmp_path_factory):
 @pytest.fixture(scope="module")
 def traffic():
     events = list(iter_events(EVENTS))
-    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    backtest = run_backtest(load_rules(["rules"]).rules, lines_of(events))
     expected = [to_json(m) for m in backtest.messages]
     assert len(expected) >= 10  # the scenarios page
     return events, expected

@@ -10,6 +10,7 @@ from alerting.pager import to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
+from signalfire.sources import lines_of
 from tests.integration.worker_harness import (
     Topics,
     WorkerProcess,
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def expected_pages(events):
-    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    backtest = run_backtest(load_rules(["rules"]).rules, lines_of(events))
     return [to_json(m) for m in backtest.messages]
 
 

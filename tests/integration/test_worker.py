@@ -9,6 +9,7 @@ from alerting.pager import decode, encode, to_json
 from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
+from signalfire.sources import lines_of
 from tests.integration.worker_harness import (
     Topics,
     WorkerProcess,
@@ -38,7 +39,7 @@ def test_live_equals_backtest_and_bad_records_are_dead_lettered(kafka, tmp_path)
     kafka.create_topic(topics.events, partitions=4)
     config = GeneratorConfig(seed=11, events=60_000)
     events = list(iter_events(config))
-    backtest = run_backtest(load_rules(["rules"]).rules, [[dict(e) for e in events]])
+    backtest = run_backtest(load_rules(["rules"]).rules, lines_of(events))
     expected = [to_json(m) for m in backtest.messages]
     assert len(expected) >= 10  # the scenarios page
 

@@ -6,10 +6,12 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import yaml
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
+from signalfire.engine.core import CoreEngine
+from signalfire.engine.settings import EngineSettings
 from signalfire.rules import Rule, parse_rule_text
 
 _ids = itertools.count()
@@ -51,17 +53,16 @@ def run(
     lateness_ms: int = 30_000,
     flush: bool = True,
 ) -> list[Alert]:
-    engine = Engine(
+    engine = CoreEngine(
         [rules] if isinstance(rules, Rule) else rules,
         EngineSettings(allowed_lateness_ms=lateness_ms),
     )
-    events = [dict(e) for e in events]
+    values = [orjson.dumps(e) for e in events]
     out: list[Alert] = []
-    if batch is None:
-        out += engine.process(events)
-    else:
-        for i in range(0, len(events), batch):
-            out += engine.process(events[i : i + batch])
+    for i in range(0, len(values), batch or max(1, len(values))):
+        step = engine.process(values[i : i + (batch or len(values))])
+        assert not step.dead_letters, step.dead_letters
+        out += step.alerts
     if flush:
         out += engine.flush()
     return out

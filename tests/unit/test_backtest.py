@@ -10,6 +10,7 @@ from signalfire.cli.backtest import BacktestResult, run_backtest
 from signalfire.cli.pagediff import page_diff
 from signalfire.engine.alert import Alert, Evidence
 from signalfire.rules import load_rules
+from signalfire.sources import lines_of
 from streams.config import WorkerConfig
 from streams.processor import Processor
 from tests.unit.helpers import base_rule, ev
@@ -23,7 +24,7 @@ HOUR = 60 * MIN
 def test_backtest_always_redacts_secret_fields():
     r = base_rule({"type": "new_value", "field": "attrs.api_key", "warmup": "1m"})
     events = [ev(0, attrs={"api_key": "sk-live-first"}), ev(2 * MIN, attrs={"api_key": "sk-x2"})]
-    (page,) = run_backtest([r], [events]).messages
+    (page,) = run_backtest([r], lines_of(events)).messages
     assert b"sk-live-first" not in encode(page) and b"sk-x2" not in encode(page)
     assert page.payload.custom_details.value == REDACTED
 
@@ -31,8 +32,8 @@ def test_backtest_always_redacts_secret_fields():
 def test_backtest_redacts_configured_fields():
     r = base_rule({"type": "match"}, group_by=["org_id", "ip"])
     events = [ev(0, ip="203.0.113.9")]
-    (clear,) = run_backtest([r], [events]).messages
-    (hidden,) = run_backtest([r], [events], redaction=Redaction.of(["ip"])).messages
+    (clear,) = run_backtest([r], lines_of(events)).messages
+    (hidden,) = run_backtest([r], lines_of(events), redaction=Redaction.of(["ip"])).messages
     assert clear.payload.custom_details.group["ip"] == "203.0.113.9"
     assert hidden.payload.custom_details.group == {"org_id": "o1", "ip": REDACTED}
     assert hidden.dedup_key == clear.dedup_key
@@ -51,7 +52,7 @@ def test_backtest_pages_are_the_pages_the_worker_sends():
     ]  # fmt: skip
     recs = [Record(config.events_topic, 0, i, b"o1", orjson.dumps(e)) for i, e in enumerate(events)]
     sent = [v for _, v in worker.process((config.events_topic, 0), recs).pages]
-    backtest = run_backtest(rules, [events], redaction=Redaction.of(config.redact))
+    backtest = run_backtest(rules, lines_of(events), redaction=Redaction.of(config.redact))
     burst = [encode(m) for m in backtest.messages if m.payload.component == "api_key_burst"]
     assert burst and burst == [v for v in sent if b"api_key_burst/" in v]
     assert not any(b"key_secretive" in encode(m) for m in backtest.messages)

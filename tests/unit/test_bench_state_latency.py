@@ -160,19 +160,19 @@ def test_caught_up_is_the_first_sample_reaching_the_records_to_consume():
     assert caught_up_at(timeline, 41) is None
 
 
-def _memory(groups: int) -> dict[str, dict[str, float]]:
-    trace = dict.fromkeys(("totals_dict_bytes", "bucket_dict_bytes", "key_bytes"), 1.0)
-    trace.update(groups=groups, traced_bytes=130.0 * groups)
-    rss = {"groups": groups, "rss_bytes": 500.0 * groups, "snapshot_bytes": 25.0 * groups,
+def _memory(groups: int, rss_per_group: float = 130.0) -> dict[str, dict[str, float]]:
+    rss = {"groups": groups, "rss_bytes": rss_per_group * groups, "snapshot_bytes": 25.0 * groups,
            "zlib_bytes": 7.0 * groups, "encode_s": 0.1, "decode_s": 0.1}  # fmt: skip
-    return {"trace": trace, "rss": rss}
+    return {"rss": rss}
 
 
-def test_state_summary_judges_both_live_measures_and_restarts():
+def test_state_summary_judges_live_memory_and_restarts():
     out = state_result(1000, "ip", _memory(1000), None)
-    assert out["live_bytes_per_group"] == 130
+    assert out["rss_bytes_per_group"] == 130
     assert out["snapshot_bytes_per_group"] == 25
-    assert out["memory_target_met"] is False  # RSS growth is over 400 B per group
+    assert out["memory_target_met"] is False  # RSS growth is over 100 B per group
+    assert state_result(1000, "ip", _memory(1000, 90.0), None)["memory_target_met"] is True
+    assert "kafka" not in out
     assert "kafka" not in out
     restarts = {"kill9": {"caught_up_s": 12.5}, "sigterm": {"caught_up_s": 3.6}}
     out = state_result(1000, "ip", _memory(1000), restarts)

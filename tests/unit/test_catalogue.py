@@ -8,17 +8,11 @@ from signalfire.cli.backtest import run_backtest
 from signalfire.generate import GeneratorConfig, iter_events, labels
 from signalfire.rules import load_rules
 from signalfire.scorecard import score
+from signalfire.sources import lines_of
 
 
 def batches(config, size=4000):
-    batch = []
-    for event in iter_events(config):
-        batch.append(event)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return lines_of(iter_events(config), size)
 
 
 @pytest.mark.parametrize(

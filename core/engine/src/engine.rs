@@ -149,6 +149,11 @@ impl Engine {
             .map_or(next_offset, |m| m.safe_offset(next_offset))
     }
 
+    /// Events waiting in the merge for every source to pass them.
+    pub fn buffered(&self) -> usize {
+        self.merger.as_ref().map_or(0, Merger::buffered)
+    }
+
     pub fn frontier(&self) -> Option<i64> {
         self.merger.as_ref().and_then(Merger::frontier)
     }

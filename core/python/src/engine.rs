@@ -225,6 +225,11 @@ impl Core {
     }
 
     #[getter]
+    fn buffered(&self) -> usize {
+        self.engine.buffered()
+    }
+
+    #[getter]
     fn frontier(&self) -> Option<i64> {
         self.engine.frontier()
     }

@@ -11,9 +11,11 @@ from alerting.metrics import (
     Metrics,
     render,
 )
-from signalfire.events import DeadLetterReason, EventError
+from signalfire.engine.core import CoreEngine
+from signalfire.events import DeadLetterReason
 from signalfire.rulecounts import FIELDS, RuleCounts
-from streams.records import decode_value
+from streams.records import rejected, usable_values
+from tests.unit.streams.memory_kafka import Record
 
 FORBIDDEN = {"org_id", "account_id", "api_key_id", "ip", "event_id", "key", "org"}
 
@@ -132,12 +134,14 @@ def test_create_refuses_labels_outside_the_allowed_set():
     ],
 )
 def test_each_refused_record_carries_its_dead_letter_reason(raw, reason):
-    with pytest.raises(EventError) as exc:
-        decode_value(raw, 1_000)
-    assert exc.value.reason == reason
+    records = [Record("events", 0, 0, None, raw)]
+    values, positions, dead = usable_values(records, 1_000)
+    dead += rejected(records, positions, CoreEngine([]).process(values).dead_letters)
+    (letter,) = dead
+    assert letter.reason == reason
     assert reason in DLQ_REASONS
     registry = CollectorRegistry()
-    Metrics.create(registry).dead_lettered(exc.value.reason)
+    Metrics.create(registry).dead_lettered(letter.reason)
     sample = registry.get_sample_value("signalfire_events_dead_lettered_total", {"reason": reason})
     assert sample == 1
 

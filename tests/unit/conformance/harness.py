@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from signalfire.durations import parse_duration_ms
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.alert import Alert
-from signalfire.events import Event
+from signalfire.engine.core import CoreEngine
+from signalfire.engine.settings import EngineSettings
 from signalfire.rules import Rule, parse_rule_text
 from signalfire.rules.model import TestCase
-from signalfire.ruletest import expand_events
+from signalfire.ruletest import encode_events, expand_events
 
 Time = int | str  # epoch ms or a duration from 0 (`90s`, `1h30m`, `59s1ms`)
 LATENESS_VARIANTS_MS = (0, 30_000, 3_600_000)
@@ -121,27 +121,33 @@ def build_rule(case: Case) -> Rule:
     return rule
 
 
-def _expand(n: int, spec: Mapping[str, Any]) -> list[Event]:
+def _expand(n: int, spec: Mapping[str, Any]) -> list[bytes]:
     events = expand_events(TestCase(name="", line=0, events=(dict(spec),), expect=()))
-    for r, event in enumerate(events):
+    for r, (_, event) in enumerate(events):
         event["event_id"] = f"e{n}-{r}"
-    return events
+    return encode_events(events)
+
+
+def _applied(engine: CoreEngine, batch: list[bytes]) -> list[Alert]:
+    out = engine.process(batch)
+    assert not out.dead_letters, out.dead_letters
+    return out.alerts
 
 
 def run(case: Case, lateness_ms: int | None = None) -> Outcome:
     """The case's steps through one engine, then the end of input."""
     lateness = ms(case.lateness) if lateness_ms is None else lateness_ms
-    engine = Engine([build_rule(case)], EngineSettings(allowed_lateness_ms=lateness))
+    engine = CoreEngine([build_rule(case)], EngineSettings(allowed_lateness_ms=lateness))
     pages: list[Alert] = []
-    batch: list[Event] = []
+    batch: list[bytes] = []
     for n, step in enumerate(case.events):
         if "advance" in step:
-            pages += engine.process(batch)
+            pages += _applied(engine, batch)
             batch = []
             pages += engine.advance(ms(step["advance"]))
         else:
             batch += _expand(n, step)
-    pages += engine.process(batch)
+    pages += _applied(engine, batch)
     if case.until is not None:
         pages += engine.advance(ms(case.until))
     pages += engine.flush()

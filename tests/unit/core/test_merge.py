@@ -14,8 +14,8 @@ from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
 from signalfire.engine.detectors import spec_for
 from signalfire.filters.compile import compile_fused
-from streams.merge import Merger
-from streams.repartition import BadBatch, decode_batch
+from tests.unit.core.reference_merge import Merger
+from tests.unit.core.reference_routing import BadBatch, decode_batch
 from tests.unit.core.scripts import event
 from tests.unit.helpers import base_rule
 

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from signalfire.engine import EngineSettings
 from signalfire.engine.core import CoreEngine, Route
 from signalfire.events import EventError, decode
-from streams.lateness import split_late
-from streams.repartition import encode_batch, route
 from streams.topology import build_topology
+from tests.unit.core.reference_routing import encode_batch, route, select, split_late
 from tests.unit.core.scripts import Advance, Batch, Restart, Step, scripts
 from tests.unit.helpers import base_rule
 
@@ -86,7 +85,7 @@ def test_routing_matches_the_python_worker(
                 cuts = encode_batch(0, 0, want.get(part, []), limit=512)
                 assert len(out.routed[n][part]) == (0 if not want.get(part) else len(cuts))
             counts = (
-                [len(idxs) for idxs, _, _ in fam.select(late)] if late else [0] * len(fam.rules)
+                [len(idxs) for idxs, _, _ in select(fam)(late)] if late else [0] * len(fam.rules)
             )
             assert out.family_late[n] == counts
 

@@ -1,5 +1,8 @@
 """Which rules run where, and what of an event a repartition family needs."""
 
+import orjson
+
+from signalfire.engine.core import CoreEngine, Route
 from signalfire.rules import load_rules
 from streams.topology import DIRECT, build_topology, family_of, fields_read
 
@@ -32,5 +35,9 @@ def test_family_forwards_only_what_its_rules_read():
     (fam,) = [f for f in topology.families if f.name == "account_id"]
     event = {"event_id": "e1", "ts": 5, "org_id": "o", "account_id": "a", "event_type": "signup",
              "prompt": "secret text", "prompt_tokens": 9, "attrs": {"user_agent": "x"}}  # fmt: skip
-    assert fam.project(event) == {"event_id": "e1", "ts": 5, "account_id": "a",
+    engine = CoreEngine(topology.direct)
+    engine.route_to([Route(f.name, f.rules, f.fields) for f in topology.families], 1, 1 << 20)
+    n = topology.families.index(fam)
+    (body,) = engine.process([orjson.dumps(event)]).routed[n][0]
+    assert orjson.loads(body) == {"event_id": "e1", "ts": 5, "account_id": "a",
                                   "event_type": "signup"}  # fmt: skip
