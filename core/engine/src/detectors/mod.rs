@@ -5,6 +5,7 @@
 //! on the stream clock) and `next_timer`/`fire` (deadlines on the watermark: absence,
 //! sequences). [`Detector`] drives it and owns what all types share ([`Parts`]).
 
+mod absence;
 mod evidence;
 mod matching;
 
@@ -324,6 +325,11 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
+        })),
+        DetectorType::Absence => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: absence::AbsenceLogic::new(rule.detect.window_ms),
         })),
         other => Err(format!(
             "detector type {other:?} is not in the compiled core yet"
