@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.core.flows import flows
 from tests.unit.core.group_counts import assert_same_group_counts
 from tests.unit.core.harness import assert_same
 from tests.unit.core.scripts import Step, scripts
@@ -69,6 +70,13 @@ def test_absence(script: list[Step], lateness: int) -> None:
 def test_absence_sparse(script: list[Step], lateness: int) -> None:
     """Gaps of the order of the windows: many silences, and events that end a gap past its
     deadline before the watermark gets there."""
+    assert_same(ABSENCE_RULES, script, lateness)
+
+
+@settings(max_examples=100, deadline=None)
+@given(flows(spread_ms=8_000, grain_ms=1_000), LATENESS)
+def test_absence_whole_seconds(script: list[Step], lateness: int) -> None:
+    """Events exactly at a deadline (last + window): the silence happened first."""
     assert_same(ABSENCE_RULES, script, lateness)
 
 

@@ -8,6 +8,7 @@
 mod absence;
 mod evidence;
 mod matching;
+mod sequence;
 
 use std::collections::VecDeque;
 
@@ -330,6 +331,11 @@ pub fn make_detector(
             selector,
             parts,
             logic: absence::AbsenceLogic::new(rule.detect.window_ms),
+        })),
+        DetectorType::Sequence => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
         })),
         other => Err(format!(
             "detector type {other:?} is not in the compiled core yet"
