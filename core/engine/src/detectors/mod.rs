@@ -5,9 +5,11 @@
 //! on the stream clock) and `next_timer`/`fire` (deadlines on the watermark: absence,
 //! sequences). [`Detector`] drives it and owns what all types share ([`Parts`]).
 
+mod absence;
 mod evidence;
 mod matching;
 mod new_value;
+mod sequence;
 mod spike;
 
 use std::collections::VecDeque;
@@ -394,6 +396,16 @@ pub fn make_detector(
             selector,
             parts,
             logic: new_value::NewValueLogic::new(rule),
+        })),
+        DetectorType::Absence => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: absence::AbsenceLogic::new(rule.detect.window_ms),
+        })),
+        DetectorType::Sequence => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
         })),
         other => Err(format!(
             "detector type {other:?} is not in the compiled core yet"
