@@ -11,6 +11,7 @@ pub mod engine;
 pub mod event;
 pub mod filter;
 pub mod isotime;
+pub mod json;
 pub mod lifecycle;
 pub mod merge;
 pub mod route;

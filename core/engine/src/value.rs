@@ -141,19 +141,33 @@ impl Number {
     }
 }
 
-/// Whole floats in [-2^63, 2^63) become integer keys, as in the Python engine (`jsonkey.whole`):
-/// beyond that a float stays a float, so `1e19` is shown as a float either way.
+/// Whole floats in [-2**63, 2**63) become integer keys, as `jsonkey.whole` makes them ints.
 const WHOLE_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+/// Events' integers reach 2**64 - 1: a whole float below 2**64 can equal one of them.
+const INT_RANGE: f64 = 18_446_744_073_709_551_616.0;
 
 /// One element of a group key, a distinct value or a known value: a JSON scalar compared by
-/// JSON type, numbers by value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+/// JSON type, numbers by value (Python's `1 == 1.0`, and its equal hashes).
+///
+/// A whole float is spelled as an integer below 2**63 and as a float from there on, as the
+/// reference's keys are; it still equals the integer of its value (`1e19` and
+/// `10000000000000000000` are one key, as in a Python dict).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub enum Scalar {
     Bool(bool),
     Int(i128),
-    /// A float that is not a whole number, by its bits (JSON has no NaN).
+    /// A float that is not a whole number below 2**63, by its bits (JSON has no NaN).
     Float(u64),
     Str(Box<str>),
+}
+
+/// What a key is compared and hashed by.
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Canon<'a> {
+    Bool(bool),
+    Int(i128),
+    Float(u64),
+    Str(&'a str),
 }
 
 impl Scalar {
@@ -163,6 +177,22 @@ impl Scalar {
         } else {
             // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
             Scalar::Float(f.to_bits())
+        }
+    }
+
+    fn canon(&self) -> Canon<'_> {
+        match self {
+            Scalar::Bool(b) => Canon::Bool(*b),
+            Scalar::Int(i) => Canon::Int(*i),
+            Scalar::Float(bits) => {
+                let f = f64::from_bits(*bits);
+                if f.fract() == 0.0 && f.abs() < INT_RANGE {
+                    Canon::Int(f as i128)
+                } else {
+                    Canon::Float(*bits)
+                }
+            }
+            Scalar::Str(s) => Canon::Str(s),
         }
     }
 
@@ -183,6 +213,32 @@ impl Scalar {
             Scalar::Float(bits) => python_float_repr(f64::from_bits(*bits)),
             Scalar::Str(s) => s.to_string(),
         }
+    }
+}
+
+impl PartialEq for Scalar {
+    fn eq(&self, other: &Scalar) -> bool {
+        self.canon() == other.canon()
+    }
+}
+
+impl Eq for Scalar {}
+
+impl std::hash::Hash for Scalar {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.canon().hash(state);
+    }
+}
+
+impl PartialOrd for Scalar {
+    fn partial_cmp(&self, other: &Scalar) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scalar {
+    fn cmp(&self, other: &Scalar) -> std::cmp::Ordering {
+        self.canon().cmp(&other.canon())
     }
 }
 
@@ -312,6 +368,21 @@ mod tests {
         assert_eq!(Scalar::from_float(-limit), Scalar::Int(i64::MIN as i128));
         assert_eq!(Scalar::from_float(limit), Scalar::Float(limit.to_bits()));
         assert_eq!(Scalar::from_float(1e19), Scalar::Float(1e19f64.to_bits()));
+    }
+
+    #[test]
+    fn whole_floats_from_2_63_keep_their_spelling_and_equal_their_integer() {
+        let f = Scalar::from_float(1e19);
+        assert_eq!(f, Scalar::Float(1e19f64.to_bits()));
+        assert_eq!(f, Scalar::Int(10_000_000_000_000_000_000));
+        assert!(matches!(Scalar::from_float(-1e19), Scalar::Float(_)));
+        let hash = |s: &Scalar| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            s.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&f), hash(&Scalar::Int(10_000_000_000_000_000_000)));
     }
 
     #[test]
