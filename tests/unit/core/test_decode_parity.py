@@ -101,6 +101,7 @@ TABLE = [
     ev(',"y":"' + "[" * 200 + '"'),
     ev(',"y":' + "[" * 100 + "]" * 99),
     # repeated and escaped keys
+    ev(',"attrs":{"n":1,"plan":2,"n":2.5}'),
     b'{"event_id":"e0","org_id":"o","ts":5,"ts":"x"}',
     b'{"event_id":"e0","org_id":"o","ts":"x","ts":5}',
     b'{"event_id":"e0","org_id":"o","t\\u0073":-1}',
