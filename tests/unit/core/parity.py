@@ -26,8 +26,9 @@ Outcome = tuple[str, str] | dict[str, Any]
 
 
 def match_rule(**top: Any) -> Rule:
+    top.setdefault("id", "every")
     top.setdefault("group_by", ["event_id"])
-    return base_rule({"type": "match"}, id="every", **top)
+    return base_rule({"type": "match"}, **top)
 
 
 EVERY = match_rule()
