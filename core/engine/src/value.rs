@@ -4,9 +4,6 @@
 //! compare by value (`1` and `1.0` are one key, spelled `1`), so a group has one spelling and
 //! one dedup key whichever form it saw first.
 
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 
 /// A decoded JSON value. Integers keep JSON's full unsigned 64-bit range, as the Python side
@@ -284,76 +281,6 @@ pub fn python_float_repr(f: f64) -> String {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v as i128))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Int(v as i128))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.into()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v.into_boxed_str()))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Value::List(items.into_boxed_slice()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut items: Vec<(Box<str>, Value)> = Vec::new();
-        while let Some(key) = map.next_key::<Box<str>>()? {
-            let value = map.next_value::<Value>()?;
-            // A repeated key keeps its first position and its last value, as Python dicts do.
-            if let Some(slot) = items.iter_mut().find(|(k, _)| *k == key) {
-                slot.1 = value;
-            } else {
-                items.push((key, value));
-            }
-        }
-        Ok(Value::Object(items.into_boxed_slice()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,7 +329,9 @@ mod tests {
 
     #[test]
     fn repeated_keys_keep_the_last_value() {
-        let v: Value = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        let v = crate::json::Reader::new(br#"{"a":1,"b":2,"a":3}"#, 10)
+            .and_then(|mut r| r.value())
+            .unwrap();
         assert_eq!(v.get("a"), Some(&Value::Int(3)));
         let mut out = String::new();
         v.write_json(&mut out);

@@ -100,6 +100,10 @@ TABLE = [
     ev(',"attrs":{"k":' + "[" * 99 + "]" * 99 + "}"),
     ev(',"y":"' + "[" * 200 + '"'),
     ev(',"y":' + "[" * 100 + "]" * 99),
+    # the limit is on the decoded value: a later value of the key replaces a too deep one
+    ev(',"y":' + "[" * 100 + "]" * 100 + ',"y":1'),
+    ev(',"y":1,"y":' + "[" * 100 + "]" * 100),
+    ev(',"attrs":{"k":' + "[" * 99 + "]" * 99 + ',"k":[]}'),
     # repeated and escaped keys
     ev(',"attrs":{"n":1,"plan":2,"n":2.5}'),
     b'{"event_id":"e0","org_id":"o","ts":5,"ts":"x"}',
