@@ -85,7 +85,7 @@ impl Kind {
         }
     }
 
-    fn admits(self, v: &Value) -> bool {
+    fn admits(self, v: &Value<'_>) -> bool {
         matches!(
             (self, v),
             (Kind::Str, Value::Str(_))
@@ -174,7 +174,7 @@ impl Schema {
     }
 
     /// One record value as a checked event.
-    pub fn decode(&self, raw: &[u8]) -> Result<Event, EventError> {
+    pub fn decode<'a>(&self, raw: &'a [u8]) -> Result<Event<'a>, EventError> {
         let slots = self.read(raw).map_err(not_json)?;
         match slots {
             Some(slots) => check(slots),
@@ -185,7 +185,7 @@ impl Schema {
     /// The schema's fields of a JSON object in their slots, or None for any other JSON value.
     /// Every other field is still read in full: a record that is not JSON is refused wherever
     /// the fault is.
-    fn read(&self, raw: &[u8]) -> Result<Option<Vec<Value>>, JsonError> {
+    fn read<'a>(&self, raw: &'a [u8]) -> Result<Option<Vec<Value<'a>>>, JsonError> {
         let mut reader = Reader::new(raw, MAX_DEPTH)?;
         if !reader.at_object() {
             reader.skip()?;
@@ -224,22 +224,22 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
 
 /// A checked event: every decoded field in its schema slot (`Null` when absent or null).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Event<'a> {
     pub ts: i64,
-    pub slots: Box<[Value]>,
+    pub slots: Box<[Value<'a>]>,
 }
 
-impl Event {
+impl<'a> Event<'a> {
     pub fn event_id(&self) -> &str {
         self.slots[EVENT_ID].as_str().unwrap_or("")
     }
 
-    pub fn slot(&self, n: usize) -> &Value {
+    pub fn slot(&self, n: usize) -> &Value<'a> {
         &self.slots[n]
     }
 }
 
-fn required_string(slots: &[Value], n: usize, name: &str) -> Result<(), EventError> {
+fn required_string(slots: &[Value<'_>], n: usize, name: &str) -> Result<(), EventError> {
     match &slots[n] {
         Value::Str(s) if !s.is_empty() => Ok(()),
         Value::Null => Err(EventError::new(
@@ -260,7 +260,7 @@ fn out_of_range() -> EventError {
     )
 }
 
-fn parse_ts(value: &Value) -> Result<i64, EventError> {
+fn parse_ts(value: &Value<'_>) -> Result<i64, EventError> {
     let ts: i128 = match value {
         Value::Int(i) => *i,
         Value::Null => return Err(EventError::new(Reason::MissingField, "ts: required")),
@@ -293,7 +293,7 @@ fn parse_ts(value: &Value) -> Result<i64, EventError> {
     Ok(ts as i64)
 }
 
-fn check(mut slots: Vec<Value>) -> Result<Event, EventError> {
+fn check(mut slots: Vec<Value<'_>>) -> Result<Event<'_>, EventError> {
     required_string(&slots, EVENT_ID, "event_id")?;
     required_string(&slots, ORG_ID, "org_id")?;
     let ts = parse_ts(&slots[TS])?;

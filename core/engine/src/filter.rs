@@ -21,7 +21,7 @@ pub struct Path {
     pub rest: Box<[Box<str>]>,
 }
 
-static NULL: Value = Value::Null;
+static NULL: Value<'static> = Value::Null;
 
 impl Path {
     pub fn new(schema: &mut Schema, parts: &[String]) -> Path {
@@ -32,7 +32,7 @@ impl Path {
     }
 
     /// The field's value in `event`; `Null` when it (or an object on the way) is missing.
-    pub fn get<'e>(&self, event: &'e Event) -> &'e Value {
+    pub fn get<'e, 'a>(&self, event: &'e Event<'a>) -> &'e Value<'a> {
         let mut v = event.slot(self.slot);
         for part in self.rest.iter() {
             match v.get(part) {
@@ -67,7 +67,7 @@ impl Arg {
     fn equals(&self, v: &Value) -> bool {
         match (self, v) {
             (Arg::Bool(a), Value::Bool(b)) => a == b,
-            (Arg::Str(a), Value::Str(b)) => a == b,
+            (Arg::Str(a), Value::Str(b)) => **a == **b,
             (Arg::Num(a), _) => v
                 .as_number()
                 .is_some_and(|n| compare(n, *a) == Some(Ordering::Equal)),

@@ -242,18 +242,18 @@ impl<'a> Reader<'a> {
     }
 
     /// The value that starts here, decoded.
-    pub fn value(&mut self) -> Result<Value> {
+    pub fn value(&mut self) -> Result<Value<'a>> {
         self.whitespace();
         match self.peek() {
             Some(b'{') => {
-                let mut items: Vec<(Box<str>, Value)> = Vec::new();
+                let mut items: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
                 let mut index: FxHashMap<Box<str>, usize> = FxHashMap::default();
                 self.object(|r, key| {
                     let value = r.value()?;
                     insert(&mut items, &mut index, key, value);
                     Ok(())
                 })?;
-                Ok(Value::Object(items.into_boxed_slice()))
+                Ok(Value::Object(items))
             }
             Some(b'[') => {
                 let mut items = Vec::new();
@@ -261,11 +261,11 @@ impl<'a> Reader<'a> {
                     items.push(r.value()?);
                     Ok(())
                 })?;
-                Ok(Value::List(items.into_boxed_slice()))
+                Ok(Value::List(items))
             }
             Some(b'"') => {
                 self.deep = false;
-                Ok(Value::Str(self.string()?.into()))
+                Ok(Value::Str(self.string()?))
             }
             _ => self.scalar(),
         }
@@ -285,7 +285,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn scalar(&mut self) -> Result<Value> {
+    fn scalar(&mut self) -> Result<Value<'a>> {
         self.deep = false;
         match self.peek() {
             Some(b't') => self.literal("true", Value::Bool(true)),
@@ -296,7 +296,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: Value) -> Result<Value> {
+    fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>> {
         if !self.text[self.pos..].starts_with(word) {
             return self.fail(Problem::UnexpectedCharacter);
         }
@@ -312,7 +312,7 @@ impl<'a> Reader<'a> {
         self.pos - start
     }
 
-    fn number(&mut self) -> Result<Value> {
+    fn number(&mut self) -> Result<Value<'a>> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -469,20 +469,25 @@ impl<'a> Reader<'a> {
 
 /// An object member, as a Python dict built in order keeps it: a repeated key keeps its first
 /// position and takes the new value.
-fn insert(
-    items: &mut Vec<(Box<str>, Value)>,
+fn insert<'a>(
+    items: &mut Vec<(Cow<'a, str>, Value<'a>)>,
     index: &mut FxHashMap<Box<str>, usize>,
-    key: Cow<'_, str>,
-    value: Value,
+    key: Cow<'a, str>,
+    value: Value<'a>,
 ) {
     if items.len() < SCAN_KEYS {
         if let Some(slot) = items.iter_mut().find(|(k, _)| **k == *key) {
             slot.1 = value;
             return;
         }
-        items.push((key.into(), value));
+        items.push((key, value));
         if items.len() == SCAN_KEYS {
-            index.extend(items.iter().enumerate().map(|(n, (k, _))| (k.clone(), n)));
+            index.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (k, _))| (k.as_ref().into(), n)),
+            );
         }
         return;
     }
@@ -490,8 +495,7 @@ fn insert(
         items[n].1 = value;
         return;
     }
-    let key: Box<str> = key.into();
-    index.insert(key.clone(), items.len());
+    index.insert(key.as_ref().into(), items.len());
     items.push((key, value));
 }
 
@@ -499,7 +503,7 @@ fn insert(
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Result<Value> {
+    fn read(text: &str) -> Result<Value<'_>> {
         let mut r = Reader::new(text.as_bytes(), 100)?;
         let v = r.value()?;
         r.finish()?;
@@ -613,7 +617,7 @@ mod tests {
         assert_eq!(items[41].1, Value::Int(0));
         assert_eq!(
             read(r#"{"\u0061":1,"a":2}"#),
-            Ok(Value::Object(vec![("a".into(), Value::Int(2))].into()))
+            Ok(Value::Object(vec![("a".into(), Value::Int(2))]))
         );
     }
 }

@@ -4,24 +4,27 @@
 //! compare by value (`1` and `1.0` are one key, spelled `1`), so a group has one spelling and
 //! one dedup key whichever form it saw first.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// A decoded JSON value. Integers keep JSON's full unsigned 64-bit range, as the Python side
-/// does; larger literals arrive as floats.
+/// does; larger literals arrive as floats. Strings without escapes borrow from the record they
+/// were read from: decoding an event allocates little.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     Int(i128),
     Float(f64),
-    Str(Box<str>),
-    List(Box<[Value]>),
-    Object(Box<[(Box<str>, Value)]>),
+    Str(Cow<'a, str>),
+    List(Vec<Value<'a>>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// A field of an object (the last one when a key repeats, as JSON decoders keep).
-    pub fn get(&self, name: &str) -> Option<&Value> {
+    pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(items) => items
                 .iter()
@@ -54,7 +57,7 @@ impl Value {
             Value::Bool(b) => Some(Scalar::Bool(*b)),
             Value::Int(i) => Some(Scalar::Int(*i)),
             Value::Float(f) => Some(Scalar::from_float(*f)),
-            Value::Str(s) => Some(Scalar::Str(s.clone())),
+            Value::Str(s) => Some(Scalar::Str(s.as_ref().into())),
             _ => None,
         }
     }
