@@ -11,6 +11,8 @@ mod matching;
 mod new_value;
 mod sequence;
 mod spike;
+mod threshold;
+mod windowed;
 
 use std::collections::VecDeque;
 
@@ -23,7 +25,7 @@ use crate::clock::{BatchClock, NEVER};
 use crate::event::{Event, Schema};
 use crate::filter::Path;
 use crate::lifecycle::{Lifecycle, Policy};
-use crate::rule::{DetectorType, RuleSpec, Settings};
+use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
 use crate::select::{Selection, Selector};
 
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
@@ -406,6 +408,18 @@ pub fn make_detector(
             selector,
             parts,
             logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
+        })),
+        DetectorType::Threshold if rule.detect.aggregate == Aggregate::Count => {
+            Ok(Box::new(Detector {
+                selector,
+                parts,
+                logic: threshold::CountLogic::new(rule),
+            }))
+        }
+        DetectorType::Threshold => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: threshold::AggregateLogic::new(rule),
         })),
         other => Err(format!(
             "detector type {other:?} is not in the compiled core yet"
