@@ -1,6 +1,6 @@
-"""The compiled `threshold` detector against the Python reference engine: identical alerts
-(values with their int/float type, windows, samples, top values), dead letters and counts over
-generated scripts, at several allowed latenesses.
+"""The compiled windowed detectors (`threshold`, `distinct`, `ratio`) against the Python
+reference engine: identical alerts (values with their int/float type, windows, samples, top
+values), dead letters and counts over generated scripts, at several allowed latenesses.
 
 The rules fire and clear within the scripts' time spans, small `max_groups` force cap
 evictions, the value fields mix ints, floats and other JSON types (`tokens`, `attrs.n`), and
@@ -187,6 +187,98 @@ AGGREGATE_RULES = [
     ),
 ]
 
+DISTINCT_RULES = [
+    base_rule(
+        {"type": "distinct", "field": "ip", "window": "1m", "bucket": "10s", "threshold": 2},
+        id="d_ip",
+        resolve_after="0s",
+        evidence={"top": ["account_id"]},
+    ),
+    base_rule(
+        {
+            "type": "distinct",
+            "field": "tokens",
+            "window": "40s",
+            "bucket": "5s",
+            "op": ">=",
+            "threshold": 3,
+        },
+        id="d_mixed",
+        group_by=["org_id", "event_type"],
+        max_groups=3,
+        resolve_after="10s",
+    ),
+    base_rule(
+        {"type": "distinct", "field": "loose", "window": "30s", "op": "<", "threshold": 2},
+        id="d_below",
+        group_by=["account_id"],
+        max_groups=2,
+        resolve_after="0s",
+        evidence={"top": ["loose", "ip"]},
+    ),
+    base_rule(
+        {
+            "type": "distinct",
+            "field": "attrs.plan",
+            "window": "1m",
+            "bucket": "20s",
+            "threshold": 1,
+        },
+        id="d_nested",
+        **{"for": "10s"},
+        throttle="30s",
+        resolve_after="5s",
+    ),
+]
+
+RATIO_RULES = [
+    base_rule(
+        {
+            "type": "ratio",
+            "numerator": {"status": {"gte": 429}},
+            "window": "1m",
+            "bucket": "10s",
+            "threshold": 0.3,
+            "min_count": 3,
+        },
+        id="r_errors",
+        where={"status": {"exists": True}},
+        resolve_after="0s",
+        evidence={"top": ["status"]},
+    ),
+    base_rule(
+        {
+            "type": "ratio",
+            "numerator": {"flagged": True},
+            "window": "30s",
+            "bucket": "5s",
+            "op": "<",
+            "threshold": 0.5,
+        },
+        id="r_flagged_below",
+        group_by=["account_id"],
+        max_groups=2,
+        resolve_after="15s",
+        throttle="20s",
+    ),
+    base_rule(
+        {
+            "type": "ratio",
+            "numerator": {"attrs.n": {"gt": 4}},
+            "window": "40s",
+            "bucket": "8s",
+            "op": ">=",
+            "threshold": 0.5,
+            "min_count": 2,
+        },
+        id="r_nested",
+        group_by=["org_id", "event_type"],
+        max_groups=4,
+        **{"for": "5s"},
+        resolve_after="0s",
+    ),
+]
+
 
 @settings(max_examples=150, deadline=None)
 @given(scripts(), LATENESS)
@@ -198,6 +290,18 @@ def test_threshold_count(script: list[Step], lateness: int) -> None:
 @given(scripts(), LATENESS)
 def test_threshold_aggregates(script: list[Step], lateness: int) -> None:
     assert_same(AGGREGATE_RULES, script, lateness)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scripts(), LATENESS)
+def test_distinct(script: list[Step], lateness: int) -> None:
+    assert_same(DISTINCT_RULES, script, lateness)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scripts(), LATENESS)
+def test_ratio(script: list[Step], lateness: int) -> None:
+    assert_same(RATIO_RULES, script, lateness)
 
 
 # Numbers that compare equal across types, so which of 2 and 2.0 an extreme keeps shows.
@@ -271,6 +375,11 @@ DENSE_RULES = [
     _dense("t_avg_big", "avg", "big", ">", 5e18, resolve_after="0s"),
     _dense("t_max_big", "max", "big", ">=", 1e19, resolve_after="0s"),
     _dense("t_min_big", "min", "big", "<", 0, resolve_after="0s"),
+    base_rule(
+        {"type": "distinct", "field": "tokens", "window": "10s", "bucket": "2s", "threshold": 2},
+        id="d_equal",
+        resolve_after="0s",
+    ),
 ]
 
 

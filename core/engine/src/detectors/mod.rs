@@ -6,9 +6,11 @@
 //! sequences). [`Detector`] drives it and owns what all types share ([`Parts`]).
 
 mod absence;
+mod distinct;
 mod evidence;
 mod matching;
 mod new_value;
+mod ratio;
 mod sequence;
 mod spike;
 mod threshold;
@@ -421,8 +423,15 @@ pub fn make_detector(
             parts,
             logic: threshold::AggregateLogic::new(rule),
         })),
-        other => Err(format!(
-            "detector type {other:?} is not in the compiled core yet"
-        )),
+        DetectorType::Distinct => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: distinct::DistinctLogic::new(rule),
+        })),
+        DetectorType::Ratio => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: ratio::RatioLogic::new(rule),
+        })),
     }
 }
