@@ -15,6 +15,7 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from signalfire.rules.model import Rule
+from tests.unit.core.groups import assert_same_group_counts
 from tests.unit.core.harness import compiled, reference
 from tests.unit.core.scripts import Advance, Batch, Restart, Step, event, scripts
 from tests.unit.helpers import base_rule
@@ -369,8 +370,8 @@ DENSE_RULES = [
     _dense("t_max_below", "max", "tokens", "<=", 2, resolve_after="0s"),
     _dense("t_min_above", "min", "attrs.n", ">=", 2, resolve_after="0s"),
     _dense("t_min_up", "min", "attrs.n", ">=", 2, group_by=["org_id", "attrs.plan"], max_groups=3),
-    _dense("t_sum", "sum", "tokens", ">", 25, resolve_after="0s"),
-    _dense("t_avg", "avg", "attrs.n", ">", 3, resolve_after="0s"),
+    _dense("t_sum_equal", "sum", "tokens", ">", 25, resolve_after="0s"),
+    _dense("t_avg_equal", "avg", "attrs.n", ">", 3, resolve_after="0s"),
     _dense("t_sum_big", "sum", "big", ">", 1e19, resolve_after="0s"),
     _dense("t_avg_big", "avg", "big", ">", 5e18, resolve_after="0s"),
     _dense("t_max_big", "max", "big", ">=", 1e19, resolve_after="0s"),
@@ -387,6 +388,18 @@ DENSE_RULES = [
 @given(dense_scripts(), LATENESS)
 def test_equal_values_of_two_types(script: list[Step], lateness: int) -> None:
     assert_same(DENSE_RULES, script, lateness)
+
+
+WINDOWED_RULES = COUNT_RULES + AGGREGATE_RULES + DISTINCT_RULES + RATIO_RULES
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(scripts(), dense_scripts()), LATENESS)
+def test_groups_held(script: list[Step], lateness: int) -> None:
+    try:
+        assert_same_group_counts(WINDOWED_RULES + DENSE_RULES, script, lateness)
+    except AttributeError:  # the reference's, as in `assert_same`
+        reject()
 
 
 def test_an_event_whose_bucket_left_is_skipped() -> None:
