@@ -5,6 +5,7 @@
 //! loading, rendering and everything that talks to Kafka.
 
 pub mod alert;
+pub mod arith;
 pub mod clock;
 pub mod detectors;
 pub mod engine;
