@@ -7,6 +7,7 @@ hands back alerts as plain tuples that become the `Alert`s `alerting/` renders.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,23 @@ from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Rule
 
 
+def _number_ir(value: Any) -> Any:
+    """A filter argument as JSON: the floats JSON has no number for (YAML's `.inf`, `.nan`)
+    go tagged; integers are within JSON's 64 bits (the YAML loader refuses larger ones)."""
+    if value.__class__ is float and not math.isfinite(value):
+        return {"float": repr(value)}
+    return value
+
+
+def _arg_ir(arg: Any) -> Any:
+    if isinstance(arg, tuple | list):
+        return [_number_ir(a) for a in arg]
+    return _number_ir(arg)
+
+
 def filter_ir(node: Filter) -> dict[str, Any]:
     if isinstance(node, Cond):
-        return {"kind": "cond", "path": list(node.path), "op": node.op, "arg": node.arg}
+        return {"kind": "cond", "path": list(node.path), "op": node.op, "arg": _arg_ir(node.arg)}
     if isinstance(node, AllOf):
         return {"kind": "all", "items": [filter_ir(x) for x in node.items]}
     if isinstance(node, AnyOf):

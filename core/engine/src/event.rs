@@ -8,9 +8,9 @@
 use std::fmt;
 
 use rustc_hash::FxHashMap;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::isotime;
+use crate::json::{JsonError, Reader};
 use crate::value::Value;
 
 /// Anything larger is a unit mistake (micro- or nanoseconds): year 5138.
@@ -85,7 +85,7 @@ impl Kind {
         }
     }
 
-    fn admits(self, v: &Value) -> bool {
+    fn admits(self, v: &Value<'_>) -> bool {
         matches!(
             (self, v),
             (Kind::Str, Value::Str(_))
@@ -174,25 +174,41 @@ impl Schema {
     }
 
     /// One record value as a checked event.
-    pub fn decode(&self, raw: &[u8]) -> Result<Event, EventError> {
-        if too_deep(raw) {
-            return Err(EventError::new(
-                Reason::NotJson,
-                format!("not valid JSON: nested deeper than {MAX_DEPTH} levels"),
-            ));
+    pub fn decode<'a>(&self, raw: &'a [u8]) -> Result<Event<'a>, EventError> {
+        let slots = self.read(raw).map_err(not_json)?;
+        match slots {
+            Some(slots) => check(slots),
+            None => Err(EventError::new(Reason::NotObject, "not a JSON object")),
         }
-        let mut de = serde_json::Deserializer::from_slice(raw);
-        let parsed = TopLevel { schema: self }.deserialize(&mut de);
-        let slots = match parsed.and_then(|slots| de.end().map(|_| slots)) {
-            Ok(Some(slots)) => slots,
-            Ok(None) => return Err(EventError::new(Reason::NotObject, "not a JSON object")),
-            Err(err) => return Err(not_json(&err)),
-        };
-        check(slots)
+    }
+
+    /// The schema's fields of a JSON object in their slots, or None for any other JSON value.
+    /// Every other field is still read in full: a record that is not JSON is refused wherever
+    /// the fault is.
+    fn read<'a>(&self, raw: &'a [u8]) -> Result<Option<Vec<Value<'a>>>, JsonError> {
+        let mut reader = Reader::new(raw, MAX_DEPTH)?;
+        if !reader.at_object() {
+            reader.skip()?;
+            reader.finish()?;
+            return Ok(None);
+        }
+        let mut slots = vec![Value::Null; self.len()];
+        reader.object(|r, key| match self.index.get(&*key) {
+            Some(&n) => {
+                slots[n] = r.value()?;
+                Ok(())
+            }
+            None => r.skip(),
+        })?;
+        reader.finish()?;
+        Ok(Some(slots))
     }
 }
 
-fn not_json(err: &serde_json::Error) -> EventError {
+// The text after "not valid JSON: " is this reader's own wording and byte offset, not
+// orjson's (which names line and column); only the depth limit's text is the same on both
+// sides, as it is the worker's own and not orjson's.
+fn not_json(err: JsonError) -> EventError {
     let mut text = err.to_string();
     text.truncate(floor_char_boundary(&text, 80));
     EventError::new(Reason::NotJson, format!("not valid JSON: {text}"))
@@ -208,22 +224,22 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
 
 /// A checked event: every decoded field in its schema slot (`Null` when absent or null).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Event<'a> {
     pub ts: i64,
-    pub slots: Box<[Value]>,
+    pub slots: Box<[Value<'a>]>,
 }
 
-impl Event {
+impl<'a> Event<'a> {
     pub fn event_id(&self) -> &str {
         self.slots[EVENT_ID].as_str().unwrap_or("")
     }
 
-    pub fn slot(&self, n: usize) -> &Value {
+    pub fn slot(&self, n: usize) -> &Value<'a> {
         &self.slots[n]
     }
 }
 
-fn required_string(slots: &[Value], n: usize, name: &str) -> Result<(), EventError> {
+fn required_string(slots: &[Value<'_>], n: usize, name: &str) -> Result<(), EventError> {
     match &slots[n] {
         Value::Str(s) if !s.is_empty() => Ok(()),
         Value::Null => Err(EventError::new(
@@ -244,7 +260,7 @@ fn out_of_range() -> EventError {
     )
 }
 
-fn parse_ts(value: &Value) -> Result<i64, EventError> {
+fn parse_ts(value: &Value<'_>) -> Result<i64, EventError> {
     let ts: i128 = match value {
         Value::Int(i) => *i,
         Value::Null => return Err(EventError::new(Reason::MissingField, "ts: required")),
@@ -277,7 +293,7 @@ fn parse_ts(value: &Value) -> Result<i64, EventError> {
     Ok(ts as i64)
 }
 
-fn check(mut slots: Vec<Value>) -> Result<Event, EventError> {
+fn check(mut slots: Vec<Value<'_>>) -> Result<Event<'_>, EventError> {
     required_string(&slots, EVENT_ID, "event_id")?;
     required_string(&slots, ORG_ID, "org_id")?;
     let ts = parse_ts(&slots[TS])?;
@@ -306,125 +322,6 @@ fn check(mut slots: Vec<Value>) -> Result<Event, EventError> {
         ts,
         slots: slots.into_boxed_slice(),
     })
-}
-
-/// Whether brackets outside strings nest deeper than MAX_DEPTH. Only a record with that many
-/// brackets at all can be, so the scan is rare.
-fn too_deep(raw: &[u8]) -> bool {
-    let opens = raw.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if opens <= MAX_DEPTH {
-        return false;
-    }
-    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
-    for &b in raw {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// The top-level value: an object's schema fields in slots, or None for any other JSON value.
-struct TopLevel<'s> {
-    schema: &'s Schema,
-}
-
-impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
-    type Value = Option<Vec<Value>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopLevel<'_> {
-    type Value = Option<Vec<Value>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut slots = vec![Value::Null; self.schema.len()];
-        while let Some(key) = map.next_key::<KeyName>()? {
-            match self.schema.index.get(key.0.as_ref()) {
-                Some(&n) => slots[n] = map.next_value::<Value>()?,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(Some(slots))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// An object key, borrowed from the input when it has no escapes.
-struct KeyName<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for KeyName<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = KeyName<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<KeyName<'de>, E> {
-                Ok(KeyName(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyName<'de>, E> {
-                Ok(KeyName(std::borrow::Cow::Owned(v.to_string())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
 }
 
 #[cfg(test)]

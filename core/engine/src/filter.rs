@@ -5,7 +5,7 @@
 //! cheaper ones of an `all`/`any` are tested first.
 
 use std::cmp::Ordering;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::Value as Json;
 use signalfire_matcher::Pattern;
@@ -21,7 +21,7 @@ pub struct Path {
     pub rest: Box<[Box<str>]>,
 }
 
-static NULL: Value = Value::Null;
+static NULL: Value<'static> = Value::Null;
 
 impl Path {
     pub fn new(schema: &mut Schema, parts: &[String]) -> Path {
@@ -32,7 +32,7 @@ impl Path {
     }
 
     /// The field's value in `event`; `Null` when it (or an object on the way) is missing.
-    pub fn get<'e>(&self, event: &'e Event) -> &'e Value {
+    pub fn get<'e, 'a>(&self, event: &'e Event<'a>) -> &'e Value<'a> {
         let mut v = event.slot(self.slot);
         for part in self.rest.iter() {
             match v.get(part) {
@@ -57,8 +57,9 @@ impl Arg {
         match v {
             Json::Bool(b) => Ok(Arg::Bool(*b)),
             Json::String(s) => Ok(Arg::Str(s.as_str().into())),
-            Json::Number(n) => Ok(Arg::Num(json_number(n))),
-            other => Err(format!("expected a scalar argument, got {other}")),
+            other => arg_number(other)
+                .map(Arg::Num)
+                .ok_or_else(|| format!("expected a scalar argument, got {other}")),
         }
     }
 
@@ -66,7 +67,7 @@ impl Arg {
     fn equals(&self, v: &Value) -> bool {
         match (self, v) {
             (Arg::Bool(a), Value::Bool(b)) => a == b,
-            (Arg::Str(a), Value::Str(b)) => a == b,
+            (Arg::Str(a), Value::Str(b)) => **a == **b,
             (Arg::Num(a), _) => v
                 .as_number()
                 .is_some_and(|n| compare(n, *a) == Some(Ordering::Equal)),
@@ -85,6 +86,24 @@ pub fn json_number(n: &serde_json::Number) -> Number {
     }
 }
 
+/// A number argument: a JSON number, or a float JSON has no number for (YAML's `.inf`, `-.inf`
+/// and `.nan`), which the rule loader hands over as `{"float": "inf" | "-inf" | "nan"}`.
+fn arg_number(v: &Json) -> Option<Number> {
+    match v {
+        Json::Number(n) => Some(json_number(n)),
+        Json::Object(tagged) if tagged.len() == 1 => match tagged.get("float")?.as_str()? {
+            "inf" => Some(Number::Float(f64::INFINITY)),
+            "-inf" => Some(Number::Float(f64::NEG_INFINITY)),
+            "nan" => Some(Number::Float(f64::NAN)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// 2**127: floats from here on are beyond every i128.
+const TWO_127: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+
 /// Exact comparison of two numbers, as Python compares an int with a float.
 pub fn compare(a: Number, b: Number) -> Option<Ordering> {
     match (a, b) {
@@ -99,12 +118,13 @@ fn compare_int_float(i: i128, f: f64) -> Option<Ordering> {
     if f.is_nan() {
         return None;
     }
-    if f >= 1.7e38 {
+    if f >= TWO_127 {
         return Some(Ordering::Less);
     }
-    if f <= -1.7e38 {
+    if f < -TWO_127 {
         return Some(Ordering::Greater);
     }
+    // In [-2**127, 2**127) a float's floor is an i128 exactly.
     let whole = f.floor();
     match i.cmp(&(whole as i128)) {
         Ordering::Equal if f > whole => Some(Ordering::Less),
@@ -264,10 +284,7 @@ fn test(op: &str, arg: &Json) -> Result<(Test, bool), String> {
             (Test::In(args), op == "not_in")
         }
         "gt" | "gte" | "lt" | "lte" => {
-            let n = match arg {
-                Json::Number(n) => json_number(n),
-                other => return Err(format!("`{op}` expects a number, got {other}")),
-            };
+            let n = arg_number(arg).ok_or_else(|| format!("`{op}` expects a number, got {arg}"))?;
             let want = if op.starts_with('g') {
                 Ordering::Greater
             } else {
@@ -300,20 +317,29 @@ fn test(op: &str, arg: &Json) -> Result<(Test, bool), String> {
     })
 }
 
-/// An IP network as `ipaddress.ip_network(text, strict=False)` reads it.
+/// An IP network as `ipaddress.ip_network(text, strict=False)` reads it (an IPv6 network's
+/// address may carry a scope, as its addresses may).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Network {
     addr: IpAddr,
     prefix: u8,
 }
 
+/// An address as `ipaddress.ip_address(text)` reads it. An IPv6 scope (`fe80::1%eth0`: not
+/// empty, no second `%`) does not change which networks hold the address.
 fn parse_address(text: &str) -> Option<IpAddr> {
-    // An IPv6 scope (`fe80::1%eth0`) does not change which networks hold the address.
+    if let Ok(v4) = text.parse::<Ipv4Addr>() {
+        return Some(IpAddr::V4(v4));
+    }
+    if text.contains('/') {
+        return None;
+    }
     let bare = match text.split_once('%') {
-        Some((addr, scope)) if addr.contains(':') && !scope.is_empty() => addr,
-        _ => text,
+        Some((_, scope)) if scope.is_empty() || scope.contains('%') => return None,
+        Some((addr, _)) => addr,
+        None => text,
     };
-    bare.parse().ok()
+    bare.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
 impl Network {
@@ -322,7 +348,7 @@ impl Network {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let addr: IpAddr = addr_text.parse().ok()?;
+        let addr = parse_address(addr_text)?;
         let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix_text {
             None => bits,
@@ -360,7 +386,7 @@ impl Network {
 
 /// A dotted netmask (`255.255.0.0`) or hostmask (`0.0.255.255`) as a prefix length.
 fn ipv4_mask_prefix(mask: &str) -> Option<u8> {
-    let m = u32::from(mask.parse::<std::net::Ipv4Addr>().ok()?);
+    let m = u32::from(mask.parse::<Ipv4Addr>().ok()?);
     if m.leading_ones() + m.trailing_zeros() == 32 {
         return Some(m.leading_ones() as u8);
     }
@@ -410,6 +436,14 @@ mod tests {
         assert!(check(&cond("ip", "startswith", r#"["9", "10."]"#), EV));
         assert!(check(&cond("ip", "cidr", r#""10.0.0.0/8""#), EV));
         assert!(!check(&cond("ip", "cidr", r#""10.0.0.0/255.255.0.0""#), EV));
+        assert!(check(
+            &cond("ip", "cidr", r#""10.0.0.0/0.255.255.255""#),
+            EV
+        ));
+        let scoped = r#"{"event_id":"e","org_id":"o","ts":1,"ip":"fe80::1%eth0"}"#;
+        assert!(check(&cond("ip", "cidr", r#""fe80::%lo/64""#), scoped));
+        let two_scopes = r#"{"event_id":"e","org_id":"o","ts":1,"ip":"fe80::1%a%b"}"#;
+        assert!(!check(&cond("ip", "cidr", r#""fe80::/64""#), two_scopes));
         assert!(check(&cond("ip", "regex", r#""^10\\.1""#), EV));
         assert!(check(&cond("country", "exists", "false"), EV));
         let nested = r#"{"kind":"cond","path":["attrs","n"],"op":"lt","arg":3}"#;
@@ -433,5 +467,25 @@ mod tests {
             compare(Number::Float(-2.5), Number::Int(-3)),
             Some(Ordering::Greater)
         );
+        assert_eq!(
+            compare(Number::Int(i128::MAX), Number::Float(1.7e38)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(Number::Int(i128::MIN), Number::Float(-TWO_127)),
+            Some(Ordering::Equal)
+        );
+    }
+
+    #[test]
+    fn floats_json_cannot_write() {
+        assert!(check(&cond("status", "lt", r#"{"float":"inf"}"#), EV));
+        assert!(!check(&cond("status", "gt", r#"{"float":"inf"}"#), EV));
+        assert!(!check(&cond("status", "eq", r#"{"float":"nan"}"#), EV));
+        assert!(check(&cond("status", "ne", r#"{"float":"nan"}"#), EV));
+        assert!(check(&cond("status", "in", r#"[{"float":"-inf"}, 1]"#), EV));
+        let bad: FilterSpec =
+            serde_json::from_str(&cond("status", "eq", r#"{"float":"x"}"#)).unwrap();
+        assert!(Filter::compile(&bad, &mut Schema::new()).is_err());
     }
 }

@@ -1,102 +1,307 @@
-//! ISO-8601 times in event `ts` fields, read as Python 3.11's `datetime.fromisoformat` reads
-//! them (a time without an offset is UTC), in epoch milliseconds.
+//! ISO-8601 times in event `ts` fields, read exactly as CPython 3.11's `datetime.fromisoformat`
+//! (its C implementation) reads them, then turned into epoch milliseconds as
+//! `int(dt.timestamp() * 1000)` does (a time without an offset is UTC).
+//!
+//! The C parser is lenient in ways the documentation does not promise (any separator
+//! character, a fraction after `HH` or `HH:MM`, a stray character before the offset, `:` before
+//! the fraction, a NUL ending a field early): events are accepted or refused by the Python
+//! worker on exactly those terms, so the same record must get the same answer here. The parser
+//! below follows the C code step by step over the UTF-8 bytes, reading a NUL past the end as C
+//! reads the string's terminator.
 
-/// Epoch milliseconds of an ISO-8601 date or date-time, or None if it is not one.
+/// Epoch milliseconds of a string `datetime.fromisoformat` accepts, or None when it raises.
 pub fn parse_ms(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let (days, rest) = date(b)?;
-    let (micros, offset_s) = if rest.is_empty() {
-        (0, 0)
-    } else {
-        // Any single character separates date and time (Python accepts any, not only `T`).
-        let sep = text.get(b.len() - rest.len()..)?.chars().next()?;
-        let time_text = &rest[sep.len_utf8()..];
-        if time_text.is_empty() {
-            return None;
+    // Python counts characters here, the rest of the parser counts UTF-8 bytes.
+    if text.chars().count() < 7 {
+        return None;
+    }
+    let b = Bytes(text.as_bytes());
+    let sep = separator(&b);
+    let date_len = sep.unwrap_or(usize::MAX);
+    let (year, month, day) = date(&b, date_len)?;
+    let mut time = Time::default();
+    if let Some(sep) = sep.filter(|&s| b.len() > s) {
+        let lead = b.at(sep);
+        let width = if lead & 0x80 == 0 {
+            1
+        } else {
+            match lead & 0xf0 {
+                0xe0 => 3,
+                0xf0 => 4,
+                _ => 2,
+            }
+        };
+        time = parse_time(&Bytes(b.0.get(sep + width..)?))?;
+    }
+    if !(1..=9999).contains(&year) || !(1..=12).contains(&month) {
+        return None;
+    }
+    if day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if time.hour > 23 || time.minute > 59 || time.second > 59 {
+        return None;
+    }
+    let offset_us = match time.offset {
+        None => 0,
+        // A zero offset in seconds is UTC, whatever its microseconds say.
+        Some((0, _)) => 0,
+        Some((seconds, micros)) => {
+            let us = i128::from(seconds) * 1_000_000 + i128::from(micros);
+            // `timezone()` takes offsets strictly between -24h and 24h.
+            if us.abs() >= 86_400_000_000 {
+                return None;
+            }
+            us
         }
-        time(time_text)?
     };
-    let total_us = i128::from(days) * 86_400_000_000 + micros - i128::from(offset_s) * 1_000_000;
-    // Python computes `timestamp()` as microseconds / 10**6 (a float) and then * 1000 in floats.
-    let seconds = total_us as f64 / 1e6;
-    Some((seconds * 1000.0).trunc() as i64)
+    let days = days_from_civil(year, month, day);
+    let clock = ((i128::from(time.hour) * 60 + i128::from(time.minute)) * 60
+        + i128::from(time.second))
+        * 1_000_000
+        + i128::from(time.micro);
+    let total_us = i128::from(days) * 86_400_000_000 + clock - offset_us;
+    // `timestamp()` is the exact microseconds / 10**6 rounded once to a float (Python's int
+    // true division), then `* 1000` in floats and `int()` truncating toward zero.
+    Some((micros_to_seconds(total_us) * 1000.0).trunc() as i64)
 }
 
-fn digits(b: &[u8], n: usize) -> Option<u32> {
-    if b.len() < n || !b[..n].iter().all(u8::is_ascii_digit) {
-        return None;
+/// The string's bytes, with C's view of the end: reading past it gives the terminating NUL.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn at(&self, i: usize) -> u8 {
+        self.0.get(i).copied().unwrap_or(0)
     }
-    Some(
-        b[..n]
-            .iter()
-            .fold(0, |acc, d| acc * 10 + u32::from(d - b'0')),
-    )
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `parse_digits`: `n` ASCII digits from `p`, or None at the first other byte.
+    fn digits(&self, p: usize, n: usize) -> Option<i32> {
+        (p..p + n).try_fold(0i32, |acc, i| {
+            let c = self.at(i);
+            c.is_ascii_digit().then(|| acc * 10 + i32::from(c - b'0'))
+        })
+    }
 }
 
-/// Days since 1970-01-01 of the leading date, and what follows it.
-fn date(b: &[u8]) -> Option<(i64, &[u8])> {
-    let year = digits(b, 4)?;
-    if year == 0 {
-        return None;
+/// Where the date ends (`_find_isoformat_datetime_separator`); None where C returns -1.
+fn separator(b: &Bytes) -> Option<usize> {
+    let len = b.len();
+    if len == 7 {
+        return Some(7);
     }
-    let extended = b.get(4) == Some(&b'-');
-    let p = if extended { 5 } else { 4 };
-    if b.get(p) == Some(&b'W') {
-        return week_date(b, year, extended);
-    }
-    let month = digits(&b[p..], 2)?;
-    let q = p + 2 + usize::from(extended);
-    if extended && b.get(p + 2) != Some(&b'-') {
-        return None;
-    }
-    let day = digits(b.get(q..)?, 2)?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some((days_from_civil(year, month, day), &b[q + 2..]))
-}
-
-fn week_date(b: &[u8], year: u32, extended: bool) -> Option<(i64, &[u8])> {
-    let p = if extended { 6 } else { 5 };
-    let week = digits(b.get(p..)?, 2)?;
-    let mut end = p + 2;
-    let mut weekday = 1;
-    let dash = b.get(end) == Some(&b'-');
-    if dash != extended && b.get(end).is_some_and(|c| *c == b'-' || c.is_ascii_digit()) {
-        return None;
-    }
-    let q = end + usize::from(extended);
-    if let Some(d) = b.get(q..).and_then(|s| digits(s, 1)) {
-        if extended && !dash {
+    if b.at(4) == b'-' {
+        if b.at(5) != b'W' {
+            return Some(10);
+        }
+        if len < 8 {
             return None;
         }
-        weekday = d;
-        end = q + 1;
+        if len > 8 && b.at(8) == b'-' {
+            if len == 9 {
+                return None;
+            }
+            if len > 10 && b.at(10).is_ascii_digit() {
+                return Some(8);
+            }
+            return Some(10);
+        }
+        return Some(8);
     }
-    if !(1..=7).contains(&weekday) || week == 0 || week > weeks_in_year(year) {
+    if b.at(4) != b'W' {
+        return Some(8);
+    }
+    let idx = (7..len).find(|&i| !b.at(i).is_ascii_digit()).unwrap_or(len);
+    Some(match idx {
+        i if i < 9 => i,
+        i if i % 2 == 0 => 7,
+        _ => 8,
+    })
+}
+
+/// (year, month, day) of the date part (`parse_isoformat_date`); ranges are checked later,
+/// as the datetime constructor does, except for what the ISO week conversion needs.
+fn date(b: &Bytes, len: usize) -> Option<(i32, i32, i32)> {
+    let year = b.digits(0, 4)?;
+    let mut p = 4;
+    let dashed = b.at(p) == b'-';
+    p += usize::from(dashed);
+    if b.at(p) != b'W' {
+        let month = b.digits(p, 2)?;
+        p += 2;
+        if dashed {
+            if b.at(p) != b'-' {
+                return None;
+            }
+            p += 1;
+        }
+        return Some((year, month, b.digits(p, 2)?));
+    }
+    p += 1;
+    let week = b.digits(p, 2)?;
+    p += 2;
+    let mut weekday = 1;
+    if p < len {
+        if dashed {
+            if b.at(p) != b'-' {
+                return None;
+            }
+            p += 1;
+        }
+        weekday = b.digits(p, 1)?;
+    }
+    week_date(year, week, weekday)
+}
+
+/// `iso_to_ymd`: an ISO week date as a calendar date (year 0 and past 9999 fail later).
+fn week_date(year: i32, week: i32, weekday: i32) -> Option<(i32, i32, i32)> {
+    if year == 0 {
+        // C computes a date in year 0 or before, which the constructor refuses.
         return None;
     }
-    // ISO week 1 holds the year's first Thursday.
-    let jan4 = days_from_civil(year, 1, 4);
-    let monday_week1 = jan4 - (jan4 + 3).rem_euclid(7);
-    let days = monday_week1 + i64::from(week - 1) * 7 + i64::from(weekday - 1);
-    Some((days, &b[end..]))
+    let jan1 = days_from_civil(year, 1, 1);
+    let jan1_weekday = (jan1 + 3).rem_euclid(7); // 0 = Monday
+    let long_year = jan1_weekday == 3 || (jan1_weekday == 2 && is_leap(year));
+    let valid_week = (1..=52).contains(&week) || (week == 53 && long_year);
+    if !valid_week {
+        return None;
+    }
+    if !(1..=7).contains(&weekday) {
+        return None;
+    }
+    // Week 1 is the one holding the year's first Thursday.
+    let monday = if jan1_weekday > 3 {
+        jan1 - jan1_weekday + 7
+    } else {
+        jan1 - jan1_weekday
+    };
+    let days = monday + i64::from((week - 1) * 7 + weekday - 1);
+    Some(civil_from_days(days))
 }
 
-fn weeks_in_year(year: u32) -> u32 {
-    let jan1 = (days_from_civil(year, 1, 1) + 3).rem_euclid(7); // 0 = Monday
-    if jan1 == 3 || (jan1 == 2 && is_leap(year)) {
-        53
+#[derive(Debug, Default, Clone, Copy)]
+struct Time {
+    hour: i32,
+    minute: i32,
+    second: i32,
+    micro: i32,
+    /// The UTC offset as (seconds, microseconds), both carrying its sign; None for naive.
+    offset: Option<(i32, i32)>,
+}
+
+/// The time part, offset included (`parse_isoformat_time`).
+fn parse_time(b: &Bytes) -> Option<Time> {
+    let len = b.len();
+    if len == 0 {
+        return None;
+    }
+    let tz = (0..len)
+        .find(|&i| matches!(b.at(i), b'Z' | b'+' | b'-'))
+        .unwrap_or(len);
+    let (clock, more) = hh_mm_ss_ff(b, 0, tz)?;
+    let mut time = Time {
+        hour: clock[0],
+        minute: clock[1],
+        second: clock[2],
+        micro: clock[3],
+        offset: None,
+    };
+    if tz == len {
+        // Without an offset, anything left over is an error.
+        return (!more).then_some(time);
+    }
+    if b.at(tz) == b'Z' {
+        time.offset = Some((0, 0));
+        return (b.at(tz + 1) == 0).then_some(time);
+    }
+    let sign = if b.at(tz) == b'-' { -1 } else { 1 };
+    let (off, more) = hh_mm_ss_ff(b, tz + 1, len)?;
+    if more {
+        return None;
+    }
+    time.offset = Some((sign * (off[0] * 3600 + off[1] * 60 + off[2]), sign * off[3]));
+    Some(time)
+}
+
+/// `parse_hh_mm_ss_ff` over `b[start..end]` (it may read on past `end`, as C does):
+/// [hour, minute, second, microsecond] and whether something is left before the string's end.
+fn hh_mm_ss_ff(b: &Bytes, start: usize, end: usize) -> Option<([i32; 4], bool)> {
+    let mut vals = [0i32; 4];
+    let mut p = start;
+    let mut colons = true;
+    for (i, val) in vals.iter_mut().take(3).enumerate() {
+        *val = b.digits(p, 2)?;
+        p += 2;
+        let c = b.at(p);
+        p += 1;
+        if i == 0 {
+            colons = c == b':';
+        }
+        if p >= end {
+            return Some((vals, c != 0));
+        } else if colons && c == b':' {
+            continue;
+        } else if c == b'.' || c == b',' {
+            break;
+        } else if !colons {
+            p -= 1;
+        } else {
+            return None;
+        }
+    }
+    // C reads a fraction here whether or not a `.` or `,` introduced it.
+    let to_parse = (end - p).min(6);
+    let micro = b.digits(p, to_parse)?;
+    p += to_parse;
+    vals[3] = micro * 10i32.pow(6 - to_parse as u32);
+    while b.at(p).is_ascii_digit() {
+        p += 1;
+    }
+    Some((vals, b.at(p) != 0))
+}
+
+/// Exact microseconds / 10**6 rounded once to the nearest float (ties to even), as Python's
+/// int true division rounds.
+fn micros_to_seconds(us: i128) -> f64 {
+    let a = us.unsigned_abs();
+    if a == 0 {
+        return 0.0;
+    }
+    const D: u128 = 1_000_000;
+    // Scale so that the quotient has 55 or more bits: 53 kept, a rounding bit, and the rest
+    // (with the remainder) as the sticky bit.
+    let bits = 128 - a.leading_zeros() as i32;
+    let shift = (55 + 20 - bits).max(0);
+    let scaled = a << shift;
+    let (q, r) = (scaled / D, scaled % D);
+    let qbits = 128 - q.leading_zeros() as i32;
+    let extra = (qbits - 53).max(0);
+    let mut m = q >> extra;
+    if extra > 0 {
+        let half = 1u128 << (extra - 1);
+        let low = q & ((1u128 << extra) - 1);
+        let sticky = r != 0;
+        if low > half || (low == half && (sticky || m & 1 == 1)) {
+            m += 1;
+        }
+    }
+    // m has at most 54 bits and the power of two is in range: both steps are exact.
+    let magnitude = m as f64 * 2f64.powi(extra - shift);
+    if us < 0 {
+        -magnitude
     } else {
-        52
+        magnitude
     }
 }
 
-fn is_leap(y: u32) -> bool {
+fn is_leap(y: i32) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-fn days_in_month(y: u32, m: u32) -> u32 {
+fn days_in_month(y: i32, m: i32) -> i32 {
     match m {
         2 if is_leap(y) => 29,
         2 => 28,
@@ -105,7 +310,8 @@ fn days_in_month(y: u32, m: u32) -> u32 {
     }
 }
 
-fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i32, m: i32, d: i32) -> i64 {
     let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -116,79 +322,24 @@ fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Microseconds since midnight and the UTC offset in seconds of a time with optional offset.
-fn time(b: &[u8]) -> Option<(i128, i64)> {
-    let tz_at = b.iter().position(|c| matches!(c, b'Z' | b'+' | b'-'));
-    let (clock, tz) = match tz_at {
-        Some(n) => (&b[..n], Some(&b[n..])),
-        None => (b, None),
-    };
-    let (h, m, s, us) = clock_time(clock)?;
-    if h > 23 || m > 59 || s > 59 {
-        return None;
-    }
-    let micros =
-        ((i128::from(h) * 60 + i128::from(m)) * 60 + i128::from(s)) * 1_000_000 + i128::from(us);
-    let offset = match tz {
-        None => 0,
-        Some(b"Z") => 0,
-        Some(t) => {
-            let sign = if t[0] == b'-' { -1 } else { 1 };
-            let (oh, om, os, ous) = clock_time(&t[1..])?;
-            if oh > 23 || om > 59 || os > 59 {
-                return None;
-            }
-            if ous != 0 {
-                // a sub-second offset: Python keeps it, but no event time needs one
-                return None;
-            }
-            sign * (i64::from(oh) * 3600 + i64::from(om) * 60 + i64::from(os))
-        }
-    };
-    Some((micros, offset))
-}
-
-/// HH[:MM[:SS[.f+]]] or HH[MM[SS[.f+]]].
-fn clock_time(b: &[u8]) -> Option<(u32, u32, u32, u32)> {
-    let h = digits(b, 2)?;
-    let mut p = 2;
-    if p == b.len() {
-        return Some((h, 0, 0, 0));
-    }
-    let extended = b[p] == b':';
-    p += usize::from(extended);
-    let m = digits(b.get(p..)?, 2)?;
-    p += 2;
-    if p == b.len() {
-        return Some((h, m, 0, 0));
-    }
-    if extended {
-        if b[p] != b':' {
-            return None;
-        }
-        p += 1;
-    }
-    let s = digits(b.get(p..)?, 2)?;
-    p += 2;
-    if p == b.len() {
-        return Some((h, m, s, 0));
-    }
-    if b[p] != b'.' && b[p] != b',' {
-        return None;
-    }
-    let frac = &b[p + 1..];
-    if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    // Microseconds: the first six digits, further digits dropped.
-    let n = frac.len().min(6);
-    let us = digits(frac, n)? * 10u32.pow((6 - n) as u32);
-    Some((h, m, s, us))
+/// The proleptic Gregorian date of a day number since 1970-01-01.
+fn civil_from_days(days: i64) -> (i32, i32, i32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    // Week dates stay within a year of their ISO year, so these fit.
+    (y as i32, m as i32, d as i32)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ms;
+    use super::{micros_to_seconds, parse_ms};
 
     #[test]
     fn common_forms() {
@@ -209,8 +360,51 @@ mod tests {
             "yesterday",
             "1970-01-01T",
             "1970-01-01T25:00",
+            "9999-W52-6",
+            "1970-01-01T00:00+24:00",
+            "1970-01-01T00:00:00.",
         ] {
             assert_eq!(parse_ms(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn what_cpython_also_accepts() {
+        // A stray character before the offset, a fraction after hours or after a colon, an
+        // offset minute past 59, a sub-second offset, a NUL ending the text early.
+        for (text, ms) in [
+            ("1970-01-01T003+00:00", 0),
+            ("1970-01-01T00.5", 500),
+            ("1970-01-01T00:00:01:5", 1500),
+            ("1970-01-01T00000150", 1500),
+            ("1970-01-01T01:39+00:99", 0),
+            ("1970-01-01T00:00+00:00:00.5", 0),
+            ("1970-01-01T0000\u{0}", 0),
+            ("1970-01-01\u{e9}00:00:01", 1000),
+        ] {
+            assert_eq!(parse_ms(text), Some(ms), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn seconds_are_rounded_once() {
+        for us in [
+            1i128,
+            -1,
+            999_999,
+            9_007_199_254_740_993,
+            253_402_300_799_999_999,
+            -62_135_596_800_000_000,
+            100_000_000_000_000_001,
+        ] {
+            let want = (us as f64) / 1e6;
+            let got = micros_to_seconds(us);
+            assert!((got - want).abs() <= want.abs() * 1e-15, "{us}");
+        }
+        // 2**53 + 1 microseconds: dividing the rounded float would lose the last one.
+        assert_eq!(
+            micros_to_seconds(9_007_199_254_740_993),
+            9_007_199_254.740_993
+        );
     }
 }

@@ -5,12 +5,14 @@
 //! loading, rendering and everything that talks to Kafka.
 
 pub mod alert;
+pub mod arith;
 pub mod clock;
 pub mod detectors;
 pub mod engine;
 pub mod event;
 pub mod filter;
 pub mod isotime;
+pub mod json;
 pub mod lifecycle;
 pub mod merge;
 pub mod route;

@@ -58,7 +58,7 @@ pub enum DetectorType {
     Sequence,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     Count,
@@ -68,7 +68,7 @@ pub enum Aggregate {
     Max,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Op {
     #[serde(rename = ">")]
     Gt,

@@ -118,7 +118,7 @@ impl Selector {
     }
 
     /// Every selected event of a batch.
-    pub fn select_all<'e>(&self, events: impl Iterator<Item = &'e Event>) -> Selection {
+    pub fn select_all<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> Selection {
         let mut out = Selection::default();
         for (i, e) in events.enumerate() {
             if let Some((key, val)) = self.select(e) {
@@ -131,7 +131,7 @@ impl Selector {
     }
 
     /// How many events of a batch the rule selects (for counting late events per rule).
-    pub fn count<'e>(&self, events: impl Iterator<Item = &'e Event>) -> usize {
+    pub fn count<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> usize {
         events.filter(|e| self.select(e).is_some()).count()
     }
 }

@@ -4,27 +4,27 @@
 //! compare by value (`1` and `1.0` are one key, spelled `1`), so a group has one spelling and
 //! one dedup key whichever form it saw first.
 
-use std::fmt;
+use std::borrow::Cow;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 
 /// A decoded JSON value. Integers keep JSON's full unsigned 64-bit range, as the Python side
-/// does; larger literals arrive as floats.
+/// does; larger literals arrive as floats. Strings without escapes borrow from the record they
+/// were read from: decoding an event allocates little.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     Int(i128),
     Float(f64),
-    Str(Box<str>),
-    List(Box<[Value]>),
-    Object(Box<[(Box<str>, Value)]>),
+    Str(Cow<'a, str>),
+    List(Vec<Value<'a>>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// A field of an object (the last one when a key repeats, as JSON decoders keep).
-    pub fn get(&self, name: &str) -> Option<&Value> {
+    pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(items) => items
                 .iter()
@@ -57,7 +57,7 @@ impl Value {
             Value::Bool(b) => Some(Scalar::Bool(*b)),
             Value::Int(i) => Some(Scalar::Int(*i)),
             Value::Float(f) => Some(Scalar::from_float(*f)),
-            Value::Str(s) => Some(Scalar::Str(s.clone())),
+            Value::Str(s) => Some(Scalar::Str(s.as_ref().into())),
             _ => None,
         }
     }
@@ -141,19 +141,33 @@ impl Number {
     }
 }
 
-/// Whole floats in [-2^63, 2^63) become integer keys, as in the Python engine (`jsonkey.whole`):
-/// beyond that a float stays a float, so `1e19` is shown as a float either way.
+/// Whole floats in [-2**63, 2**63) become integer keys, as `jsonkey.whole` makes them ints.
 const WHOLE_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+/// Events' integers reach 2**64 - 1: a whole float below 2**64 can equal one of them.
+const INT_RANGE: f64 = 18_446_744_073_709_551_616.0;
 
 /// One element of a group key, a distinct value or a known value: a JSON scalar compared by
-/// JSON type, numbers by value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+/// JSON type, numbers by value (Python's `1 == 1.0`, and its equal hashes).
+///
+/// A whole float is spelled as an integer below 2**63 and as a float from there on, as the
+/// reference's keys are; it still equals the integer of its value (`1e19` and
+/// `10000000000000000000` are one key, as in a Python dict).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub enum Scalar {
     Bool(bool),
     Int(i128),
-    /// A float that is not a whole number, by its bits (JSON has no NaN).
+    /// A float that is not a whole number below 2**63, by its bits (JSON has no NaN).
     Float(u64),
     Str(Box<str>),
+}
+
+/// What a key is compared and hashed by.
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Canon<'a> {
+    Bool(bool),
+    Int(i128),
+    Float(u64),
+    Str(&'a str),
 }
 
 impl Scalar {
@@ -163,6 +177,22 @@ impl Scalar {
         } else {
             // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
             Scalar::Float(f.to_bits())
+        }
+    }
+
+    fn canon(&self) -> Canon<'_> {
+        match self {
+            Scalar::Bool(b) => Canon::Bool(*b),
+            Scalar::Int(i) => Canon::Int(*i),
+            Scalar::Float(bits) => {
+                let f = f64::from_bits(*bits);
+                if f.fract() == 0.0 && f.abs() < INT_RANGE {
+                    Canon::Int(f as i128)
+                } else {
+                    Canon::Float(*bits)
+                }
+            }
+            Scalar::Str(s) => Canon::Str(s),
         }
     }
 
@@ -183,6 +213,32 @@ impl Scalar {
             Scalar::Float(bits) => python_float_repr(f64::from_bits(*bits)),
             Scalar::Str(s) => s.to_string(),
         }
+    }
+}
+
+impl PartialEq for Scalar {
+    fn eq(&self, other: &Scalar) -> bool {
+        self.canon() == other.canon()
+    }
+}
+
+impl Eq for Scalar {}
+
+impl std::hash::Hash for Scalar {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.canon().hash(state);
+    }
+}
+
+impl PartialOrd for Scalar {
+    fn partial_cmp(&self, other: &Scalar) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scalar {
+    fn cmp(&self, other: &Scalar) -> std::cmp::Ordering {
+        self.canon().cmp(&other.canon())
     }
 }
 
@@ -228,76 +284,6 @@ pub fn python_float_repr(f: f64) -> String {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v as i128))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Int(v as i128))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.into()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v.into_boxed_str()))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Value::List(items.into_boxed_slice()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut items: Vec<(Box<str>, Value)> = Vec::new();
-        while let Some(key) = map.next_key::<Box<str>>()? {
-            let value = map.next_value::<Value>()?;
-            // A repeated key keeps its first position and its last value, as Python dicts do.
-            if let Some(slot) = items.iter_mut().find(|(k, _)| *k == key) {
-                slot.1 = value;
-            } else {
-                items.push((key, value));
-            }
-        }
-        Ok(Value::Object(items.into_boxed_slice()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +298,21 @@ mod tests {
         assert_eq!(Scalar::from_float(-limit), Scalar::Int(i64::MIN as i128));
         assert_eq!(Scalar::from_float(limit), Scalar::Float(limit.to_bits()));
         assert_eq!(Scalar::from_float(1e19), Scalar::Float(1e19f64.to_bits()));
+    }
+
+    #[test]
+    fn whole_floats_from_2_63_keep_their_spelling_and_equal_their_integer() {
+        let f = Scalar::from_float(1e19);
+        assert_eq!(f, Scalar::Float(1e19f64.to_bits()));
+        assert_eq!(f, Scalar::Int(10_000_000_000_000_000_000));
+        assert!(matches!(Scalar::from_float(-1e19), Scalar::Float(_)));
+        let hash = |s: &Scalar| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            s.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&f), hash(&Scalar::Int(10_000_000_000_000_000_000)));
     }
 
     #[test]
@@ -331,7 +332,9 @@ mod tests {
 
     #[test]
     fn repeated_keys_keep_the_last_value() {
-        let v: Value = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        let v = crate::json::Reader::new(br#"{"a":1,"b":2,"a":3}"#, 10)
+            .and_then(|mut r| r.value())
+            .unwrap();
         assert_eq!(v.get("a"), Some(&Value::Int(3)));
         let mut out = String::new();
         v.write_json(&mut out);

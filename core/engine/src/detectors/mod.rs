@@ -6,11 +6,15 @@
 //! sequences). [`Detector`] drives it and owns what all types share ([`Parts`]).
 
 mod absence;
+mod distinct;
 mod evidence;
 mod matching;
 mod new_value;
+mod ratio;
 mod sequence;
 mod spike;
+mod threshold;
+mod windowed;
 
 use std::collections::VecDeque;
 
@@ -23,7 +27,7 @@ use crate::clock::{BatchClock, NEVER};
 use crate::event::{Event, Schema};
 use crate::filter::Path;
 use crate::lifecycle::{Lifecycle, Policy};
-use crate::rule::{DetectorType, RuleSpec, Settings};
+use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
 use crate::select::{Selection, Selector};
 
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
@@ -407,8 +411,27 @@ pub fn make_detector(
             parts,
             logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
         })),
-        other => Err(format!(
-            "detector type {other:?} is not in the compiled core yet"
-        )),
+        DetectorType::Threshold if rule.detect.aggregate == Aggregate::Count => {
+            Ok(Box::new(Detector {
+                selector,
+                parts,
+                logic: threshold::CountLogic::new(rule),
+            }))
+        }
+        DetectorType::Threshold => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: threshold::AggregateLogic::new(rule),
+        })),
+        DetectorType::Distinct => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: distinct::DistinctLogic::new(rule),
+        })),
+        DetectorType::Ratio => Ok(Box::new(Detector {
+            selector,
+            parts,
+            logic: ratio::RatioLogic::new(rule),
+        })),
     }
 }

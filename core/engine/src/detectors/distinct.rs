@@ -1,0 +1,165 @@
+//! `distinct`: number of distinct values of a field per group in a sliding window (exact).
+//!
+//! Per group, each value's newest bucket; a bucket lists the groups it touched.
+
+use hashlink::LinkedHashMap;
+use rustc_hash::FxBuildHasher;
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Evidence, Key, Measure};
+use crate::clock::BatchClock;
+use crate::event::Event;
+use crate::rule::RuleSpec;
+use crate::select::{Selection, Val};
+use crate::value::{Number, Scalar};
+
+use super::windowed::{self, Groups, Window, Windowed};
+use super::{catch_up, Common, Logic, Parts};
+
+/// Values shown in the evidence when `evidence.top` does not list the field.
+pub const SHOWN_VALUES: usize = 10;
+
+/// A group's values in first-seen order (ties of the evidence's sort keep it), each with the
+/// newest bucket it was seen in.
+type Values = LinkedHashMap<Scalar, i64, FxBuildHasher>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DistinctLogic {
+    win: Window<()>,
+    seen: Groups<Values>,
+    /// The field's dotted name, its entry in the evidence's `top`.
+    field: String,
+}
+
+impl DistinctLogic {
+    pub fn new(rule: &RuleSpec) -> DistinctLogic {
+        let d = &rule.detect;
+        DistinctLogic {
+            win: Window::new(d),
+            seen: Groups::default(),
+            field: d.field.as_deref().unwrap_or_default().join("."),
+        }
+    }
+
+    fn count(&self, key: &Key) -> usize {
+        self.seen.get(key).map_or(0, |v| v.len())
+    }
+}
+
+impl Windowed for DistinctLogic {
+    type Part = ();
+
+    fn window(&mut self) -> &mut Window<()> {
+        &mut self.win
+    }
+
+    fn holds(&mut self, key: &Key) -> bool {
+        self.seen.contains_key(key)
+            && self
+                .win
+                .op
+                .holds(self.count(key) as f64, self.win.threshold)
+    }
+
+    fn expire(&mut self, d: &mut Parts, content: Groups<()>, t: i64) {
+        let limit = self.win.limit(t);
+        for key in content.keys() {
+            let Some(values) = self.seen.get_mut(key) else {
+                continue;
+            };
+            values.retain(|_, b| *b >= limit);
+            if values.is_empty() {
+                self.seen.remove(key);
+                windowed::group_gone(self, d, key, t);
+            } else {
+                windowed::evaluate(self, d, key, t);
+            }
+        }
+    }
+
+    fn drop_group(&mut self, key: &Key) {
+        self.seen.remove(key);
+    }
+}
+
+impl Logic for DistinctLogic {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+            let Val::Scalar(v) = val else { continue };
+            let now = clock.nows[i];
+            if now >= d.common.tick {
+                catch_up(self, d, now, now - clock.lateness, clock);
+            }
+            let e = events[i];
+            let b = self.win.index(e.ts);
+            if !self.win.has(b) && !self.win.open(b, now, &mut d.common.tick) {
+                continue;
+            }
+            let groups = self.win.groups(b);
+            if !groups.contains_key(key) {
+                groups.insert(key.clone(), ());
+            }
+            match self.seen.get_mut(key) {
+                Some(values) => {
+                    if values.get(v).is_none_or(|&newest| newest <= b) {
+                        values.replace(v.clone(), b);
+                    }
+                }
+                None => {
+                    let mut values = Values::default();
+                    values.insert(v.clone(), b);
+                    self.seen.insert(key.clone(), values);
+                    if let Some(first) = windowed::over_cap(&self.seen, d.common.cap) {
+                        windowed::evict(self, d, &first, now);
+                    }
+                }
+            }
+            if self.count(key) as f64 >= self.win.warm {
+                self.seen.to_back(key);
+                d.common.note(key, e);
+                windowed::evaluate(self, d, key, now);
+            } else if self.win.true_keys.contains(key) {
+                windowed::evaluate(self, d, key, now);
+            }
+            if !d.lc.out.is_empty() {
+                d.collect(clock.seq0 + i as u64);
+            }
+        }
+    }
+
+    fn next_drain(&self) -> i64 {
+        self.win.next_drain()
+    }
+
+    fn drain(&mut self, d: &mut Parts, t: i64) {
+        windowed::drain(self, d, t);
+    }
+
+    /// The window's evidence; the group's values stand in for the field's `top` unless
+    /// `evidence.top` counts it.
+    fn evidence_at(&mut self, c: &Common, key: &Key, at: i64) -> Evidence {
+        let n = Number::Int(self.count(key) as i128);
+        let mut ev = windowed::window_evidence(c, key, at, Measure::Num(n));
+        if !ev.top.iter().any(|(name, _)| *name == self.field) {
+            let mut values: Vec<(String, &Scalar)> = self
+                .seen
+                .get(key)
+                .into_iter()
+                .flat_map(|vs| vs.keys())
+                .map(|v| (v.sort_text(), v))
+                .collect();
+            values.sort_by(|a, b| a.0.cmp(&b.0));
+            let shown = values
+                .into_iter()
+                .take(SHOWN_VALUES)
+                .map(|(_, v)| (v.clone(), 1))
+                .collect();
+            ev.top.push((self.field.clone(), shown));
+        }
+        ev
+    }
+
+    fn group_count(&self, _d: &Parts) -> usize {
+        self.seen.len()
+    }
+}
