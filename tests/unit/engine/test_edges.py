@@ -170,10 +170,10 @@ def test_group_by_keeps_true_and_1_apart():
 
 
 def test_a_boolean_group_value_is_paged_as_a_boolean():
-    r = base_rule({"type": "match"}, group_by=["flagged"])
-    out = run(r, [ev(0, flagged=True), ev(1, flagged=1)])
+    r = base_rule({"type": "match"}, group_by=["tier"])
+    out = run(r, [ev(0, tier=True), ev(1, tier=1)])
     groups = [a.group for a in out if a.action == "trigger"]
-    assert groups == [(("flagged", True),), (("flagged", 1),)]
+    assert groups == [(("tier", True),), (("tier", 1),)]
     assert type(groups[0][0][1]) is bool
     assert type(groups[1][0][1]) is int
 

@@ -116,8 +116,10 @@ def test_min_recomputed_when_a_bucket_drains():
 
 
 def test_events_without_group_field_or_numeric_value_are_skipped():
-    r = base_rule({**WINDOW, "aggregate": "sum", "field": "tokens", "threshold": 5})
-    events = [ev(0, tokens="lots"), ev(1, tokens=True), {**ev(2, tokens=10), "org_id": None}]
+    r = base_rule(
+        {**WINDOW, "aggregate": "sum", "field": "tokens", "threshold": 5}, group_by=["tier"]
+    )
+    events = [ev(0, tier="a", tokens="lots"), ev(1, tier="a", tokens=True), ev(2, tokens=10)]
     assert run(r, events) == []
 
 
