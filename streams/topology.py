@@ -16,8 +16,9 @@ from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not, Rule
 
 PARTITION_KEY = ("org_id",)
 DIRECT = "direct"
-# Read by every detector whatever the rule says: event time, and ids for the evidence.
-ALWAYS_READ = ("ts", "event_id")
+# Forwarded whatever the rule says: event time and ids for the evidence, and the contract's
+# required fields, so that a forwarded event is an event the family's engine reads as any other.
+ALWAYS_READ = ("ts", "event_id", "org_id")
 
 
 def _filter_fields(node: Filter | None, into: set[str]) -> None:

@@ -1,9 +1,11 @@
-"""Fuzzing the event decoder (signalfire/events.py) against an independent contract model.
+"""Fuzzing the event decoders against an independent contract model: the compiled core's (what
+the worker, backtests and rule tests run) and the Python reference's (signalfire/events.py).
 
 Every input, valid or hostile, must come out of `decode` either as an event that keeps the
 contract or as an `EventError` whose reason names a real problem and maps to the DLQ reason
-label of that problem (never `other`). Nothing else may escape: a stray exception would
-stop a worker partition instead of dead-lettering one record.
+label of that problem (never `other`); the compiled core must accept exactly the same inputs
+and give the same label. Nothing else may escape: a stray exception would stop a worker
+partition instead of dead-lettering one record.
 
 Volume comes from a seeded bulk generator (reproducible: same seed, same 100k+ inputs);
 structure comes from Hypothesis, derandomized so that CI runs the same examples each time.
@@ -26,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerting.metrics import DLQ_REASONS
+from signalfire.engine.core import CoreEngine
 from signalfire.events import MAX_TS_MS, EventError, decode, normalize
 from signalfire.generate import GeneratorConfig, iter_events
 from tests.faults import event_oracle as oracle
@@ -46,12 +49,23 @@ def base_events(n: int = 400) -> list[dict[str, Any]]:
     return list(itertools.islice(iter_events(config), n))
 
 
+CORE = CoreEngine([])
+
+
+def core_label(raw: bytes | str) -> str | None:
+    """The compiled core's decision on one record: its dead-letter label, or None (accepted)."""
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+    dead = CORE.process([data]).dead_letters
+    return dead[0].reason.value if dead else None
+
+
 def check(raw: bytes | str, counts: Counter[str] | None = None) -> None:
-    """The fuzz property for one input: decode agrees with the contract model."""
+    """The fuzz property for one input: both decoders agree with the contract model."""
     verdict = oracle.judge(raw)
     try:
         event = decode(raw)
     except EventError as exc:
+        assert core_label(raw) == exc.reason.value, raw[:200]
         reason = str(exc)
         assert verdict.problems, f"refused a valid event: {reason!r} for {raw[:200]!r}"
         label = exc.reason.value
@@ -67,6 +81,7 @@ def check(raw: bytes | str, counts: Counter[str] | None = None) -> None:
     except BaseException as exc:
         pytest.fail(f"decode raised {exc!r} for {raw[:200]!r}")
     assert not verdict.problems, f"accepted {raw[:200]!r}; expected {verdict.problems}"
+    assert core_label(raw) is None, raw[:200]
     assert_contract(event)
     expected = verdict.event
     assert expected is not None

@@ -39,5 +39,5 @@ def test_family_forwards_only_what_its_rules_read():
     engine.route_to([Route(f.name, f.rules, f.fields) for f in topology.families], 1, 1 << 20)
     n = topology.families.index(fam)
     (body,) = engine.process([orjson.dumps(event)]).routed[n][0]
-    assert orjson.loads(body) == {"event_id": "e1", "ts": 5, "account_id": "a",
+    assert orjson.loads(body) == {"event_id": "e1", "ts": 5, "org_id": "o", "account_id": "a",
                                   "event_type": "signup"}  # fmt: skip
