@@ -19,7 +19,7 @@ from streams.outputs import Outputs
 from streams.records import Record, rejected
 
 if TYPE_CHECKING:
-    from streams.processor import Work
+    from streams.work import Work
 
 
 def merge_step(out: Outputs, work: Work, records: Sequence[Record], *, emitter: Emitter) -> None:

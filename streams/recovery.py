@@ -18,7 +18,7 @@ from streams.state import Move, Snapshot, WorkState
 from streams.topology import DIRECT
 
 if TYPE_CHECKING:
-    from streams.processor import Work
+    from streams.work import Work
 
 # Clock moves kept between snapshots: their offset metadata stays far under Kafka's 4 KB limit
 # (`offset.metadata.max.bytes`). A partition with `CHECKPOINT_MOVES` of them is snapshotted at
