@@ -1,18 +1,11 @@
 """What a rule did, counted: one record for the worker's per-step deltas, its per-rule metrics
-and the backtest's summary alike.
-
-The engine keeps these counts in three places (a detector's `stats`, its lifecycle's
-`suppressed`, the engine's `late_by_rule`); `running_counts` reads them into one record per
-rule, and two readings subtracted are what a step did.
+and the backtest's summary alike. The engine gives one per rule (`CoreEngine.counts()`); two
+readings subtracted are what a step did.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from signalfire.engine import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +50,3 @@ class RuleCounts:
 
 ZERO = RuleCounts()
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RuleCounts))
-
-
-def running_counts(engine: Engine) -> list[RuleCounts]:
-    """Each detector's counts since it was made, in the order of `engine.detectors`."""
-    return [
-        RuleCounts(
-            matches=det.stats.matches,
-            triggers=det.stats.triggers,
-            resolves=det.stats.resolves,
-            suppressed=det.lc.suppressed,
-            cap_evictions=det.stats.cap_evictions,
-            late=late,
-            partials_dropped=det.stats.partials_dropped,
-        )
-        for det, late in zip(engine.detectors, engine.late_by_rule, strict=True)
-    ]

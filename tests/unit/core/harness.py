@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
 from signalfire.events import EventError, decode
-from signalfire.rulecounts import running_counts
+from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import Rule
 from tests.unit.core.scripts import Advance, Restart, Step
 
@@ -60,3 +60,20 @@ def assert_same(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int)
     got = compiled(rules, script, lateness_ms)
     for n, (w, g) in enumerate(zip(want, got, strict=True)):
         assert g == w, f"step {n} differs:\n core: {g}\n  ref: {w}"
+
+
+def running_counts(engine: Engine) -> list[RuleCounts]:
+    """The reference engine's counts per rule (its detectors' stats, their lifecycles'
+    suppressed pages, its late counts), as the compiled core gives them."""
+    return [
+        RuleCounts(
+            matches=det.stats.matches,
+            triggers=det.stats.triggers,
+            resolves=det.stats.resolves,
+            suppressed=det.lc.suppressed,
+            cap_evictions=det.stats.cap_evictions,
+            late=late,
+            partials_dropped=det.stats.partials_dropped,
+        )
+        for det, late in zip(engine.detectors, engine.late_by_rule, strict=True)
+    ]
