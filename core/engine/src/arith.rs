@@ -125,4 +125,20 @@ mod tests {
         assert_eq!(round_to(0.125, 2), 0.12);
         assert_eq!(round_to(0.5, 0), 0.0);
     }
+
+    #[test]
+    fn rounding_ties_go_to_even_on_the_binary_value() {
+        for (x, want) in [
+            (0.0078125, 0.007812),
+            (0.0234375, 0.023438),
+            (2.675, 2.675),
+            (5e-7, 0.0),
+            (123456.0000005, 123456.000001),
+            (1e22, 1e22),
+            (0.1 + 0.2, 0.3),
+        ] {
+            assert_eq!(round_to(x, 6).to_bits(), f64::to_bits(want), "{x}");
+        }
+        assert!(round_to(-1e-9, 6).is_sign_negative());
+    }
 }

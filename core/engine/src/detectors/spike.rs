@@ -20,6 +20,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Evidence, Key, Measure};
+use crate::arith::round_to;
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
 use crate::rule::{Aggregate, Baseline, Direction, RuleSpec};
@@ -174,7 +175,7 @@ impl SpikeLogic {
             extra: vec![
                 (
                     "baseline".into(),
-                    Measure::Num(Number::Float(baseline::round6(base))),
+                    Measure::Num(Number::Float(round_to(base, 6))),
                 ),
                 ("factor".into(), Measure::Num(Number::Float(self.factor))),
                 ("direction".into(), Measure::Text(direction.to_string())),

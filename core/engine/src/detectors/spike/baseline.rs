@@ -24,34 +24,9 @@ pub fn median(xs: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-/// `round(x, 6)`: the nearest float to `x` correctly rounded to 6 decimals, ties to even on
-/// the exact binary value (the formatter rounds exactly; parsing is correctly rounded).
-pub fn round6(x: f64) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    format!("{x:.6}").parse().unwrap_or(x)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rounding_ties_go_to_even_on_the_binary_value() {
-        for (x, want) in [
-            (0.0078125, 0.007812),
-            (0.0234375, 0.023438),
-            (2.675, 2.675),
-            (5e-7, 0.0),
-            (123456.0000005, 123456.000001),
-            (1e22, 1e22),
-            (0.1 + 0.2, 0.3),
-        ] {
-            assert_eq!(round6(x).to_bits(), f64::to_bits(want), "{x}");
-        }
-        assert!(round6(-1e-9).is_sign_negative());
-    }
 
     #[test]
     fn median_of_even_counts_is_the_mean_of_the_middle_two() {
