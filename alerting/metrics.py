@@ -80,6 +80,8 @@ class Metrics:
     rule_late_events: Counter
     rule_partials_dropped: Counter
     rule_groups: Gauge
+    pages_snoozed: Counter
+    snoozes_active: Gauge
     alerts_emitted: Counter
     batch_duration: Histogram
     event_to_page: Histogram
@@ -117,6 +119,10 @@ class Metrics:
                 rule,
             ),
             rule_groups=f.gauge("rule_groups", "Groups currently tracked by a rule.", rule),
+            pages_snoozed=f.counter(
+                "pages_snoozed_total", "Triggers kept from on-call by a snooze.", rule
+            ),
+            snoozes_active=f.gauge("snoozes_active", "Snoozes read from the control topic."),
             alerts_emitted=f.counter(
                 "alerts_emitted_total", "Alerts sent.", ("rule", "severity", "action")
             ),
@@ -188,6 +194,7 @@ class Metrics:
         increase."""
         for counter in self.rule_counters().values():
             counter.labels(rule=rule_id)
+        self.pages_snoozed.labels(rule=rule_id)
 
     def forget_rule(self, rule_id: str) -> None:
         """The rule left the rule set or was replaced: drop its groups gauge."""

@@ -22,3 +22,13 @@ def iso_ms(ms: int) -> str:
     dt = _EPOCH + timedelta(milliseconds=ms)  # arithmetic: no platform time_t limits
     # `%Y` leaves years below 1000 unpadded on glibc; ISO-8601 wants four digits.
     return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def parse_iso_ms(text: str) -> int:
+    """An ISO-8601 time with its offset (`Z` or `+hh:mm`) as epoch ms; ValueError otherwise.
+
+    A time without an offset is refused rather than read in some local zone."""
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (add Z or +00:00)")
+    return (dt - _EPOCH) // timedelta(milliseconds=1)

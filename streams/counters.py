@@ -20,6 +20,8 @@ def fold(m: Metrics, out: Outputs, rules: dict[str, Rule], now_ms: int) -> None:
             m.alert(rule.id, rule.severity, alert.action)
         if alert.action == "trigger":
             m.page_latency(alert.at, now_ms)
+    for alert in out.snoozed_alerts:
+        m.pages_snoozed.labels(rule=alert.rule_id).inc()
     for rule_id, delta in out.rule_deltas.items():
         m.rule_counted(rule_id, delta)
 

@@ -13,6 +13,7 @@ from typing import TypeVar
 from alerting.message import pager_message
 from alerting.pager import encode
 from alerting.redact import Redaction
+from alerting.snooze import SnoozeBook
 from signalfire.engine.alert import Alert
 from signalfire.engine.core import CoreEngine, Merged, Processed
 from signalfire.rules.model import Rule
@@ -26,9 +27,10 @@ S = TypeVar("S", list[Alert], Processed, Merged)
 
 
 class Emitter:
-    def __init__(self, redaction: Redaction) -> None:
+    def __init__(self, redaction: Redaction, snoozes: SnoozeBook | None = None) -> None:
         self.redaction = redaction
         self.rules: dict[str, Rule] = {}
+        self.snoozes = SnoozeBook() if snoozes is None else snoozes
 
     def run(
         self,
@@ -61,6 +63,12 @@ class Emitter:
                 identity = (message.dedup_key, alert.action, message.payload.timestamp)
                 if sent[identity] > 0:
                     sent[identity] -= 1
+                    continue
+            if alert.action == "trigger":
+                snooze = self.snoozes.covering(message.dedup_key, alert.group, alert.at)
+                if snooze is not None:
+                    out.snoozed.append((message.dedup_key.encode(), encode(message), snooze.key))
+                    out.snoozed_alerts.append(alert)
                     continue
             out.pages.append((message.dedup_key.encode(), encode(message)))
             out.alerts.append(alert)

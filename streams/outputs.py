@@ -19,6 +19,9 @@ class Outputs:
     # (topic, partition, value): batches for the repartition topics
     forwards: list[tuple[str, int, bytes]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    # Triggers a snooze holds back from on-call: (key, value, snooze key), and their alerts.
+    snoozed: list[tuple[bytes, bytes, str]] = field(default_factory=list)
+    snoozed_alerts: list[Alert] = field(default_factory=list)
     consumed: int = 0
     decoded: int = 0
     late: int = 0
@@ -34,6 +37,8 @@ class Outputs:
         self.dead += other.dead
         self.forwards += other.forwards
         self.alerts += other.alerts
+        self.snoozed += other.snoozed
+        self.snoozed_alerts += other.snoozed_alerts
         self.consumed += other.consumed
         self.decoded += other.decoded
         self.late += other.late

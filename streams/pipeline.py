@@ -22,6 +22,7 @@ from signalfire.rules.model import Rule
 from streams import alignment, ownership
 from streams.clients import KafkaClients
 from streams.config import WorkerConfig
+from streams.control import ControlReader
 from streams.counters import refresh_gauges
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
@@ -63,6 +64,10 @@ class Pipeline:
         self.wall = wall
         self.clients = clients or KafkaClients()
         self.processor = Processor(config, rules, wall)
+        self.control = ControlReader(
+            self.clients, config.kafka.options(), config.control_topic,
+            self.processor.emitter.snoozes,
+        )  # fmt: skip
         self.txns = Transactions(config, self.processor, metrics, wall, self.clients)
         self.reload = RuleReload(config.rules, config.reload_interval_ms, metrics)
         self.consumer: AIOKafkaConsumer | None = None
@@ -87,6 +92,10 @@ class Pipeline:
     async def start(self) -> None:
         opts = self.config.kafka.options()
         await self.ensure_topics()
+        # Every snooze in force before the first event: a restarted worker never pages what
+        # an investigator had snoozed.
+        await self.control.start()
+        self.metrics.snoozes_active.set(len(self.control.book))
         reader = self.txns.reader = self.clients.consumer(
             **opts,
             enable_auto_commit=False,
@@ -122,6 +131,7 @@ class Pipeline:
                 await self.consumer.stop()
             if self.txns.reader is not None:
                 await self.txns.reader.stop()
+            await self.control.stop()
             self.metrics.worker_up.set(0)
 
     async def ensure_topics(self) -> None:
@@ -167,6 +177,8 @@ class Pipeline:
         assert consumer is not None
         self.last_loop = self.wall()
         batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.config.batch_records)
+        if await self.control.poll():
+            self.metrics.snoozes_active.set(len(self.control.book))
         async with self.lock:
             await self._step(batches)
         alignment.align(consumer, self.processor, self.config.lateness_ms // 2)

@@ -169,6 +169,8 @@ class Processor:
                 # Replay after a restore: same processing, outputs already in Kafka dropped.
                 part.forwards.clear()
                 part.dead.clear()
+                part.snoozed.clear()
+                part.snoozed_alerts.clear()
                 replayed(work, records[end - 1].offset)
             out.extend(part)
             start = end

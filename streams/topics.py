@@ -1,8 +1,9 @@
 """The worker's topics: created at start when missing, and what it needs to know of them.
 
-Every topic the worker writes has the input topic's partition count: `pager`, the dead-letter
-topic, one repartition topic per family and the compacted state topics (one per consumed
-topic, named after the consumer group so that two deployments never read each other's state).
+Every topic the worker writes has the input topic's partition count: `pager`, the shadow topic,
+the dead-letter topic, one repartition topic per family and the compacted state topics (one per
+consumed topic, named after the consumer group so that two deployments never read each other's
+state). The control topic it reads (snoozes) is compacted and has one partition.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from streams.state import MAX_SNAPSHOT_BYTES
 log = logging.getLogger("signalfire.worker")
 DEFAULT_PARTITIONS = 4
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
+# On the shadow topic: why a page is kept from on-call (`snoozed`), and the snooze's key.
+HELD_HEADER = "signalfire-held"
+SNOOZE_HEADER = "signalfire-snooze"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,7 @@ async def ensure_topics(
         if config.events_topic in existing:
             meta = await admin.describe_topics([config.events_topic])
             partitions = max(1, len(meta[0].get("partitions", [])) or DEFAULT_PARTITIONS)
-        plain = [config.events_topic, config.pager_topic, *consumed[1:]]
+        plain = [config.events_topic, config.pager_topic, config.shadow_topic, *consumed[1:]]
         compacted = [state_topic(config, t) for t in consumed]
         new = [
             NewTopic(t, num_partitions=partitions, replication_factor=1)
@@ -69,6 +73,14 @@ async def ensure_topics(
                 topic_configs={"max.message.bytes": str(MAX_SNAPSHOT_BYTES)},
             )
             for t in [config.dlq_topic]
+            if t not in existing
+        ] + [
+            # One partition: snoozes are few, and every worker reads them all in their order.
+            NewTopic(
+                t, num_partitions=1, replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+            for t in [config.control_topic]
             if t not in existing
         ]  # fmt: skip
         if new:

@@ -25,11 +25,16 @@ from streams.outputs import Outputs, Partition
 from streams.processor import Processor
 from streams.records import DeadLetter
 from streams.state import MAX_SNAPSHOT_BYTES, SOURCE_HEADER, encode_moves, state_key
-from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, state_topic
+from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, HELD_HEADER, SNOOZE_HEADER, state_topic
 
 log = logging.getLogger("signalfire.worker")
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 RETRY_BACKOFF_MS = 10
+
+
+def held(source: bytes, snooze: str) -> list[tuple[str, bytes]]:
+    """The headers of a page kept from on-call: why, and which snooze."""
+    return [(SOURCE_HEADER, source), (HELD_HEADER, b"snoozed"), (SNOOZE_HEADER, snooze.encode())]
 
 
 class Transactions:
@@ -105,7 +110,9 @@ class Transactions:
         """One transaction: the partition's outputs, maybe its state, and its offset."""
         producer = self.producers.get(tp)
         offset = self.processor.positions().get(tp)
-        if producer is None or not (offset is not None or out.pages or out.dead or out.forwards):
+        if producer is None or not (
+            offset is not None or out.pages or out.snoozed or out.dead or out.forwards
+        ):
             return
         cfg = self.config
         source = state_key(*tp)
@@ -114,6 +121,10 @@ class Transactions:
             sends = [
                 producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
                 for k, v in out.pages
+            ]
+            sends += [
+                producer.send(cfg.shadow_topic, value=v, key=k, headers=held(source, snooze))
+                for k, v, snooze in out.snoozed
             ]
             sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
             sends += [self._dead_letter(producer, d) for d in out.dead]

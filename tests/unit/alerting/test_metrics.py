@@ -32,6 +32,8 @@ EXPECTED = {  # family name (counters without `_total`) -> type
     "signalfire_rule_late_events": "counter",
     "signalfire_rule_partials_dropped": "counter",
     "signalfire_rule_groups": "gauge",
+    "signalfire_pages_snoozed": "counter",
+    "signalfire_snoozes_active": "gauge",
     "signalfire_alerts_emitted": "counter",
     "signalfire_batch_duration_seconds": "histogram",
     "signalfire_event_to_page_seconds": "histogram",

@@ -108,7 +108,7 @@ class Broker:
         for p in range(partitions):
             self.logs[(name, p)] = []
 
-    def produce(self, topic: str, partition: int, key: bytes | None, value: bytes) -> int:
+    def produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> int:
         """Outside any transaction, as the input's producers write."""
         return self._append((topic, partition), key, value, (), None)
 
