@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml $(CORE_SOURCES)
 # promtool checks the Prometheus rules in the test suite: Debian's prometheus package.
 # amtool and Alertmanager check and serve deploy/alertmanager: Debian's prometheus-alertmanager,
 # whose server binary is named prometheus-alertmanager.
+# The page store's tests start a PostgreSQL server of their own: Debian's postgresql package
+# (its binaries under /usr/lib/postgresql/<major>/bin; the packaged cluster is not used).
 tools:
 	@command -v promtool >/dev/null 2>&1 || { \
 		echo "installing Debian's prometheus package (promtool)"; \
@@ -31,6 +33,10 @@ tools:
 		echo "installing Debian's prometheus-alertmanager package (alertmanager, amtool)"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql package (initdb, postgres)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 lint: setup core-check
 	$(BIN)/ruff check .

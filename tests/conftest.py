@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.kafka_broker import KafkaBroker, KafkaBrokerError
+from tests.postgres_server import PostgresError, PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,23 @@ def kafka() -> Iterator[KafkaBroker]:
         yield broker
     finally:
         broker.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session (Debian's package), on a free loopback port
+    in a temp dir; tests take a fresh database each with `create_database()`. Fails (never
+    skips) when it cannot start, with what went wrong."""
+    try:
+        server = PostgresServer()
+    except (PostgresError, OSError) as exc:
+        pytest.fail(f"PostgreSQL could not be set up: {exc}", pytrace=False)
+    try:
+        server.start()
+    except (PostgresError, OSError) as exc:
+        server.close()
+        pytest.fail(f"PostgreSQL could not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,0 +1,133 @@
+"""Reading pages back: filtered lists with keyset paging, and one page's whole episode.
+
+Lists are newest first by (started_at, id). A cursor names the last page shown, so the next
+request starts strictly after it: no page is skipped or shown twice while new ones arrive, and
+no query gets slower the deeper it pages (no OFFSET).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import orjson
+
+from alerting.store.db import Params, Row, Tx
+from alerting.store.model import (
+    Acknowledgement,
+    BadCursor,
+    Page,
+    PageDetail,
+    PageFilter,
+    PageList,
+    PageMessage,
+    Verdict,
+)
+
+MAX_LIMIT = 500
+_SELECT_PAGE = (
+    "SELECT p.id, p.dedup_key, p.rule_id, p.rule_version, p.rule_title, p.detector, p.severity,"
+    " p.summary, p.group_text, p.state, p.started_at, p.resolved_at, p.last_event_at,"
+    " p.triggers, p.stored_at, p.updated_at,"
+    " (SELECT a.at FROM acknowledgements a WHERE a.page_id = p.id),"
+    " (SELECT v.verdict FROM verdicts v WHERE v.page_id = p.id ORDER BY v.id DESC LIMIT 1)"
+    " FROM pages p"
+)
+
+
+def encode_cursor(page: Page) -> str:
+    return f"{page.started_at}.{page.id}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    at, _, page_id = cursor.partition(".")
+    try:
+        return int(at), int(page_id)
+    except ValueError:
+        raise BadCursor("not a page cursor") from None
+
+
+def _page(row: Row) -> Page:
+    return Page(*row)
+
+
+def list_pages(tx: Tx, where: PageFilter, limit: int, after: str | None) -> PageList:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit: 1 to {MAX_LIMIT}")
+    clauses: list[str] = []
+    params: list[object] = []
+    if where.rule is not None:
+        clauses.append("p.rule_id = ?")
+        params.append(where.rule)
+    if where.severity:
+        clauses.append(f"p.severity IN ({', '.join('?' for _ in where.severity)})")
+        params.extend(where.severity)
+    if where.state is not None:
+        clauses.append("p.state = ?")
+        params.append(where.state)
+    if where.entity is not None:
+        named = " AND e.name = ?" if where.entity_name is not None else ""
+        clauses.append(f"EXISTS (SELECT 1 FROM page_entities e WHERE e.page_id = p.id"
+                       f" AND e.value = ?{named})")  # fmt: skip
+        params.append(where.entity)
+        if where.entity_name is not None:
+            params.append(where.entity_name)
+    if where.since_ms is not None:
+        clauses.append("p.started_at >= ?")
+        params.append(where.since_ms)
+    if where.until_ms is not None:
+        clauses.append("p.started_at < ?")
+        params.append(where.until_ms)
+    if after is not None:
+        at, page_id = decode_cursor(after)
+        clauses.append("(p.started_at < ? OR (p.started_at = ? AND p.id < ?))")
+        params.extend((at, at, page_id))
+    sql = _SELECT_PAGE
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " ORDER BY p.started_at DESC, p.id DESC LIMIT ?"
+    rows = tx.all(sql, (*params, limit + 1))
+    pages = tuple(_page(r) for r in rows[:limit])
+    return PageList(pages, encode_cursor(pages[-1]) if len(rows) > limit else None)
+
+
+def page_detail(tx: Tx, page_id: int) -> PageDetail | None:
+    row = tx.one(_SELECT_PAGE + " WHERE p.id = ?", (page_id,))
+    if row is None:
+        return None
+    details_row = tx.one("SELECT details FROM pages WHERE id = ?", (page_id,))
+    assert details_row is not None
+    messages = tuple(
+        PageMessage(int(m[0]), m[1], int(m[2]), int(m[3]), m[4], _json(m[5]))
+        for m in _all(tx, "SELECT id, event_action, event_at, stored_at, summary, body"
+                      " FROM messages WHERE page_id = ? ORDER BY event_at, id", (page_id,))
+    )  # fmt: skip
+    entities = {
+        name: value
+        for name, value in _all(
+            tx, "SELECT name, value FROM page_entities WHERE page_id = ? ORDER BY name", (page_id,)
+        )
+    }
+    ack = tx.one(
+        "SELECT page_id, who, note, at FROM acknowledgements WHERE page_id = ?", (page_id,)
+    )
+    verdicts = tuple(
+        Verdict(*v)
+        for v in _all(tx, "SELECT id, page_id, verdict, note, who, at FROM verdicts"
+                      " WHERE page_id = ? ORDER BY id", (page_id,))
+    )  # fmt: skip
+    return PageDetail(
+        page=_page(row),
+        details=_json(details_row[0]),
+        entities=entities,
+        messages=messages,
+        acknowledgement=Acknowledgement(*ack) if ack else None,
+        verdicts=verdicts,
+    )
+
+
+def _all(tx: Tx, sql: str, params: Params) -> list[Row]:
+    return tx.all(sql, params)
+
+
+def _json(text: str) -> dict[str, Any]:
+    return cast(dict[str, Any], orjson.loads(text))

@@ -1,0 +1,84 @@
+"""Writing one pager message: idempotent, and folded into its dedup key's episode.
+
+A message already stored (same dedup key, action and event time) changes nothing. Otherwise a
+trigger opens an episode, or repeats into the open one; a resolve closes the open episode, or,
+when none is open (its trigger is older than the retention, or was never seen), is stored as an
+episode of its own, resolved from the start. The whole message is one transaction.
+"""
+
+from __future__ import annotations
+
+from alerting.store.db import Tx
+from alerting.store.model import Recorded
+from alerting.store.rows import MessageRow
+
+_PAGE_COLUMNS = (
+    "dedup_key, rule_id, rule_version, rule_title, detector, severity, summary, group_text, "
+    "state, started_at, resolved_at, last_event_at, triggers, details, stored_at, updated_at"
+)
+
+
+def record_row(tx: Tx, row: MessageRow, now_ms: int) -> Recorded:
+    found = tx.one(
+        "SELECT id, page_id FROM messages"
+        " WHERE dedup_key = ? AND event_action = ? AND event_at = ?",
+        row.key,
+    )
+    if found is not None:
+        return Recorded("duplicate", int(found[1]), int(found[0]))
+    open_row = tx.one(
+        "SELECT id FROM pages WHERE dedup_key = ? AND state = 'triggered'", (row.dedup_key,)
+    )
+    if open_row is None:
+        page_id = _new_episode(tx, row, now_ms)
+    else:
+        page_id = int(open_row[0])
+        _continue_episode(tx, page_id, row, now_ms)
+    message_id = tx.insert(
+        "INSERT INTO messages (page_id, dedup_key, event_action, event_at, stored_at, summary,"
+        " body) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (page_id, *row.key, now_ms, row.summary, row.body),
+    )
+    return Recorded("stored", page_id, message_id)
+
+
+def _new_episode(tx: Tx, row: MessageRow, now_ms: int) -> int:
+    trigger = row.event_action == "trigger"
+    page_id = tx.insert(
+        f"INSERT INTO pages ({_PAGE_COLUMNS}) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            row.dedup_key, row.rule_id, row.rule_version, row.rule_title, row.detector,
+            row.severity, row.summary, row.group_text,
+            "triggered" if trigger else "resolved",
+            row.event_at, None if trigger else row.event_at, row.event_at,
+            1 if trigger else 0, row.details, now_ms, now_ms,
+        ),
+    )  # fmt: skip
+    for name, value in row.entities:
+        tx.execute(
+            "INSERT INTO page_entities (page_id, name, value) VALUES (?, ?, ?)",
+            (page_id, name, value),
+        )
+    return page_id
+
+
+def _continue_episode(tx: Tx, page_id: int, row: MessageRow, now_ms: int) -> None:
+    if row.event_action == "trigger":
+        # A repeat (a worker restarted, or re-sent): the newest evidence is what the page shows.
+        tx.execute(
+            "UPDATE pages SET triggers = triggers + 1, summary = ?, severity = ?, details = ?,"
+            " rule_version = ?, rule_title = ?,"
+            " last_event_at = CASE WHEN last_event_at > ? THEN last_event_at ELSE ? END,"
+            " updated_at = ? WHERE id = ?",
+            (row.summary, row.severity, row.details, row.rule_version, row.rule_title,
+             row.event_at, row.event_at, now_ms, page_id),
+        )  # fmt: skip
+    else:
+        # The resolve's summary says what cleared; the trigger's evidence stays in `details`.
+        tx.execute(
+            "UPDATE pages SET state = 'resolved', resolved_at = ?, summary = ?,"
+            " last_event_at = CASE WHEN last_event_at > ? THEN last_event_at ELSE ? END,"
+            " updated_at = ? WHERE id = ?",
+            (row.event_at, row.summary, row.event_at, row.event_at, now_ms, page_id),
+        )
