@@ -1,4 +1,4 @@
-"""The control topic, read whole by every worker: the snoozes in force.
+"""The control topic: read whole by every worker (the snoozes in force), written by the console.
 
 Every worker reads every partition of it, outside the consumer group, from the start: a snooze
 covers pages of whatever partitions a worker owns, now or after a rebalance, and a restarted
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 from alerting.snooze import SnoozeBook, SnoozeError, decode
 from streams.clients import KafkaClients
@@ -91,3 +93,44 @@ class ControlReader:
     def _reject(self, offset: int, why: str) -> None:
         self.rejected += 1
         log.warning("control record %s@%d skipped: %s", self.topic, offset, why)
+
+
+class ControlWriter:
+    """Puts snoozes onto the control topic for the console, creating the topic if it is
+    missing (compacted, one partition, as the worker creates it)."""
+
+    def __init__(self, clients: KafkaClients, options: KafkaOptions, topic: str) -> None:
+        self.clients = clients
+        self.options = options
+        self.topic = topic
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        admin = self.clients.admin(**self.options)
+        await admin.start()
+        try:
+            if self.topic not in set(await admin.list_topics()):
+                await admin.create_topics([control_topic_spec(self.topic)])
+        except TopicAlreadyExistsError:
+            pass  # a worker created it meanwhile
+        finally:
+            await admin.close()
+        self._producer = self.clients.producer(**self.options, acks="all", enable_idempotence=True)
+        await self._producer.start()
+
+    async def publish(self, key: str, value: bytes | None) -> None:
+        """Written once the broker has it: a snooze the console shows has reached Kafka."""
+        assert self._producer is not None, "start() first"
+        await self._producer.send_and_wait(self.topic, value=value, key=key.encode())
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def control_topic_spec(topic: str) -> NewTopic:
+    # One partition: snoozes are few, and every worker reads them all in their order.
+    return NewTopic(
+        topic, num_partitions=1, replication_factor=1, topic_configs={"cleanup.policy": "compact"}
+    )

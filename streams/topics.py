@@ -16,6 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.clients import KafkaClients
 from streams.config import WorkerConfig
+from streams.control import control_topic_spec
 from streams.state import MAX_SNAPSHOT_BYTES
 
 log = logging.getLogger("signalfire.worker")
@@ -75,13 +76,7 @@ async def ensure_topics(
             for t in [config.dlq_topic]
             if t not in existing
         ] + [
-            # One partition: snoozes are few, and every worker reads them all in their order.
-            NewTopic(
-                t, num_partitions=1, replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"},
-            )
-            for t in [config.control_topic]
-            if t not in existing
+            control_topic_spec(t) for t in [config.control_topic] if t not in existing
         ]  # fmt: skip
         if new:
             await admin.create_topics(new)

@@ -209,6 +209,12 @@ class Store:
             )
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
 
+    def audit(self, who: str, action: str, target: str, detail: dict[str, Any]) -> None:
+        """An action that changes no page (a login, a logout), in the audit log."""
+        now = self._now()
+        with self.db.transaction() as tx:
+            _audit(tx, now, who, (action, target), detail)
+
     # -- retention ---------------------------------------------------------------------------
     def purge(self, retention_ms: int) -> Purged:
         """Delete episodes whose last message is older than `retention_ms` (with their messages,

@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from signalfire.cli import backtest_cmd, bridge_cmd, demo_cmd, generate_cmd, rules_cmd, worker_cmd
+from signalfire.cli import (
+    backtest_cmd,
+    bridge_cmd,
+    console_cmd,
+    demo_cmd,
+    generate_cmd,
+    rules_cmd,
+    worker_cmd,
+)
 from signalfire.cli.common import UsageError
 from signalfire.cli.files import FileProblem
 from signalfire.cli.progress import progress_view
@@ -24,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.register(sub)
     worker_cmd.register(sub)
     bridge_cmd.register(sub)
+    console_cmd.register(sub)
     return parser
 
 
