@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml $(CORE_SOURCES)
 # whose server binary is named prometheus-alertmanager.
 # The page store's tests start a PostgreSQL server of their own: Debian's postgresql package
 # (its binaries under /usr/lib/postgresql/<major>/bin; the packaged cluster is not used).
+# The console's browser tests drive Debian's chromium package with Playwright (no browser
+# download: Playwright is pointed at /usr/bin/chromium).
 tools:
 	@command -v promtool >/dev/null 2>&1 || { \
 		echo "installing Debian's prometheus package (promtool)"; \
@@ -37,6 +39,10 @@ tools:
 		echo "installing Debian's postgresql package (initdb, postgres)"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium package (the console's browser tests)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 lint: setup core-check
 	$(BIN)/ruff check .
