@@ -36,7 +36,7 @@ from alerting.store.model import (
 from alerting.store.postgres import PostgresDatabase
 from alerting.store.queries import list_pages, page_detail
 from alerting.store.record import record_row
-from alerting.store.rows import message_row
+from alerting.store.rows import MessageRow, message_row
 from alerting.store.url import StoreUrl, parse_store_url
 
 Clock = Callable[[], float]
@@ -97,7 +97,10 @@ class Store:
         Raises Unstorable for a message that can never be stored (before anything is written),
         StoreUnavailable when the database is down or busy (nothing is written; try again).
         """
-        row = message_row(message)
+        return self.record_row(message_row(message))
+
+    def record_row(self, row: MessageRow) -> Recorded:
+        """`record` of a message already checked into its row (`alerting.store.rows`)."""
         try:
             with self.db.transaction() as tx:
                 return record_row(tx, row, self._now())
