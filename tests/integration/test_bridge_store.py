@@ -1,7 +1,8 @@
 """`signalfire bridge` with a store sink on real Kafka and a real PostgreSQL server: pages
 stored once each; PostgreSQL stopped while pages arrive, then started: every page stored once,
 the offset held until then; a replay of the whole topic stores nothing twice; a page the store
-cannot take is dead-lettered; the database password never reaches the log."""
+cannot take is dead-lettered; the database password never reaches the log; a database newer
+than the bridge stops it at start."""
 
 import dataclasses
 import time
@@ -10,7 +11,7 @@ import uuid
 import orjson
 import pytest
 
-from alerting.pager import encode
+from alerting.pager import PagerMessage, encode
 from alerting.store import open_store
 from tests.integration.bridge_harness import produce_pages
 from tests.integration.test_bridge_sinks import bridge_for, committed_to_end
@@ -62,7 +63,7 @@ def test_pages_survive_a_database_outage_and_a_replay_stores_nothing_twice(kafka
     bridge.env["TEST_STORE_URL"] = url
     page = message(key="bad")
     unstorable = dataclasses.replace(page, payload=dataclasses.replace(page.payload, timestamp="x"))
-    first = [message(key="a", at=T0), fanout(at=T0), encode(unstorable)]
+    first: list[PagerMessage | bytes] = [message(key="a", at=T0), fanout(at=T0), encode(unstorable)]
     during = [
         message("resolve", key="a", at=T0 + MIN),
         message(key="b", at=T0 + MIN),
@@ -120,3 +121,21 @@ def test_pages_survive_a_database_outage_and_a_replay_stores_nothing_twice(kafka
         if bridge.proc and bridge.proc.poll() is None:
             bridge.kill()
     assert stored_messages(url) == stored
+
+
+def test_a_database_newer_than_the_bridge_stops_it_with_the_reason(kafka, tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'pages.db'}")
+    with store.db.transaction() as tx:
+        tx.execute("INSERT INTO schema_version VALUES (999, 'from the future', 0)")
+    store.close()
+    text = CONFIG.replace("url_env: TEST_STORE_URL", "url: sqlite:///pages.db")
+    bridge = bridge_for(kafka, tmp_path, text).start(tmp_path)
+    assert bridge.proc is not None
+    try:
+        assert bridge.proc.wait(60) == 1
+    finally:
+        if bridge.proc.poll() is None:
+            bridge.kill()
+    log = bridge.log_text()
+    assert "database schema version 999 is newer than this Signalfire's" in log
+    assert "Traceback" not in log
