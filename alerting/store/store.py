@@ -87,7 +87,7 @@ class Store:
         return int(self._clock() * 1000)
 
     def schema_version(self) -> int:
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             return current_version(tx)
 
     # -- the bridge's write ------------------------------------------------------------------
@@ -115,7 +115,7 @@ class Store:
         self, where: PageFilter = ALL, *, limit: int = 50, after: str | None = None
     ) -> PageList:
         """Episodes matching `where`, newest first; pass `next` back as `after` for more."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             return list_pages(tx, where, limit, after)
 
     def pages_of(
@@ -125,7 +125,7 @@ class Store:
         return self.list_pages(PageFilter(entity=value, entity_name=name), limit=limit, after=after)
 
     def page(self, page_id: int) -> PageDetail | None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             return page_detail(tx, page_id)
 
     # -- the console's writes: each one audited in the same transaction ---------------------
@@ -194,7 +194,7 @@ class Store:
     def snoozes(self, active_at_ms: int | None = None) -> list[Snooze]:
         """Snoozes still in force at `active_at_ms` (now by default), soonest to end first."""
         at = self._now() if active_at_ms is None else active_at_ms
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             rows = tx.all(
                 "SELECT id, rule_id, dedup_key, entity_name, entity_value, until_at, reason, who,"
                 " created_at FROM snoozes WHERE until_at > ? ORDER BY until_at, id",
@@ -204,7 +204,7 @@ class Store:
 
     def audit_log(self, *, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
         """Audit entries, newest first; pass the last id back as `before_id` for more."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             rows = tx.all(
                 "SELECT id, at, who, action, target, detail FROM audit_log WHERE id < ?"
                 " ORDER BY id DESC LIMIT ?",
