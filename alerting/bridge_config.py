@@ -16,15 +16,21 @@
         type: webhook
         url: https://example.org/hook
         hmac_secret_env: SIGNALFIRE_WEBHOOK_SECRET   # or hmac_secret_file; optional
+      - name: store                   # every page into the page store (alerting.store)
+        type: store
+        url: sqlite:///pages.db       # relative to this file; or url_env / url_file, which
+        retention: 90d                # a postgresql:// URL with a password must use
     routes:                           # first match wins unless `continue: true`
+      - sinks: [store]                # no match: every page; `continue` lets the rest route it
+        continue: true
       - match: {severity: critical}   # severity, rule, class, action, labels.<name>
         sinks: [pagerduty]
         continue: true
       - sinks: [alertmanager]         # the last route has no match: the catch-all
     redact: [ip, attrs.*]             # fields whose values never leave the bridge
 
-Secrets (routing keys, HMAC secrets) come only from environment variables or files, named in
-the config; the config itself never holds them.
+Secrets (routing keys, HMAC secrets, database passwords) come only from environment variables
+or files, named in the config; the config itself never holds them.
 """
 
 from __future__ import annotations
@@ -42,12 +48,15 @@ from alerting.routing import LABEL_PREFIX, MATCH_KEYS, Route
 from alerting.sinks.alertmanager import AlertmanagerSink
 from alerting.sinks.base import Sink
 from alerting.sinks.pagerduty import EVENTS_URL, PagerDutySink
+from alerting.sinks.store import StoreSink
 from alerting.sinks.webhook import WebhookSink
+from alerting.store.url import StoreUrlError, parse_store_url
 from signalfire.durations import DurationError, parse_duration_ms
 from signalfire.rules.problems import Problem, Problems
 from signalfire.rules.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
 
-SINK_TYPES = ("alertmanager", "pagerduty", "webhook")
+SINK_TYPES = ("alertmanager", "pagerduty", "webhook", "store")
+DEFAULT_RETENTION_MS = 90 * 86_400_000
 _NAME = re.compile(r"[a-z0-9_-]{1,40}")
 _RATE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(s|m)\s*")
 _SINK_KEYS = {
@@ -55,6 +64,7 @@ _SINK_KEYS = {
     "alertmanager": {"resend_interval", "resolved_retention"},
     "pagerduty": {"routing_key_env", "routing_key_file"},
     "webhook": {"hmac_secret_env", "hmac_secret_file"},
+    "store": {"url_env", "url_file", "retention"},
 }
 _RETRY_KEYS = {"initial", "max", "attempts"}
 
@@ -148,6 +158,10 @@ class _Reader:
         for key in d:
             if key not in _SINK_KEYS["common"] | _SINK_KEYS[kind]:
                 self.p.add(d.line_of(key), f"sink {name}: unknown key {key!r} for type {kind}")
+        policy = self.policy(d)
+        if kind == "store":
+            store = self.store(d, name, policy.timeout_s)
+            return SinkSpec(store, policy, self.rate(d)) if store is not None else None
         url = d.get("url", EVENTS_URL if kind == "pagerduty" else None)
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             self.p.add(d.line_of("url"), f"sink {name}: url must be an http(s) URL")
@@ -166,7 +180,33 @@ class _Reader:
         else:
             secret = self.secret(d, "hmac_secret", name, required=False)
             sink = WebhookSink(name, url, secret.encode() if secret else None)
-        return SinkSpec(sink, self.policy(d), self.rate(d))
+        return SinkSpec(sink, policy, self.rate(d))
+
+    def store(self, d: LineDict, name: str, timeout_s: float) -> StoreSink | None:
+        retention = self.duration(d, "retention", DEFAULT_RETENTION_MS)
+        sources = [k for k in ("url", "url_env", "url_file") if k in d]
+        if len(sources) != 1:
+            line = d.line_of(sources[1]) if sources else d.line
+            self.p.add(line, f"sink {name}: needs one of url, url_env or url_file")
+            return None
+        key = sources[0]
+        given = d[key] if key == "url" else self.secret(d, "url", name, required=True)
+        if given is None:
+            return None
+        if not isinstance(given, str):
+            self.p.add(d.line_of(key), f"sink {name}: url: sqlite:///PATH or postgresql://...")
+            return None
+        try:
+            url = parse_store_url(given, self.base)
+        except StoreUrlError as exc:
+            self.p.add(d.line_of(key), f"sink {name}: {exc}")
+            return None
+        if url.password and key == "url":
+            self.p.add(
+                d.line_of(key), f"sink {name}: a url with a password goes in url_env or url_file"
+            )
+            return None
+        return StoreSink(name, url, retention, timeout_s)
 
     def duration(self, d: LineDict, key: str, default_ms: int) -> int:
         if key not in d:

@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from alerting.metrics import Factory
 
 FAILURE_OUTCOMES = ("rejected", "exhausted")  # refused for good / retries used up
+# The page store's writes: a new message, one stored before (a replay), a try that failed.
+STORE_OUTCOMES = ("stored", "duplicate", "unavailable")
 DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                     300.0)  # fmt: skip
 
@@ -29,6 +31,8 @@ class BridgeMetrics:
     resends: Counter
     tracked: Gauge
     up: Gauge
+    store_writes: Counter
+    store_purged: Counter
 
     @classmethod
     def create(
@@ -57,6 +61,12 @@ class BridgeMetrics:
             resends=f.counter("bridge_resends_total", "Re-sends of tracked alerts.", sink),
             tracked=f.gauge("bridge_tracked_alerts", "Alerts kept for re-sending.", sink),
             up=f.gauge("bridge_up", "1 while the bridge runs."),
+            store_writes=f.counter(
+                "bridge_store_writes_total", "Page store write attempts.", ("sink", "outcome")
+            ),
+            store_purged=f.counter(
+                "bridge_store_purged_total", "Pages the store's retention deleted.", sink
+            ),
         )
         for name in sinks:  # every series exists from the start, so rates start at zero
             m.deliveries.labels(sink=name)
@@ -68,6 +78,12 @@ class BridgeMetrics:
             for outcome in FAILURE_OUTCOMES:
                 m.failures.labels(sink=name, outcome=outcome)
         return m
+
+    def store_sink(self, sink: str) -> None:
+        """Create a store sink's series, so they exist (at zero) before its first write."""
+        for outcome in STORE_OUTCOMES:
+            self.store_writes.labels(sink=sink, outcome=outcome)
+        self.store_purged.labels(sink=sink)
 
     def failed(self, sink: str, outcome: str) -> None:
         if outcome not in FAILURE_OUTCOMES:

@@ -1,8 +1,10 @@
-"""Delivering one HTTP request to a sink: classification, capped backoff with jitter, rate limit.
+"""Delivering one message to a sink: classification, capped backoff with jitter, rate limit.
 
-Pure policy plus one coroutine, `deliver`, that takes its transport, clock and sleep as
-arguments, so every retry path is tested with a recording transport and a fake clock, and the
-real HTTP client lives at the edge (`alerting.http`).
+Pure policy plus one coroutine, `retry`, that repeats an `Attempt` (one try at delivery,
+answering delivered, retry or reject) with its clock and sleep passed in, so every retry path
+is tested with a recording fake. Most sinks attempt an HTTP request (`deliver`, over a
+`Transport`; the real HTTP client lives at the edge, `alerting.http`); the page store attempts
+a database write (`alerting.sinks.store`). Both share the same retries, dead letters and commits.
 """
 
 from __future__ import annotations
@@ -100,6 +102,33 @@ class RateLimiter:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """What one attempt came to."""
+
+    verdict: Verdict
+    error: str = ""  # short and free of payload or secrets
+    status: int | None = None  # the HTTP status, when there was one
+    retry_after_s: float | None = None
+
+
+# One try at delivering: takes the per-try timeout, answers; never raises for a failed try.
+Attempt = Callable[[float], Awaitable[Answer]]
+
+
+def http_attempt(request: HttpRequest, transport: Transport) -> Attempt:
+    async def attempt(timeout_s: float) -> Answer:
+        try:
+            response = await transport.post(request, timeout_s)
+        except TransportError as exc:
+            return Answer("retry", f"no answer: {exc}")
+        verdict = classify(response.status)
+        error = "" if verdict == "delivered" else f"HTTP {response.status}"
+        return Answer(verdict, error, response.status, response.retry_after_s)
+
+    return attempt
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     outcome: Outcome
     attempts: int
@@ -117,27 +146,32 @@ async def deliver(
     limiter: RateLimiter | None = None,
     on_retry: Callable[[], None] = lambda: None,
 ) -> Result:
-    """Send until delivered, refused for good, or out of attempts."""
-    status: int | None = None
-    error = ""
-    for attempt in range(policy.attempts):
-        if attempt:
+    """Send an HTTP request until delivered, refused for good, or out of attempts."""
+    attempt = http_attempt(request, transport)
+    return await retry(attempt, policy, sleep=sleep, rng=rng, limiter=limiter, on_retry=on_retry)
+
+
+async def retry(
+    attempt: Attempt,
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+    rng: random.Random,
+    limiter: RateLimiter | None = None,
+    on_retry: Callable[[], None] = lambda: None,
+) -> Result:
+    """Attempt until delivered, refused for good, or out of attempts."""
+    answer = Answer("retry")
+    for n in range(policy.attempts):
+        if n:
             on_retry()
         if limiter is not None:
             await limiter.acquire()
-        retry_after: float | None = None
-        try:
-            response = await transport.post(request, policy.timeout_s)
-        except TransportError as exc:
-            status, error = None, f"no answer: {exc}"
-        else:
-            status, retry_after = response.status, response.retry_after_s
-            verdict = classify(response.status)
-            if verdict == "delivered":
-                return Result("delivered", attempt + 1, status, "")
-            error = f"HTTP {response.status}"
-            if verdict == "reject":
-                return Result("rejected", attempt + 1, status, error)
-        if attempt + 1 < policy.attempts:
-            await sleep(policy.delay(attempt, rng, retry_after))
-    return Result("exhausted", policy.attempts, status, error)
+        answer = await attempt(policy.timeout_s)
+        if answer.verdict == "delivered":
+            return Result("delivered", n + 1, answer.status, "")
+        if answer.verdict == "reject":
+            return Result("rejected", n + 1, answer.status, answer.error)
+        if n + 1 < policy.attempts:
+            await sleep(policy.delay(n, rng, answer.retry_after_s))
+    return Result("exhausted", policy.attempts, answer.status, answer.error)

@@ -68,6 +68,8 @@ class Bridge:
         self.healthy = True
 
     async def start(self) -> None:
+        for runner in self.runners.values():  # first: a sink that cannot start stops the bridge
+            await runner.sink.open(self.metrics)
         options = self.settings.kafka.options()
         self._producer = self._clients.producer(
             **options, acks="all", enable_idempotence=True, linger_ms=5
@@ -106,6 +108,8 @@ class Bridge:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        for runner in self.runners.values():
+            await runner.sink.close()
         self.metrics.up.set(0)
 
     async def run(self) -> None:

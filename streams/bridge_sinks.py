@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from alerting.bridge_config import SinkSpec
 from alerting.bridge_metrics import BridgeMetrics
-from alerting.delivery import HttpRequest, RateLimiter, Result, Transport, deliver
+from alerting.delivery import HttpRequest, RateLimiter, Result, Transport, http_attempt, retry
 from alerting.pager import PagerMessage
 from alerting.sinks.base import Refused
 
@@ -101,17 +101,18 @@ class SinkRunner:
         m = self._metrics
         name = self.name
         request, message = job.request, job.message
-        if request is None:
+        if request is not None:
+            attempt = http_attempt(request, self._transport)
+        else:
             assert message is not None, "a job without a request carries its page"
             try:
-                request = self.sink.request(message, job.body, self._clock())
+                attempt = self.sink.attempt(message, job.body, self._clock(), self._transport)
             except Refused as exc:
                 m.failed(name, "rejected")
                 await self._on_done(name, job, Result("rejected", 0, None, str(exc)))
                 return
-        result = await deliver(
-            request,
-            self._transport,
+        result = await retry(
+            attempt,
             self.spec.policy,
             sleep=self._sleep,
             rng=self._rng,

@@ -1,8 +1,10 @@
-"""What every sink provides: the HTTP request for a message, and optional periodic re-sends."""
+"""What every sink provides: an attempt at delivering a message (for most sinks, the HTTP
+request for it), and optional periodic re-sends."""
 
 from __future__ import annotations
 
-from alerting.delivery import HttpRequest
+from alerting.bridge_metrics import BridgeMetrics
+from alerting.delivery import Attempt, HttpRequest, Transport, http_attempt
 from alerting.pager import PagerMessage
 
 
@@ -11,7 +13,11 @@ class Refused(Exception):
 
 
 class Sink:
-    """A sink turns a pager message into one HTTP request; it holds no connection itself."""
+    """A sink turns a pager message into one HTTP request; it holds no connection itself.
+
+    A sink that is not an HTTP endpoint (the page store) overrides `attempt` instead, and
+    `open`/`close` for what it holds; the bridge's queue, retries and dead letters are the same.
+    """
 
     kind = "sink"
     replays = False  # whether the sink needs `restore` of past messages at start
@@ -23,6 +29,20 @@ class Sink:
     def request(self, message: PagerMessage, body: bytes, now_s: float) -> HttpRequest:
         """The request that delivers `message` (`body` is its encoded form, already redacted)."""
         return HttpRequest(self.url, body)
+
+    def attempt(
+        self, message: PagerMessage, body: bytes, now_s: float, transport: Transport
+    ) -> Attempt:
+        """One try at delivering `message`, repeated by the bridge's retry policy.
+
+        Raises Refused, before any try, for a message the sink can never take."""
+        return http_attempt(self.request(message, body, now_s), transport)
+
+    async def open(self, metrics: BridgeMetrics) -> None:
+        """Called as the bridge starts, before any message; raises to stop it starting."""
+
+    async def close(self) -> None:
+        """Called as the bridge stops, after the last message."""
 
     def delivered(self, message: PagerMessage, now_s: float) -> None:
         """Called once the message is delivered; sinks with client-side state update it here."""

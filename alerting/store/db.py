@@ -68,11 +68,11 @@ class Database(ABC):
         self.url = url
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Tx]:
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Tx]:
         """A context manager: a transaction that commits on exit, rolls back on an error.
 
-        Taken for writing at once (SQLite: BEGIN IMMEDIATE), so two writers never deadlock
-        over an upgrade from a read lock."""
+        A writing one takes SQLite's write lock at once (BEGIN IMMEDIATE), so two writers never
+        deadlock upgrading read locks; a reading one (`write=False`) never blocks a writer."""
 
     @abstractmethod
     def lock_schema(self, tx: Tx) -> None:
@@ -118,10 +118,10 @@ class SqliteDatabase(Database):
         return self._conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
         try:
             conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
             raise _sqlite_error(exc, self.url) from None
         except OSError as exc:  # its directory cannot be made

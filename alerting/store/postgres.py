@@ -66,7 +66,7 @@ class PostgresDatabase(Database):
         return self._conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
         try:
             conn = self._connect()
             with conn.transaction():

@@ -36,7 +36,7 @@ from alerting.store.model import (
 from alerting.store.postgres import PostgresDatabase
 from alerting.store.queries import list_pages, page_detail
 from alerting.store.record import record_row
-from alerting.store.rows import message_row
+from alerting.store.rows import MessageRow, message_row
 from alerting.store.url import StoreUrl, parse_store_url
 
 Clock = Callable[[], float]
@@ -87,7 +87,7 @@ class Store:
         return int(self._clock() * 1000)
 
     def schema_version(self) -> int:
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             return current_version(tx)
 
     # -- the bridge's write ------------------------------------------------------------------
@@ -97,7 +97,10 @@ class Store:
         Raises Unstorable for a message that can never be stored (before anything is written),
         StoreUnavailable when the database is down or busy (nothing is written; try again).
         """
-        row = message_row(message)
+        return self.record_row(message_row(message))
+
+    def record_row(self, row: MessageRow) -> Recorded:
+        """`record` of a message already checked into its row (`alerting.store.rows`)."""
         try:
             with self.db.transaction() as tx:
                 return record_row(tx, row, self._now())
@@ -112,7 +115,7 @@ class Store:
         self, where: PageFilter = ALL, *, limit: int = 50, after: str | None = None
     ) -> PageList:
         """Episodes matching `where`, newest first; pass `next` back as `after` for more."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             return list_pages(tx, where, limit, after)
 
     def pages_of(
@@ -122,7 +125,7 @@ class Store:
         return self.list_pages(PageFilter(entity=value, entity_name=name), limit=limit, after=after)
 
     def page(self, page_id: int) -> PageDetail | None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             return page_detail(tx, page_id)
 
     # -- the console's writes: each one audited in the same transaction ---------------------
@@ -191,7 +194,7 @@ class Store:
     def snoozes(self, active_at_ms: int | None = None) -> list[Snooze]:
         """Snoozes still in force at `active_at_ms` (now by default), soonest to end first."""
         at = self._now() if active_at_ms is None else active_at_ms
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             rows = tx.all(
                 "SELECT id, rule_id, dedup_key, entity_name, entity_value, until_at, reason, who,"
                 " created_at FROM snoozes WHERE until_at > ? ORDER BY until_at, id",
@@ -201,7 +204,7 @@ class Store:
 
     def audit_log(self, *, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
         """Audit entries, newest first; pass the last id back as `before_id` for more."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             rows = tx.all(
                 "SELECT id, at, who, action, target, detail FROM audit_log WHERE id < ?"
                 " ORDER BY id DESC LIMIT ?",

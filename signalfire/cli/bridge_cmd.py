@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alerting.bridge_config import BridgeConfigError, load_bridge_config  # noqa: PLC0415
+    from alerting.store import SchemaTooNew  # noqa: PLC0415
 
     flags = {s.name: getattr(args, s.name, None) for s in BRIDGE_SETTINGS}
     try:
@@ -51,4 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except BrokerAccessError as exc:
         print(f"signalfire bridge: {exc}", file=sys.stderr)
         return 1
-    return run_bridge(settings, config)
+    try:
+        return run_bridge(settings, config)
+    except SchemaTooNew as exc:  # a store sink's database: upgrading the bridge is the fix
+        print(f"signalfire bridge: {exc}", file=sys.stderr)
+        return 1

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from alerting.pager import PagerMessage
-from alerting.store import BadCursor, PageFilter, Unstorable
+from alerting.store import BadCursor, PageFilter, Unstorable, open_store
 from tests.unit.alerting.pager_samples import T0, fanout, message
 
 MIN = 60_000
@@ -253,3 +253,15 @@ def _with_group_value(page: PagerMessage, value: object) -> PagerMessage:
 def test_non_text_group_values_are_entities_as_json(store):
     store.record(_with_group_value(message(), 42))
     assert len(store.pages_of("42", "n").pages) == 1
+
+
+def test_a_reader_never_blocks_the_writer(store_url):
+    reader = open_store(store_url)
+    writer = open_store(store_url, connect_timeout_s=1)
+    try:
+        with reader.db.transaction(write=False) as tx:
+            tx.all("SELECT COUNT(*) FROM pages")
+            assert writer.record(message()).outcome == "stored"
+    finally:
+        reader.close()
+        writer.close()
