@@ -1,13 +1,17 @@
-"""`signalfire backtest --rules DIR EVENTS... [--out ALERTS.jsonl] [--diff OTHER_DIR]
-[--redact FIELDS]`."""
+"""`signalfire backtest --rules DIR (EVENTS... | --from-kafka TOPIC --since TIME --until TIME)
+[--out ALERTS.jsonl] [--diff OTHER_DIR] [--redact FIELDS]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from signalfire.cli.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
 from signalfire.cli.common import (
+    RunProblem,
     UsageError,
     add_redact_option,
     load_or_report,
@@ -23,15 +27,22 @@ from signalfire.cli.files import (
 )
 from signalfire.cli.pagediff import PageDiff, page_diff
 from signalfire.cli.progress import QUIET, ProgressView, counted_batches
+from signalfire.cli.replay_args import add_replay_options, kafka_settings, replay_span
 from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
-from signalfire.sources import STDIN, ReadStats, SourceError, read_batches
+from signalfire.sources import STDIN, Lines, ReadStats, SourceError, read_batches
+from streams.replay import Replay, ReplayError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("backtest", help="run the detectors over JSONL(.gz) event files")
+    p = sub.add_parser(
+        "backtest",
+        help="run the detectors over JSONL(.gz) event files or a span of a Kafka topic",
+        # Else `--sasl-password SECRET` would pass as `--sasl-password-file SECRET`.
+        allow_abbrev=False,
+    )
     p.add_argument(
-        "events", nargs="+", metavar="EVENTS", help="JSONL or JSONL.gz files, in order; - is stdin"
+        "events", nargs="*", metavar="EVENTS", help="JSONL or JSONL.gz files, in order; - is stdin"
     )
     p.add_argument(
         "--rules",
@@ -54,6 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="per-rule group cap (default %(default)s)",
     )
     add_redact_option(p)
+    add_replay_options(p)
     p.set_defaults(func=run, progress=QUIET)
 
 
@@ -98,40 +110,38 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args.lateness, args.max_groups)
     redaction = redaction_from(args.redact)
-    if args.events.count(STDIN) > 1:
-        raise UsageError(f"'{STDIN}' (stdin) can be given once")
+    _check_source(args)
     ruleset = load_or_report(args.rules)
     if ruleset is None:
         return 1
     other = load_or_report([args.diff]) if args.diff else None
     if args.diff and other is None:
         return 1
-    # Files are tried before the run, so that a typo costs a line, not a traceback or an hour.
-    check_events_readable(args.events)
+    # Inputs are tried before the run, so that a typo costs a line, not a traceback or an hour.
+    if args.from_kafka is None:
+        check_events_readable(args.events)
     check_writable(args.out, "--out")
     stats = ReadStats()
     view: ProgressView = args.progress
-    try:
-        with view.task("backtest") as advance:
-            batches = counted_batches(read_batches(args.events), advance)
-            if other is not None:
-                result, changed = run_pair(
-                    ruleset.rules,
-                    other.rules,
-                    batches,
-                    settings=settings,
-                    redaction=redaction,
-                    stats=stats,
-                )
-            else:
-                result = run_backtest(
-                    ruleset.rules, batches, settings=settings, redaction=redaction, stats=stats
-                )
-    except SourceError as exc:  # damaged past its start: a truncated or corrupt gzip
-        raise read_problem(exc.path, exc.cause) from None
+    with _source(args) as (what, total, source), view.task(what, total) as advance:
+        batches = counted_batches(source, advance)
+        if other is not None:
+            result, changed = run_pair(
+                ruleset.rules,
+                other.rules,
+                batches,
+                settings=settings,
+                redaction=redaction,
+                stats=stats,
+            )
+        else:
+            result = run_backtest(
+                ruleset.rules, batches, settings=settings, redaction=redaction, stats=stats
+            )
     print_summary(result)
+    unit = "line(s)" if args.from_kafka is None else "record(s)"
     if stats.rejected:
-        print(f"{stats.rejected} line(s) rejected, e.g.:", file=sys.stderr)
+        print(f"{stats.rejected} {unit} rejected, e.g.:", file=sys.stderr)
         for line in stats.first_errors:
             print(f"  {line}", file=sys.stderr)
     if args.out:
@@ -146,9 +156,45 @@ def run(args: argparse.Namespace) -> int:
         print()
         print_diff(page_diff(result, changed))
     if stats.rejected and not stats.events:
-        print("signalfire backtest: no valid events: every line was rejected", file=sys.stderr)
+        print(
+            f"signalfire backtest: no valid events: every {unit[:-3]} was rejected", file=sys.stderr
+        )
         return 1
     return 0
+
+
+def _check_source(args: argparse.Namespace) -> None:
+    if args.from_kafka is None:
+        if not args.events:
+            raise UsageError("give EVENTS files, or --from-kafka TOPIC --since TIME --until TIME")
+        if args.since is not None or args.until is not None:
+            raise UsageError("--since and --until go with --from-kafka")
+        if args.events.count(STDIN) > 1:
+            raise UsageError(f"'{STDIN}' (stdin) can be given once")
+    elif args.events:
+        raise UsageError("EVENTS files and --from-kafka TOPIC: give one or the other")
+
+
+@contextmanager
+def _source(args: argparse.Namespace) -> Iterator[tuple[str, int | None, Iterator[Lines]]]:
+    """What the run reads, its size when known, and its batches; a source that fails is a
+    one-line problem (exit 2), never a traceback."""
+    if args.from_kafka is None:
+        try:
+            yield "backtest", None, read_batches(args.events)
+        except SourceError as exc:  # damaged past its start: a truncated or corrupt gzip
+            raise read_problem(exc.path, exc.cause) from None
+        return
+    # The span is fixed before any connection: `now` is when the command started.
+    span = replay_span(args, int(time.time() * 1000))
+    replay = Replay(kafka_settings(args), span)
+    try:
+        total = replay.open()
+        yield f"replay {span.topic}", total, replay.batches()
+    except ReplayError as exc:
+        raise RunProblem(str(exc)) from None
+    finally:
+        replay.close()
 
 
 def print_diff(diff: PageDiff) -> None:

@@ -17,6 +17,11 @@ class UsageError(Exception):
     """Bad command-line input: printed as `signalfire: error: ...`, exit 2."""
 
 
+class RunProblem(Exception):
+    """The command cannot run as asked (a broker it cannot reach, a topic that does not exist,
+    a span that ends before it starts): one line on stderr, `signalfire COMMAND: why`, exit 2."""
+
+
 def load_or_report(paths: Sequence[str]) -> RuleSet | None:
     """The rules under `paths`, or None once their problems are printed (exit 1). A path that
     cannot be read at all raises FileProblem (exit 2)."""

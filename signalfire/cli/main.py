@@ -15,7 +15,7 @@ from signalfire.cli import (
     rules_cmd,
     worker_cmd,
 )
-from signalfire.cli.common import UsageError
+from signalfire.cli.common import RunProblem, UsageError
 from signalfire.cli.files import FileProblem
 from signalfire.cli.progress import progress_view
 
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None, *, terminal: bool | None = None) -> 
         code: int = args.func(args)
     except UsageError as exc:
         parser.error(str(exc))
-    except FileProblem as exc:
+    except (FileProblem, RunProblem) as exc:
         print(f"{command_name(args)}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
