@@ -29,11 +29,12 @@ async def serve(settings: ConsoleSettings, config: ConsoleConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(make_app(config, store, writer.publish), access_log=None)
     await runner.setup()
+    host, port = settings.listen or (config.host, config.port)
     try:
-        await web.TCPSite(runner, config.host, config.port).start()
+        await web.TCPSite(runner, host, port).start()
         log.info(
             "signalfire console on http://%s:%d/ (store %s, snoozes to %s)",
-            config.host, config.port, store.url, settings.control_topic,
+            host, port, store.url, settings.control_topic,
         )  # fmt: skip
         await stop.wait()
     finally:

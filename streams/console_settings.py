@@ -18,6 +18,7 @@ from streams.settings import Setting, SettingValues
 
 CONSOLE_SETTINGS: tuple[Setting, ...] = (
     Setting("console_config", "deploy/console/console.yaml", "the console's users and store"),
+    Setting("console_listen", "", "HOST:PORT to serve on, instead of the config file's `listen`"),
     BROKERS,
     *(s for s in WORKER_SETTINGS if s.name == "control_topic"),
     *SECURITY_SETTINGS,
@@ -27,6 +28,7 @@ CONSOLE_SETTINGS: tuple[Setting, ...] = (
 @dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     config_path: str = "deploy/console/console.yaml"
+    listen: tuple[str, int] | None = None
     control_topic: str = "signalfire.control"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
 
@@ -39,7 +41,14 @@ def load_console_settings(
     kafka = load_kafka(v)
     if not Path(v["console_config"]).is_file():
         v.bad("console_config", f"{v['console_config']!r} is not a file")
+    listen = None
+    if v["console_listen"]:
+        host, _, port = v["console_listen"].rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            v.bad("console_listen", "HOST:PORT, e.g. 127.0.0.1:8080")
+        else:
+            listen = (host.strip("[]"), int(port))
     if not v["control_topic"]:
         v.bad("control_topic", "must be set (the workers' control topic)")
     v.check()
-    return ConsoleSettings(v["console_config"], v["control_topic"], kafka)
+    return ConsoleSettings(v["console_config"], listen, v["control_topic"], kafka)

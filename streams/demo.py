@@ -1,7 +1,9 @@
-"""The live demo: a local Kafka, the worker and generated traffic, pages printed as they come.
+"""The live demo: a local Kafka, the worker and generated traffic, pages printed as they come,
+and the loop after a page: the bridge stores every page and the console serves them.
 
-Everything it starts it stops again on Ctrl-C (or when the traffic is done and the pages have
-settled): the producer, the worker process (SIGTERM: a clean hand-over) and the broker.
+Everything it starts it stops again on Ctrl-C (or, unless it holds for the console, when the
+traffic is done and the pages have settled): the producer, the worker, bridge and console
+processes (SIGTERM: a clean hand-over) and the broker.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,10 @@ from streams.produce import produce_events
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA = ROOT / "deploy" / "kafka" / "kafka.sh"
+BRIDGE_CONFIG = ROOT / "deploy" / "demo" / "bridge.yaml"
+CONSOLE_CONFIG = ROOT / "deploy" / "demo" / "console.yaml"
+STORE = ROOT / "var" / "demo-pages.db"  # where both configs above point
+DEMO_LOGIN = ("demo", "signalfire-demo")  # deploy/demo/console.yaml holds its hash
 SETTLE_S = 20
 
 
@@ -38,6 +45,9 @@ class DemoOptions:
     rules: str = "rules"
     group: str = "signalfire-demo"
     show_resolves: bool = False
+    console_port: int | None = 8080  # None: no bridge, store or console
+    bridge_port: int = 6068
+    hold: bool = False  # keep everything up after the traffic, until Ctrl-C
 
 
 def kafka(
@@ -49,11 +59,60 @@ def kafka(
     subprocess.run([str(KAFKA), command], check=True, env=env, stdout=out)
 
 
-def start_worker(opts: DemoOptions, brokers: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SIGNALFIRE_BROKERS": brokers, "SIGNALFIRE_GROUP_ID": opts.group}
-    args = [sys.executable, "-m", "signalfire.cli.main", "worker", "--rules", opts.rules,
-            "--web-port", str(opts.web_port), "--idle-timeout", "3s"]  # fmt: skip
+def start(command: list[str], brokers: str, group: str, log: Path) -> subprocess.Popen[bytes]:
+    """A `signalfire` subcommand as a process of its own, its output in `log`."""
+    env = {**os.environ, "SIGNALFIRE_BROKERS": brokers, "SIGNALFIRE_GROUP_ID": group}
+    args = [sys.executable, "-m", "signalfire.cli.main", *command]
     return subprocess.Popen(args, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+async def start_loop(
+    opts: DemoOptions, brokers: str, logs: Path
+) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """The bridge (every page into the demo's store) and the console on that store."""
+    if opts.console_port is None:
+        return []
+    STORE.parent.mkdir(parents=True, exist_ok=True)
+    STORE.unlink(missing_ok=True)  # this run's pages only
+    bridge = start(
+        ["bridge", "--config", str(BRIDGE_CONFIG), "--web-port", str(opts.bridge_port),
+         "--bridge-group-id", f"{opts.group}-bridge"],
+        brokers, opts.group, logs / "demo-bridge.log",
+    )  # fmt: skip
+    console = start(
+        ["console", "serve", "--config", str(CONSOLE_CONFIG),
+         "--console-listen", f"127.0.0.1:{opts.console_port}"],
+        brokers, opts.group, logs / "demo-console.log",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{opts.console_port}/"
+    if not await asyncio.to_thread(served, url + "healthz", console):
+        print(f"the console did not start: see {logs / 'demo-console.log'}", flush=True)
+    else:
+        name, password = DEMO_LOGIN
+        print(f"console {url} (log in as {name} / {password}): pages stored by the bridge "
+              f"in {STORE}", flush=True)  # fmt: skip
+    return [("bridge", bridge), ("console", console)]
+
+
+def served(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> bool:
+    """Whether `url` answers before `proc` exits or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 async def watch_pages(
@@ -85,9 +144,13 @@ async def run_demo(opts: DemoOptions, show: Callable[[PagerMessage], None]) -> i
         loop.add_signal_handler(sig, stop.set)
     log = ROOT / "var" / "demo-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    worker = start_worker(opts, brokers, log)
+    worker = start(
+        ["worker", "--rules", opts.rules, "--web-port", str(opts.web_port), "--idle-timeout", "3s"],
+        brokers, opts.group, log,
+    )  # fmt: skip
     print(f"worker pid {worker.pid}: metrics http://127.0.0.1:{opts.web_port}/metrics, "
           f"health /healthz, /readyz; log {log}", flush=True)  # fmt: skip
+    loop_processes = await start_loop(opts, brokers, log.parent)
     watcher = asyncio.create_task(watch_pages(brokers, "pager", show, stop))
     config = GeneratorConfig(seed=opts.seed, events=opts.events, start_ms=int(time.time() * 1000))
     print(f"producing {opts.events:,} events with injected abuse at {opts.eps:,.0f}/s "
@@ -101,19 +164,24 @@ async def run_demo(opts: DemoOptions, show: Callable[[PagerMessage], None]) -> i
             {producer, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
         if producer in done and not stop.is_set():
-            print(f"\nall events sent; waiting {SETTLE_S}s for the last pages (Ctrl-C to stop)")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SETTLE_S)
+            if opts.hold and loop_processes:
+                print(f"\nall events sent; the console stays up at "
+                      f"http://127.0.0.1:{opts.console_port}/ until Ctrl-C")  # fmt: skip
+                await stop.wait()
+            else:
+                print(f"\nall events sent; waiting {SETTLE_S}s for the last pages "
+                      "(Ctrl-C to stop)")  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), SETTLE_S)
     finally:
         stop.set()
         producer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await producer
         pages = await watcher
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_process(worker)
+        stopped = [(name, stop_process(proc)) for name, proc in loop_processes]
     print(f"\n{pages} page message(s) shown; worker stopped (exit {worker.returncode})")
+    for name, code in stopped:
+        print(f"{name} stopped (exit {code})")
     return 0

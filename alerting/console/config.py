@@ -1,6 +1,6 @@
 """The console's YAML config; problems come out as `file:line: message`, all at once.
 
-    store: sqlite:///var/lib/signalfire/pages.db   # or postgresql://host/db; or store_env: VAR
+    store: sqlite:///pages.db   # relative to this file; or postgresql://host/db; or store_env: VAR
     listen: 127.0.0.1:8080
     session_ttl: 12h            # a login lasts this long
     max_snooze: 30d             # the longest snooze anyone may set
@@ -68,16 +68,17 @@ def load_console_config(path: str | Path, env: Mapping[str, str] | None = None) 
     except YamlSyntaxError as exc:
         problems.add(exc.line, exc.message)
         raise ConsoleConfigError(problems.items) from None
-    config = _Reader(problems, os.environ if env is None else env).config(doc)
+    config = _Reader(problems, os.environ if env is None else env, path.parent).config(doc)
     if problems or config is None:
         raise ConsoleConfigError(problems.items)
     return config
 
 
 class _Reader:
-    def __init__(self, problems: Problems, env: Mapping[str, str]) -> None:
+    def __init__(self, problems: Problems, env: Mapping[str, str], base: Path) -> None:
         self.p = problems
         self.env = env
+        self.base = base
 
     def config(self, doc: Any) -> ConsoleConfig | None:
         if not isinstance(doc, LineDict):
@@ -112,11 +113,12 @@ class _Reader:
             self.p.add(doc.line_of("store"), "store: a sqlite:///path or postgresql:// URL")
             return ""
         try:
-            parse_store_url(url)
+            parsed = parse_store_url(url, self.base)
         except StoreUrlError as exc:
             self.p.add(doc.line_of("store"), str(exc))
             return ""
-        return url
+        # A relative SQLite path is the config file's neighbour, as in the bridge's config.
+        return f"sqlite:///{parsed.target}" if parsed.dialect == "sqlite" else url
 
     def listen(self, doc: LineDict) -> tuple[str, int]:
         value = doc.get("listen", "127.0.0.1:8080")

@@ -59,6 +59,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=6066,
         help="worker metrics/health port (default %(default)s)",
     )
+    p.add_argument(
+        "--console-port",
+        type=int,
+        default=8080,
+        help="the console's port; 0: no bridge, page store or console (default %(default)s)",
+    )
     p.add_argument("--resolves", action="store_true", help="show resolves too")
     p.add_argument(
         "--offline", action="store_true", help="no Kafka: run the engine in-process, then score"
@@ -196,6 +202,9 @@ def run_live(args: argparse.Namespace) -> int:
     opts = DemoOptions(
         events=args.events, seed=args.seed, eps=args.eps, port=args.port,
         web_port=args.web_port, rules=args.rules, show_resolves=args.resolves,
+        console_port=args.console_port or None,
+        # At a terminal the console stays up after the traffic, for a look at the pages.
+        hold=sys.stdin.isatty(),
     )  # fmt: skip
 
     def show(message: PagerMessage) -> None:

@@ -34,6 +34,8 @@ users:
     )
     config = load_console_config(path)
     assert config.store_url == f"sqlite:///{tmp_path}/pages.db"
+    relative = write(tmp_path, path.read_text().replace(f"sqlite:///{tmp_path}/", "sqlite:///"))
+    assert load_console_config(relative).store_url == f"sqlite:///{tmp_path}/pages.db"
     assert (config.host, config.port) == ("0.0.0.0", 9000)
     assert config.session_ttl_s == 3600 and config.max_snooze_ms == 7 * 86_400_000
     assert config.users["alice"].role is Role.investigator
