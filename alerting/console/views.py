@@ -77,7 +77,12 @@ async def login(request: web.Request) -> web.Response:
     await console.db(console.store.audit, user.name, "login", f"user:{user.name}", {})
     response = web.HTTPSeeOther(target)
     response.set_cookie(
-        COOKIE, session.id, httponly=True, samesite="Strict", secure=request.secure, path="/"
+        COOKIE,
+        session.id,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure or console.config.secure_cookie,
+        path="/",
     )
     raise response
 

@@ -98,6 +98,7 @@ async def test_a_wrong_password_is_refused_and_a_right_one_opens_a_session(
     assert response.status == 303 and response.headers["Location"] == "/snoozes"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain HTTP, and the config does not ask for it
 
 
 async def test_login_never_redirects_to_another_site(

@@ -27,6 +27,7 @@ store: sqlite:///{tmp_path}/pages.db
 listen: 0.0.0.0:9000
 session_ttl: 1h
 max_snooze: 7d
+secure_cookie: true
 users:
   - {{name: alice, role: investigator, password_hash: "{PASSWORD}"}}
   - {{name: grafana, role: viewer, token_hash: "{TOKEN}"}}
@@ -38,6 +39,7 @@ users:
     assert load_console_config(relative).store_url == f"sqlite:///{tmp_path}/pages.db"
     assert (config.host, config.port) == ("0.0.0.0", 9000)
     assert config.session_ttl_s == 3600 and config.max_snooze_ms == 7 * 86_400_000
+    assert config.secure_cookie
     assert config.users["alice"].role is Role.investigator
     assert config.users["alice"].accepts("pw")
     assert config.users["grafana"].accepts("tok")
@@ -97,6 +99,11 @@ def test_the_store_url_can_come_from_the_environment(tmp_path: Path) -> None:
             "2: unknown key 'colour'",
         ),
         ("store: [unclosed\n", "1: "),
+        (
+            "store: sqlite:///x\nsecure_cookie: yes please\n"
+            "users: [{name: a, role: admin, token_hash: T}]\n",
+            "2: secure_cookie: true or false",
+        ),
     ],
 )
 def test_a_bad_config_names_the_line_and_what_to_fix(
