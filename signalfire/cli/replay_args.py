@@ -7,10 +7,10 @@ import argparse
 import os
 import re
 from collections.abc import Mapping
-from datetime import datetime
 
 from signalfire.cli.common import RunProblem
 from signalfire.durations import DurationError, parse_duration_ms
+from signalfire.timestamps import parse_iso_ms
 from streams.kafka_config import BROKERS, SECURITY_SETTINGS, KafkaSettings, load_kafka
 from streams.replay import Span
 from streams.settings import ConfigError, SettingValues
@@ -47,11 +47,8 @@ def parse_time_ms(text: str, now_ms: int) -> int:
     relative = _RELATIVE.match(text)
     if relative:
         return now_ms - parse_duration_ms(relative.group(1).strip())
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        # Which zone a bare time means is a guess; RFC 3339 always names it.
-        raise ValueError("add a zone, e.g. Z or +01:00")
-    return int(parsed.timestamp() * 1000)
+    # Which zone a bare time means is a guess; RFC 3339 always names it.
+    return parse_iso_ms(text)
 
 
 def replay_span(args: argparse.Namespace, now_ms: int) -> Span:
