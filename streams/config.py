@@ -29,6 +29,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rules", "rules", "rules directory"),
     Setting("events_topic", "usage-events", "input topic"),
     Setting("pager_topic", "pager", "output topic for pages"),
+    Setting(
+        "shadow_topic",
+        "",
+        "output topic for the pages of `mode: shadow` rules, never read by the bridge "
+        "(default: the pager topic's name + .shadow)",
+    ),
     Setting("dlq_topic", "usage-events.dlq", "dead-letter topic for bad records"),
     Setting("web_host", "127.0.0.1", "interface of /metrics, /healthz, /readyz"),
     Setting("web_port", "6066", "port of /metrics, /healthz, /readyz"),
@@ -53,6 +59,7 @@ class WorkerConfig:
     rules: str = "rules"
     events_topic: str = "usage-events"
     pager_topic: str = "pager"
+    shadow_topic: str = "pager.shadow"
     dlq_topic: str = "usage-events.dlq"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -78,8 +85,10 @@ def load_config(
     """Validated configuration; raises ConfigError naming each bad setting and how to fix it."""
     v = SettingValues(SETTINGS, flags, os.environ if env is None else env)
     kafka = load_kafka(v)
-    for topic in ("events_topic", "pager_topic", "dlq_topic"):
-        if not v[topic] or len(set((v["events_topic"], v["pager_topic"], v["dlq_topic"]))) < 3:
+    shadow_topic = v["shadow_topic"] or f"{v['pager_topic']}.shadow"
+    outputs = (v["events_topic"], v["pager_topic"], v["dlq_topic"], shadow_topic)
+    for topic in ("events_topic", "pager_topic", "dlq_topic", "shadow_topic"):
+        if not (v[topic] or topic == "shadow_topic") or len(set(outputs)) < len(outputs):
             v.bad(topic, "topics must be non-empty and different from each other")
     if v["instance_id"] and not INSTANCE_ID.fullmatch(v["instance_id"]):
         v.bad("instance_id", "up to 200 of the characters a-z A-Z 0-9 . _ -")
@@ -91,6 +100,7 @@ def load_config(
         rules=v["rules"],
         events_topic=v["events_topic"],
         pager_topic=v["pager_topic"],
+        shadow_topic=shadow_topic,
         dlq_topic=v["dlq_topic"],
         web_host=v["web_host"],
         web_port=v.integer("web_port", 0, 65535),

@@ -62,5 +62,6 @@ class Emitter:
                 if sent[identity] > 0:
                     sent[identity] -= 1
                     continue
-            out.pages.append((message.dedup_key.encode(), encode(message)))
+            pages = out.shadow_pages if rule.shadow else out.pages
+            pages.append((message.dedup_key.encode(), encode(message)))
             out.alerts.append(alert)

@@ -1,6 +1,7 @@
 """The worker's topics: created at start when missing, and what it needs to know of them.
 
-Every topic the worker writes has the input topic's partition count: `pager`, the dead-letter
+Every topic the worker writes has the input topic's partition count: `pager`, `pager.shadow`
+(shadow rules' pages), the dead-letter
 topic, one repartition topic per family and the compacted state topics (one per consumed
 topic, named after the consumer group so that two deployments never read each other's state).
 """
@@ -46,7 +47,7 @@ async def ensure_topics(
         if config.events_topic in existing:
             meta = await admin.describe_topics([config.events_topic])
             partitions = max(1, len(meta[0].get("partitions", [])) or DEFAULT_PARTITIONS)
-        plain = [config.events_topic, config.pager_topic, *consumed[1:]]
+        plain = [config.events_topic, config.pager_topic, config.shadow_topic, *consumed[1:]]
         compacted = [state_topic(config, t) for t in consumed]
         new = [
             NewTopic(t, num_partitions=partitions, replication_factor=1)

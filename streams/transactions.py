@@ -105,7 +105,9 @@ class Transactions:
         """One transaction: the partition's outputs, maybe its state, and its offset."""
         producer = self.producers.get(tp)
         offset = self.processor.positions().get(tp)
-        if producer is None or not (offset is not None or out.pages or out.dead or out.forwards):
+        if producer is None or not (
+            offset is not None or out.pages or out.shadow_pages or out.dead or out.forwards
+        ):
             return
         cfg = self.config
         source = state_key(*tp)
@@ -114,6 +116,10 @@ class Transactions:
             sends = [
                 producer.send(cfg.pager_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
                 for k, v in out.pages
+            ]
+            sends += [
+                producer.send(cfg.shadow_topic, value=v, key=k, headers=[(SOURCE_HEADER, source)])
+                for k, v in out.shadow_pages
             ]
             sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
             sends += [self._dead_letter(producer, d) for d in out.dead]
