@@ -27,6 +27,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
 class TopicSizes:
     partitions: int  # of the input topic, and so of every topic the worker creates
     pager_partitions: int
+    shadow_partitions: int
     dlq_limit: int  # the dead-letter topic's max.message.bytes
 
 
@@ -80,11 +81,14 @@ async def ensure_topics(
             if config.dlq_topic in existing
             else MAX_SNAPSHOT_BYTES
         )
-        pager_partitions = partitions
+        pager_partitions, shadow_partitions = partitions, partitions
         if config.pager_topic in existing:
             meta = await admin.describe_topics([config.pager_topic])
             pager_partitions = max(1, len(meta[0].get("partitions", [])))
-        return TopicSizes(partitions, pager_partitions, dlq_limit)
+        if config.shadow_topic in existing:
+            meta = await admin.describe_topics([config.shadow_topic])
+            shadow_partitions = max(1, len(meta[0].get("partitions", [])))
+        return TopicSizes(partitions, pager_partitions, shadow_partitions, dlq_limit)
     finally:
         await admin.close()
 

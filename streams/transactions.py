@@ -53,6 +53,7 @@ class Transactions:
         # start.
         self.reader: AIOKafkaConsumer | None = None
         self.pager_partitions = 1
+        self.shadow_partitions = 1
         self.dlq_limit = DEFAULT_MAX_MESSAGE_BYTES
 
     # -- producers -------------------------------------------------------------------------
