@@ -195,7 +195,7 @@ def _message(rule: Rule, alert: Alert, key: str, limit: int) -> PagerMessage:
     if rule.detect.type in WITH_THRESHOLD:
         condition = Condition(rule.detect.threshold, rule.detect.op)
     details = Details(
-        rule=RuleRef(rule.id, rule.version, title),
+        rule=RuleRef(rule.id, rule.version, title, rule.mode),
         group=dict(group),
         value=value,
         condition=condition,

@@ -35,6 +35,13 @@ class RuleRef:
     id: str
     version: str  # sha256 of the rule's canonical form
     title: str
+    # "shadow": the page of a rule on trial, for the shadow topic and never for on-call. Written
+    # only then, so that a live rule's page is what it always was.
+    mode: str = "live"
+
+    @property
+    def shadow(self) -> bool:
+        return self.mode == "shadow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +148,11 @@ def to_json(message: PagerMessage) -> dict[str, Any]:
 
 
 def _details_json(d: Details) -> dict[str, Any]:
+    rule = {"id": d.rule.id, "version": d.rule.version, "title": d.rule.title}
+    if d.rule.shadow:
+        rule["mode"] = d.rule.mode
     out: dict[str, Any] = {
-        "rule": {"id": d.rule.id, "version": d.rule.version, "title": d.rule.title},
+        "rule": rule,
         "group": dict(d.group),
         "value": d.value,
     }
@@ -207,6 +217,13 @@ def decode(data: bytes) -> PagerMessage:
     )
 
 
+def _mode(rule: _Object) -> str:
+    mode = rule.text("mode") if rule.has("mode") else "live"
+    if mode not in ("live", "shadow"):
+        raise MessageError(f"{rule.at('mode')}: expected live or shadow")
+    return mode
+
+
 def _details(d: _Object) -> Details:
     rule = d.object("rule")
     condition = None
@@ -217,7 +234,7 @@ def _details(d: _Object) -> Details:
         w = d.object("window")
         window = Window(w.number("size_s"), w.text("start"), w.text("end"))
     return Details(
-        rule=RuleRef(rule.text("id"), rule.text("version"), rule.text("title")),
+        rule=RuleRef(rule.text("id"), rule.text("version"), rule.text("title"), _mode(rule)),
         group=d.object("group").fields,
         value=d.any("value"),
         condition=condition,

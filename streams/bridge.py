@@ -141,6 +141,14 @@ class Bridge:
                 f"not a pager message: {exc}",
             )
             return
+        if message.payload.custom_details.rule.shadow:
+            # The worker writes these to the shadow topic; one here is a misconfiguration
+            # (a shadow topic named as the pager topic), and a rule on trial must not page.
+            self.metrics.invalid.inc()
+            self.commits.tracker.add(partition, offset, 0)
+            job = Job(partition, offset, message, b"", raw, self._clock())
+            await self._dead_letter(job, "", "a shadow rule's page: never delivered to on-call")
+            return
         # Pages of a worker that hides the same fields pass unchanged; see Redaction.page.
         message = self.config.redaction.page(message)
         body = encode(message)

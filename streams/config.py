@@ -29,12 +29,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rules", "rules", "rules directory"),
     Setting("events_topic", "usage-events", "input topic"),
     Setting("pager_topic", "pager", "output topic for pages"),
-    Setting("dlq_topic", "usage-events.dlq", "dead-letter topic for bad records"),
     Setting(
         "shadow_topic",
-        "pager.shadow",
-        "pages kept from on-call (snoozed triggers): the page store reads them, no pager does",
+        "",
+        "pages kept from on-call: those of `mode: shadow` rules and snoozed triggers; the page "
+        "store reads them, no pager does (default: the pager topic's name + .shadow)",
     ),
+    Setting("dlq_topic", "usage-events.dlq", "dead-letter topic for bad records"),
     Setting("control_topic", "signalfire.control", "compacted topic of snoozes, read whole"),
     Setting("web_host", "127.0.0.1", "interface of /metrics, /healthz, /readyz"),
     Setting("web_port", "6066", "port of /metrics, /healthz, /readyz"),
@@ -59,8 +60,8 @@ class WorkerConfig:
     rules: str = "rules"
     events_topic: str = "usage-events"
     pager_topic: str = "pager"
-    dlq_topic: str = "usage-events.dlq"
     shadow_topic: str = "pager.shadow"
+    dlq_topic: str = "usage-events.dlq"
     control_topic: str = "signalfire.control"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -86,9 +87,11 @@ def load_config(
     """Validated configuration; raises ConfigError naming each bad setting and how to fix it."""
     v = SettingValues(SETTINGS, flags, os.environ if env is None else env)
     kafka = load_kafka(v)
-    topics = ("events_topic", "pager_topic", "dlq_topic", "shadow_topic", "control_topic")
-    for topic in topics:
-        if not v[topic] or len({v[t] for t in topics}) < len(topics):
+    shadow_topic = v["shadow_topic"] or f"{v['pager_topic']}.shadow"
+    names = ("events_topic", "pager_topic", "dlq_topic", "shadow_topic", "control_topic")
+    topics = {**{t: v[t] for t in names}, "shadow_topic": shadow_topic}
+    for topic in names:
+        if not topics[topic] or len(set(topics.values())) < len(names):
             v.bad(topic, "topics must be non-empty and different from each other")
     if v["instance_id"] and not INSTANCE_ID.fullmatch(v["instance_id"]):
         v.bad("instance_id", "up to 200 of the characters a-z A-Z 0-9 . _ -")
@@ -100,8 +103,8 @@ def load_config(
         rules=v["rules"],
         events_topic=v["events_topic"],
         pager_topic=v["pager_topic"],
+        shadow_topic=shadow_topic,
         dlq_topic=v["dlq_topic"],
-        shadow_topic=v["shadow_topic"],
         control_topic=v["control_topic"],
         web_host=v["web_host"],
         web_port=v.integer("web_port", 0, 65535),

@@ -64,6 +64,10 @@ class Emitter:
                 if sent[identity] > 0:
                     sent[identity] -= 1
                     continue
+            if rule.shadow:
+                out.shadow_pages.append((message.dedup_key.encode(), encode(message)))
+                out.alerts.append(alert)
+                continue
             if alert.action == "trigger":
                 snooze = self.snoozes.covering(message.dedup_key, alert.group, alert.at)
                 if snooze is not None:

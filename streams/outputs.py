@@ -15,6 +15,7 @@ Partition = tuple[str, int]
 @dataclass(slots=True)
 class Outputs:
     pages: list[tuple[bytes, bytes]] = field(default_factory=list)
+    shadow_pages: list[tuple[bytes, bytes]] = field(default_factory=list)  # never to on-call
     dead: list[DeadLetter] = field(default_factory=list)
     # (topic, partition, value): batches for the repartition topics
     forwards: list[tuple[str, int, bytes]] = field(default_factory=list)
@@ -34,6 +35,7 @@ class Outputs:
 
     def extend(self, other: Outputs) -> None:
         self.pages += other.pages
+        self.shadow_pages += other.shadow_pages
         self.dead += other.dead
         self.forwards += other.forwards
         self.alerts += other.alerts

@@ -3,7 +3,8 @@
 A new owner starts each partition's producer first (fencing the previous owner and aborting
 its open transaction), then reads in one pass the last snapshot of every new partition, its
 committed offset with the clock moves committed since, and the pages it produced since the
-snapshot. A partition with a snapshot resumes from it; one with committed offsets (or moves)
+snapshot (and the shadow pages it ever produced: snapshots keep no shadow topic offsets). A
+partition with a snapshot resumes from it; one with committed offsets (or moves)
 but no snapshot -- its owner died before the first checkpoint -- is rebuilt from the start of
 its topic; a new one starts at its committed offset or the beginning. An old owner commits a
 last snapshot of each partition it hands over.
@@ -16,6 +17,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.config import WorkerConfig
+from streams.emit import PageLog
 from streams.outputs import Partition
 from streams.processor import Processor
 from streams.state import (
@@ -62,6 +64,7 @@ async def take_over(
     since = {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()}
     since.update({state_key(*tp): everything for tp in from_start})
     logs = await read_page_logs(reader, config.pager_topic, since)
+    await add_shadow_pages(logs, reader, config, txns)
     for tp in new:
         ktp = TopicPartition(*tp)
         snapshot = snapshots.get(tp)
@@ -90,6 +93,7 @@ async def take_over(
                 logs.update(
                     await read_page_logs(reader, config.pager_topic, {state_key(*tp): everything})
                 )
+                await add_shadow_pages(logs, reader, config, txns, [state_key(*tp)])
                 processor.rebuild(tp, offset, logs[state_key(*tp)], moves)
                 await consumer.seek_to_beginning(ktp)
                 del snapshots[tp]
@@ -101,6 +105,23 @@ async def take_over(
             )  # fmt: skip
     txns.schedule(new)
     return bool(snapshots)
+
+
+async def add_shadow_pages(
+    logs: dict[bytes, PageLog],
+    reader: AIOKafkaConsumer,
+    config: WorkerConfig,
+    txns: Transactions,
+    sources: list[bytes] | None = None,
+) -> None:
+    """Add to each source's page log (all of `logs`, or `sources`) the shadow pages it sent,
+    read from the start of the shadow topic, so that a replay does not send them twice. Those
+    from before the snapshot, which the replay does not make again, cost memory only: the
+    shadow topic holds the pages of rules on trial, few next to the events."""
+    everything = dict.fromkeys(range(txns.shadow_partitions), 0)
+    wanted = {src: everything for src in (list(logs) if sources is None else sources)}
+    for src, pages in (await read_page_logs(reader, config.shadow_topic, wanted)).items():
+        logs[src].update(pages)
 
 
 def refused(tp: Partition, why: SnapshotRefused) -> None:

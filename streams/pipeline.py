@@ -139,6 +139,7 @@ class Pipeline:
         sizes = await ensure_topics(self.clients, self.config, self.processor.topics())
         self.processor.partitions = sizes.partitions
         self.txns.pager_partitions = sizes.pager_partitions
+        self.txns.shadow_partitions = sizes.shadow_partitions
         self.txns.dlq_limit = sizes.dlq_limit
 
     # -- ownership -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The worker's topics: created at start when missing, and what it needs to know of them.
 
-Every topic the worker writes has the input topic's partition count: `pager`, the shadow topic,
+Every topic the worker writes has the input topic's partition count: `pager`, the shadow topic
+(shadow rules' pages and snoozed triggers),
 the dead-letter topic, one repartition topic per family and the compacted state topics (one per
 consumed topic, named after the consumer group so that two deployments never read each other's
 state). The control topic it reads (snoozes) is compacted and has one partition.
@@ -31,6 +32,7 @@ SNOOZE_HEADER = "signalfire-snooze"
 class TopicSizes:
     partitions: int  # of the input topic, and so of every topic the worker creates
     pager_partitions: int
+    shadow_partitions: int
     dlq_limit: int  # the dead-letter topic's max.message.bytes
 
 
@@ -86,11 +88,14 @@ async def ensure_topics(
             if config.dlq_topic in existing
             else MAX_SNAPSHOT_BYTES
         )
-        pager_partitions = partitions
+        pager_partitions, shadow_partitions = partitions, partitions
         if config.pager_topic in existing:
             meta = await admin.describe_topics([config.pager_topic])
             pager_partitions = max(1, len(meta[0].get("partitions", [])))
-        return TopicSizes(partitions, pager_partitions, dlq_limit)
+        if config.shadow_topic in existing:
+            meta = await admin.describe_topics([config.shadow_topic])
+            shadow_partitions = max(1, len(meta[0].get("partitions", [])))
+        return TopicSizes(partitions, pager_partitions, shadow_partitions, dlq_limit)
     finally:
         await admin.close()
 

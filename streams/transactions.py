@@ -32,9 +32,10 @@ RECORD_OVERHEAD = 1024  # batch and record headers, generously
 RETRY_BACKOFF_MS = 10
 
 
-def held(source: bytes, snooze: str) -> list[tuple[str, bytes]]:
-    """The headers of a page kept from on-call: why, and which snooze."""
-    return [(SOURCE_HEADER, source), (HELD_HEADER, b"snoozed"), (SNOOZE_HEADER, snooze.encode())]
+def held(source: bytes, why: str, snooze: str | None = None) -> list[tuple[str, bytes]]:
+    """The headers of a page kept from on-call: why (`shadow`, `snoozed`), and which snooze."""
+    headers = [(SOURCE_HEADER, source), (HELD_HEADER, why.encode())]
+    return headers if snooze is None else [*headers, (SNOOZE_HEADER, snooze.encode())]
 
 
 class Transactions:
@@ -58,6 +59,7 @@ class Transactions:
         # start.
         self.reader: AIOKafkaConsumer | None = None
         self.pager_partitions = 1
+        self.shadow_partitions = 1
         self.dlq_limit = DEFAULT_MAX_MESSAGE_BYTES
 
     # -- producers -------------------------------------------------------------------------
@@ -111,7 +113,12 @@ class Transactions:
         producer = self.producers.get(tp)
         offset = self.processor.positions().get(tp)
         if producer is None or not (
-            offset is not None or out.pages or out.snoozed or out.dead or out.forwards
+            offset is not None
+            or out.pages
+            or out.shadow_pages
+            or out.snoozed
+            or out.dead
+            or out.forwards
         ):
             return
         cfg = self.config
@@ -123,7 +130,13 @@ class Transactions:
                 for k, v in out.pages
             ]
             sends += [
-                producer.send(cfg.shadow_topic, value=v, key=k, headers=held(source, snooze))
+                producer.send(cfg.shadow_topic, value=v, key=k, headers=held(source, "shadow"))
+                for k, v in out.shadow_pages
+            ]
+            sends += [
+                producer.send(
+                    cfg.shadow_topic, value=v, key=k, headers=held(source, "snoozed", snooze)
+                )
                 for k, v, snooze in out.snoozed
             ]
             sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]

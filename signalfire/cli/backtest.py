@@ -28,6 +28,7 @@ class RuleSummary:
     kind: str
     peak_groups: int
     counts: RuleCounts
+    shadow: bool = False
 
 
 @dataclass(slots=True)
@@ -72,7 +73,9 @@ class Backtest:
         self.result.late = self.engine.late
         counts = self.engine.counts()
         for rule, peak, rule_counts in zip(self.engine.rules, self._peaks, counts, strict=True):
-            self.result.summaries.append(RuleSummary(rule.id, rule.detect.type, peak, rule_counts))
+            self.result.summaries.append(
+                RuleSummary(rule.id, rule.detect.type, peak, rule_counts, rule.shadow)
+            )
         return self.result
 
     def _emit(self, alerts: list[Alert]) -> list[PagerMessage]:

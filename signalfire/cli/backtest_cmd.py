@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from alerting.pager import Payload
 from signalfire.cli.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
 from signalfire.cli.common import (
     RunProblem,
@@ -32,6 +33,8 @@ from signalfire.durations import format_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
 from signalfire.sources import STDIN, Lines, ReadStats, SourceError, read_batches
 from streams.replay import Replay, ReplayError
+
+SHADOW_MARK = "[shadow]"  # a shadow rule's row and pages: they go to the shadow topic only
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,7 +77,7 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
         print(title)
     rows = [
         (
-            s.rule_id,
+            f"{s.rule_id} {SHADOW_MARK}" if s.shadow else s.rule_id,
             s.kind,
             s.counts.matches,
             s.peak_groups,
@@ -104,7 +107,12 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
             rows,
         )
     )
-    print(f"{result.events} events, {result.late} late, {len(result.messages)} pager messages")
+    shadow = sum(m.payload.custom_details.rule.shadow for m in result.messages)
+    of_them = f", {shadow} of them shadow (never to on-call)" if shadow else ""
+    print(
+        f"{result.events} events, {result.late} late, {len(result.messages)} pager messages"
+        + of_them
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,11 +215,15 @@ def print_diff(diff: PageDiff) -> None:
     for sign, incidents in (("+", diff.added), ("-", diff.removed)):
         for incident in incidents:
             p = incident.page.payload
-            print(f"{sign} {p.timestamp} {p.component} {p.group}  {p.summary}")
+            print(f"{sign} {p.timestamp} {_rule(p)} {p.group}  {p.summary}")
     for moved in diff.moved:
         p, was = moved.new.page.payload, moved.old.page.payload.timestamp
         shift = ("+" if moved.shift_ms > 0 else "-") + _span(abs(moved.shift_ms))
-        print(f"~ {was} -> {p.timestamp} ({shift}) {p.component} {p.group}  {p.summary}")
+        print(f"~ {was} -> {p.timestamp} ({shift}) {_rule(p)} {p.group}  {p.summary}")
+
+
+def _rule(p: Payload) -> str:
+    return f"{p.component} {SHADOW_MARK}" if p.custom_details.rule.shadow else p.component
 
 
 def _span(ms: int) -> str:

@@ -12,7 +12,7 @@ import orjson
 from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
 from signalfire.events import MAX_TS_MS
 from signalfire.rules.detect import parse_detect
-from signalfire.rules.model import OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
+from signalfire.rules.model import LIVE, MODES, OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
 from signalfire.rules.problems import Problems
 from signalfire.rules.template import unknown_placeholders
 from signalfire.rules.where import is_scalar, parse_filter, parse_path
@@ -37,6 +37,7 @@ TOP_LEVEL_KEYS = (
     "evidence",
     "max_groups",
     "tests",
+    "mode",
 )
 # Pages carry text up to 1024 characters whole (alerting.message.MAX_TEXT_CHARS); a runbook
 # link cut there would lead nowhere, so a longer one is refused here instead.
@@ -45,9 +46,14 @@ OCCURRENCE_THROTTLE_MS = 600_000
 CONDITION_RESOLVE_MS = 300_000
 
 
+# Left out of a rule's version: they change neither what it detects nor its state, so a shadow
+# rule promoted to live keeps its version (and its groups' state in the worker).
+UNVERSIONED_KEYS = ("tests", "mode")
+
+
 def rule_version(raw: LineDict) -> str:
-    """sha256 of the rule's canonical form (sorted keys, tests left out)."""
-    canonical = {k: v for k, v in raw.items() if k != "tests"}
+    """sha256 of the rule's canonical form (sorted keys, tests and mode left out)."""
+    canonical = {k: v for k, v in raw.items() if k not in UNVERSIONED_KEYS}
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -70,6 +76,9 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
             raw.line_of("severity"),
             f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}",
         )
+    mode = raw.get("mode", LIVE)
+    if mode not in MODES:
+        problems.add(raw.line_of("mode"), f"mode: expected live or shadow, got {mode!r}")
     group_by = _group_by(raw, problems)
     detect = parse_detect(raw.get("detect"), raw.line_of("detect"), problems)
     labels = _string_map(raw, "labels", problems)
@@ -131,6 +140,7 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
         path=problems.path,
         line=raw.line,
         tests=tests,
+        mode=str(mode),
     )
 
 

@@ -11,6 +11,10 @@ CONDITION_TYPES = frozenset({"threshold", "distinct", "ratio", "spike", "absence
 OCCURRENCE_TYPES = frozenset({"match", "new_value", "sequence"})
 DETECTOR_TYPES = CONDITION_TYPES | OCCURRENCE_TYPES
 SEVERITIES = ("critical", "error", "warning", "info")
+# live: pages go to the pager topic (on-call); shadow: to the shadow topic only, for trying a
+# rule on live traffic before it may page anyone.
+MODES = ("live", "shadow")
+LIVE, SHADOW = MODES
 OPS = (">", ">=", "<", "<=")
 
 
@@ -101,6 +105,11 @@ class Rule:
     path: str
     line: int
     tests: tuple[TestCase, ...] = field(default=(), compare=False)
+    mode: str = LIVE
+
+    @property
+    def shadow(self) -> bool:
+        return self.mode == SHADOW
 
     @property
     def is_condition(self) -> bool:

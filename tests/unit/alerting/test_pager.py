@@ -236,3 +236,18 @@ def test_details_that_are_not_a_page_s_are_refused_with_the_field_at_fault(field
     with pytest.raises(MessageError, match=r"^payload\.custom_details\.") as raised:
         decode(_broken(_set(f"payload.custom_details.{field}", value)))
     assert str(raised.value) == f"payload.custom_details.{reason}"
+
+
+def test_a_shadow_rules_page_says_so_and_a_live_ones_does_not():
+    live = message()
+    assert "mode" not in to_json(live)["payload"]["custom_details"]["rule"]
+    rule = dataclasses.replace(live.payload.custom_details.rule, mode="shadow")
+    details = dataclasses.replace(live.payload.custom_details, rule=rule)
+    shadow = dataclasses.replace(
+        live, payload=dataclasses.replace(live.payload, custom_details=details)
+    )
+    assert to_json(shadow)["payload"]["custom_details"]["rule"]["mode"] == "shadow"
+    assert decode(encode(shadow)) == shadow and decode(encode(live)) == live
+    odd = encode(shadow).replace(b'"mode":"shadow"', b'"mode":"canary"')
+    with pytest.raises(MessageError, match=r"rule.mode: expected live or shadow"):
+        decode(odd)

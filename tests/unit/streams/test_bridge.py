@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from aiokafka import TopicPartition
@@ -15,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from alerting.bridge_config import BridgeConfig, SinkSpec
 from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import HttpRequest, HttpResponse, RetryPolicy
-from alerting.pager import encode
+from alerting.pager import decode, encode
 from alerting.routing import Route
 from alerting.sinks.alertmanager import AlertmanagerSink
 from alerting.sinks.webhook import WebhookSink
@@ -181,3 +182,23 @@ async def test_a_restart_gives_replaying_sinks_what_was_delivered_before_the_com
         clients, {}, topic="pager", group_id="bridge", config=config, sinks={"am": am}
     )
     assert am.tracked() == 1  # k0 still firing; k1 resolved; k2 not committed yet
+
+
+async def test_a_shadow_rules_page_is_never_delivered():
+    h = Harness(("fast",))
+    await h.bridge.start()
+    try:
+        live = message(key="k0")
+        rule = replace(live.payload.custom_details.rule, mode="shadow")
+        details = replace(live.payload.custom_details, rule=rule)
+        shadow = replace(live, payload=replace(live.payload, custom_details=details))
+        h.broker.produce("pager", 0, None, encode(shadow))
+        h.page(1)
+        await h.poll()
+        await h.poll()
+        assert h.committed() == 2
+        assert [decode(b).dedup_key for b in h.sinks.received["fast"]] == [live.dedup_key]
+        [dead] = h.broker.committed_records("pager.dlq")
+        assert dict(dead.headers)["error"] == b"a shadow rule's page: never delivered to on-call"
+    finally:
+        await h.bridge.stop()

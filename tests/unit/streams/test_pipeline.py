@@ -103,7 +103,7 @@ async def test_missing_topics_are_created_with_the_input_topics_partition_count(
     await Worker(broker, "rules").pipeline.start()
     families = [t for t in broker.topics if t.startswith("sf.usage-events.by-")]
     assert families, "the catalogue has rules grouped by other fields than org_id"
-    for topic in ["pager", "usage-events.dlq", "sf.state.usage-events", *families]:
+    for topic in ["pager", "pager.shadow", "usage-events.dlq", "sf.state.usage-events", *families]:
         assert broker.topics[topic] == 3, topic
     assert broker.configs["sf.state.usage-events"]["cleanup.policy"] == "compact"
     assert {f"sf.state.{t}" for t in families} <= set(broker.topics)
