@@ -30,5 +30,5 @@ def parse_iso_ms(text: str) -> int:
     A time without an offset is refused rather than read in some local zone."""
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset (add Z or +00:00)")
+        raise ValueError(f"{text!r} has no UTC offset: add a zone, e.g. Z or +01:00")
     return (dt - _EPOCH) // timedelta(milliseconds=1)
