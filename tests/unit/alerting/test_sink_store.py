@@ -13,7 +13,14 @@ from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import HttpRequest, HttpResponse, RetryPolicy
 from alerting.sinks.base import Refused
 from alerting.sinks.store import StoreSink
-from alerting.store import SchemaTooNew, StoreUnavailable, StoreUrl, open_store, parse_store_url
+from alerting.store import (
+    SchemaTooNew,
+    Store,
+    StoreUnavailable,
+    StoreUrl,
+    open_store,
+    parse_store_url,
+)
 from streams.bridge_sinks import Job, SinkRunner
 from tests.unit.alerting.pager_samples import T0, message
 from tests.unit.alerting.test_bridge_config import problems, write
@@ -179,3 +186,20 @@ async def test_retention_runs_at_open(tmp_path, metrics):
     await sink.open(metrics)
     await sink.close()
     assert metrics.store_purged.labels(sink="store")._value.get() == 1
+
+
+async def test_an_unexpected_error_is_a_failed_try_not_a_dead_sink(tmp_path, metrics):
+    class Broken(Store):
+        def record_row(self, row):
+            raise RuntimeError("a bug")
+
+    def opener(u, timeout_s):
+        real = open_store(u)
+        return Broken(real.db)
+
+    sink = StoreSink("store", parse_store_url(f"sqlite:///{tmp_path / 'p.db'}"), DAY_MS,
+                     opener=opener)  # fmt: skip
+    await sink.open(metrics)
+    answer = await sink.attempt(message(), b"", 0.0, NO_HTTP)(5.0)
+    assert (answer.verdict, answer.error) == ("retry", "page store: RuntimeError")
+    await sink.close()
