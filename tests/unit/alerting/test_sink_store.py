@@ -58,6 +58,13 @@ def test_retention_defaults_to_90_days_and_urls_come_from_the_environment(tmp_pa
     assert sink.url == "postgresql://sf:***@db.internal/pages"
 
 
+def test_a_url_from_a_file(tmp_path):
+    (tmp_path / "store.url").write_text("postgresql://sf:pa55word@db.internal/pages\n")
+    text = HEAD + "    url_file: store.url\n" + ROUTES
+    sink = load_bridge_config(write(tmp_path, text), {}).sinks["store"].sink
+    assert isinstance(sink, StoreSink) and sink.store_url.password == "pa55word"
+
+
 @pytest.mark.parametrize(
     ("body", "line", "words"),
     [
