@@ -28,7 +28,14 @@ from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import Answer, Attempt, Transport
 from alerting.pager import PagerMessage
 from alerting.sinks.base import Refused, Sink
-from alerting.store import SchemaTooNew, Store, StoreRefused, StoreUnavailable, StoreUrl
+from alerting.store import (
+    SchemaTooNew,
+    Store,
+    StoreError,
+    StoreRefused,
+    StoreUnavailable,
+    StoreUrl,
+)
 from alerting.store import open_store as _open_store
 from alerting.store.rows import MessageRow, Unstorable, message_row
 
@@ -76,9 +83,7 @@ class StoreSink(Sink):
         metrics.store_sink(self.name)
         try:
             await self._run(self._start)
-        except SchemaTooNew:
-            raise
-        except StoreUnavailable as exc:
+        except StoreUnavailable as exc:  # SchemaTooNew is not: it stops the bridge
             log.warning("sink %s: page store not reachable yet (%s); will retry", self.name, exc)
 
     async def close(self) -> None:
@@ -103,6 +108,9 @@ class StoreSink(Sink):
                 return self._failed(str(exc))
             except StoreRefused as exc:
                 return Answer("reject", str(exc))
+            except Exception as exc:  # a bug must not end the sink's task: retry, then DLQ
+                log.error("sink %s: page store write failed", self.name, exc_info=True)
+                return self._failed(f"page store: {type(exc).__name__}")
             self._count(outcome)
             return Answer("delivered")
 
@@ -134,7 +142,7 @@ class StoreSink(Sink):
         self._purged_at = now
         try:
             purged = store.purge(self.retention_ms)
-        except StoreUnavailable as exc:  # the pages wait for the next purge
+        except StoreError as exc:  # the pages wait for the next purge; the write stands
             log.warning("sink %s: retention purge failed: %s", self.name, exc)
             return
         if self._metrics is not None:

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import orjson
 
-from alerting.store.db import Params, Row, Tx
+from alerting.store.db import Row, Tx
 from alerting.store.model import (
     Acknowledgement,
     BadCursor,
@@ -98,13 +98,13 @@ def page_detail(tx: Tx, page_id: int) -> PageDetail | None:
     assert details_row is not None
     messages = tuple(
         PageMessage(int(m[0]), m[1], int(m[2]), int(m[3]), m[4], _json(m[5]))
-        for m in _all(tx, "SELECT id, event_action, event_at, stored_at, summary, body"
+        for m in tx.all("SELECT id, event_action, event_at, stored_at, summary, body"
                       " FROM messages WHERE page_id = ? ORDER BY event_at, id", (page_id,))
     )  # fmt: skip
     entities = {
         name: value
-        for name, value in _all(
-            tx, "SELECT name, value FROM page_entities WHERE page_id = ? ORDER BY name", (page_id,)
+        for name, value in tx.all(
+            "SELECT name, value FROM page_entities WHERE page_id = ? ORDER BY name", (page_id,)
         )
     }
     ack = tx.one(
@@ -112,7 +112,7 @@ def page_detail(tx: Tx, page_id: int) -> PageDetail | None:
     )
     verdicts = tuple(
         Verdict(*v)
-        for v in _all(tx, "SELECT id, page_id, verdict, note, who, at FROM verdicts"
+        for v in tx.all("SELECT id, page_id, verdict, note, who, at FROM verdicts"
                       " WHERE page_id = ? ORDER BY id", (page_id,))
     )  # fmt: skip
     return PageDetail(
@@ -123,10 +123,6 @@ def page_detail(tx: Tx, page_id: int) -> PageDetail | None:
         acknowledgement=Acknowledgement(*ack) if ack else None,
         verdicts=verdicts,
     )
-
-
-def _all(tx: Tx, sql: str, params: Params) -> list[Row]:
-    return tx.all(sql, params)
 
 
 def _json(text: str) -> dict[str, Any]:

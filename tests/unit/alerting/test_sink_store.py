@@ -13,7 +13,14 @@ from alerting.bridge_metrics import BridgeMetrics
 from alerting.delivery import HttpRequest, HttpResponse, RetryPolicy
 from alerting.sinks.base import Refused
 from alerting.sinks.store import StoreSink
-from alerting.store import SchemaTooNew, StoreUnavailable, StoreUrl, open_store, parse_store_url
+from alerting.store import (
+    SchemaTooNew,
+    Store,
+    StoreUnavailable,
+    StoreUrl,
+    open_store,
+    parse_store_url,
+)
 from streams.bridge_sinks import Job, SinkRunner
 from tests.unit.alerting.pager_samples import T0, message
 from tests.unit.alerting.test_bridge_config import problems, write
@@ -49,6 +56,13 @@ def test_retention_defaults_to_90_days_and_urls_come_from_the_environment(tmp_pa
     assert isinstance(sink, StoreSink) and sink.retention_ms == 90 * DAY_MS
     assert sink.store_url.target == url and "pa55word" not in repr(config)
     assert sink.url == "postgresql://sf:***@db.internal/pages"
+
+
+def test_a_url_from_a_file(tmp_path):
+    (tmp_path / "store.url").write_text("postgresql://sf:pa55word@db.internal/pages\n")
+    text = HEAD + "    url_file: store.url\n" + ROUTES
+    sink = load_bridge_config(write(tmp_path, text), {}).sinks["store"].sink
+    assert isinstance(sink, StoreSink) and sink.store_url.password == "pa55word"
 
 
 @pytest.mark.parametrize(
@@ -179,3 +193,20 @@ async def test_retention_runs_at_open(tmp_path, metrics):
     await sink.open(metrics)
     await sink.close()
     assert metrics.store_purged.labels(sink="store")._value.get() == 1
+
+
+async def test_an_unexpected_error_is_a_failed_try_not_a_dead_sink(tmp_path, metrics):
+    class Broken(Store):
+        def record_row(self, row):
+            raise RuntimeError("a bug")
+
+    def opener(u, timeout_s):
+        real = open_store(u)
+        return Broken(real.db)
+
+    sink = StoreSink("store", parse_store_url(f"sqlite:///{tmp_path / 'p.db'}"), DAY_MS,
+                     opener=opener)  # fmt: skip
+    await sink.open(metrics)
+    answer = await sink.attempt(message(), b"", 0.0, NO_HTTP)(5.0)
+    assert (answer.verdict, answer.error) == ("retry", "page store: RuntimeError")
+    await sink.close()

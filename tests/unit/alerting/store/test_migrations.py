@@ -1,5 +1,7 @@
 """Schema migrations: applied once at open, recorded, and a newer database refused."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from alerting.store import LATEST, SchemaTooNew, StoreUnavailable, open_store, parse_store_url
@@ -78,3 +80,15 @@ def test_store_is_usable_without_open_store(tmp_path):
     assert migrate(db) == [m.version for m in MIGRATIONS]
     assert Store(db).schema_version() == LATEST
     db.close()
+
+
+def test_bridges_opening_a_new_database_together_migrate_it_once(store_url):
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: open_store(store_url, connect_timeout_s=10), range(4)))
+    try:
+        with stores[0].db.transaction(write=False) as tx:
+            rows = tx.all("SELECT version FROM schema_version")
+        assert sorted(r[0] for r in rows) == [m.version for m in MIGRATIONS]
+    finally:
+        for s in stores:
+            s.close()
