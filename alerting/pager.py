@@ -10,7 +10,7 @@ parts are absent from the JSON, never `null`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import orjson
@@ -77,6 +77,14 @@ class PageEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class SnoozeRef:
+    """On a trigger a snooze kept from on-call (shadow topic only): which snooze, until when."""
+
+    key: str
+    until: str
+
+
+@dataclass(frozen=True, slots=True)
 class Details:
     """`payload.custom_details`."""
 
@@ -91,6 +99,7 @@ class Details:
     owner: str | None = None
     truncated: bool = False
     omitted: tuple[str, ...] = ()
+    snooze: SnoozeRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,12 @@ class PagerMessage:
     dedup_key: str
     payload: Payload
     links: tuple[Link, ...] = ()
+
+
+def held_by_snooze(message: PagerMessage, key: str, until: str) -> PagerMessage:
+    """The trigger as the shadow topic carries it when a snooze keeps it from on-call."""
+    details = replace(message.payload.custom_details, snooze=SnoozeRef(key, until))
+    return replace(message, payload=replace(message.payload, custom_details=details))
 
 
 # -- encoding ---------------------------------------------------------------------------------
@@ -177,6 +192,8 @@ def _details_json(d: Details) -> dict[str, Any]:
         out["truncated"] = True
     if d.omitted:
         out["omitted"] = list(d.omitted)
+    if d.snooze is not None:
+        out["snooze"] = {"key": d.snooze.key, "until": d.snooze.until}
     return out
 
 
@@ -245,7 +262,12 @@ def _details(d: _Object) -> Details:
         owner=d.text("owner") if d.has("owner") else None,
         truncated=d.flag("truncated") if d.has("truncated") else False,
         omitted=tuple(d.texts("omitted")) if d.has("omitted") else (),
+        snooze=_snooze(d.object("snooze")) if d.has("snooze") else None,
     )
+
+
+def _snooze(s: _Object) -> SnoozeRef:
+    return SnoozeRef(s.text("key"), s.text("until"))
 
 
 def _evidence(ev: _Object) -> PageEvidence:

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from alerting.message import pager_message
-from alerting.pager import encode
+from alerting.pager import encode, held_by_snooze
 from alerting.redact import Redaction
 from alerting.snooze import SnoozeBook
 from signalfire.engine.alert import Alert
 from signalfire.engine.core import CoreEngine, Merged, Processed
 from signalfire.rules.model import Rule
+from signalfire.timestamps import iso_ms
 from streams.outputs import Outputs
 
 PageLog = Counter[tuple[str, str, str]]
@@ -71,7 +72,8 @@ class Emitter:
             if alert.action == "trigger":
                 snooze = self.snoozes.covering(message.dedup_key, alert.group, alert.at)
                 if snooze is not None:
-                    out.snoozed.append((message.dedup_key.encode(), encode(message), snooze.key))
+                    held = held_by_snooze(message, snooze.key, iso_ms(snooze.until_ms))
+                    out.snoozed.append((message.dedup_key.encode(), encode(held), snooze.key))
                     out.snoozed_alerts.append(alert)
                     continue
             out.pages.append((message.dedup_key.encode(), encode(message)))

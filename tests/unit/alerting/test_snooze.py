@@ -5,7 +5,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from alerting.pager import decode as decode_page
+from alerting.pager import encode as encode_page
+from alerting.pager import held_by_snooze
 from alerting.snooze import Entity, Snooze, SnoozeBook, SnoozeError, decode, encode, snooze_key
+from tests.unit.alerting.pager_samples import message
 
 T0 = 1_790_000_000_000
 GROUP = (("org_id", "o_1"), ("api_key_id", "k_1"))
@@ -133,3 +137,14 @@ def test_a_later_record_replaces_and_a_tombstone_lifts() -> None:
     book.apply(entity.key, entity)
     book.apply(entity.key, None)
     assert book.covering("r/00", (("org_id", "o_1"),), T0) is None
+
+
+def test_a_held_trigger_names_its_snooze_and_reads_back() -> None:
+    page = message()
+    held = held_by_snooze(page, "snooze/abc", "2026-11-23T12:00:00.000Z")
+    body = orjson.loads(encode_page(held))
+    assert body["payload"]["custom_details"]["snooze"] == {
+        "key": "snooze/abc", "until": "2026-11-23T12:00:00.000Z"
+    }  # fmt: skip
+    assert decode_page(encode_page(held)) == held
+    assert "snooze" not in orjson.loads(encode_page(page))["payload"]["custom_details"]

@@ -61,6 +61,11 @@ async def test_a_snoozed_trigger_goes_to_the_shadow_topic_and_its_resolve_to_on_
     headers = dict(held.headers)
     assert headers["signalfire-held"] == b"snoozed"
     assert headers["signalfire-snooze"] == org_snooze("o_1", 0).key.encode()
+    details = orjson.loads(held.value or b"")["payload"]["custom_details"]
+    assert details["snooze"] == {
+        "key": org_snooze("o_1", 0).key,
+        "until": "1970-01-01T00:01:40.000Z",
+    }
     assert worker.metric("pages_snoozed_total", rule="busy_org") == 1
     assert worker.metric("snoozes_active") == 1
     # After the snooze: the open episode's resolve is sent (5m after the burst), and a new
