@@ -88,6 +88,18 @@ class BridgeConfig:
     routes: tuple[Route, ...]
     redaction: Redaction = field(default_factory=Redaction)
 
+    def for_shadow(self) -> BridgeConfig | None:
+        """The config of the bridge over the shadow topic: every page into each page store
+        (as `<name>-shadow`), never to a pager; None when there is no page store."""
+        sinks = {
+            f"{name}-shadow": SinkSpec(spec.sink.twin(f"{name}-shadow"), spec.policy, None)
+            for name, spec in self.sinks.items()
+            if isinstance(spec.sink, StoreSink)
+        }
+        if not sinks:
+            return None
+        return BridgeConfig(sinks, (Route(tuple(sinks), {}),), self.redaction)
+
 
 def load_bridge_config(path: str | Path, env: Mapping[str, str] | None = None) -> BridgeConfig:
     path = Path(path)

@@ -50,13 +50,19 @@ class Bridge:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         clients: KafkaClients | None = None,
+        shadow: bool = False,
     ) -> None:
         self.settings = settings
+        # The shadow bridge reads the pages kept from on-call (shadow rules', snoozed ones) into
+        # the page store only; its config holds the store sinks alone (BridgeConfig.for_shadow).
+        self.shadow = shadow
+        self.topic = settings.shadow_topic if shadow else settings.pager_topic
+        self.group_id = f"{settings.group_id}.shadow" if shadow else settings.group_id
         self.config = config
         self.metrics = metrics
         self._clock = clock
         self._clients = clients or KafkaClients()
-        self.commits = Commits(settings.pager_topic, monotonic)
+        self.commits = Commits(self.topic, monotonic)
         self.runners = {
             name: SinkRunner(spec, transport, metrics, self._finished, clock=clock)
             for name, spec in config.sinks.items()
@@ -77,13 +83,13 @@ class Bridge:
         await self._producer.start()
         self._consumer = self._clients.consumer(
             **options,
-            group_id=self.settings.group_id,
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
         sinks = {n: r.sink for n, r in self.runners.items() if r.sink.replays}
-        if sinks:
+        if sinks and not self.shadow:
             await restore_delivered(
                 self._clients,
                 options,
@@ -92,7 +98,7 @@ class Bridge:
                 config=self.config,
                 sinks=sinks,
             )
-        self._consumer.subscribe([self.settings.pager_topic], listener=_Rebalance(self))
+        self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         await self._consumer.start()
         for runner in self.runners.values():
             self._tasks.append(asyncio.create_task(runner.run(), name=f"sink-{runner.name}"))
@@ -141,7 +147,7 @@ class Bridge:
                 f"not a pager message: {exc}",
             )
             return
-        if message.payload.custom_details.rule.shadow:
+        if message.payload.custom_details.rule.shadow and not self.shadow:
             # The worker writes these to the shadow topic; one here is a misconfiguration
             # (a shadow topic named as the pager topic), and a rule on trial must not page.
             self.metrics.invalid.inc()
@@ -170,7 +176,7 @@ class Bridge:
         headers = [
             ("error", error.encode()),
             ("sink", sink.encode()),
-            ("source_topic", self.settings.pager_topic.encode()),
+            ("source_topic", self.topic.encode()),
             ("source_partition", str(job.partition).encode()),
             ("source_offset", str(job.offset).encode()),
         ]

@@ -28,20 +28,22 @@ log = logging.getLogger("signalfire.bridge")
 DRAIN_S = 10.0
 
 
-def web_app(bridge: Bridge, registry: CollectorRegistry) -> web.Application:
+def web_app(bridges: list[Bridge], registry: CollectorRegistry) -> web.Application:
     async def metrics_view(request: web.Request) -> web.Response:
         payload, content_type = render(registry)
         return web.Response(body=payload, content_type=content_type.split(";")[0])
 
     async def health_view(request: web.Request) -> web.Response:
-        return web.json_response({"healthy": bridge.healthy}, status=200 if bridge.healthy else 503)
+        healthy = all(b.healthy for b in bridges)
+        return web.json_response({"healthy": healthy}, status=200 if healthy else 503)
 
     async def ready_view(request: web.Request) -> web.Response:
+        ready = all(b.ready for b in bridges)
         body = {
-            "ready": bridge.ready,
-            "pending": {name: r.pending for name, r in bridge.runners.items()},
+            "ready": ready,
+            "pending": {name: r.pending for b in bridges for name, r in b.runners.items()},
         }
-        return web.json_response(body, status=200 if bridge.ready else 503)
+        return web.json_response(body, status=200 if ready else 503)
 
     app = web.Application()
     app.router.add_get("/metrics", metrics_view)
@@ -51,41 +53,50 @@ def web_app(bridge: Bridge, registry: CollectorRegistry) -> web.Application:
 
 
 async def serve(settings: BridgeSettings, config: BridgeConfig) -> None:
+    shadow_config = config.for_shadow()
     registry = CollectorRegistry()
-    metrics = BridgeMetrics.create(registry, tuple(config.sinks))
+    names = (*config.sinks, *(shadow_config.sinks if shadow_config else ()))
+    metrics = BridgeMetrics.create(registry, names)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with aiohttp.ClientSession() as session:
-        bridge = Bridge(settings, config, metrics, AiohttpTransport(session))
-        runner = web.AppRunner(web_app(bridge, registry), access_log=None)
+        transport = AiohttpTransport(session)
+        bridges = [Bridge(settings, config, metrics, transport)]
+        if shadow_config is not None:
+            # Pages kept from on-call reach the page store only, through a bridge of their own.
+            bridges.append(Bridge(settings, shadow_config, metrics, transport, shadow=True))
+        runner = web.AppRunner(web_app(bridges, registry), access_log=None)
         await runner.setup()
         host, port = settings.web_host, settings.web_port
         await web.TCPSite(runner, host, port).start()
-        await bridge.start()
-        log.info(
-            "signalfire bridge: %s -> %s, metrics on http://%s:%d/metrics",
-            settings.pager_topic, ", ".join(config.sinks), host, port,
-        )  # fmt: skip
-        consume = asyncio.create_task(bridge.run())
+        for bridge in bridges:
+            await bridge.start()
+            log.info(
+                "signalfire bridge: %s -> %s, metrics on http://%s:%d/metrics",
+                bridge.topic, ", ".join(bridge.config.sinks), host, port,
+            )  # fmt: skip
+        consumers = [asyncio.create_task(b.run()) for b in bridges]
         waiter = asyncio.create_task(stop.wait())
         failure: BaseException | None = None
         try:
-            await asyncio.wait({consume, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*consumers, waiter}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            consume.cancel()
             waiter.cancel()
-            try:
-                await consume
-            except asyncio.CancelledError:
-                pass
-            except Exception as exc:  # reported after the sinks drained
-                failure = exc
-            queues = [r.queue.join() for r in bridge.runners.values()]
+            for consume in consumers:
+                consume.cancel()
+                try:
+                    await consume
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # reported after the sinks drained
+                    failure = failure or exc
+            queues = [r.queue.join() for b in bridges for r in b.runners.values()]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*queues), DRAIN_S)
-            await bridge.stop()
+            for bridge in bridges:
+                await bridge.stop()
             await runner.cleanup()
         if failure is not None:
             raise failure

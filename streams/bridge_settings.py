@@ -16,7 +16,7 @@ from streams.config import SETTINGS as WORKER_SETTINGS
 from streams.kafka_config import BROKERS, SECURITY_SETTINGS, KafkaSettings, load_kafka
 from streams.settings import Setting, SettingValues
 
-_SHARED = ("pager_topic", "web_host")
+_SHARED = ("pager_topic", "shadow_topic", "web_host")
 
 BRIDGE_SETTINGS: tuple[Setting, ...] = (
     Setting("bridge_config", "deploy/bridge/bridge.yaml", "the bridge's sinks and routes (YAML)"),
@@ -33,6 +33,7 @@ BRIDGE_SETTINGS: tuple[Setting, ...] = (
 class BridgeSettings:
     config_path: str = "deploy/bridge/bridge.yaml"
     pager_topic: str = "pager"
+    shadow_topic: str = "pager.shadow"
     pager_dlq_topic: str = "pager.dlq"
     group_id: str = "signalfire-bridge"
     web_host: str = "127.0.0.1"
@@ -51,12 +52,15 @@ def load_bridge_settings(
     web_port = v.integer("web_port", 0, 65535)
     if not Path(v["bridge_config"]).is_file():
         v.bad("bridge_config", f"{v['bridge_config']!r} is not a file")
+    if (v["shadow_topic"] or f"{v['pager_topic']}.shadow") == v["pager_topic"]:
+        v.bad("shadow_topic", "must differ from the pager topic: shadow pages never page")
     if v["pager_dlq_topic"] in ("", v["pager_topic"]):
         v.bad("pager_dlq_topic", "must be set and differ from the pager topic")
     v.check()
     return BridgeSettings(
         config_path=v["bridge_config"],
         pager_topic=v["pager_topic"],
+        shadow_topic=v["shadow_topic"] or f"{v['pager_topic']}.shadow",
         pager_dlq_topic=v["pager_dlq_topic"],
         group_id=v["bridge_group_id"],
         web_host=v["web_host"],

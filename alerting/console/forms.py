@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from alerting.store import PageFilter
+from alerting.store import Delivery, PageFilter
 from signalfire.durations import DurationError, format_duration_ms, parse_duration_ms
 
 MAX_NOTE = 2000
 STATES = ("triggered", "resolved")
 SEVERITIES = ("critical", "error", "warning", "info")
+# The list's `delivery` choices: by default what was meant for on-call (paged or snoozed);
+# shadow rules' pages only when asked for, apart.
+DELIVERIES: dict[str, tuple[Delivery, ...]] = {
+    "": ("paged", "snoozed"),
+    "paged": ("paged",),
+    "snoozed": ("snoozed",),
+    "shadow": ("shadow",),
+    "all": (),
+}
 
 
 class FormError(ValueError):
@@ -43,7 +52,11 @@ def page_filter(query: Mapping[str, str]) -> PageFilter:
     severity = query.get("severity") or None
     if severity is not None and severity not in SEVERITIES:
         raise FormError(f"severity: one of {', '.join(SEVERITIES)}")
+    delivery = query.get("delivery") or ""
+    if delivery not in DELIVERIES:
+        raise FormError(f"delivery: one of {', '.join(d for d in DELIVERIES if d)}")
     return PageFilter(
+        delivery=DELIVERIES[delivery],
         rule=query.get("rule") or None,
         severity=(severity,) if severity else (),
         state=state,  # type: ignore[arg-type]  # checked against STATES above

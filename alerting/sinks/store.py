@@ -78,6 +78,14 @@ class StoreSink(Sink):
     def __repr__(self) -> str:
         return f"StoreSink({self.name!r}, {self.url!r})"
 
+    def twin(self, name: str) -> StoreSink:
+        """The same store under another name, with its own connection and thread: the shadow
+        topic's bridge writes through it beside this one."""
+        return StoreSink(
+            name, self.store_url, self.retention_ms, self._timeout_s,
+            opener=self._opener, monotonic=self._monotonic,
+        )  # fmt: skip
+
     async def open(self, metrics: BridgeMetrics) -> None:
         self._metrics = metrics
         metrics.store_sink(self.name)

@@ -125,6 +125,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_log_at ON audit_log (at, id)",
         ),
     ),
+    Migration(
+        2,
+        "pages.held: why an episode was kept from on-call (shadow, snoozed), or NULL",
+        ("ALTER TABLE pages ADD COLUMN held TEXT",),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -9,6 +9,10 @@ State = Literal["triggered", "resolved"]
 VerdictName = Literal["confirmed_abuse", "false_positive", "benign", "duplicate"]
 RecordOutcome = Literal["stored", "duplicate"]
 STATES: tuple[State, ...] = ("triggered", "resolved")
+# Why an episode never reached on-call: its rule runs in shadow, or a snooze held its trigger.
+Held = Literal["shadow", "snoozed"]
+# What the page list can ask for: paged (reached on-call) or held for one of the reasons.
+Delivery = Literal["paged", "shadow", "snoozed"]
 
 
 class BadCursor(ValueError):
@@ -44,6 +48,7 @@ class Page:
     updated_at: int
     acknowledged_at: int | None
     verdict: VerdictName | None  # the latest verdict
+    held: Held | None = None  # kept from on-call, and why; None: it paged
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class PageFilter:
     entity_name: str | None = None  # narrows `entity` to one group field
     since_ms: int | None = None  # episodes started at or after
     until_ms: int | None = None  # episodes started before
+    delivery: tuple[Delivery, ...] = ()  # any of these; () is every episode
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ _SELECT_PAGE = (
     " p.summary, p.group_text, p.state, p.started_at, p.resolved_at, p.last_event_at,"
     " p.triggers, p.stored_at, p.updated_at,"
     " (SELECT a.at FROM acknowledgements a WHERE a.page_id = p.id),"
-    " (SELECT v.verdict FROM verdicts v WHERE v.page_id = p.id ORDER BY v.id DESC LIMIT 1)"
+    " (SELECT v.verdict FROM verdicts v WHERE v.page_id = p.id ORDER BY v.id DESC LIMIT 1),"
+    " p.held"
     " FROM pages p"
 )
 
@@ -77,6 +78,13 @@ def list_pages(tx: Tx, where: PageFilter, limit: int, after: str | None) -> Page
     if where.until_ms is not None:
         clauses.append("p.started_at < ?")
         params.append(where.until_ms)
+    if where.delivery:
+        held = [d for d in where.delivery if d != "paged"]
+        either = [f"p.held IN ({', '.join('?' for _ in held)})"] if held else []
+        if "paged" in where.delivery:
+            either.append("p.held IS NULL")
+        clauses.append(f"({' OR '.join(either)})")
+        params.extend(held)
     if after is not None:
         at, page_id = decode_cursor(after)
         clauses.append("(p.started_at < ? OR (p.started_at = ? AND p.id < ?))")

@@ -13,6 +13,7 @@ import orjson
 
 from alerting.pager import PagerMessage, encode, to_json
 from alerting.redact import REDACTED
+from alerting.store.model import Held
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 # PostgreSQL's TEXT cannot hold NUL; both dialects store the same replacement, so the two agree.
@@ -38,6 +39,7 @@ class MessageRow:
     details: str  # payload.custom_details as JSON
     body: str  # the whole message as JSON
     entities: tuple[tuple[str, str], ...]  # (group field, value), redacted ones left out
+    held: Held | None = None  # kept from on-call, and why; None: paged
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -86,4 +88,5 @@ def message_row(message: PagerMessage) -> MessageRow:
             for name, value in d.group.items()
             if value != REDACTED
         ),
+        held="shadow" if d.rule.shadow else "snoozed" if d.snooze is not None else None,
     )

@@ -4,6 +4,7 @@ control topic, roles, CSRF and the audit log."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from alerting.console.app import make_app
 from alerting.console.auth import Role, User, hash_password
 from alerting.console.config import ConsoleConfig
+from alerting.pager import held_by_snooze
 from alerting.snooze import decode
 from alerting.store import Store, open_store
 from tests.unit.alerting.pager_samples import T0, fanout, message
@@ -126,6 +128,33 @@ async def test_the_list_filters_and_pages_through(client: Client, store: Store) 
     assert len(page_ids(html)) == 2
     response = await client.get("/pages?state=burning")
     assert response.status == 400 and "state: one of triggered, resolved" in await response.text()
+
+
+async def test_shadow_pages_are_apart_and_snoozed_ones_marked(client: Client, store: Store) -> None:
+    details = fanout(ip="198.51.100.1").payload.custom_details
+    rule = dataclasses.replace(details.rule, mode="shadow")
+    page = fanout(ip="198.51.100.1")
+    page = dataclasses.replace(
+        page,
+        payload=dataclasses.replace(
+            page.payload, custom_details=dataclasses.replace(details, rule=rule)
+        ),
+    )
+    store.record(page)
+    store.record(
+        held_by_snooze(message(key="k_9", at=T0 + 240_000), "snooze/x", "2026-11-24T00:00:00.000Z")
+    )
+    await login(client, "vic")
+    html = await (await client.get("/pages")).text()
+    assert len(page_ids(html)) == 4  # the three paged and the snoozed one; no shadow page
+    assert '<span class="held held-snoozed">snoozed</span>' in html
+    shadow = await (await client.get("/pages?delivery=shadow")).text()
+    assert len(page_ids(shadow)) == 1 and "Shadow rules' pages" in shadow
+    assert len(page_ids(await (await client.get("/pages?delivery=all")).text())) == 5
+    [snoozed] = page_ids(await (await client.get("/pages?delivery=snoozed")).text())
+    detail = await (await client.get(f"/pages/{snoozed}")).text()
+    assert "kept from on-call by a snooze until 2026-11-24T00:00:00.000Z" in detail
+    assert (await client.get("/pages?delivery=hidden")).status == 400
 
 
 async def test_paging_shows_every_page_once(client: Client, store: Store) -> None:

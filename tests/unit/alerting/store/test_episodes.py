@@ -1,6 +1,6 @@
 """Episodes against a brute-force model: any sequence of triggers and resolves, each message
-recorded once or more, gives the episodes the model gives, and recording it all again changes
-nothing. SQLite in memory: the dialects share the code these runs exercise."""
+recorded once or more, in any order, gives the episodes the model gives, and recording it all
+again changes nothing. SQLite in memory: the dialects share the code these runs exercise."""
 
 from dataclasses import dataclass
 
@@ -43,7 +43,13 @@ def model(sequence: list[Msg]) -> dict[str, list[Episode]]:
         mine = episodes.setdefault(key, [])
         current = mine[-1] if mine and mine[-1].state == "triggered" else None
         if action == "trigger":
-            if current is None:
+            # A trigger stored after its resolve (a snoozed trigger on the shadow topic, its
+            # resolve on pager) completes the earliest episode that resolve made.
+            waiting = [e for e in mine if e.triggers == 0 and (e.resolved_at or 0) >= at]
+            if current is None and waiting:
+                first = min(waiting, key=lambda e: e.resolved_at or 0)
+                first.triggers, first.started_at = 1, at
+            elif current is None:
                 mine.append(Episode("triggered", at, None, 1))
             else:
                 current.triggers += 1
