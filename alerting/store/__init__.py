@@ -19,6 +19,7 @@ from alerting.store.model import (
     Recorded,
     Snooze,
     State,
+    TriageFact,
     Verdict,
     VerdictName,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "StoreUnavailable",
     "StoreUrl",
     "StoreUrlError",
+    "TriageFact",
     "Unstorable",
     "Verdict",
     "VerdictName",
