@@ -27,6 +27,7 @@ store: sqlite:///{tmp_path}/pages.db
 listen: 0.0.0.0:9000
 session_ttl: 1h
 max_snooze: 7d
+metrics_lookback: 14d
 users:
   - {{name: alice, role: investigator, password_hash: "{PASSWORD}"}}
   - {{name: grafana, role: viewer, token_hash: "{TOKEN}"}}
@@ -36,9 +37,17 @@ users:
     assert config.store_url == f"sqlite:///{tmp_path}/pages.db"
     assert (config.host, config.port) == ("0.0.0.0", 9000)
     assert config.session_ttl_s == 3600 and config.max_snooze_ms == 7 * 86_400_000
+    assert config.metrics_lookback_ms == 14 * 86_400_000
     assert config.users["alice"].role is Role.investigator
     assert config.users["alice"].accepts("pw")
     assert config.users["grafana"].accepts("tok")
+
+
+def test_metrics_cover_thirty_days_unless_told(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f'store: sqlite:///x\nusers: [{{name: a, role: admin, token_hash: "{TOKEN}"}}]\n'
+    )
+    assert load_console_config(path).metrics_lookback_ms == 30 * 86_400_000
 
 
 def test_the_store_url_can_come_from_the_environment(tmp_path: Path) -> None:
@@ -93,6 +102,11 @@ def test_the_store_url_can_come_from_the_environment(tmp_path: Path) -> None:
         (
             "store: sqlite:///x\ncolour: red\nusers: [{name: a, role: admin, token_hash: T}]\n",
             "2: unknown key 'colour'",
+        ),
+        (
+            "store: sqlite:///x\nmetrics_lookback: 0s\n"
+            "users: [{name: a, role: admin, token_hash: T}]\n",
+            "2: metrics_lookback: must be more than zero",
         ),
         ("store: [unclosed\n", "1: "),
     ],
