@@ -25,7 +25,7 @@ from aiohttp import web
 from alerting.console.app import make_app
 from alerting.console.auth import Role, User, hash_token
 from alerting.console.config import ConsoleConfig
-from alerting.store import open_store
+from alerting.store import VerdictName, open_store
 from signalfire.cli import main
 from tests.grafana_dashboards import DASHBOARDS, label_values_query, load, substitute, targets
 from tests.grafana_dashboards import variables as dashboard_variables
@@ -78,7 +78,7 @@ def fill(url: str, now_ms: int) -> None:
     try:
         pages = [store.record(message(key=f"k_{i}", at=t0 + i * MIN)).page_id for i in range(6)]
         fan = [store.record(fanout(ip=f"203.0.113.{i}", at=t0 + i * MIN)).page_id for i in range(3)]
-        triage = [
+        triage: list[tuple[int, int, VerdictName | None]] = [
             (pages[0], 3, "confirmed_abuse"),
             (pages[1], 5, "confirmed_abuse"),
             (pages[2], 8, "false_positive"),
