@@ -14,12 +14,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import yaml
 from aiohttp import web
 
 from alerting.console.app import make_app
@@ -35,7 +33,6 @@ from tests.unit.alerting.pager_samples import fanout, message
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 JOB = "signalfire-console"
 MIN = 60_000
 GRAFANA_VALUES = {"__rate_interval": "5m", "__interval": "15s", "__range": "10m"}
@@ -128,14 +125,6 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
 
 def grafana_values(model: dict[str, Any]) -> dict[str, str]:
     return GRAFANA_VALUES | {v["name"]: v["allValue"] for v in dashboard_variables(model)}
-
-
-def test_the_deployed_prometheus_scrapes_the_console_as_the_dashboard_expects():
-    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert jobs[JOB]["metrics_path"] == "/metrics"
-    model = load(DASHBOARDS / "quality.json")
-    assert any(f'job="{JOB}"' in t.expr for t in targets("quality.json", model))
 
 
 def test_every_quality_panel_query_returns_series(scraped: Scraped):

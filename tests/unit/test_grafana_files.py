@@ -212,6 +212,14 @@ def test_the_quality_dashboard_filters_every_quality_query_by_rule():
             assert target.expr == 'sum(up{job="signalfire-console"})', str(target)
 
 
+def test_the_deployed_prometheus_scrapes_the_console_as_the_quality_dashboard_expects():
+    config = yaml.safe_load((GRAFANA.parent / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["signalfire-console"]["metrics_path"] == "/metrics"
+    quality = targets("quality.json", DASHBOARDS["quality.json"])
+    assert any('job="signalfire-console"' in t.expr for t in quality)
+
+
 def test_substitute_replaces_every_variable_form():
     values = {"__rate_interval": "1m", "rule": ".*"}
     expr = 'rate(x{rule=~"$rule", b="${rule}", c="${rule:regex}"}[$__rate_interval])'
