@@ -3,9 +3,10 @@
 `Metrics.create(registry)` registers every Signalfire metric on that registry (a fresh
 `CollectorRegistry` per test, the process registry in the worker) and returns the bundle; call
 sites use its attributes or the helpers below. The bridge has its own bundle built the same way
-(`alerting.bridge_metrics`). Labels are only ever bounded values -- rule ids, severity, action,
-sink, outcome, reason, topic, partition -- never org, account, key, ip or event ids: the factory
-refuses any label name outside `ALLOWED_LABELS`.
+(`alerting.bridge_metrics`), and so has the console (`alerting.quality_metrics`). Labels are
+only ever bounded values -- rule ids, severity, action, sink, outcome, reason, topic, partition,
+verdict, quantile -- never org, account, key, ip or event ids: the factory refuses any label
+name outside `ALLOWED_LABELS`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from signalfire.events import DeadLetterReason
 from signalfire.rulecounts import RuleCounts
 
 ALLOWED_LABELS = frozenset(
-    {"rule", "severity", "action", "sink", "outcome", "reason", "topic", "partition"}
-)
+    {"rule", "severity", "action", "sink", "outcome", "reason", "topic", "partition", "verdict",
+     "quantile"}
+)  # fmt: skip
 DLQ_REASONS = tuple(r.value for r in DeadLetterReason)
 RELOAD_OUTCOMES = ("ok", "rejected")
 

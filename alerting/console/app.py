@@ -23,6 +23,7 @@ from alerting.console.context import (
     authenticate,
     security_headers,
 )
+from alerting.console.metrics import add_metrics_route
 from alerting.store import Store
 
 
@@ -43,4 +44,5 @@ def make_app(
     sessions = Sessions(config.session_ttl_s, clock)
     app[CONSOLE] = Console(config, store, publish, sessions, templates, clock)
     views.add_routes(app)
+    add_metrics_route(app)
     return app

@@ -5,6 +5,7 @@
     session_ttl: 12h            # a login lasts this long
     max_snooze: 30d             # the longest snooze anyone may set
     secure_cookie: true         # behind a TLS proxy: the session cookie only travels over HTTPS
+    metrics_lookback: 30d       # /metrics: rule quality over the episodes started this recently
     users:
       - name: alice
         role: investigator      # viewer | investigator | admin
@@ -33,7 +34,16 @@ from signalfire.durations import DurationError, parse_duration_ms
 from signalfire.rules.problems import Problem, Problems
 from signalfire.rules.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
 
-KEYS = ("store", "store_env", "listen", "session_ttl", "max_snooze", "secure_cookie", "users")
+KEYS = (
+    "store",
+    "store_env",
+    "listen",
+    "session_ttl",
+    "max_snooze",
+    "secure_cookie",
+    "metrics_lookback",
+    "users",
+)
 USER_KEYS = ("name", "role", "password_hash", "token_hash")
 _USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 _LISTEN = re.compile(r"(?P<host>[A-Za-z0-9.:\[\]-]+):(?P<port>\d{1,5})")
@@ -54,6 +64,7 @@ class ConsoleConfig:
     session_ttl_s: float = 12 * 3600
     max_snooze_ms: int = 30 * 86_400_000
     secure_cookie: bool = False
+    metrics_lookback_ms: int = 30 * 86_400_000
 
 
 def load_console_config(path: str | Path, env: Mapping[str, str] | None = None) -> ConsoleConfig:
@@ -103,6 +114,7 @@ class _Reader:
             session_ttl_s=self.duration(doc, "session_ttl", 12 * 3_600_000) / 1000,
             max_snooze_ms=self.duration(doc, "max_snooze", 30 * 86_400_000),
             secure_cookie=secure,
+            metrics_lookback_ms=self.duration(doc, "metrics_lookback", 30 * 86_400_000),
         )
 
     def store(self, doc: LineDict) -> str:

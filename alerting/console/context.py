@@ -29,7 +29,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 # (key, value) onto the control topic; a None value lifts the snooze under that key.
 Publish = Callable[[str, bytes | None], Awaitable[None]]
 T = TypeVar("T")
-PUBLIC = frozenset({"/login", "/healthz", "/static/console.css"})
+# /metrics too: rule ids and counts only (alerting.console.metrics), for Prometheus to scrape.
+PUBLIC = frozenset({"/login", "/healthz", "/metrics", "/static/console.css"})
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",

@@ -21,6 +21,7 @@ from alerting.store.model import (
     Recorded,
     Snooze,
     State,
+    TriageFact,
     Verdict,
     VerdictName,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "StoreUnavailable",
     "StoreUrl",
     "StoreUrlError",
+    "TriageFact",
     "Unstorable",
     "Verdict",
     "VerdictName",

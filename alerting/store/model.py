@@ -90,6 +90,19 @@ class PageDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class TriageFact:
+    """What triage did with one episode: the input of rule-quality reports (alerting.quality)."""
+
+    page_id: int
+    rule_id: str
+    severity: str
+    started_at: int  # event time of the episode's first message
+    acknowledged_at: int | None  # wall time of the (first, standing) acknowledgement
+    first_verdict_at: int | None  # wall time of the episode's first verdict
+    verdict: VerdictName | None  # the standing (latest) verdict
+
+
+@dataclass(frozen=True, slots=True)
 class PageFilter:
     rule: str | None = None
     severity: tuple[str, ...] = ()  # any of these

@@ -30,10 +30,12 @@ from alerting.store.model import (
     Purged,
     Recorded,
     Snooze,
+    TriageFact,
     Verdict,
     VerdictName,
 )
 from alerting.store.postgres import PostgresDatabase
+from alerting.store.quality import triage_facts
 from alerting.store.queries import list_pages, page_detail
 from alerting.store.record import record_row
 from alerting.store.rows import MessageRow, message_row
@@ -127,6 +129,12 @@ class Store:
     def page(self, page_id: int) -> PageDetail | None:
         with self.db.transaction(write=False) as tx:
             return page_detail(tx, page_id)
+
+    def triage_facts(self, since_ms: int, until_ms: int) -> list[TriageFact]:
+        """Per episode started in [since_ms, until_ms): its rule, severity, start, first
+        acknowledgement, first verdict and standing verdict (alerting.quality reads them)."""
+        with self.db.transaction(write=False) as tx:
+            return triage_facts(tx, since_ms, until_ms)
 
     # -- the console's writes: each one audited in the same transaction ---------------------
     def acknowledge(self, page_id: int, who: str, note: str = "") -> Acknowledgement:

@@ -1,4 +1,4 @@
-"""`signalfire rules check|test DIR...`."""
+"""`signalfire rules check|test DIR...` and `signalfire rules report` (rules_report.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import sys
 from signalfire.cli.catalogue import catalogue_help, shipped_rules
 from signalfire.cli.common import add_redact_option, load_or_report, redaction_from
 from signalfire.cli.hidden_fields import redaction_warnings
+from signalfire.cli.rules_report import add_report_parser
 from signalfire.ruletest import run_rule_tests
 
 PATHS_HELP = f"rule directories or files (default: {catalogue_help()})"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    rules = sub.add_parser("rules", help="check and test rule files")
+    rules = sub.add_parser(
+        "rules", help="check and test rule files; report how their pages were judged"
+    )
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     check = rsub.add_parser("check", help="validate rule files; print file:line: message")
     check.add_argument("paths", nargs="*", metavar="DIR", help=PATHS_HELP)
@@ -29,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     test.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     test.set_defaults(func=run_test)
+    add_report_parser(rsub)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from alerting.bridge_metrics import BridgeMetrics
 from alerting.metrics import Metrics
+from alerting.quality_metrics import QualityMetrics
 from tests.grafana_dashboards import (
     DATASOURCE,
     GRAFANA,
@@ -28,7 +29,7 @@ from tests.grafana_dashboards import (
 # What the bridge process will export (metric name -> type), until its bundle exists.
 PROMETHEUS_METRICS = frozenset({"up"})  # written by Prometheus itself for every scrape target
 FORBIDDEN_LABELS = re.compile(r"\b(org_id|account_id|api_key_id|ip)\b")
-DASHBOARD_NAMES = {"fleet.json", "rules.json", "delivery.json"}
+DASHBOARD_NAMES = {"fleet.json", "rules.json", "delivery.json", "quality.json"}
 PROVIDER_PATH = "/var/lib/grafana/dashboards"
 
 
@@ -59,11 +60,19 @@ def bridge_series():
     return names
 
 
+def console_series():
+    registry = CollectorRegistry()
+    QualityMetrics.create(registry)
+    names = {n for fam in registry.collect() for n in series_names(fam.name, fam.type)}
+    assert "signalfire_quality_precision" in names
+    return names
+
+
 DASHBOARDS = {path.name: load(path) for path in dashboard_files()}
 ALL_TARGETS = [t for name, model in DASHBOARDS.items() for t in targets(name, model)]
 
 
-def test_the_three_dashboards_are_there():
+def test_the_dashboards_are_there():
     assert set(DASHBOARDS) >= DASHBOARD_NAMES
 
 
@@ -137,8 +146,8 @@ def test_metric_names_are_found_in_promql(expr, names):
 
 
 def test_every_metric_a_panel_uses_exists():
-    known = worker_series() | bridge_series() | PROMETHEUS_METRICS
-    bridge = bridge_series()
+    known = worker_series() | bridge_series() | console_series() | PROMETHEUS_METRICS
+    bridge, console = bridge_series(), console_series()
     for target in ALL_TARGETS:
         used = metric_names(target.expr)
         assert used, f"no metric in {target}"
@@ -146,6 +155,8 @@ def test_every_metric_a_panel_uses_exists():
         for name in used:
             if name.startswith("signalfire_bridge_"):
                 assert name in bridge, f"{name} is not a bridge metric, in {target}"
+            if name.startswith("signalfire_quality_"):
+                assert name in console, f"{name} is not a console metric, in {target}"
     for name, model in DASHBOARDS.items():
         for var in variables(model):
             parsed = label_values_query(var["definition"])
@@ -186,6 +197,27 @@ def test_the_rule_variable_lists_every_loaded_rule():
     assert rule["includeAll"] and rule["allValue"] == ".*"
     rule_targets = targets("rules.json", DASHBOARDS["rules.json"])
     assert all('rule=~"$rule"' in t.expr for t in rule_targets)
+
+
+def test_the_quality_dashboard_filters_every_quality_query_by_rule():
+    model = DASHBOARDS["quality.json"]
+    assert model["title"].endswith("Detection quality")
+    (rule,) = variables(model)
+    assert label_values_query(rule["definition"]) == ("signalfire_quality_pages", "rule")
+    assert rule["includeAll"] and rule["allValue"] == ".*"
+    for target in targets("quality.json", model):
+        if "signalfire_quality_" in target.expr:
+            assert target.expr.count('rule=~"$rule"') == target.expr.count("signalfire_quality_")
+        else:
+            assert target.expr == 'sum(up{job="signalfire-console"})', str(target)
+
+
+def test_the_deployed_prometheus_scrapes_the_console_as_the_quality_dashboard_expects():
+    config = yaml.safe_load((GRAFANA.parent / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["signalfire-console"]["metrics_path"] == "/metrics"
+    quality = targets("quality.json", DASHBOARDS["quality.json"])
+    assert any('job="signalfire-console"' in t.expr for t in quality)
 
 
 def test_substitute_replaces_every_variable_form():

@@ -11,6 +11,9 @@ from alerting.metrics import (
     Metrics,
     render,
 )
+from alerting.quality import quality_table
+from alerting.quality_metrics import QualityMetrics
+from alerting.store.model import TriageFact
 from signalfire.engine.core import CoreEngine
 from signalfire.events import DeadLetterReason
 from signalfire.rulecounts import FIELDS, RuleCounts
@@ -101,6 +104,8 @@ def test_labels_are_bounded(registry, m):
     bridge = BridgeMetrics.create(registry, ("pagerduty", "alertmanager"))
     bridge.deliveries.labels(sink="pagerduty").inc()
     bridge.failed("alertmanager", "exhausted")
+    fact = TriageFact(1, "r", "info", 0, 1000, 2000, "benign")
+    QualityMetrics.create(registry).update(quality_table([fact]), 60)
     names = {
         label
         for family in registry.collect()

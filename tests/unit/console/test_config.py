@@ -28,6 +28,7 @@ listen: 0.0.0.0:9000
 session_ttl: 1h
 max_snooze: 7d
 secure_cookie: true
+metrics_lookback: 14d
 users:
   - {{name: alice, role: investigator, password_hash: "{PASSWORD}"}}
   - {{name: grafana, role: viewer, token_hash: "{TOKEN}"}}
@@ -40,9 +41,17 @@ users:
     assert (config.host, config.port) == ("0.0.0.0", 9000)
     assert config.session_ttl_s == 3600 and config.max_snooze_ms == 7 * 86_400_000
     assert config.secure_cookie
+    assert config.metrics_lookback_ms == 14 * 86_400_000
     assert config.users["alice"].role is Role.investigator
     assert config.users["alice"].accepts("pw")
     assert config.users["grafana"].accepts("tok")
+
+
+def test_metrics_cover_thirty_days_unless_told(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f'store: sqlite:///x\nusers: [{{name: a, role: admin, token_hash: "{TOKEN}"}}]\n'
+    )
+    assert load_console_config(path).metrics_lookback_ms == 30 * 86_400_000
 
 
 def test_the_store_url_can_come_from_the_environment(tmp_path: Path) -> None:
@@ -97,6 +106,11 @@ def test_the_store_url_can_come_from_the_environment(tmp_path: Path) -> None:
         (
             "store: sqlite:///x\ncolour: red\nusers: [{name: a, role: admin, token_hash: T}]\n",
             "2: unknown key 'colour'",
+        ),
+        (
+            "store: sqlite:///x\nmetrics_lookback: 0s\n"
+            "users: [{name: a, role: admin, token_hash: T}]\n",
+            "2: metrics_lookback: must be more than zero",
         ),
         ("store: [unclosed\n", "1: "),
         (
