@@ -10,10 +10,14 @@ The console exports this table as Prometheus metrics (alerting.quality_metrics) 
 - A verdict count is by *standing* verdict: the latest verdict of each episode.
 - precision = confirmed_abuse / (confirmed_abuse + false_positive + benign). A `duplicate`
   says nothing about the rule's judgement, so it is left out; None without any such verdict.
-- Time to acknowledge (TTA): the acknowledgement's time minus the episode's start; time to
-  verdict (TTV): the *first* verdict's time minus the start (a later change of mind does not
-  make the page look slower). Both include detection and delivery, since the start is event
-  time; a negative difference (clock skew) counts as 0.
+- Time to acknowledge (TTA): the acknowledgement's time minus the time the page reached the
+  store (the bridge hands it to the pagers at the same moment); time to verdict (TTV): the
+  *first* verdict's time minus that time (a later change of mind does not make the page look
+  slower). All three are wall times; a negative difference (clock skew) counts as 0.
+- Shadow rules' pages are not in the table: they never reached anyone. `shadow_table`
+  projects them instead: pages per day, and a precision borrowed from the judged pages they
+  overlap (same entity, spans that meet): confirmed abuse if any overlapped page was confirmed,
+  else false positive if any was, else benign.
 - p50/p90 are nearest-rank percentiles: the value at rank ceil(p * n) of the n sorted
   durations; None when n is 0. Every value is one that was observed.
 """
@@ -24,7 +28,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from alerting.store.model import TriageFact, VerdictName
+from alerting.store.model import EntityEpisode, TriageFact, VerdictName
 
 # The store's verdicts (alerting.store.migrations.VERDICTS), typed.
 VERDICT_NAMES: tuple[VerdictName, ...] = (
@@ -115,7 +119,8 @@ def quality_table(facts: Iterable[TriageFact]) -> tuple[RuleQuality, ...]:
     """Per rule (ordered by id): its cells. Rules without an episode in the facts are absent."""
     by_rule: dict[str, dict[str, list[TriageFact]]] = {}
     for f in facts:
-        by_rule.setdefault(f.rule_id, {}).setdefault(f.severity, []).append(f)
+        if f.held != "shadow":
+            by_rule.setdefault(f.rule_id, {}).setdefault(f.severity, []).append(f)
     table = []
     for rule, severities in sorted(by_rule.items()):
         every = [f for group in severities.values() for f in group]
@@ -125,4 +130,73 @@ def quality_table(facts: Iterable[TriageFact]) -> tuple[RuleQuality, ...]:
 
 
 def _since_start(fact: TriageFact, at: int) -> float:
-    return max(0, at - fact.started_at) / 1000
+    start = fact.paged_at if fact.paged_at is not None else fact.started_at
+    return max(0, at - start) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowProjection:
+    """What a shadow rule would have done to on-call in the range, had it been live."""
+
+    rule: str
+    pages: int  # episodes started in the range
+    pages_per_day: float
+    overlapped: int  # of those, how many overlap a judged page on a shared entity
+    verdicts: dict[VerdictName, int]  # the verdicts borrowed (no duplicates: they never lend)
+    projected_precision: float | None  # None: no overlap with a judged page
+
+
+def shadow_table(
+    shadow: Iterable[EntityEpisode],
+    judged: Iterable[EntityEpisode],
+    since_ms: int,
+    until_ms: int,
+) -> tuple[ShadowProjection, ...]:
+    """Per shadow rule (ordered by id): its projection over [since_ms, until_ms)."""
+    lenders = [j for j in judged if j.verdict is not None and j.verdict != "duplicate"]
+    by_entity: dict[tuple[str, str], list[EntityEpisode]] = {}
+    for j in lenders:
+        for entity in j.entities:
+            by_entity.setdefault(entity, []).append(j)
+    by_rule: dict[str, list[EntityEpisode]] = {}
+    for s in shadow:
+        if since_ms <= s.started_at < until_ms:
+            by_rule.setdefault(s.rule_id, []).append(s)
+    days = max(until_ms - since_ms, 1) / 86_400_000
+    table = []
+    for rule, episodes in sorted(by_rule.items()):
+        verdicts: dict[VerdictName, int] = dict.fromkeys(VERDICT_NAMES, 0)
+        overlapped = 0
+        for s in episodes:
+            borrowed = _borrowed(s, by_entity)
+            if borrowed is not None:
+                overlapped += 1
+                verdicts[borrowed] += 1
+        table.append(
+            ShadowProjection(
+                rule=rule,
+                pages=len(episodes),
+                pages_per_day=len(episodes) / days,
+                overlapped=overlapped,
+                verdicts=verdicts,
+                projected_precision=verdicts["confirmed_abuse"] / overlapped
+                if overlapped
+                else None,
+            )
+        )
+    return tuple(table)
+
+
+def _borrowed(
+    s: EntityEpisode, by_entity: dict[tuple[str, str], list[EntityEpisode]]
+) -> VerdictName | None:
+    found = {
+        j.verdict
+        for entity in s.entities
+        for j in by_entity.get(entity, ())
+        if j.started_at <= s.ended_at and j.ended_at >= s.started_at
+    }
+    for verdict in ("confirmed_abuse", "false_positive", "benign"):
+        if verdict in found:
+            return verdict
+    return None

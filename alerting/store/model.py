@@ -100,6 +100,10 @@ class TriageFact:
     acknowledged_at: int | None  # wall time of the (first, standing) acknowledgement
     first_verdict_at: int | None  # wall time of the episode's first verdict
     verdict: VerdictName | None  # the standing (latest) verdict
+    # Wall time the page reached the store (the bridge delivers it to the pagers beside it):
+    # what on-call's response times are measured from; None, not known: from `started_at`.
+    paged_at: int | None = None
+    held: Held | None = None  # shadow rules' pages are kept out of the quality table
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +151,16 @@ class AuditEntry:
 class Purged:
     pages: int
     snoozes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntityEpisode:
+    """An episode with its entities and span, for the overlap of a shadow rule's pages with the
+    pages investigators judged."""
+
+    page_id: int
+    rule_id: str
+    started_at: int
+    ended_at: int  # resolved_at, or the last message's event time while it is open
+    entities: frozenset[tuple[str, str]]  # (group field, value)
+    verdict: VerdictName | None  # the standing verdict

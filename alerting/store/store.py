@@ -24,6 +24,7 @@ from alerting.store.migrations import VERDICTS, current_version, migrate
 from alerting.store.model import (
     Acknowledgement,
     AuditEntry,
+    EntityEpisode,
     PageDetail,
     PageFilter,
     PageList,
@@ -35,7 +36,7 @@ from alerting.store.model import (
     VerdictName,
 )
 from alerting.store.postgres import PostgresDatabase
-from alerting.store.quality import triage_facts
+from alerting.store.quality import entity_episodes, triage_facts
 from alerting.store.queries import list_pages, page_detail
 from alerting.store.record import record_row
 from alerting.store.rows import MessageRow, message_row
@@ -135,6 +136,12 @@ class Store:
         acknowledgement, first verdict and standing verdict (alerting.quality reads them)."""
         with self.db.transaction(write=False) as tx:
             return triage_facts(tx, since_ms, until_ms)
+
+    def entity_episodes(self, since_ms: int, until_ms: int, *, shadow: bool) -> list[EntityEpisode]:
+        """Episodes whose span meets [since_ms, until_ms), with their entities: a shadow rule's,
+        or (shadow False) every other (alerting.quality's shadow projection reads both)."""
+        with self.db.transaction(write=False) as tx:
+            return entity_episodes(tx, since_ms, until_ms, shadow=shadow)
 
     # -- the console's writes: each one audited in the same transaction ---------------------
     def acknowledge(self, page_id: int, who: str, note: str = "") -> Acknowledgement:

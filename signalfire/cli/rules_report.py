@@ -14,7 +14,14 @@ from typing import Any
 
 import orjson
 
-from alerting.quality import Cell, RuleQuality, Timing, quality_table
+from alerting.quality import (
+    Cell,
+    RuleQuality,
+    ShadowProjection,
+    Timing,
+    quality_table,
+    shadow_table,
+)
 from alerting.store import StoreError, StoreUrlError, open_store, parse_store_url
 from alerting.store.url import MEMORY
 from signalfire.cli.common import RunProblem, table
@@ -32,9 +39,11 @@ def add_report_parser(rsub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="per rule: pages, verdicts, precision, time to acknowledge and to verdict",
         description="Episodes whose start falls in [--since, --until), from the page store. "
         "precision = confirmed_abuse / (confirmed_abuse + false_positive + benign), by each "
-        "episode's latest verdict; times run from the episode's start (event time) to its "
-        "acknowledgement and to its first verdict, p50/p90 nearest-rank (docs/operations.md, "
-        '"Detection quality"). A time that starts with - takes an =: --since=-7d.',
+        "episode's latest verdict; times run from when the page reached the store to its "
+        "acknowledgement and to its first verdict, p50/p90 nearest-rank. Shadow rules come "
+        "apart: their pages per day and a precision projected from the judged pages they "
+        'overlap on an entity (docs/operations.md, "Detection quality"). A time that starts '
+        "with - takes an =: --since=-7d.",
     )
     report.add_argument(
         "--store",
@@ -58,12 +67,17 @@ def run_report(args: argparse.Namespace) -> int:
     url = args.store or os.environ.get(STORE_ENV, "")
     if not url:
         raise RunProblem(f"give the page store: --store URL or ${STORE_ENV}")
-    rules = _read(url, since, until)
+    rules, shadow = _read(url, since, until)
     if args.json:
-        sys.stdout.write(orjson.dumps(report_json(rules, since, until)).decode() + "\n")
+        body = report_json(rules, since, until)
+        body["shadow"] = [_shadow_json(p) for p in shadow]
+        sys.stdout.write(orjson.dumps(body).decode() + "\n")
     else:
         print(f"episodes started from {iso_ms(since)} to {iso_ms(until)}")
         print(report_text(rules))
+        if shadow:
+            print("\nshadow rules (their pages reached no one), projected:")
+            print(shadow_text(shadow))
     return 0
 
 
@@ -75,7 +89,9 @@ def _time(args: argparse.Namespace, name: str, now_ms: int) -> int:
         raise RunProblem(f"--{name}: bad time {value!r}: {exc} ({TIME_HELP})") from None
 
 
-def _read(url: str, since: int, until: int) -> tuple[RuleQuality, ...]:
+def _read(
+    url: str, since: int, until: int
+) -> tuple[tuple[RuleQuality, ...], tuple[ShadowProjection, ...]]:
     try:
         parsed = parse_store_url(url, Path.cwd())
     except StoreUrlError as exc:
@@ -86,7 +102,10 @@ def _read(url: str, since: int, until: int) -> tuple[RuleQuality, ...]:
     try:
         store = open_store(parsed, connect_timeout_s=CONNECT_TIMEOUT_S)
         try:
-            return quality_table(store.triage_facts(since, until))
+            rules = quality_table(store.triage_facts(since, until))
+            shadow = store.entity_episodes(since, until, shadow=True)
+            judged = store.entity_episodes(since, until, shadow=False) if shadow else []
+            return rules, shadow_table(shadow, judged, since, until)
         finally:
             store.close()
     except StoreError as exc:
@@ -183,4 +202,32 @@ def report_json(rules: tuple[RuleQuality, ...], since: int, until: int) -> dict[
             }
             for r in rules
         ],
+    }
+
+
+SHADOW_COLUMNS: tuple[tuple[str, Callable[[ShadowProjection], object]], ...] = (
+    ("rule", lambda p: p.rule),
+    ("pages", lambda p: p.pages),
+    ("per_day", lambda p: f"{p.pages_per_day:.1f}"),
+    ("overlap_judged", lambda p: p.overlapped),
+    ("confirmed", lambda p: p.verdicts["confirmed_abuse"]),
+    ("false_pos", lambda p: p.verdicts["false_positive"]),
+    ("benign", lambda p: p.verdicts["benign"]),
+    ("projected_precision", lambda p: _precision(p.projected_precision)),
+)
+
+
+def shadow_text(shadow: tuple[ShadowProjection, ...]) -> str:
+    body = [[value(p) for _, value in SHADOW_COLUMNS] for p in shadow]
+    return table([header for header, _ in SHADOW_COLUMNS], body)
+
+
+def _shadow_json(p: ShadowProjection) -> dict[str, Any]:
+    return {
+        "rule": p.rule,
+        "pages": p.pages,
+        "pages_per_day": p.pages_per_day,
+        "overlapped": p.overlapped,
+        "verdicts": {k: v for k, v in p.verdicts.items() if k != "duplicate"},
+        "projected_precision": p.projected_precision,
     }

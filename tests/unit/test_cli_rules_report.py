@@ -1,6 +1,7 @@
 """`signalfire rules report`: the quality table from a page store, as text and JSON; every
 bad input is one line on stderr and exit 2."""
 
+import dataclasses
 from pathlib import Path
 
 import orjson
@@ -105,3 +106,39 @@ def test_bad_input_is_one_line_and_exit_2(store_url, tmp_path, capsys, monkeypat
     assert problem.format(tmp=tmp_path) in line
     assert "hunter2" not in line
     assert not (tmp_path / "nope.db").exists(), "a mistyped path makes no database"
+
+
+def test_a_shadow_rule_is_projected_apart(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'shadow.db'}"
+    store = open_store(url, clock=lambda: T0 / 1000)
+    judged = store.record(message(key="k_1", at=T0)).page_id
+    store.record(message("resolve", key="k_1", at=T0 + 10 * MIN))
+    store.verdict(judged, "confirmed_abuse", "ivy")
+    # One while the judged page is open (same org, key and ip), one after it resolved.
+    for key, minute in (("k_1", 5), ("k_9", 20)):
+        page = message(key=key, at=T0 + minute * MIN)
+        details = page.payload.custom_details
+        rule = dataclasses.replace(details.rule, id="burst_trial", mode="shadow")
+        store.record(
+            dataclasses.replace(
+                page,
+                dedup_key=f"burst_trial/{key}",
+                payload=dataclasses.replace(
+                    page.payload, custom_details=dataclasses.replace(details, rule=rule)
+                ),
+            )
+        )
+    store.close()
+    assert report("--store", url, "--since", SINCE, "--until", iso_ms(T0 + 2 * 86_400_000)) == 0
+    out = capsys.readouterr().out
+    live, shadow = out.split("shadow rules (their pages reached no one), projected:\n")
+    assert "api_key_burst" in live and "burst_trial" not in live
+    header, _, row = shadow.splitlines()[:3]
+    assert header.split() == [
+        "rule", "pages", "per_day", "overlap_judged", "confirmed", "false_pos", "benign",
+        "projected_precision",
+    ]  # fmt: skip
+    assert row.split() == ["burst_trial", "2", "1.0", "1", "1", "0", "0", "1.00"]
+    assert report("--store", url, "--since", SINCE, "--until", UNTIL, "--json") == 0
+    [projected] = orjson.loads(capsys.readouterr().out)["shadow"]
+    assert projected["rule"] == "burst_trial" and projected["projected_precision"] == 1.0

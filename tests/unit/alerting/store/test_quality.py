@@ -1,6 +1,8 @@
 """`Store.triage_facts`: one row per episode started in the range, with its first
 acknowledgement, first verdict and standing verdict; the same on SQLite and PostgreSQL."""
 
+import dataclasses
+
 import pytest
 
 from alerting.quality import quality_table
@@ -11,6 +13,7 @@ MIN = 60_000
 
 
 def test_facts_of_the_episodes_started_in_the_range(store, clock):
+    clock.now_s = T0 / 1000  # the pages reach the store (and on-call) at T0
     first = store.record(message(key="k_1", at=T0)).page_id
     store.record(message("resolve", key="k_1", at=T0 + 5 * MIN))
     second = store.record(message(key="k_1", at=T0 + 10 * MIN)).page_id  # the next episode
@@ -31,10 +34,11 @@ def test_facts_of_the_episodes_started_in_the_range(store, clock):
     facts = store.triage_facts(T0, T0 + 30 * MIN)  # since inclusive, until exclusive
     assert facts == [
         TriageFact(first, "api_key_burst", "critical", T0, T0 + 2 * MIN, T0 + 3 * MIN,
-                   "confirmed_abuse"),
-        TriageFact(second, "api_key_burst", "critical", T0 + 10 * MIN, None, None, None),
+                   "confirmed_abuse", paged_at=T0),
+        TriageFact(second, "api_key_burst", "critical", T0 + 10 * MIN, None, None, None,
+                   paged_at=T0),
         TriageFact(other, "ip_account_fanout", "warning", T0 + 20 * MIN, None, T0 + 25 * MIN,
-                   "duplicate"),
+                   "duplicate", paged_at=T0),
     ]  # fmt: skip
 
     burst, fan = quality_table(facts)
@@ -48,3 +52,32 @@ def test_an_empty_range_and_a_backwards_one(store):
     assert store.triage_facts(T0 + 1, T0 + 1) == []
     with pytest.raises(ValueError, match="since is after until"):
         store.triage_facts(T0 + 1, T0)
+
+
+def test_shadow_episodes_overlapping_judged_pages_on_an_entity(store, clock):
+    clock.now_s = T0 / 1000
+    judged = store.record(message(key="k_1", at=T0)).page_id
+    store.record(message("resolve", key="k_1", at=T0 + 10 * MIN))
+    shadow = message(key="k_1", at=T0 + 5 * MIN)
+    details = shadow.payload.custom_details
+    rule = dataclasses.replace(details.rule, id="burst_trial", mode="shadow")
+    shadow = dataclasses.replace(
+        shadow,
+        dedup_key="burst_trial/1",
+        payload=dataclasses.replace(
+            shadow.payload, custom_details=dataclasses.replace(details, rule=rule)
+        ),
+    )
+    store.record(shadow)
+    store.verdict(judged, "confirmed_abuse", "ivy")
+    [s] = store.entity_episodes(T0, T0 + 30 * MIN, shadow=True)
+    [j] = store.entity_episodes(T0, T0 + 30 * MIN, shadow=False)
+    assert (s.rule_id, s.started_at, s.verdict) == ("burst_trial", T0 + 5 * MIN, None)
+    assert (j.page_id, j.started_at, j.ended_at, j.verdict) == (
+        judged, T0, T0 + 10 * MIN, "confirmed_abuse"
+    )  # fmt: skip
+    assert ("api_key_id", "k_1") in s.entities and s.entities == j.entities
+    # The shadow rule's page is not in the live table.
+    assert [r.rule for r in quality_table(store.triage_facts(T0, T0 + 30 * MIN))] == [
+        "api_key_burst"
+    ]
