@@ -38,6 +38,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/entities/{name}/{value}", entity)
     app.router.add_post("/entities/{name}/{value}/snooze", snooze_entity)
     app.router.add_get("/snoozes", snoozes)
+    app.router.add_post("/snoozes/{id:\\d+}/lift", lift_snooze)
     app.router.add_get("/audit", audit)
     app.router.add_static("/static", Path(__file__).parent / "static")
 
@@ -152,7 +153,7 @@ async def snoozes(request: web.Request) -> web.Response:
     require(request, Role.viewer)
     console = console_of(request)
     active = await console.db(console.store.snoozes)
-    return render(request, "snoozes.html", snoozes=active)
+    return render(request, "snoozes.html", snoozes=active, message=request.query.get("done", ""))
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -225,6 +226,23 @@ async def snooze_entity(request: web.Request) -> web.Response:
     await console.db(console.store.snooze, until_ms=until, reason=reason, who=user.name,
                      entity_name=name, entity_value=value)  # fmt: skip
     raise web.HTTPSeeOther(f"/entities/{name}/{value}?done=snoozed")
+
+
+async def lift_snooze(request: web.Request) -> web.Response:
+    """End a snooze now: a tombstone on the control topic (the workers page again), and the
+    store's record of it ended."""
+    user = require(request, Role.investigator)
+    console = console_of(request)
+    snooze_id = int(request.match_info["id"])
+    try:
+        lifted = await console.db(console.store.lift_snooze, snooze_id, user.name)
+    except KeyError:
+        raise web.HTTPNotFound(text="no such snooze") from None
+    entity = None
+    if lifted.entity_value is not None:
+        entity = Entity(lifted.entity_name or "", lifted.entity_value)
+    await console.publish(snooze_key(None if entity else lifted.dedup_key, entity), None)
+    raise web.HTTPSeeOther("/snoozes?done=lifted")
 
 
 def _snooze_form(request: web.Request, form: Any) -> tuple[int, str]:

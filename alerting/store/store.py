@@ -206,6 +206,24 @@ class Store:
             snooze_id, rule_id, dedup_key, entity_name, entity_value, until_ms, reason, who, now
         )
 
+    def lift_snooze(self, snooze_id: int, who: str) -> Snooze:
+        """End a snooze now (it stays in the history, ended); KeyError if there is none."""
+        now = self._now()
+        with self.db.transaction() as tx:
+            row = tx.one(
+                "SELECT id, rule_id, dedup_key, entity_name, entity_value, until_at, reason, who,"
+                " created_at FROM snoozes WHERE id = ?",
+                (snooze_id,),
+            )
+            if row is None:
+                raise KeyError(f"no snooze {snooze_id}")
+            tx.execute(
+                "UPDATE snoozes SET until_at = ? WHERE id = ? AND until_at > ?",
+                (now, snooze_id, now),
+            )
+            _audit(tx, now, who, ("lift snooze", f"snooze:{snooze_id}"), {"reason": row[6]})
+        return Snooze(*row)
+
     def snoozes(self, active_at_ms: int | None = None) -> list[Snooze]:
         """Snoozes still in force at `active_at_ms` (now by default), soonest to end first."""
         at = self._now() if active_at_ms is None else active_at_ms

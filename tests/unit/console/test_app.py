@@ -243,7 +243,15 @@ async def test_a_group_snooze_goes_onto_the_control_topic_and_into_the_store(
     assert snooze.until_ms == int(NOW_S * 1000) + 7_200_000
     [stored] = store.snoozes()
     assert stored.dedup_key == detail.page.dedup_key and stored.until_at == snooze.until_ms
-    assert "known test" in await (await client.get("/snoozes")).text()
+    html = await (await client.get("/snoozes")).text()
+    assert "known test" in html
+    lift = re.search(r'action="(/snoozes/\d+/lift)"', html)
+    assert lift is not None
+    response = await client.post(lift[1], data={"csrf": csrf})
+    assert response.status == 200 and "lifted" in await response.text()
+    assert published[-1] == (snooze.key, None)  # a tombstone: the workers page again
+    assert store.snoozes() == []
+    assert store.audit_log()[0].action == "lift snooze"
 
 
 async def test_an_entity_snooze_and_its_limits(
@@ -262,6 +270,9 @@ async def test_an_entity_snooze_and_its_limits(
     assert value is not None
     entity = decode(value).entity
     assert entity is not None and (entity.field, entity.value) == ("ip", "203.0.113.50")
+    [stored] = store.snoozes()
+    await client.post(f"/snoozes/{stored.id}/lift", data={"csrf": csrf})
+    assert published[-1] == (decode(value).key, None)
 
 
 async def test_an_admin_reads_the_audit_log_and_logging_out_ends_the_session(
