@@ -6,8 +6,10 @@ from pathlib import Path
 import yaml
 
 from alerting.bridge_config import load_bridge_config
+from alerting.console.config import load_console_config
 from streams.bridge_settings import load_bridge_settings
 from streams.config import load_config
+from streams.console_settings import load_console_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_IMAGE = "signalfire-worker:0.1.0"
@@ -26,7 +28,8 @@ def host_port(mapping: str) -> str:
 def test_services_and_their_wiring():
     services = compose()["services"]
     assert {
-        "kafka", "worker-1", "worker-2", "bridge", "alertmanager", "prometheus", "grafana"
+        "kafka", "worker-1", "worker-2", "bridge", "console", "alertmanager", "prometheus",
+        "grafana",
     } <= set(services)  # fmt: skip
     for name in ("worker-1", "worker-2"):
         w = services[name]
@@ -47,6 +50,7 @@ def test_bridge_runs_the_worker_image_on_the_compose_config():
     assert bridge["image"] == services["worker-1"]["image"] == WORKER_IMAGE
     assert bridge["command"] == ["bridge", "--config", "/app/deploy/bridge/compose.yaml"]
     assert "./deploy/bridge:/app/deploy/bridge:ro" in bridge["volumes"]
+    assert "pages-data:/var/lib/signalfire" in bridge["volumes"]
     assert (ROOT / "deploy/bridge/compose.yaml").is_file()
     env = bridge["environment"]
     assert env["SIGNALFIRE_BROKERS"] == "kafka:19092"
@@ -72,8 +76,36 @@ def test_bridge_compose_config_targets_the_compose_alertmanager():
 def test_bridge_compose_config_is_accepted_by_the_bridge_without_secrets():
     # `docker compose up` must work with nothing exported: no sink needs a secret.
     config = load_bridge_config(ROOT / "deploy/bridge/compose.yaml", {})
-    assert set(config.sinks) == {"alertmanager"}
+    assert set(config.sinks) == {"alertmanager", "store"}
+    assert config.routes[0].sinks == ("store",) and config.routes[0].continue_
     assert not config.routes[-1].match
+
+
+def test_the_console_reads_the_store_the_bridge_writes():
+    services = compose()["services"]
+    console = services["console"]
+    assert console["image"] == WORKER_IMAGE
+    assert console["command"] == [
+        "console",
+        "serve",
+        "--config",
+        "/app/deploy/console/compose.yaml",
+    ]
+    assert "pages-data:/var/lib/signalfire" in console["volumes"]
+    assert "pages-data" in compose()["volumes"]
+    assert console["ports"] == ["8080:8080"]
+    assert "127.0.0.1:8080/healthz" in " ".join(console["healthcheck"]["test"])
+    assert console["depends_on"]["kafka"]["condition"] == "service_healthy"
+    env = console["environment"]
+    settings = load_console_settings(
+        {"console_config": str(ROOT / "deploy/console/compose.yaml")}, env
+    )
+    assert (settings.kafka.brokers, settings.listen) == ("kafka:19092", ("0.0.0.0", 8080))
+    config = load_console_config(ROOT / "deploy/console/compose.yaml", {})
+    bridge = yaml.safe_load((ROOT / "deploy/bridge/compose.yaml").read_text())
+    [store] = [s for s in bridge["sinks"] if s["type"] == "store"]
+    assert config.store_url == store["url"] == "sqlite:////var/lib/signalfire/pages.db"
+    assert config.users["admin"].accepts("signalfire-compose")
 
 
 def test_worker_and_bridge_environments_are_accepted_by_their_loaders():
@@ -132,6 +164,7 @@ def test_prometheus_in_compose_scrapes_workers_and_bridge_and_alerts_alertmanage
     assert targets == {
         "signalfire": ["worker-1:6066", "worker-2:6066"],
         "signalfire-bridge": ["bridge:6068"],
+        "signalfire-console": ["console:8080"],
     }
     assert cfg["rule_files"] == ["rules/signalfire.rules.yml"]
     managers = [t for am in cfg["alerting"]["alertmanagers"] for sc in am["static_configs"]
