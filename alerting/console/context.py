@@ -30,7 +30,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 Publish = Callable[[str, bytes | None], Awaitable[None]]
 T = TypeVar("T")
 # /metrics too: rule ids and counts only (alerting.console.metrics), for Prometheus to scrape.
-PUBLIC = frozenset({"/login", "/healthz", "/metrics", "/static/console.css"})
+PUBLIC = frozenset({"/login", "/healthz", "/metrics", "/favicon.ico", "/static/console.css"})
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",

@@ -3,7 +3,10 @@ same transaction; a snooze also goes onto the control topic, for the workers."""
 
 from __future__ import annotations
 
+import hmac
 import logging
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,11 +24,14 @@ from signalfire.timestamps import iso_ms
 
 log = logging.getLogger("signalfire.console")
 PAGE_SIZE = 50
+LOGIN_COOKIE = "signalfire_login"  # the login form's CSRF token, before there is a session
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
@@ -54,13 +60,34 @@ async def healthz(_: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def no_icon(_: web.Request) -> web.Response:
+    raise web.HTTPNotFound()
+
+
 async def home(_: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/pages")
 
 
 # -- logging in and out ------------------------------------------------------------------------
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", next=_next(request.query.get("next")), error="")
+    return _login_page(request, _next(request.query.get("next")), "", 200)
+
+
+def _login_page(request: web.Request, target: str, error: str, status: int) -> web.Response:
+    """The login form with its token, which the form sends back beside the same value in a
+    cookie (double submit): a form posted from another site has no access to either. The
+    browser's token is kept while it has one, so a second tab or a request the browser makes
+    by itself (a favicon) does not spoil the form already shown."""
+    kept = request.cookies.get(LOGIN_COOKIE, "")
+    token = kept if _TOKEN.fullmatch(kept) else secrets.token_urlsafe(32)
+    response = render(
+        request, "login.html", status=status, next=target, error=error, login_csrf=token
+    )
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="Strict",
+        secure=request.secure or console_of(request).config.secure_cookie, path="/login",
+    )  # fmt: skip
+    return response
 
 
 async def login(request: web.Request) -> web.Response:
@@ -68,15 +95,18 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     name, secret = form.get("name"), form.get("password")
     target = _next(form.get("next"))
+    sent, kept = form.get("csrf"), request.cookies.get(LOGIN_COOKIE)
+    if not (isinstance(sent, str) and kept and hmac.compare_digest(sent, kept)):
+        log.warning("refused a login without its CSRF token")
+        return _login_page(request, target, "The form expired: log in again.", 403)
     user = console.config.users.get(name) if isinstance(name, str) else None
     if user is None or not isinstance(secret, str) or not user.accepts(secret):
         log.info("failed login")
-        return render(
-            request, "login.html", status=401, next=target, error="Wrong name or password."
-        )
+        return _login_page(request, target, "Wrong name or password.", 401)
     session = console.sessions.open(user)
     await console.db(console.store.audit, user.name, "login", f"user:{user.name}", {})
     response = web.HTTPSeeOther(target)
+    response.del_cookie(LOGIN_COOKIE, path="/login")
     response.set_cookie(
         COOKIE,
         session.id,

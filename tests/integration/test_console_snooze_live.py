@@ -50,7 +50,11 @@ async def snooze_in_console(
     app = make_app(ConsoleConfig(store_url, users), open_store(store_url), writer.publish)
     try:
         async with TestClient(TestServer(app)) as client:
-            login = await client.post("/login", data={"name": "ivy", "password": "ivy-password"})
+            form = await (await client.get("/login")).text()
+            token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            login = await client.post(
+                "/login", data={"name": "ivy", "password": "ivy-password", "csrf": token}
+            )
             html = await login.text()
             csrf = html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
             done = await client.post(

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerting.console.app import make_app
@@ -59,9 +59,17 @@ async def client(store: Store, published: Published) -> AsyncIterator[Client]:
         yield client
 
 
+async def login_form(client: Client, **fields: str) -> ClientResponse:
+    """Fill in the login form as a browser does: with the token the form came with."""
+    token = csrf_of(await (await client.get("/login")).text())
+    return await client.post(
+        "/login", data={"csrf": token, **fields}, allow_redirects=fields.get("next") is None
+    )
+
+
 async def login(client: Client, name: str) -> str:
     """Log in; the CSRF token of the session, as its forms carry it."""
-    response = await client.post("/login", data={"name": name, "password": f"{name}-pw"})
+    response = await login_form(client, name=name, password=f"{name}-pw")
     assert response.status == 200, await response.text()
     return csrf_of(await response.text())
 
@@ -90,26 +98,30 @@ async def test_anonymous_requests_go_to_the_login_form(
 async def test_a_wrong_password_is_refused_and_a_right_one_opens_a_session(
     client: Client,
 ) -> None:
-    response = await client.post("/login", data={"name": "ivy", "password": "nope"})
+    response = await login_form(client, name="ivy", password="nope")
     assert response.status == 401
     assert "Wrong name or password." in await response.text()
-    response = await client.post(
-        "/login", data={"name": "ivy", "password": "ivy-pw", "next": "/snoozes"},
-        allow_redirects=False,
-    )  # fmt: skip
+    response = await login_form(client, name="ivy", password="ivy-pw", next="/snoozes")
     assert response.status == 303 and response.headers["Location"] == "/snoozes"
-    cookie = response.headers["Set-Cookie"]
+    cookie = response.cookies["signalfire_session"].OutputString()
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert "Secure" not in cookie  # plain HTTP, and the config does not ask for it
+
+
+async def test_a_login_without_its_form_token_is_refused(client: Client) -> None:
+    for data in (
+        {"name": "ivy", "password": "ivy-pw"},  # no token at all
+        {"name": "ivy", "password": "ivy-pw", "csrf": "forged"},  # not the cookie's
+    ):
+        response = await client.post("/login", data=data, allow_redirects=False)
+        assert response.status == 403
+        assert "signalfire_session" not in response.cookies
 
 
 async def test_login_never_redirects_to_another_site(
     client: Client,
 ) -> None:
-    response = await client.post(
-        "/login", data={"name": "ivy", "password": "ivy-pw", "next": "//evil.example/"},
-        allow_redirects=False,
-    )  # fmt: skip
+    response = await login_form(client, name="ivy", password="ivy-pw", next="//evil.example/")
     assert response.headers["Location"] == "/pages"
 
 
