@@ -272,8 +272,7 @@ impl Engine {
             final_wm: now - lateness,
         };
         for det in &mut self.detectors {
-            let sel = det.selector().select_all(accepted.iter().copied());
-            det.process(&accepted, &sel, &clock);
+            det.process(&accepted, &clock);
         }
         self.seq += accepted.len() as u64;
         out.alerts = self.gather();

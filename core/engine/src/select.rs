@@ -2,9 +2,9 @@
 //! scalar, and a usable value for the detector (a number, a scalar, the truth of one filter, or
 //! a non-zero bit mask of step filters).
 
-use crate::alert::Key;
 use crate::event::{Event, Schema};
 use crate::filter::{Filter, Path};
+use crate::key::{Interner, Key};
 use crate::rule::{Aggregate, DetectorType, RuleSpec};
 use crate::value::{Number, Scalar};
 
@@ -36,6 +36,12 @@ pub struct Selection {
 }
 
 impl Selection {
+    pub fn clear(&mut self) {
+        self.idxs.clear();
+        self.keys.clear();
+        self.vals.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.idxs.len()
     }
@@ -88,16 +94,13 @@ impl Selector {
         })
     }
 
-    /// The key and value of one event, or None if the rule does not select it.
-    pub fn select(&self, e: &Event) -> Option<(Key, Val)> {
-        let mut parts = Vec::with_capacity(self.group.len());
-        for path in self.group.iter() {
-            parts.push(path.get(e).scalar()?);
-        }
+    /// The value of an event whose group fields are scalars, or None if the rule does not
+    /// select it.
+    fn value_of(&self, e: &Event) -> Option<Val> {
         if !self.filter.matches(e) {
             return None;
         }
-        let val = match &self.value {
+        Some(match &self.value {
             ValueMode::None => Val::None,
             ValueMode::Number(p) => Val::Num(p.get(e).as_number()?),
             ValueMode::Scalar(p) => Val::Scalar(p.get(e).scalar()?),
@@ -113,25 +116,53 @@ impl Selector {
                 }
                 Val::Mask(mask)
             }
-        };
-        Some((parts.into(), val))
+        })
     }
 
-    /// Every selected event of a batch.
-    pub fn select_all<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> Selection {
-        let mut out = Selection::default();
-        for (i, e) in events.enumerate() {
-            if let Some((key, val)) = self.select(e) {
-                out.idxs.push(i);
-                out.keys.push(key);
-                out.vals.push(val);
-            }
+    fn grouped(&self, e: &Event) -> bool {
+        self.group.iter().all(|p| p.get(e).is_scalar())
+    }
+
+    /// The key and value of one event, or None if the rule does not select it.
+    pub fn select(&self, e: &Event) -> Option<(Key, Val)> {
+        if !self.grouped(e) {
+            return None;
         }
-        out
+        let val = self.value_of(e)?;
+        let parts: Option<Vec<_>> = self.group.iter().map(|p| p.get(e).scalar()).collect();
+        Some((parts?.into(), val))
+    }
+
+    /// Every selected event of a batch into `out` (cleared first), with keys from the rule's
+    /// `interner`.
+    pub fn select_all<'a: 'e, 'e>(
+        &self,
+        events: impl Iterator<Item = &'e Event<'a>>,
+        interner: &mut Interner,
+        out: &mut Selection,
+    ) {
+        out.clear();
+        interner.sweep();
+        for (i, e) in events.enumerate() {
+            if !self.grouped(e) {
+                continue;
+            }
+            let Some(val) = self.value_of(e) else {
+                continue;
+            };
+            let Some(key) = interner.get(|| self.group.iter().map(|p| p.get(e))) else {
+                continue;
+            };
+            out.idxs.push(i);
+            out.keys.push(key);
+            out.vals.push(val);
+        }
     }
 
     /// How many events of a batch the rule selects (for counting late events per rule).
     pub fn count<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> usize {
-        events.filter(|e| self.select(e).is_some()).count()
+        events
+            .filter(|e| self.grouped(e) && self.value_of(e).is_some())
+            .count()
     }
 }

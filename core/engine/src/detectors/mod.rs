@@ -26,6 +26,7 @@ use crate::alert::{Evidence, Key, Transition};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::{Event, Schema};
 use crate::filter::Path;
+use crate::key::Interner;
 use crate::lifecycle::{Lifecycle, Policy};
 use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
 use crate::select::{Selection, Selector};
@@ -254,13 +255,16 @@ pub struct Detector<L> {
     pub selector: Selector,
     pub parts: Parts,
     pub logic: L,
+    /// The rule's group keys, and a batch's selection kept for its buffers.
+    keys: Interner,
+    sel: Selection,
 }
 
 /// What the engine needs of any detector, whatever its type.
 pub trait Drive {
     fn selector(&self) -> &Selector;
     /// Apply this rule's selected events of a batch, then catch up to the batch's end.
-    fn process(&mut self, events: &[&Event], sel: &Selection, clock: &BatchClock);
+    fn process(&mut self, events: &[&Event], clock: &BatchClock);
     fn catch_up(&mut self, now: i64, wm: i64, clock: &BatchClock);
     fn take_emitted(&mut self) -> Vec<(u64, Transition)>;
     fn stats(&self) -> RuleStats;
@@ -290,11 +294,16 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
         &self.selector
     }
 
-    fn process(&mut self, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn process(&mut self, events: &[&Event], clock: &BatchClock) {
+        let sel = &mut self.sel;
+        self.selector
+            .select_all(events.iter().copied(), &mut self.keys, sel);
         if !sel.is_empty() {
             self.parts.common.stats.matches += sel.len() as u64;
             self.logic.apply(&mut self.parts, events, sel, clock);
         }
+        // The keys go: the interner sees which groups no detector holds any more.
+        sel.clear();
         catch_up(
             &mut self.logic,
             &mut self.parts,
@@ -390,48 +399,66 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::Spike => Ok(Box::new(Detector {
             selector,
             parts,
             logic: spike::SpikeLogic::new(rule),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::NewValue => Ok(Box::new(Detector {
             selector,
             parts,
             logic: new_value::NewValueLogic::new(rule),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::Absence => Ok(Box::new(Detector {
             selector,
             parts,
             logic: absence::AbsenceLogic::new(rule.detect.window_ms),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::Sequence => Ok(Box::new(Detector {
             selector,
             parts,
             logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::Threshold if rule.detect.aggregate == Aggregate::Count => {
             Ok(Box::new(Detector {
                 selector,
                 parts,
                 logic: threshold::CountLogic::new(rule),
+                keys: Interner::default(),
+                sel: Selection::default(),
             }))
         }
         DetectorType::Threshold => Ok(Box::new(Detector {
             selector,
             parts,
             logic: threshold::AggregateLogic::new(rule),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::Distinct => Ok(Box::new(Detector {
             selector,
             parts,
             logic: distinct::DistinctLogic::new(rule),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
         DetectorType::Ratio => Ok(Box::new(Detector {
             selector,
             parts,
             logic: ratio::RatioLogic::new(rule),
+            keys: Interner::default(),
+            sel: Selection::default(),
         })),
     }
 }
