@@ -57,7 +57,7 @@ pub struct Common {
     pub cap: usize,
     pub stats: RuleStats,
     pub emitted: Vec<(u64, Transition)>,
-    pub samples: FxHashMap<Key, VecDeque<Box<str>>>,
+    pub samples: FxHashMap<Key, VecDeque<String>>,
     pub tops: FxHashMap<Key, TopCounts>,
     /// Per group: event time of the first counted event, events counted.
     pub counted: FxHashMap<Key, (i64, u64)>,
@@ -76,20 +76,38 @@ pub struct Common {
 impl Common {
     /// Remember a selected event of the group for evidence (ids, top values).
     pub fn note(&mut self, key: &Key, e: &Event) {
-        let span = self.counted.entry(key.clone()).or_insert((e.ts, 0));
-        span.0 = span.0.min(e.ts);
-        span.1 += 1;
+        match self.counted.get_mut(key) {
+            Some(span) => {
+                span.0 = span.0.min(e.ts);
+                span.1 += 1;
+            }
+            None => {
+                self.counted.insert(key.clone(), (e.ts, 1));
+            }
+        }
         let keep = self.settings.sample_ids;
-        let ids = self.samples.entry(key.clone()).or_default();
-        ids.push_back(e.event_id().into());
-        if ids.len() > keep {
-            ids.pop_front();
+        let ids = match self.samples.get_mut(key) {
+            Some(ids) => ids,
+            None => self.samples.entry(key.clone()).or_default(),
+        };
+        let id = e.event_id();
+        if !ids.is_empty() && ids.len() >= keep {
+            // The oldest id's buffer takes the new one: a full group allocates nothing.
+            let mut oldest = ids.pop_front().unwrap_or_default();
+            oldest.clear();
+            oldest.push_str(id);
+            ids.push_back(oldest);
+        } else if keep > 0 {
+            ids.push_back(id.to_string());
         }
         if !self.top_fields.is_empty() {
-            let counts = self
-                .tops
-                .entry(key.clone())
-                .or_insert_with(|| evidence::empty_counts(&self.top_fields));
+            let counts = match self.tops.get_mut(key) {
+                Some(counts) => counts,
+                None => self
+                    .tops
+                    .entry(key.clone())
+                    .or_insert_with(|| evidence::empty_counts(&self.top_fields)),
+            };
             evidence::count_top(counts, &self.top_fields, e);
         }
     }
@@ -107,7 +125,7 @@ impl Common {
     pub fn sample_ids(&self, key: &Key) -> Vec<Box<str>> {
         self.samples
             .get(key)
-            .map(|ids| ids.iter().cloned().collect())
+            .map(|ids| ids.iter().map(|id| id.as_str().into()).collect())
             .unwrap_or_default()
     }
 
