@@ -11,6 +11,7 @@ mod evidence;
 mod matching;
 mod new_value;
 mod ratio;
+mod scalars;
 mod sequence;
 mod spike;
 mod threshold;
@@ -26,10 +27,9 @@ use crate::alert::{Evidence, Key, Transition};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::{Event, Schema};
 use crate::filter::Path;
-use crate::key::Interner;
 use crate::lifecycle::{Lifecycle, Policy};
 use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
-use crate::select::{Selection, Selector};
+use crate::select::{BatchKeys, Selection, Selector};
 
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
 
@@ -273,16 +273,16 @@ pub struct Detector<L> {
     pub selector: Selector,
     pub parts: Parts,
     pub logic: L,
-    /// The rule's group keys, and a batch's selection kept for its buffers.
-    keys: Interner,
+    /// A batch's selection, kept for its buffers.
     sel: Selection,
 }
 
 /// What the engine needs of any detector, whatever its type.
 pub trait Drive {
     fn selector(&self) -> &Selector;
-    /// Apply this rule's selected events of a batch, then catch up to the batch's end.
-    fn process(&mut self, events: &[&Event], clock: &BatchClock);
+    /// Apply this rule's selected events of a batch (keys from `keys` for its `group_by`,
+    /// `spec`), then catch up to the batch's end.
+    fn process(&mut self, events: &[&Event], keys: &mut BatchKeys, spec: usize, clock: &BatchClock);
     fn catch_up(&mut self, now: i64, wm: i64, clock: &BatchClock);
     fn take_emitted(&mut self) -> Vec<(u64, Transition)>;
     fn stats(&self) -> RuleStats;
@@ -312,15 +312,20 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
         &self.selector
     }
 
-    fn process(&mut self, events: &[&Event], clock: &BatchClock) {
+    fn process(
+        &mut self,
+        events: &[&Event],
+        keys: &mut BatchKeys,
+        spec: usize,
+        clock: &BatchClock,
+    ) {
         let sel = &mut self.sel;
-        self.selector
-            .select_all(events.iter().copied(), &mut self.keys, sel);
+        self.selector.select_all(events, keys, spec, sel);
         if !sel.is_empty() {
             self.parts.common.stats.matches += sel.len() as u64;
             self.logic.apply(&mut self.parts, events, sel, clock);
         }
-        // The keys go: the interner sees which groups no detector holds any more.
+        // The keys go: the interners see which groups no detector holds any more.
         sel.clear();
         catch_up(
             &mut self.logic,
@@ -385,6 +390,7 @@ pub fn make_detector(
     schema: &mut Schema,
 ) -> Result<Box<dyn Drive + Send + Sync>, String> {
     let selector = Selector::new(rule, schema)?;
+    let sel = selector.selection();
     let top_fields = rule
         .evidence_top
         .iter()
@@ -417,66 +423,57 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::Spike => Ok(Box::new(Detector {
             selector,
             parts,
             logic: spike::SpikeLogic::new(rule),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::NewValue => Ok(Box::new(Detector {
             selector,
             parts,
             logic: new_value::NewValueLogic::new(rule),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::Absence => Ok(Box::new(Detector {
             selector,
             parts,
             logic: absence::AbsenceLogic::new(rule.detect.window_ms),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::Sequence => Ok(Box::new(Detector {
             selector,
             parts,
             logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::Threshold if rule.detect.aggregate == Aggregate::Count => {
             Ok(Box::new(Detector {
                 selector,
                 parts,
                 logic: threshold::CountLogic::new(rule),
-                keys: Interner::default(),
-                sel: Selection::default(),
+                sel,
             }))
         }
         DetectorType::Threshold => Ok(Box::new(Detector {
             selector,
             parts,
             logic: threshold::AggregateLogic::new(rule),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::Distinct => Ok(Box::new(Detector {
             selector,
             parts,
             logic: distinct::DistinctLogic::new(rule),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
         DetectorType::Ratio => Ok(Box::new(Detector {
             selector,
             parts,
             logic: ratio::RatioLogic::new(rule),
-            keys: Interner::default(),
-            sel: Selection::default(),
+            sel,
         })),
     }
 }
