@@ -97,10 +97,9 @@ impl Logic for DistinctLogic {
             let e = events[i];
             let v = sel.field(e);
             let b = self.win.index(e.ts);
-            if !self.win.has(b) && !self.win.open(b, now, &mut d.common.tick) {
+            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
                 continue;
-            }
-            let groups = self.win.groups(b);
+            };
             if !groups.contains_key(key) {
                 groups.insert(key.clone(), ());
             }
