@@ -1,15 +1,12 @@
 //! What the engine hands to the alert path: one trigger or resolve with its evidence.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::value::{Number, Scalar};
 
-/// A group's key: one scalar per `group_by` field, shared (not copied) by every map that
-/// holds the group.
-pub type Key = Arc<[Scalar]>;
+pub use crate::key::Key;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {

@@ -12,6 +12,7 @@ use crate::event::{Event, EventError, Reason, Schema};
 use crate::merge::{read_forwarded, Merger};
 use crate::route::{FamilySpec, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
+use crate::select::BatchKeys;
 use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
 
 /// What one call produced.
@@ -35,6 +36,9 @@ pub struct Engine {
     rules: Vec<RuleSpec>,
     schema: Schema,
     detectors: Vec<Box<dyn Drive + Send + Sync>>,
+    /// Group keys shared by rules grouped alike, and each detector's `group_by` among them.
+    keys: BatchKeys,
+    key_specs: Vec<usize>,
     now: i64,
     seq: u64,
     late: u64,
@@ -47,12 +51,16 @@ impl Engine {
     pub fn new(rules: Vec<RuleSpec>, settings: Settings) -> Result<Engine, String> {
         let mut schema = Schema::new();
         let detectors = build(&rules, settings, &mut schema)?;
+        let mut keys = BatchKeys::default();
+        let key_specs = key_specs(&detectors, &mut keys);
         Ok(Engine {
             settings,
             late_by_rule: vec![0; rules.len()],
             rules,
             schema,
             detectors,
+            keys,
+            key_specs,
             now: -NEVER,
             seq: 0,
             late: 0,
@@ -208,6 +216,7 @@ impl Engine {
             let same_id = self.rules.iter().position(|r| r.id == rule.id);
             late_by_rule.push(same_id.map_or(0, |n| self.late_by_rule[n]));
         }
+        self.key_specs = key_specs(&detectors, &mut self.keys);
         self.detectors = detectors;
         self.late_by_rule = late_by_rule;
         self.rules = rules;
@@ -271,10 +280,11 @@ impl Engine {
             final_now: now,
             final_wm: now - lateness,
         };
-        for det in &mut self.detectors {
-            let sel = det.selector().select_all(accepted.iter().copied());
-            det.process(&accepted, &sel, &clock);
+        self.keys.start(accepted.len());
+        for (det, &spec) in self.detectors.iter_mut().zip(&self.key_specs) {
+            det.process(&accepted, &mut self.keys, spec, &clock);
         }
+        self.keys.finish();
         self.seq += accepted.len() as u64;
         out.alerts = self.gather();
         out.late = late.len();
@@ -389,6 +399,14 @@ impl Engine {
         self.merger = state.merge;
         Ok(())
     }
+}
+
+/// Each detector's `group_by` among the engine's key specs (added as needed).
+fn key_specs(detectors: &[Box<dyn Drive + Send + Sync>], keys: &mut BatchKeys) -> Vec<usize> {
+    detectors
+        .iter()
+        .map(|d| keys.spec(d.selector().group()))
+        .collect()
 }
 
 fn build(

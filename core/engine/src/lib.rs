@@ -13,6 +13,7 @@ pub mod event;
 pub mod filter;
 pub mod isotime;
 pub mod json;
+pub mod key;
 pub mod lifecycle;
 pub mod merge;
 pub mod route;

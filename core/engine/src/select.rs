@@ -2,18 +2,19 @@
 //! scalar, and a usable value for the detector (a number, a scalar, the truth of one filter, or
 //! a non-zero bit mask of step filters).
 
-use crate::alert::Key;
 use crate::event::{Event, Schema};
 use crate::filter::{Filter, Path};
+use crate::key::{Interner, Key};
 use crate::rule::{Aggregate, DetectorType, RuleSpec};
-use crate::value::{Number, Scalar};
+use crate::value::{Number, Value};
 
 /// The detector's value of one selected event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
     None,
     Num(Number),
-    Scalar(Scalar),
+    /// A scalar at the rule's field, read in place with [`Selection::field`].
+    Field,
     Flag(bool),
     Mask(u32),
 }
@@ -33,9 +34,22 @@ pub struct Selection {
     pub idxs: Vec<usize>,
     pub keys: Vec<Key>,
     pub vals: Vec<Val>,
+    /// The rule's field, for values of [`Val::Field`].
+    field: Option<Path>,
 }
 
 impl Selection {
+    /// The selected event's value at the rule's field (a scalar when its value is `Field`).
+    pub fn field<'e, 'a>(&self, e: &'e Event<'a>) -> &'e Value<'a> {
+        self.field.as_ref().expect("a rule with a field").get(e)
+    }
+
+    pub fn clear(&mut self) {
+        self.idxs.clear();
+        self.keys.clear();
+        self.vals.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.idxs.len()
     }
@@ -88,19 +102,17 @@ impl Selector {
         })
     }
 
-    /// The key and value of one event, or None if the rule does not select it.
-    pub fn select(&self, e: &Event) -> Option<(Key, Val)> {
-        let mut parts = Vec::with_capacity(self.group.len());
-        for path in self.group.iter() {
-            parts.push(path.get(e).scalar()?);
-        }
+    /// The value of an event whose group fields are scalars, or None if the rule does not
+    /// select it.
+    fn value_of(&self, e: &Event) -> Option<Val> {
         if !self.filter.matches(e) {
             return None;
         }
-        let val = match &self.value {
+        Some(match &self.value {
             ValueMode::None => Val::None,
             ValueMode::Number(p) => Val::Num(p.get(e).as_number()?),
-            ValueMode::Scalar(p) => Val::Scalar(p.get(e).scalar()?),
+            ValueMode::Scalar(p) if p.get(e).is_scalar() => Val::Field,
+            ValueMode::Scalar(_) => return None,
             ValueMode::Flag(f) => Val::Flag(f.matches(e)),
             ValueMode::Mask(steps) => {
                 let mask = steps
@@ -113,25 +125,125 @@ impl Selector {
                 }
                 Val::Mask(mask)
             }
-        };
-        Some((parts.into(), val))
+        })
     }
 
-    /// Every selected event of a batch.
-    pub fn select_all<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> Selection {
-        let mut out = Selection::default();
-        for (i, e) in events.enumerate() {
-            if let Some((key, val)) = self.select(e) {
-                out.idxs.push(i);
-                out.keys.push(key);
-                out.vals.push(val);
-            }
+    fn grouped(&self, e: &Event) -> bool {
+        self.group.iter().all(|p| p.get(e).is_scalar())
+    }
+
+    /// The key and value of one event, or None if the rule does not select it.
+    pub fn select(&self, e: &Event) -> Option<(Key, Val)> {
+        if !self.grouped(e) {
+            return None;
         }
-        out
+        let val = self.value_of(e)?;
+        let parts: Option<Vec<_>> = self.group.iter().map(|p| p.get(e).scalar()).collect();
+        Some((parts?.into(), val))
+    }
+
+    /// An empty selection of this rule.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            field: match &self.value {
+                ValueMode::Scalar(p) => Some(p.clone()),
+                _ => None,
+            },
+            ..Selection::default()
+        }
+    }
+
+    pub fn group(&self) -> &[Path] {
+        &self.group
+    }
+
+    /// Every selected event of a batch into `out` (cleared first), with the keys of the
+    /// batch's `keys` for this rule's `group_by` (`spec`).
+    pub fn select_all(
+        &self,
+        events: &[&Event],
+        keys: &mut BatchKeys,
+        spec: usize,
+        out: &mut Selection,
+    ) {
+        out.clear();
+        for (i, e) in events.iter().enumerate() {
+            // Filter first: the key is made only for events some rule selects.
+            let Some(val) = self.value_of(e) else {
+                continue;
+            };
+            let Some(key) = keys.key(spec, i, e) else {
+                continue;
+            };
+            out.idxs.push(i);
+            out.keys.push(key);
+            out.vals.push(val);
+        }
     }
 
     /// How many events of a batch the rule selects (for counting late events per rule).
     pub fn count<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> usize {
-        events.filter(|e| self.select(e).is_some()).count()
+        events
+            .filter(|e| self.grouped(e) && self.value_of(e).is_some())
+            .count()
+    }
+}
+
+/// One `group_by` of the rule set: its keys, and this batch's key of each event once made.
+#[derive(Debug, Default)]
+struct Spec {
+    paths: Box<[Path]>,
+    interner: Interner,
+    /// Per event of the batch: not asked yet, no key (a field is no scalar), or the key.
+    made: Vec<Option<Option<Key>>>,
+}
+
+/// The group keys of a batch's events, per distinct `group_by` of the rule set: each event's
+/// key is made (or found) once and shared by every rule grouped alike.
+#[derive(Debug, Default)]
+pub struct BatchKeys {
+    specs: Vec<Spec>,
+}
+
+impl BatchKeys {
+    /// The index of `group_by` paths, added if new.
+    pub fn spec(&mut self, paths: &[Path]) -> usize {
+        if let Some(n) = self.specs.iter().position(|s| &*s.paths == paths) {
+            return n;
+        }
+        self.specs.push(Spec {
+            paths: paths.into(),
+            ..Spec::default()
+        });
+        self.specs.len() - 1
+    }
+
+    /// Start a batch of `n` events.
+    pub fn start(&mut self, n: usize) {
+        for spec in &mut self.specs {
+            spec.interner.sweep();
+            spec.made.clear();
+            spec.made.resize(n, None);
+        }
+    }
+
+    /// End a batch: its keys go, so the interners see which groups no detector holds.
+    pub fn finish(&mut self) {
+        for spec in &mut self.specs {
+            spec.made.clear();
+        }
+    }
+
+    /// The key of event `i` (`e`) under `group_by` `spec`, if its fields are all scalars.
+    pub fn key(&mut self, spec: usize, i: usize, e: &Event) -> Option<Key> {
+        let spec = &mut self.specs[spec];
+        let slot = &mut spec.made[i];
+        if let Some(made) = slot {
+            return made.clone();
+        }
+        let paths = &spec.paths;
+        let made = spec.interner.get(|| paths.iter().map(|p| p.get(e)));
+        *slot = Some(made.clone());
+        made
     }
 }

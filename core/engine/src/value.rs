@@ -162,8 +162,8 @@ pub enum Scalar {
 }
 
 /// What a key is compared and hashed by.
-#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Canon<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Canon<'a> {
     Bool(bool),
     Int(i128),
     Float(u64),
@@ -180,18 +180,11 @@ impl Scalar {
         }
     }
 
-    fn canon(&self) -> Canon<'_> {
+    pub fn canon(&self) -> Canon<'_> {
         match self {
             Scalar::Bool(b) => Canon::Bool(*b),
             Scalar::Int(i) => Canon::Int(*i),
-            Scalar::Float(bits) => {
-                let f = f64::from_bits(*bits);
-                if f.fract() == 0.0 && f.abs() < INT_RANGE {
-                    Canon::Int(f as i128)
-                } else {
-                    Canon::Float(*bits)
-                }
-            }
+            Scalar::Float(bits) => float_canon(*bits),
             Scalar::Str(s) => Canon::Str(s),
         }
     }
@@ -212,6 +205,74 @@ impl Scalar {
             Scalar::Int(i) => i.to_string(),
             Scalar::Float(bits) => python_float_repr(f64::from_bits(*bits)),
             Scalar::Str(s) => s.to_string(),
+        }
+    }
+}
+
+/// A float's canonical form: whole floats that an event's integer can equal compare as it.
+fn float_canon(bits: u64) -> Canon<'static> {
+    let f = f64::from_bits(bits);
+    if f.fract() == 0.0 && f.abs() < INT_RANGE {
+        Canon::Int(f as i128)
+    } else {
+        Canon::Float(bits)
+    }
+}
+
+/// Something a group key is made of: a scalar, or an event's value read in place.
+pub trait KeyPart {
+    /// The canonical form; None if it is no scalar.
+    fn canon(&self) -> Option<Canon<'_>>;
+    fn to_scalar(&self) -> Option<Scalar>;
+    /// Whether `to_scalar()` would be `s` as spelled (`1e19` and `10000000000000000000` are
+    /// equal keys, spelled apart: a group keeps the spelling of the event that made its key).
+    fn spells(&self, s: &Scalar) -> bool;
+}
+
+impl KeyPart for Scalar {
+    fn canon(&self) -> Option<Canon<'_>> {
+        Some(Scalar::canon(self))
+    }
+
+    fn to_scalar(&self) -> Option<Scalar> {
+        Some(self.clone())
+    }
+
+    fn spells(&self, s: &Scalar) -> bool {
+        match (self, s) {
+            (Scalar::Bool(a), Scalar::Bool(b)) => a == b,
+            (Scalar::Int(a), Scalar::Int(b)) => a == b,
+            (Scalar::Float(a), Scalar::Float(b)) => a == b,
+            (Scalar::Str(a), Scalar::Str(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl KeyPart for Value<'_> {
+    /// The canonical form of `self.scalar()`, without building it (the same for `1e19` read
+    /// as a float: `Scalar::from_float` keeps its bits and `canon` makes it whole again).
+    fn canon(&self) -> Option<Canon<'_>> {
+        match self {
+            Value::Bool(b) => Some(Canon::Bool(*b)),
+            Value::Int(i) => Some(Canon::Int(*i)),
+            Value::Float(f) => Some(float_canon(f.to_bits())),
+            Value::Str(s) => Some(Canon::Str(s)),
+            _ => None,
+        }
+    }
+
+    fn to_scalar(&self) -> Option<Scalar> {
+        self.scalar()
+    }
+
+    fn spells(&self, s: &Scalar) -> bool {
+        match (self, s) {
+            (Value::Bool(a), Scalar::Bool(b)) => a == b,
+            (Value::Int(a), Scalar::Int(b)) => a == b,
+            (Value::Float(f), s) => Scalar::from_float(*f).spells(s),
+            (Value::Str(a), Scalar::Str(b)) => **a == **b,
+            _ => false,
         }
     }
 }

@@ -2,8 +2,6 @@
 //!
 //! Per group, each value's newest bucket; a bucket lists the groups it touched.
 
-use hashlink::LinkedHashMap;
-use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Evidence, Key, Measure};
@@ -11,8 +9,9 @@ use crate::clock::BatchClock;
 use crate::event::Event;
 use crate::rule::RuleSpec;
 use crate::select::{Selection, Val};
-use crate::value::{Number, Scalar};
+use crate::value::{Number, Scalar, Value};
 
+use super::scalars;
 use super::windowed::{self, Groups, Window, Windowed};
 use super::{catch_up, Common, Logic, Parts};
 
@@ -21,7 +20,7 @@ pub const SHOWN_VALUES: usize = 10;
 
 /// A group's values in first-seen order (ties of the evidence's sort keep it), each with the
 /// newest bucket it was seen in.
-type Values = LinkedHashMap<Scalar, i64, FxBuildHasher>;
+type Values = scalars::Scalars<i64, scalars::Seeded>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DistinctLogic {
@@ -29,6 +28,11 @@ pub struct DistinctLogic {
     seen: Groups<Values>,
     /// The field's dotted name, its entry in the evidence's `top`.
     field: String,
+}
+
+/// A selected value, copied for the map.
+fn owned(v: &Value) -> Scalar {
+    v.scalar().expect("a selected value is a scalar")
 }
 
 impl DistinctLogic {
@@ -85,29 +89,30 @@ impl Windowed for DistinctLogic {
 impl Logic for DistinctLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
         for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
-            let Val::Scalar(v) = val else { continue };
+            let Val::Field = val else { continue };
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
             }
             let e = events[i];
+            let v = sel.field(e);
             let b = self.win.index(e.ts);
-            if !self.win.has(b) && !self.win.open(b, now, &mut d.common.tick) {
+            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
                 continue;
-            }
-            let groups = self.win.groups(b);
+            };
             if !groups.contains_key(key) {
                 groups.insert(key.clone(), ());
             }
             match self.seen.get_mut(key) {
-                Some(values) => {
-                    if values.get(v).is_none_or(|&newest| newest <= b) {
-                        values.replace(v.clone(), b);
+                Some(values) => match scalars::get_mut(values, v) {
+                    Some(newest) => *newest = (*newest).max(b),
+                    None => {
+                        values.insert(owned(v), b);
                     }
-                }
+                },
                 None => {
                     let mut values = Values::default();
-                    values.insert(v.clone(), b);
+                    values.insert(owned(v), b);
                     self.seen.insert(key.clone(), values);
                     if let Some(first) = windowed::over_cap(&self.seen, d.common.cap) {
                         windowed::evict(self, d, &first, now);

@@ -2,7 +2,7 @@
 
 use crate::event::Event;
 use crate::filter::Path;
-use crate::value::{Scalar, Value};
+use crate::value::{KeyPart, Scalar};
 
 /// At most this many distinct values are counted per field: later new values are not.
 pub const TOP_VALUES_PER_FIELD: usize = 50;
@@ -20,14 +20,14 @@ pub fn empty_counts(fields: &[(String, Path)]) -> TopCounts {
 pub fn count_top(counts: &mut TopCounts, fields: &[(String, Path)], e: &Event) {
     for (values, (_, path)) in counts.iter_mut().zip(fields) {
         let v = path.get(e);
-        if matches!(v, Value::Null | Value::List(_) | Value::Object(_)) {
-            continue;
-        }
-        let Some(s) = v.scalar() else { continue };
-        if let Some(entry) = values.iter_mut().find(|(x, _)| *x == s) {
+        // Compared in place: the value is copied only when it is new.
+        let Some(canon) = v.canon() else { continue };
+        if let Some(entry) = values.iter_mut().find(|(x, _)| x.canon() == canon) {
             entry.1 += 1;
         } else if values.len() < TOP_VALUES_PER_FIELD {
-            values.push((s, 1));
+            if let Some(s) = v.scalar() {
+                values.push((s, 1));
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod evidence;
 mod matching;
 mod new_value;
 mod ratio;
+mod scalars;
 mod sequence;
 mod spike;
 mod threshold;
@@ -28,7 +29,7 @@ use crate::event::{Event, Schema};
 use crate::filter::Path;
 use crate::lifecycle::{Lifecycle, Policy};
 use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
-use crate::select::{Selection, Selector};
+use crate::select::{BatchKeys, Selection, Selector};
 
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
 
@@ -56,7 +57,7 @@ pub struct Common {
     pub cap: usize,
     pub stats: RuleStats,
     pub emitted: Vec<(u64, Transition)>,
-    pub samples: FxHashMap<Key, VecDeque<Box<str>>>,
+    pub samples: FxHashMap<Key, VecDeque<String>>,
     pub tops: FxHashMap<Key, TopCounts>,
     /// Per group: event time of the first counted event, events counted.
     pub counted: FxHashMap<Key, (i64, u64)>,
@@ -75,20 +76,38 @@ pub struct Common {
 impl Common {
     /// Remember a selected event of the group for evidence (ids, top values).
     pub fn note(&mut self, key: &Key, e: &Event) {
-        let span = self.counted.entry(key.clone()).or_insert((e.ts, 0));
-        span.0 = span.0.min(e.ts);
-        span.1 += 1;
+        match self.counted.get_mut(key) {
+            Some(span) => {
+                span.0 = span.0.min(e.ts);
+                span.1 += 1;
+            }
+            None => {
+                self.counted.insert(key.clone(), (e.ts, 1));
+            }
+        }
         let keep = self.settings.sample_ids;
-        let ids = self.samples.entry(key.clone()).or_default();
-        ids.push_back(e.event_id().into());
-        if ids.len() > keep {
-            ids.pop_front();
+        let ids = match self.samples.get_mut(key) {
+            Some(ids) => ids,
+            None => self.samples.entry(key.clone()).or_default(),
+        };
+        let id = e.event_id();
+        if !ids.is_empty() && ids.len() >= keep {
+            // The oldest id's buffer takes the new one: a full group allocates nothing.
+            let mut oldest = ids.pop_front().unwrap_or_default();
+            oldest.clear();
+            oldest.push_str(id);
+            ids.push_back(oldest);
+        } else if keep > 0 {
+            ids.push_back(id.to_string());
         }
         if !self.top_fields.is_empty() {
-            let counts = self
-                .tops
-                .entry(key.clone())
-                .or_insert_with(|| evidence::empty_counts(&self.top_fields));
+            let counts = match self.tops.get_mut(key) {
+                Some(counts) => counts,
+                None => self
+                    .tops
+                    .entry(key.clone())
+                    .or_insert_with(|| evidence::empty_counts(&self.top_fields)),
+            };
             evidence::count_top(counts, &self.top_fields, e);
         }
     }
@@ -106,7 +125,7 @@ impl Common {
     pub fn sample_ids(&self, key: &Key) -> Vec<Box<str>> {
         self.samples
             .get(key)
-            .map(|ids| ids.iter().cloned().collect())
+            .map(|ids| ids.iter().map(|id| id.as_str().into()).collect())
             .unwrap_or_default()
     }
 
@@ -254,13 +273,16 @@ pub struct Detector<L> {
     pub selector: Selector,
     pub parts: Parts,
     pub logic: L,
+    /// A batch's selection, kept for its buffers.
+    sel: Selection,
 }
 
 /// What the engine needs of any detector, whatever its type.
 pub trait Drive {
     fn selector(&self) -> &Selector;
-    /// Apply this rule's selected events of a batch, then catch up to the batch's end.
-    fn process(&mut self, events: &[&Event], sel: &Selection, clock: &BatchClock);
+    /// Apply this rule's selected events of a batch (keys from `keys` for its `group_by`,
+    /// `spec`), then catch up to the batch's end.
+    fn process(&mut self, events: &[&Event], keys: &mut BatchKeys, spec: usize, clock: &BatchClock);
     fn catch_up(&mut self, now: i64, wm: i64, clock: &BatchClock);
     fn take_emitted(&mut self) -> Vec<(u64, Transition)>;
     fn stats(&self) -> RuleStats;
@@ -290,11 +312,21 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
         &self.selector
     }
 
-    fn process(&mut self, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn process(
+        &mut self,
+        events: &[&Event],
+        keys: &mut BatchKeys,
+        spec: usize,
+        clock: &BatchClock,
+    ) {
+        let sel = &mut self.sel;
+        self.selector.select_all(events, keys, spec, sel);
         if !sel.is_empty() {
             self.parts.common.stats.matches += sel.len() as u64;
             self.logic.apply(&mut self.parts, events, sel, clock);
         }
+        // The keys go: the interners see which groups no detector holds any more.
+        sel.clear();
         catch_up(
             &mut self.logic,
             &mut self.parts,
@@ -358,6 +390,7 @@ pub fn make_detector(
     schema: &mut Schema,
 ) -> Result<Box<dyn Drive + Send + Sync>, String> {
     let selector = Selector::new(rule, schema)?;
+    let sel = selector.selection();
     let top_fields = rule
         .evidence_top
         .iter()
@@ -390,48 +423,57 @@ pub fn make_detector(
             selector,
             parts,
             logic: matching::MatchLogic,
+            sel,
         })),
         DetectorType::Spike => Ok(Box::new(Detector {
             selector,
             parts,
             logic: spike::SpikeLogic::new(rule),
+            sel,
         })),
         DetectorType::NewValue => Ok(Box::new(Detector {
             selector,
             parts,
             logic: new_value::NewValueLogic::new(rule),
+            sel,
         })),
         DetectorType::Absence => Ok(Box::new(Detector {
             selector,
             parts,
             logic: absence::AbsenceLogic::new(rule.detect.window_ms),
+            sel,
         })),
         DetectorType::Sequence => Ok(Box::new(Detector {
             selector,
             parts,
             logic: sequence::SequenceLogic::new(&rule.detect.steps, rule.detect.within_ms),
+            sel,
         })),
         DetectorType::Threshold if rule.detect.aggregate == Aggregate::Count => {
             Ok(Box::new(Detector {
                 selector,
                 parts,
                 logic: threshold::CountLogic::new(rule),
+                sel,
             }))
         }
         DetectorType::Threshold => Ok(Box::new(Detector {
             selector,
             parts,
             logic: threshold::AggregateLogic::new(rule),
+            sel,
         })),
         DetectorType::Distinct => Ok(Box::new(Detector {
             selector,
             parts,
             logic: distinct::DistinctLogic::new(rule),
+            sel,
         })),
         DetectorType::Ratio => Ok(Box::new(Detector {
             selector,
             parts,
             logic: ratio::RatioLogic::new(rule),
+            sel,
         })),
     }
 }

@@ -12,9 +12,9 @@ use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
 use crate::rule::RuleSpec;
 use crate::select::{Selection, Val};
-use crate::value::Scalar;
+use crate::value::{Scalar, Value};
 
-use super::{catch_up, Common, Logic, Parts};
+use super::{catch_up, scalars, Common, Logic, Parts};
 
 /// A group's known values are pruned of expired ones once there are more than this many.
 const PRUNE_AT: usize = 64;
@@ -28,7 +28,7 @@ struct Group {
     touch: i64,
     /// Known values with the event time each was last seen, in first-seen order (the
     /// evidence lists them in that order).
-    values: LinkedHashMap<Scalar, i64, FxBuildHasher>,
+    values: scalars::Scalars<i64, scalars::Seeded>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -80,13 +80,18 @@ fn occurrence(c: &Common, field: &str, e: &Event, v: &Scalar, g: &Group) -> Evid
 }
 
 /// Record that the group saw `v` at `ts`; a known value keeps its place in the order.
-fn set_seen(g: &mut Group, v: &Scalar, ts: i64) {
-    match g.values.get_mut(v) {
+fn set_seen(g: &mut Group, v: &Value, ts: i64) {
+    match scalars::get_mut(&mut g.values, v) {
         Some(seen) => *seen = ts,
         None => {
-            g.values.insert(v.clone(), ts);
+            g.values.insert(owned(v), ts);
         }
     }
+}
+
+/// A selected value, copied for the map or the evidence.
+fn owned(v: &Value) -> Scalar {
+    v.scalar().expect("a selected value is a scalar")
 }
 
 /// Evidence of a later transition (a due resolve): what the rule collected for the group.
@@ -105,8 +110,9 @@ impl Logic for NewValueLogic {
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
             }
-            let Val::Scalar(v) = val else { continue };
+            let Val::Field = val else { continue };
             let e = events[i];
+            let v = sel.field(e);
             let ts = e.ts;
             let touch = ts.div_euclid(self.slot);
             // A group evicted as soon as it is made (a cap of 0) still sees its event.
@@ -133,10 +139,10 @@ impl Logic for NewValueLogic {
                 Some(g) => g,
                 None => self.groups.get_mut(key).expect("group present"),
             };
-            let last = g.values.get(v).copied();
+            let last = scalars::get(&g.values, v).copied();
             if last.is_none_or(|last| ts - last > lookback) {
                 if ts >= g.first_ts + self.warmup {
-                    let evidence = occurrence(&d.common, &self.field, e, v, g);
+                    let evidence = occurrence(&d.common, &self.field, e, &owned(v), g);
                     let common = &d.common;
                     d.lc.occurred(key, ts, evidence, &mut |k, _| collected(common, k));
                     d.note_timer();

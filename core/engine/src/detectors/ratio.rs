@@ -83,10 +83,9 @@ impl Logic for RatioLogic {
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            if !self.win.has(b) && !self.win.open(b, now, &mut d.common.tick) {
+            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
                 continue;
-            }
-            let groups = self.win.groups(b);
+            };
             match groups.get_mut(key) {
                 Some(part) => *part = (part.0 + hit, part.1 + 1),
                 None => {

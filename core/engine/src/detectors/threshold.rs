@@ -81,14 +81,13 @@ impl Logic for CountLogic {
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            if !self.win.has(b) {
-                let opened = self.win.open(b, now, &mut d.common.tick);
+            let Some((groups, opened)) = self.win.enter(b, now, &mut d.common.tick) else {
                 tick = d.common.tick;
-                if !opened {
-                    continue;
-                }
+                continue;
+            };
+            if opened {
+                tick = d.common.tick;
             }
-            let groups = self.win.groups(b);
             match groups.get_mut(key) {
                 Some(n) => *n += 1,
                 None => {
@@ -284,15 +283,14 @@ impl Logic for AggregateLogic {
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            if !self.win.has(b) {
-                let opened = self.win.open(b, now, &mut d.common.tick);
-                tick = d.common.tick;
-                if !opened {
-                    continue;
-                }
-            }
             let aggregate = self.aggregate;
-            let groups = self.win.groups(b);
+            let Some((groups, opened)) = self.win.enter(b, now, &mut d.common.tick) else {
+                tick = d.common.tick;
+                continue;
+            };
+            if opened {
+                tick = d.common.tick;
+            }
             match groups.get_mut(key) {
                 Some(part) => Self::fold(aggregate, part, v),
                 None => {

@@ -5,6 +5,7 @@
 //! the stream clock reaches (b + n + 1) * res; the groups it held are re-evaluated then, so
 //! conditions clear (and resolve) as time passes, without the group's next event.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use hashlink::LinkedHashMap;
@@ -74,30 +75,26 @@ impl<V> Window<V> {
         ts.div_euclid(self.res)
     }
 
-    pub fn has(&self, b: i64) -> bool {
-        self.buckets.contains_key(&b)
-    }
-
-    /// Open bucket b at stream time `now`, unless it already left the window; the detector
-    /// must wake up (`tick`) when it drains.
-    pub fn open(&mut self, b: i64, now: i64, tick: &mut i64) -> bool {
-        let drain_at = (b + self.n + 1) * self.res;
-        if drain_at <= now {
-            return false;
+    /// The groups of bucket b, and whether it was opened now: an event at stream time `now`
+    /// opens it unless it already left the window (None), and the detector must then wake up
+    /// (`tick`) when it drains. One lookup for a bucket already open, the usual case.
+    pub fn enter(&mut self, b: i64, now: i64, tick: &mut i64) -> Option<(&mut Groups<V>, bool)> {
+        match self.buckets.entry(b) {
+            Entry::Occupied(bucket) => Some((&mut bucket.into_mut().groups, false)),
+            Entry::Vacant(slot) => {
+                let drain_at = (b + self.n + 1) * self.res;
+                if drain_at <= now {
+                    return None;
+                }
+                self.opened += 1;
+                *tick = (*tick).min(drain_at);
+                let bucket = slot.insert(Bucket {
+                    opened: self.opened,
+                    groups: Groups::default(),
+                });
+                Some((&mut bucket.groups, true))
+            }
         }
-        self.opened += 1;
-        let bucket = Bucket {
-            opened: self.opened,
-            groups: Groups::default(),
-        };
-        self.buckets.insert(b, bucket);
-        *tick = (*tick).min(drain_at);
-        true
-    }
-
-    /// The groups of an open bucket.
-    pub fn groups(&mut self, b: i64) -> &mut Groups<V> {
-        &mut self.buckets.get_mut(&b).expect("an open bucket").groups
     }
 
     pub fn next_drain(&self) -> i64 {
@@ -252,14 +249,15 @@ mod tests {
         let mut w: Window<u64> = Window::sized(25, 10, Op::Gt, 4.0);
         let mut tick = NEVER;
         assert_eq!(w.next_drain(), NEVER);
-        assert!(w.open(5, 59, &mut tick));
+        assert!(w.enter(5, 59, &mut tick).is_some_and(|(_, opened)| opened));
+        assert!(w.enter(5, 59, &mut tick).is_some_and(|(_, opened)| !opened));
         assert_eq!((tick, w.next_drain()), (90, 90));
         assert!(w.pop_drained(89).is_none());
         assert!(w.pop_drained(90).is_some());
         assert_eq!(w.next_drain(), NEVER);
         // An event whose bucket left the window by now opens nothing.
-        assert!(!w.open(5, 90, &mut tick));
-        assert!(w.open(5, 89, &mut tick));
+        assert!(w.enter(5, 90, &mut tick).is_none());
+        assert!(w.enter(5, 89, &mut tick).is_some());
         assert_eq!(w.limit(119), 8);
         assert_eq!(w.index(-1), -1);
     }
@@ -269,10 +267,10 @@ mod tests {
         let mut w: Window<u64> = Window::sized(100, 10, Op::Gt, 4.0);
         let mut tick = NEVER;
         for b in [7, 6, 8] {
-            assert!(w.open(b, 70, &mut tick));
-            w.groups(b).insert(key("a"), b as u64);
+            let (groups, _) = w.enter(b, 70, &mut tick).unwrap();
+            groups.insert(key("a"), b as u64);
         }
-        w.groups(8).remove(&key("a"));
+        w.enter(8, 70, &mut tick).unwrap().0.remove(&key("a"));
         let parts: Vec<(u64, u64)> = w.parts(&key("a")).map(|(o, &v)| (o, v)).collect();
         assert_eq!(parts, [(2, 6), (1, 7)]);
         w.remove_group(&key("a"));
