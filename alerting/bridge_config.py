@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alerting.config_file import duration_ms, read_config
 from alerting.delivery import RetryPolicy
 from alerting.redact import Redaction
 from alerting.routing import LABEL_PREFIX, MATCH_KEYS, Route
@@ -51,9 +52,8 @@ from alerting.sinks.pagerduty import EVENTS_URL, PagerDutySink
 from alerting.sinks.store import StoreSink
 from alerting.sinks.webhook import WebhookSink
 from alerting.store.url import StoreUrlError, parse_store_url
-from signalfire.durations import DurationError, parse_duration_ms
 from signalfire.rules.problems import Problem, Problems
-from signalfire.rules.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
+from signalfire.rules.yamlsrc import LineDict, LineList
 
 SINK_TYPES = ("alertmanager", "pagerduty", "webhook", "store")
 DEFAULT_RETENTION_MS = 90 * 86_400_000
@@ -105,17 +105,9 @@ def load_bridge_config(path: str | Path, env: Mapping[str, str] | None = None) -
     path = Path(path)
     env = os.environ if env is None else env
     problems = Problems(str(path))
-    try:
-        doc = load_yaml(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problems.add(1, f"cannot read: {exc.strerror}")
-        raise BridgeConfigError(problems.items) from None
-    except UnicodeDecodeError:
-        problems.add(1, "not UTF-8 text")
-        raise BridgeConfigError(problems.items) from None
-    except YamlSyntaxError as exc:
-        problems.add(exc.line, exc.message)
-        raise BridgeConfigError(problems.items) from None
+    doc = read_config(path, problems)
+    if problems:
+        raise BridgeConfigError(problems.items)
     config = _Reader(problems, path.parent, env).config(doc)
     if problems or config is None:
         raise BridgeConfigError(problems.items)
@@ -221,17 +213,7 @@ class _Reader:
         return StoreSink(name, url, retention, timeout_s)
 
     def duration(self, d: LineDict, key: str, default_ms: int) -> int:
-        if key not in d:
-            return default_ms
-        try:
-            ms = parse_duration_ms(d[key])
-        except DurationError as exc:
-            self.p.add(d.line_of(key), f"{key}: {exc}")
-            return default_ms
-        if ms <= 0:
-            self.p.add(d.line_of(key), f"{key}: must be more than zero")
-            return default_ms
-        return ms
+        return duration_ms(self.p, d, key, default_ms)
 
     def policy(self, d: LineDict) -> RetryPolicy:
         default = RetryPolicy()

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alerting.config_file import duration_ms, read_config
 from alerting.console.auth import Role, User, check_hash
 from alerting.store.url import StoreUrlError, parse_store_url
-from signalfire.durations import DurationError, parse_duration_ms
 from signalfire.rules.problems import Problem, Problems
-from signalfire.rules.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
+from signalfire.rules.yamlsrc import LineDict, LineList
 
 KEYS = (
     "store",
@@ -70,17 +70,9 @@ class ConsoleConfig:
 def load_console_config(path: str | Path, env: Mapping[str, str] | None = None) -> ConsoleConfig:
     path = Path(path)
     problems = Problems(str(path))
-    try:
-        doc = load_yaml(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problems.add(1, f"cannot read: {exc.strerror}")
-        raise ConsoleConfigError(problems.items) from None
-    except UnicodeDecodeError:
-        problems.add(1, "not UTF-8 text")
-        raise ConsoleConfigError(problems.items) from None
-    except YamlSyntaxError as exc:
-        problems.add(exc.line, exc.message)
-        raise ConsoleConfigError(problems.items) from None
+    doc = read_config(path, problems)
+    if problems:
+        raise ConsoleConfigError(problems.items)
     config = _Reader(problems, os.environ if env is None else env, path.parent).config(doc)
     if problems or config is None:
         raise ConsoleConfigError(problems.items)
@@ -195,14 +187,4 @@ class _Reader:
         return User(name, role, hashes["password_hash"], hashes["token_hash"])
 
     def duration(self, d: LineDict, key: str, default_ms: int) -> int:
-        if key not in d:
-            return default_ms
-        try:
-            ms = parse_duration_ms(d[key])
-        except DurationError as exc:
-            self.p.add(d.line_of(key), f"{key}: {exc}")
-            return default_ms
-        if ms <= 0:
-            self.p.add(d.line_of(key), f"{key}: must be more than zero")
-            return default_ms
-        return ms
+        return duration_ms(self.p, d, key, default_ms)

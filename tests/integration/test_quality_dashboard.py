@@ -73,8 +73,12 @@ def fill(url: str, now_ms: int) -> None:
     at = {"now": t0 / 1000}
     store = open_store(url, clock=lambda: at["now"])
     try:
-        pages = [store.record(message(key=f"k_{i}", at=t0 + i * MIN)).page_id for i in range(6)]
-        fan = [store.record(fanout(ip=f"203.0.113.{i}", at=t0 + i * MIN)).page_id for i in range(3)]
+        pages, fan = [], []
+        for i in range(6):  # each page reaches the store as it starts
+            at["now"] = (t0 + i * MIN) / 1000
+            pages.append(store.record(message(key=f"k_{i}", at=t0 + i * MIN)).page_id)
+            if i < 3:
+                fan.append(store.record(fanout(ip=f"203.0.113.{i}", at=t0 + i * MIN)).page_id)
         triage: list[tuple[int, int, VerdictName | None]] = [
             (pages[0], 3, "confirmed_abuse"),
             (pages[1], 5, "confirmed_abuse"),

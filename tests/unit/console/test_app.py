@@ -19,8 +19,9 @@ from alerting.console.auth import Role, User, hash_password
 from alerting.console.config import ConsoleConfig
 from alerting.pager import held_by_snooze
 from alerting.snooze import decode
-from alerting.store import Store, open_store
+from alerting.store import Store
 from tests.unit.alerting.pager_samples import T0, fanout, message
+from tests.unit.console.samples import Published, store_with_pages
 
 USERS = {
     "ivy": User("ivy", Role.investigator, hash_password("ivy-pw")),
@@ -31,19 +32,9 @@ NOW_S = T0 / 1000 + 3600
 Client = TestClient[web.Request, web.Application]
 
 
-class Published(list[tuple[str, bytes | None]]):
-    async def __call__(self, key: str, value: bytes | None) -> None:
-        self.append((key, value))
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    store = open_store(f"sqlite:///{tmp_path / 'pages.db'}", clock=lambda: NOW_S)
-    store.record(message("trigger", key="k_1"))
-    store.record(message("resolve", key="k_1", at=T0 + 60_000))
-    store.record(message("trigger", key="k_2", at=T0 + 120_000))
-    store.record(fanout(at=T0 + 180_000))
-    return store
+    return store_with_pages(tmp_path, lambda: NOW_S)
 
 
 @pytest.fixture
