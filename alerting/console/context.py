@@ -19,7 +19,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from alerting.console.auth import Role, Session, Sessions, User, csrf_ok
+from alerting.console.auth import Role, Session, Sessions, User, csrf_ok, verify
 from alerting.console.config import ConsoleConfig
 from alerting.store import Store
 
@@ -94,7 +94,12 @@ def require(request: web.Request, role: Role) -> User:
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects and refusals carry them too
+        for name, value in HEADERS.items():
+            exc.headers.setdefault(name, value)
+        raise
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     return response
@@ -123,7 +128,7 @@ async def authenticate(
     if bearer.startswith("Bearer ") and request.method == "GET":
         token = bearer.removeprefix("Bearer ").strip()
         for user in console.config.users.values():
-            if user.token_hash is not None and user.accepts(token):
+            if user.token_hash is not None and verify(user.token_hash, token):
                 request[USER] = user
                 return await handler(request)
         raise web.HTTPUnauthorized(text="unknown token")
