@@ -118,11 +118,15 @@ class PrometheusServer:
         return values
 
     def scrapes(self) -> int:
-        """Successful scrapes of the least scraped target so far (0 before the first)."""
-        body = self.query("min(sum_over_time(up[1h]))")
+        """Successful scrapes of the least scraped target so far: 0 until every target has
+        been scraped (a target Prometheus has not scraped yet has no `up` series to count)."""
+        body = self.query("sum_over_time(up[1h])")
         assert body["status"] == "success", body
         result = body["data"]["result"]
-        return int(float(result[0]["value"][1])) if result else 0
+        expected = sum(len(targets) for targets in self.jobs.values())
+        if len(result) < expected:
+            return 0
+        return min(int(float(r["value"][1])) for r in result)
 
     def wait_scrapes(self, more: int, timeout_s: float = 60) -> None:
         """Until every target has been scraped successfully `more` more times."""
