@@ -33,6 +33,14 @@ class Outputs:
         before = self.rule_deltas.get(rule_id)
         self.rule_deltas[rule_id] = delta if before is None else before + delta
 
+    def drop_sent(self) -> None:
+        """A replay's outputs that Kafka holds already: forwards, dead letters and held pages
+        (pages and shadow pages are dropped by the page log as they are made)."""
+        self.forwards.clear()
+        self.dead.clear()
+        self.snoozed.clear()
+        self.snoozed_alerts.clear()
+
     def extend(self, other: Outputs) -> None:
         self.pages += other.pages
         self.shadow_pages += other.shadow_pages

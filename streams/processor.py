@@ -166,11 +166,7 @@ class Processor:
             end, replay = replay_run(work, records, start)
             part = self._process(tp, work, records[start:end])
             if replay:
-                # Replay after a restore: same processing, outputs already in Kafka dropped.
-                part.forwards.clear()
-                part.dead.clear()
-                part.snoozed.clear()
-                part.snoozed_alerts.clear()
+                part.drop_sent()  # replay after a restore: same processing
                 replayed(work, records[end - 1].offset)
             out.extend(part)
             start = end
