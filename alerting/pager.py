@@ -85,6 +85,20 @@ class SnoozeRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Entity:
+    """One entity a page is about (docs/contracts.md, `custom_details.entities`): a group value,
+    or a parent entity every counted event of the group named."""
+
+    name: str  # the field: `org_id`, `account_id`, `api_key_id`, `ip`, ...
+    value: Any  # as the page shows it (a hidden field's value is `[redacted]`)
+    ref: str  # `<name>/<16 hex of sha256 over [name, value]>`, of the whole value: never hidden
+    source: str  # `group` (a group value) or `events` (taken from the group's events)
+
+
+ENTITY_SOURCES = ("group", "events")
+
+
+@dataclass(frozen=True, slots=True)
 class Details:
     """`payload.custom_details`."""
 
@@ -100,6 +114,12 @@ class Details:
     truncated: bool = False
     omitted: tuple[str, ...] = ()
     snooze: SnoozeRef | None = None
+    # Top-down: the hierarchy's entities, then side entities. The first is the page's root.
+    entities: tuple[Entity, ...] = ()
+
+    @property
+    def root(self) -> Entity | None:
+        return self.entities[0] if self.entities else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +214,11 @@ def _details_json(d: Details) -> dict[str, Any]:
         out["omitted"] = list(d.omitted)
     if d.snooze is not None:
         out["snooze"] = {"key": d.snooze.key, "until": d.snooze.until}
+    if d.entities:
+        out["entities"] = [
+            {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source}
+            for e in d.entities
+        ]
     return out
 
 
@@ -263,7 +288,19 @@ def _details(d: _Object) -> Details:
         truncated=d.flag("truncated") if d.has("truncated") else False,
         omitted=tuple(d.texts("omitted")) if d.has("omitted") else (),
         snooze=_snooze(d.object("snooze")) if d.has("snooze") else None,
+        entities=_entities(d) if d.has("entities") else (),
     )
+
+
+def _entities(d: _Object) -> tuple[Entity, ...]:
+    out = []
+    for i, item in enumerate(d.array("entities")):
+        e = _Object(item, f"{d.at('entities')}[{i}]")
+        source = e.text("source")
+        if source not in ENTITY_SOURCES:
+            raise MessageError(f"{e.at('source')}: expected group or events")
+        out.append(Entity(e.text("name"), e.any("value"), e.text("ref"), source))
+    return tuple(out)
 
 
 def _snooze(s: _Object) -> SnoozeRef:
