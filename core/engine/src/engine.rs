@@ -235,8 +235,9 @@ impl Engine {
     pub fn process<B: AsRef<[u8]>>(&mut self, records: &[B]) -> Output {
         let mut out = Output::default();
         let mut events = Vec::with_capacity(records.len());
+        let mut decoder = self.schema.decoder();
         for (n, raw) in records.iter().enumerate() {
-            match self.schema.decode(raw.as_ref()) {
+            match decoder.decode(raw.as_ref()) {
                 Ok(e) => events.push(e),
                 Err(err) => out.dead_letters.push((n, err)),
             }

@@ -175,6 +175,34 @@ impl Schema {
 
     /// One record value as a checked event.
     pub fn decode<'a>(&self, raw: &'a [u8]) -> Result<Event<'a>, EventError> {
+        self.decoder().decode(raw)
+    }
+
+    /// A decoder for many records: it learns the order their fields come in.
+    pub fn decoder(&self) -> Decoder<'_> {
+        Decoder {
+            schema: self,
+            order: Vec::new(),
+        }
+    }
+}
+
+/// Not a slot: a field no rule reads.
+const UNREAD: usize = usize::MAX;
+
+/// Records decoded one after another. Producers write an event's fields in one order, so the
+/// slot of the n-th field of the record before is tried first (a comparison of the names), and
+/// the schema's map is searched only when that guess is wrong.
+#[derive(Debug)]
+pub struct Decoder<'s> {
+    schema: &'s Schema,
+    /// The slot of each position's field in the record before (`UNREAD` for others).
+    order: Vec<usize>,
+}
+
+impl Decoder<'_> {
+    /// One record value as a checked event.
+    pub fn decode<'a>(&mut self, raw: &'a [u8]) -> Result<Event<'a>, EventError> {
         let slots = self.read(raw).map_err(not_json)?;
         match slots {
             Some(slots) => check(slots),
@@ -182,23 +210,45 @@ impl Schema {
         }
     }
 
+    /// The slot of the field named `key` at position `at` of an object.
+    fn slot(&mut self, at: usize, key: &str) -> Option<usize> {
+        let schema = self.schema;
+        if let Some(&n) = self.order.get(at) {
+            if n != UNREAD && *schema.names[n] == *key {
+                return Some(n);
+            }
+        }
+        let found = schema.index.get(key).copied();
+        let n = found.unwrap_or(UNREAD);
+        if at < self.order.len() {
+            self.order[at] = n;
+        } else if at == self.order.len() {
+            self.order.push(n);
+        }
+        found
+    }
+
     /// The schema's fields of a JSON object in their slots, or None for any other JSON value.
     /// Every other field is still read in full: a record that is not JSON is refused wherever
     /// the fault is.
-    fn read<'a>(&self, raw: &'a [u8]) -> Result<Option<Vec<Value<'a>>>, JsonError> {
+    fn read<'a>(&mut self, raw: &'a [u8]) -> Result<Option<Vec<Value<'a>>>, JsonError> {
         let mut reader = Reader::new(raw, MAX_DEPTH)?;
         if !reader.at_object() {
             reader.skip()?;
             reader.finish()?;
             return Ok(None);
         }
-        let mut slots = vec![Value::Null; self.len()];
-        reader.object(|r, key| match self.index.get(&*key) {
-            Some(&n) => {
-                slots[n] = r.value()?;
-                Ok(())
+        let len = self.schema.len();
+        let mut slots = Vec::with_capacity(len);
+        slots.resize_with(len, || Value::Null);
+        let mut at = 0;
+        reader.object(|r, key| {
+            let slot = self.slot(at, &key);
+            at += 1;
+            match slot {
+                Some(n) => r.value_into(&mut slots[n]),
+                None => r.skip(),
             }
-            None => r.skip(),
         })?;
         reader.finish()?;
         Ok(Some(slots))
@@ -362,6 +412,26 @@ mod tests {
             (r#"{"event_id":"e","org_id":"o","ts":5} x"#, Reason::NotJson),
         ] {
             assert_eq!(reason(raw), Some(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn fields_in_any_order_land_in_their_slots() {
+        let schema = Schema::new();
+        let mut decoder = schema.decoder();
+        for raw in [
+            r#"{"event_id":"e","org_id":"o","ts":5,"ip":"a","x":1,"country":"c"}"#,
+            r#"{"ts":6,"country":"d","event_id":"f","x":1,"org_id":"p","ip":"b"}"#,
+            r#"{"event_id":"g","org_id":"q","ts":7,"ip":"e","x":1,"country":"f"}"#,
+            r#"{"event_id":"h","x":{"country":"z"},"org_id":"r","ts":8,"y":2,"ip":"g"}"#,
+        ] {
+            let got = decoder.decode(raw.as_bytes()).unwrap();
+            assert_eq!(got, schema.decode(raw.as_bytes()).unwrap(), "{raw}");
+            let json: serde_json::Value = serde_json::from_str(raw).unwrap();
+            for name in ["event_id", "org_id", "ip", "country"] {
+                let want = json.get(name).and_then(|v| v.as_str());
+                assert_eq!(got.slot(schema.index[name]).as_str(), want, "{raw}: {name}");
+            }
         }
     }
 

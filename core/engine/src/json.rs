@@ -192,7 +192,10 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return self.unexpected();
             }
-            let key = self.string()?;
+            let key = match self.plain_string() {
+                Some(s) => Cow::Borrowed(s),
+                None => self.string()?,
+            };
             self.whitespace();
             self.expect(b':')?;
             self.whitespace();
@@ -271,6 +274,24 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The value that starts here, decoded into `slot` (written in place: a value returned
+    /// through the stack is read back in other widths than it was written, which stalls).
+    pub fn value_into(&mut self, slot: &mut Value<'a>) -> Result<()> {
+        self.whitespace();
+        match self.peek() {
+            Some(b'"') => {
+                self.deep = false;
+                *slot = Value::Str(match self.plain_string() {
+                    Some(s) => Cow::Borrowed(s),
+                    None => self.string()?,
+                });
+            }
+            Some(b'{' | b'[') => *slot = self.value()?,
+            _ => self.scalar_into(slot)?,
+        }
+        Ok(())
+    }
+
     /// The value that starts here, checked as strictly as [`Reader::value`] and dropped.
     pub fn skip(&mut self) -> Result<()> {
         self.whitespace();
@@ -294,6 +315,18 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => self.unexpected(),
         }
+    }
+
+    fn scalar_into(&mut self, slot: &mut Value<'a>) -> Result<()> {
+        self.deep = false;
+        match self.peek() {
+            Some(b't') => *slot = self.literal("true", Value::Bool(true))?,
+            Some(b'f') => *slot = self.literal("false", Value::Bool(false))?,
+            Some(b'n') => *slot = self.literal("null", Value::Null)?,
+            Some(b'-' | b'0'..=b'9') => *slot = self.number()?,
+            _ => return self.unexpected(),
+        }
+        Ok(())
     }
 
     fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>> {
@@ -368,11 +401,24 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string without escapes (the cursor on its opening quote), borrowed from the text; None,
+    /// the cursor where it was, for any other (returned in registers, unlike a `Result`).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        let end = plain_run(self.bytes(), start);
+        if self.bytes().get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        self.text.get(start..end)
+    }
+
     /// A string (the cursor on its opening quote), borrowed from the text when it has no escapes.
     fn string(&mut self) -> Result<Cow<'a, str>> {
         self.pos += 1;
         let start = self.pos;
         let bytes = self.bytes();
+        self.pos = plain_run(bytes, self.pos);
         loop {
             match bytes.get(self.pos) {
                 None => return self.fail(Problem::UnexpectedEnd),
@@ -465,6 +511,41 @@ impl<'a> Reader<'a> {
         };
         char::from_u32(code).ok_or(lone)
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `word` that are zero, each as its high bit; exact up to the first zero byte
+/// (a borrow may mark bytes after it).
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The position of the first byte from `pos` that ends a plain run of string text (a quote, a
+/// backslash or a control character), or the end of `bytes`; eight bytes at a time.
+fn plain_run(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(eight);
+        // bytes below 0x20 (bytes from 0x80 have their high bit set, so `!w` drops them)
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        let stop = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')))
+            | control;
+        if stop != 0 {
+            return pos + (stop.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&c) = bytes.get(pos) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        pos += 1;
+    }
+    pos
 }
 
 /// An object member, as a Python dict built in order keeps it: a repeated key keeps its first
@@ -581,6 +662,33 @@ mod tests {
             problem(b" \t\r\n{\"a\" : [ 1 , \"\\ud83d\\ude00\" ] } \n"),
             None
         );
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_quote_backslash_or_control_character() {
+        let naive = |b: &[u8], from: usize| {
+            (from..b.len())
+                .find(|&i| b[i] == b'"' || b[i] == b'\\' || b[i] < 0x20)
+                .unwrap_or(b.len())
+        };
+        let texts: [&[u8]; 7] = [
+            b"abcdefghijklmnop\"",
+            "h\u{e9}llo w\u{f6}rld \u{1F600} and more\\".as_bytes(),
+            b"\x1f0123456789",
+            b"0123456\x7f\x80\xff\x01",
+            b"",
+            b"short",
+            b"\"\"\"\"\"\"\"\"\"",
+        ];
+        for text in texts {
+            for from in 0..=text.len() {
+                assert_eq!(
+                    plain_run(text, from),
+                    naive(text, from),
+                    "{text:?} from {from}"
+                );
+            }
+        }
     }
 
     #[test]
