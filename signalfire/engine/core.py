@@ -148,6 +148,7 @@ class CoreEngine:
                 "allowed_lateness_ms": self.settings.allowed_lateness_ms,
                 "max_groups": self.settings.max_groups,
                 "sample_ids": self.settings.sample_ids,
+                "threads": self.settings.threads,
             }
         )
         if saved is None:

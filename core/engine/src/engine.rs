@@ -9,6 +9,7 @@ use crate::alert::Alert;
 use crate::clock::{BatchClock, NEVER};
 use crate::detectors::{make_detector, Drive, RuleStats};
 use crate::event::{Event, EventError, Reason, Schema};
+use crate::lanes::{decode_all, Lanes};
 use crate::merge::{read_forwarded, Merger};
 use crate::route::{FamilySpec, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
@@ -39,6 +40,8 @@ pub struct Engine {
     /// Group keys shared by rules grouped alike, and each detector's `group_by` among them.
     keys: BatchKeys,
     key_specs: Vec<usize>,
+    /// The threads a batch runs on.
+    lanes: Lanes,
     now: i64,
     seq: u64,
     late: u64,
@@ -61,6 +64,7 @@ impl Engine {
             detectors,
             keys,
             key_specs,
+            lanes: Lanes::new(settings.threads),
             now: -NEVER,
             seq: 0,
             late: 0,
@@ -232,16 +236,10 @@ impl Engine {
     }
 
     /// Decode and apply a batch of record values.
-    pub fn process<B: AsRef<[u8]>>(&mut self, records: &[B]) -> Output {
+    pub fn process<B: AsRef<[u8]> + Sync>(&mut self, records: &[B]) -> Output {
         let mut out = Output::default();
-        let mut events = Vec::with_capacity(records.len());
-        let mut decoder = self.schema.decoder();
-        for (n, raw) in records.iter().enumerate() {
-            match decoder.decode(raw.as_ref()) {
-                Ok(e) => events.push(e),
-                Err(err) => out.dead_letters.push((n, err)),
-            }
-        }
+        let (events, dead) = decode_all(&self.schema, records, self.settings.threads);
+        out.dead_letters = dead;
         self.apply(&events, &mut out);
         out
     }
@@ -282,9 +280,13 @@ impl Engine {
             final_wm: now - lateness,
         };
         self.keys.start(accepted.len());
-        for (det, &spec) in self.detectors.iter_mut().zip(&self.key_specs) {
-            det.process(&accepted, &mut self.keys, spec, &clock);
-        }
+        self.lanes.run(
+            &mut self.detectors,
+            &self.key_specs,
+            &mut self.keys,
+            &accepted,
+            &clock,
+        );
         self.keys.finish();
         self.seq += accepted.len() as u64;
         out.alerts = self.gather();

@@ -147,6 +147,14 @@ pub struct Settings {
     pub allowed_lateness_ms: i64,
     pub max_groups: usize,
     pub sample_ids: usize,
+    /// Threads a batch may run on (decoding, then the rules by `group_by`); the output is the
+    /// same with any number.
+    #[serde(default = "one_thread")]
+    pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 impl Default for Settings {
@@ -155,6 +163,7 @@ impl Default for Settings {
             allowed_lateness_ms: 30_000,
             max_groups: 100_000,
             sample_ids: 10,
+            threads: 1,
         }
     }
 }

@@ -157,22 +157,16 @@ impl Selector {
         &self.group
     }
 
-    /// Every selected event of a batch into `out` (cleared first), with the keys of the
-    /// batch's `keys` for this rule's `group_by` (`spec`).
-    pub fn select_all(
-        &self,
-        events: &[&Event],
-        keys: &mut BatchKeys,
-        spec: usize,
-        out: &mut Selection,
-    ) {
+    /// Every selected event of a batch into `out` (cleared first), with the batch's keys for
+    /// this rule's `group_by`.
+    pub fn select_all(&self, events: &[&Event], keys: &mut GroupKeys, out: &mut Selection) {
         out.clear();
         for (i, e) in events.iter().enumerate() {
             // Filter first: the key is made only for events some rule selects.
             let Some(val) = self.value_of(e) else {
                 continue;
             };
-            let Some(key) = keys.key(spec, i, e) else {
+            let Some(key) = keys.key(i, e) else {
                 continue;
             };
             out.idxs.push(i);
@@ -190,19 +184,42 @@ impl Selector {
 }
 
 /// One `group_by` of the rule set: its keys, and this batch's key of each event once made.
+/// Every rule grouped alike reads its keys here; no other `group_by` shares its state, so the
+/// rules of different `group_by`s can run apart (on other threads).
 #[derive(Debug, Default)]
-struct Spec {
+pub struct GroupKeys {
     paths: Box<[Path]>,
     interner: Interner,
     /// Per event of the batch: not asked yet, no key (a field is no scalar), or the key.
     made: Vec<Option<Option<Key>>>,
 }
 
+impl GroupKeys {
+    /// Start a batch of `n` events.
+    fn start(&mut self, n: usize) {
+        self.interner.sweep();
+        self.made.clear();
+        self.made.resize(n, None);
+    }
+
+    /// The key of event `i` (`e`), if its fields are all scalars.
+    pub fn key(&mut self, i: usize, e: &Event) -> Option<Key> {
+        let slot = &mut self.made[i];
+        if let Some(made) = slot {
+            return made.clone();
+        }
+        let paths = &self.paths;
+        let made = self.interner.get(|| paths.iter().map(|p| p.get(e)));
+        *slot = Some(made.clone());
+        made
+    }
+}
+
 /// The group keys of a batch's events, per distinct `group_by` of the rule set: each event's
 /// key is made (or found) once and shared by every rule grouped alike.
 #[derive(Debug, Default)]
 pub struct BatchKeys {
-    specs: Vec<Spec>,
+    specs: Vec<GroupKeys>,
 }
 
 impl BatchKeys {
@@ -211,9 +228,9 @@ impl BatchKeys {
         if let Some(n) = self.specs.iter().position(|s| &*s.paths == paths) {
             return n;
         }
-        self.specs.push(Spec {
+        self.specs.push(GroupKeys {
             paths: paths.into(),
-            ..Spec::default()
+            ..GroupKeys::default()
         });
         self.specs.len() - 1
     }
@@ -221,9 +238,7 @@ impl BatchKeys {
     /// Start a batch of `n` events.
     pub fn start(&mut self, n: usize) {
         for spec in &mut self.specs {
-            spec.interner.sweep();
-            spec.made.clear();
-            spec.made.resize(n, None);
+            spec.start(n);
         }
     }
 
@@ -234,16 +249,16 @@ impl BatchKeys {
         }
     }
 
-    /// The key of event `i` (`e`) under `group_by` `spec`, if its fields are all scalars.
-    pub fn key(&mut self, spec: usize, i: usize, e: &Event) -> Option<Key> {
-        let spec = &mut self.specs[spec];
-        let slot = &mut spec.made[i];
-        if let Some(made) = slot {
-            return made.clone();
-        }
-        let paths = &spec.paths;
-        let made = spec.interner.get(|| paths.iter().map(|p| p.get(e)));
-        *slot = Some(made.clone());
-        made
+    /// Each `group_by`'s keys, by index.
+    pub fn specs_mut(&mut self) -> &mut [GroupKeys] {
+        &mut self.specs
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
     }
 }

@@ -29,7 +29,7 @@ use crate::event::{Event, Schema};
 use crate::filter::Path;
 use crate::lifecycle::{Lifecycle, Policy};
 use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
-use crate::select::{BatchKeys, Selection, Selector};
+use crate::select::{GroupKeys, Selection, Selector};
 
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
 
@@ -280,9 +280,9 @@ pub struct Detector<L> {
 /// What the engine needs of any detector, whatever its type.
 pub trait Drive {
     fn selector(&self) -> &Selector;
-    /// Apply this rule's selected events of a batch (keys from `keys` for its `group_by`,
-    /// `spec`), then catch up to the batch's end.
-    fn process(&mut self, events: &[&Event], keys: &mut BatchKeys, spec: usize, clock: &BatchClock);
+    /// Apply this rule's selected events of a batch (keys from `keys`, the batch's keys for
+    /// its `group_by`), then catch up to the batch's end.
+    fn process(&mut self, events: &[&Event], keys: &mut GroupKeys, clock: &BatchClock);
     fn catch_up(&mut self, now: i64, wm: i64, clock: &BatchClock);
     fn take_emitted(&mut self) -> Vec<(u64, Transition)>;
     fn stats(&self) -> RuleStats;
@@ -312,15 +312,9 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
         &self.selector
     }
 
-    fn process(
-        &mut self,
-        events: &[&Event],
-        keys: &mut BatchKeys,
-        spec: usize,
-        clock: &BatchClock,
-    ) {
+    fn process(&mut self, events: &[&Event], keys: &mut GroupKeys, clock: &BatchClock) {
         let sel = &mut self.sel;
-        self.selector.select_all(events, keys, spec, sel);
+        self.selector.select_all(events, keys, sel);
         if !sel.is_empty() {
             self.parts.common.stats.matches += sel.len() as u64;
             self.logic.apply(&mut self.parts, events, sel, clock);

@@ -1,0 +1,200 @@
+//! A batch on more than one thread: records are decoded in chunks side by side, and the rules
+//! run by `group_by`, each `group_by` with every rule grouped by it on one thread.
+//!
+//! Rules share nothing but the keys of their `group_by` (`GroupKeys`), and a `group_by` with
+//! its rules runs on one thread only, so no state is shared between threads. The output does
+//! not depend on which thread ran what: each rule sees the batch's events in order, dead
+//! letters keep their positions, and the engine orders alerts by (position, rule). Threads
+//! take the next piece of work when done with the last (a thread that gets less of a shared
+//! machine takes fewer); `group_by`s are handed out costliest first, by their rules' measured
+//! time over recent batches.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::clock::BatchClock;
+use crate::detectors::Drive;
+use crate::event::{Event, EventError, Schema};
+use crate::select::{BatchKeys, GroupKeys};
+
+/// Batches with fewer events run on one thread: starting a thread costs tens of microseconds.
+pub const PARALLEL_FROM: usize = 512;
+
+type Det = Box<dyn Drive + Send + Sync>;
+
+/// Records decoded per turn of a thread.
+const DECODE_CHUNK: usize = 128;
+
+/// Decode and check `records`: the events in order, and the rejects with their positions.
+/// Threads take chunks of records in turn until none is left, so a thread that gets less of
+/// the machine takes fewer.
+pub fn decode_all<'a, B: AsRef<[u8]> + Sync>(
+    schema: &Schema,
+    records: &'a [B],
+    threads: usize,
+) -> (Vec<Event<'a>>, Vec<(usize, EventError)>) {
+    if threads <= 1 || records.len() < PARALLEL_FROM {
+        return decode_chunk(schema, records, 0);
+    }
+    let next = AtomicUsize::new(0);
+    let turns = || {
+        let mut done = Vec::new();
+        loop {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let from = n * DECODE_CHUNK;
+            if from >= records.len() {
+                return done;
+            }
+            let chunk = &records[from..records.len().min(from + DECODE_CHUNK)];
+            done.push((n, decode_chunk(schema, chunk, from)));
+        }
+    };
+    let mut parts = std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads).map(|_| s.spawn(turns)).collect();
+        let mut parts = turns();
+        for h in others {
+            parts.extend(joined(h.join()));
+        }
+        parts
+    });
+    parts.sort_unstable_by_key(|(n, _)| *n);
+    let mut events = Vec::with_capacity(records.len());
+    let mut dead = Vec::new();
+    for (_, (e, d)) in parts {
+        events.extend(e);
+        dead.extend(d);
+    }
+    (events, dead)
+}
+
+fn decode_chunk<'a, B: AsRef<[u8]>>(
+    schema: &Schema,
+    records: &'a [B],
+    offset: usize,
+) -> (Vec<Event<'a>>, Vec<(usize, EventError)>) {
+    let mut events = Vec::with_capacity(records.len());
+    let mut dead = Vec::new();
+    let mut decoder = schema.decoder();
+    for (n, raw) in records.iter().enumerate() {
+        match decoder.decode(raw.as_ref()) {
+            Ok(e) => events.push(e),
+            Err(err) => dead.push((offset + n, err)),
+        }
+    }
+    (events, dead)
+}
+
+/// A thread's result, or its panic raised again on the calling thread.
+fn joined<T>(r: std::thread::Result<T>) -> T {
+    r.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// The rules of a batch, on up to `threads` threads.
+#[derive(Debug)]
+pub struct Lanes {
+    threads: usize,
+    /// Per `group_by`: recent nanoseconds per batch of its rules (a moving average).
+    cost: Vec<f64>,
+}
+
+impl Lanes {
+    pub fn new(threads: usize) -> Lanes {
+        Lanes {
+            threads: threads.max(1),
+            cost: Vec::new(),
+        }
+    }
+
+    /// Apply the batch's accepted `events` to every detector (`key_specs[n]`: detector n's
+    /// `group_by` among `keys`).
+    pub fn run(
+        &mut self,
+        detectors: &mut [Det],
+        key_specs: &[usize],
+        keys: &mut BatchKeys,
+        events: &[&Event],
+        clock: &BatchClock,
+    ) {
+        let specs = keys.len();
+        let mut by_spec: Vec<Vec<&mut Det>> = (0..specs).map(|_| Vec::new()).collect();
+        for (det, &spec) in detectors.iter_mut().zip(key_specs) {
+            by_spec[spec].push(det);
+        }
+        let work: Vec<Work> = keys
+            .specs_mut()
+            .iter_mut()
+            .zip(by_spec)
+            .enumerate()
+            .filter(|(_, (_, dets))| !dets.is_empty())
+            .map(|(spec, (keys, dets))| Work { spec, keys, dets })
+            .collect();
+        if self.threads <= 1 || events.len() < PARALLEL_FROM || work.len() < 2 {
+            for w in work {
+                w.run(events, clock);
+            }
+            return;
+        }
+        self.cost.resize(specs, 0.0);
+        let queue = self.queue(work);
+        let next = AtomicUsize::new(0);
+        let turns = || {
+            let mut timings = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = queue.get(n) else {
+                    return timings;
+                };
+                let Some(w) = item.lock().ok().and_then(|mut w| w.take()) else {
+                    continue;
+                };
+                let spec = w.spec;
+                let start = Instant::now();
+                w.run(events, clock);
+                timings.push((spec, start.elapsed().as_nanos() as f64));
+            }
+        };
+        let timings: Vec<(usize, f64)> = std::thread::scope(|s| {
+            let others: Vec<_> = (1..self.threads).map(|_| s.spawn(turns)).collect();
+            let mut timings = turns();
+            for h in others {
+                timings.extend(joined(h.join()));
+            }
+            timings
+        });
+        for (spec, nanos) in timings {
+            let c = &mut self.cost[spec];
+            *c = if *c == 0.0 {
+                nanos
+            } else {
+                0.8 * *c + 0.2 * nanos
+            };
+        }
+    }
+
+    /// The `group_by`s in the order threads take them: costliest first (one rule counting as
+    /// one unit before any is measured), so that the cheap ones even out the end.
+    fn queue<'w, 'd>(&self, mut work: Vec<Work<'w, 'd>>) -> Vec<Mutex<Option<Work<'w, 'd>>>> {
+        let cost = |w: &Work| match self.cost[w.spec] {
+            c if c > 0.0 => c,
+            _ => w.dets.len() as f64,
+        };
+        work.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
+        work.into_iter().map(|w| Mutex::new(Some(w))).collect()
+    }
+}
+
+/// One `group_by`'s keys and the rules grouped by it.
+struct Work<'w, 'd> {
+    spec: usize,
+    keys: &'w mut GroupKeys,
+    dets: Vec<&'d mut Det>,
+}
+
+impl Work<'_, '_> {
+    fn run(self, events: &[&Event], clock: &BatchClock) {
+        for det in self.dets {
+            det.process(events, self.keys, clock);
+        }
+    }
+}
