@@ -5,6 +5,8 @@
 //! watermark catches up with the highest event time seen, no further). Each returns the alerts
 //! that became due, in a deterministic order that does not depend on how the input was batched.
 
+use std::time::Instant;
+
 use crate::alert::Alert;
 use crate::clock::{BatchClock, NEVER};
 use crate::detectors::{make_detector, Drive, RuleStats};
@@ -238,9 +240,14 @@ impl Engine {
     /// Decode and apply a batch of record values.
     pub fn process<B: AsRef<[u8]> + Sync>(&mut self, records: &[B]) -> Output {
         let mut out = Output::default();
-        let (events, dead) = decode_all(&self.schema, records, self.settings.threads);
+        let start = Instant::now();
+        let threads = self.lanes.begin(records.len());
+        let (events, dead) = decode_all(&self.schema, records, threads);
         out.dead_letters = dead;
         self.apply(&events, &mut out);
+        drop(events);
+        self.lanes
+            .end(records.len(), start.elapsed().as_nanos() as f64);
         out
     }
 

@@ -90,10 +90,22 @@ fn joined<T>(r: std::thread::Result<T>) -> T {
     r.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// The rules of a batch, on up to `threads` threads.
+/// Every this many batches run the other way (one thread or all) than the faster one so far,
+/// to see whether that has changed.
+const PROBE_EVERY: u64 = 16;
+
+/// How batches run: on one thread or on `threads`, whichever has been faster lately. On a
+/// machine whose other cores are busy, threads that wait for each other at the end of every
+/// batch lose more (a thread preempted inside its last piece of work holds the batch up for
+/// a time slice) than they win.
 #[derive(Debug)]
 pub struct Lanes {
     threads: usize,
+    /// Threads of the batch under way.
+    current: usize,
+    /// Recent nanoseconds per record: on one thread, on `threads` (moving averages, 0 unknown).
+    ns_per_record: [f64; 2],
+    batches: u64,
     /// Per `group_by`: recent nanoseconds per batch of its rules (a moving average).
     cost: Vec<f64>,
 }
@@ -102,8 +114,44 @@ impl Lanes {
     pub fn new(threads: usize) -> Lanes {
         Lanes {
             threads: threads.max(1),
+            current: 1,
+            ns_per_record: [0.0; 2],
+            batches: 0,
             cost: Vec::new(),
         }
+    }
+
+    /// Start a batch of `records`: the threads it runs on.
+    pub fn begin(&mut self, records: usize) -> usize {
+        self.current = 1;
+        if self.threads > 1 && records >= PARALLEL_FROM {
+            self.batches += 1;
+            let [one, all] = self.ns_per_record;
+            let faster = if all == 0.0 || one == 0.0 {
+                all == 0.0
+            } else {
+                all <= one
+            };
+            let parallel = faster != (self.batches % PROBE_EVERY == 0);
+            if parallel {
+                self.current = self.threads;
+            }
+        }
+        self.current
+    }
+
+    /// End the batch begun last, of `records`, which took `nanos`.
+    pub fn end(&mut self, records: usize, nanos: f64) {
+        if self.threads > 1 && records >= PARALLEL_FROM {
+            let way = &mut self.ns_per_record[usize::from(self.current > 1)];
+            let now = nanos / records as f64;
+            *way = if *way == 0.0 {
+                now
+            } else {
+                0.75 * *way + 0.25 * now
+            };
+        }
+        self.current = 1;
     }
 
     /// Apply the batch's accepted `events` to every detector (`key_specs[n]`: detector n's
@@ -129,7 +177,7 @@ impl Lanes {
             .filter(|(_, (_, dets))| !dets.is_empty())
             .map(|(spec, (keys, dets))| Work { spec, keys, dets })
             .collect();
-        if self.threads <= 1 || events.len() < PARALLEL_FROM || work.len() < 2 {
+        if self.current <= 1 || events.len() < PARALLEL_FROM || work.len() < 2 {
             for w in work {
                 w.run(events, clock);
             }
@@ -155,7 +203,7 @@ impl Lanes {
             }
         };
         let timings: Vec<(usize, f64)> = std::thread::scope(|s| {
-            let others: Vec<_> = (1..self.threads).map(|_| s.spawn(turns)).collect();
+            let others: Vec<_> = (1..self.current).map(|_| s.spawn(turns)).collect();
             let mut timings = turns();
             for h in others {
                 timings.extend(joined(h.join()));
