@@ -286,7 +286,18 @@ impl<'a> Reader<'a> {
                     None => self.string()?,
                 });
             }
-            Some(b'{' | b'[') => *slot = self.value()?,
+            Some(b'{') => {
+                let mut items: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
+                let mut index: FxHashMap<Box<str>, usize> = FxHashMap::default();
+                self.object(|r, key| {
+                    let mut value = Value::Null;
+                    r.value_into(&mut value)?;
+                    insert(&mut items, &mut index, key, value);
+                    Ok(())
+                })?;
+                *slot = Value::Object(items);
+            }
+            Some(b'[') => *slot = self.value()?,
             _ => self.scalar_into(slot)?,
         }
         Ok(())
@@ -320,16 +331,25 @@ impl<'a> Reader<'a> {
     fn scalar_into(&mut self, slot: &mut Value<'a>) -> Result<()> {
         self.deep = false;
         match self.peek() {
-            Some(b't') => *slot = self.literal("true", Value::Bool(true))?,
-            Some(b'f') => *slot = self.literal("false", Value::Bool(false))?,
-            Some(b'n') => *slot = self.literal("null", Value::Null)?,
-            Some(b'-' | b'0'..=b'9') => *slot = self.number()?,
+            Some(b't') => {
+                self.literal("true", ())?;
+                *slot = Value::Bool(true);
+            }
+            Some(b'f') => {
+                self.literal("false", ())?;
+                *slot = Value::Bool(false);
+            }
+            Some(b'n') => {
+                self.literal("null", ())?;
+                *slot = Value::Null;
+            }
+            Some(b'-' | b'0'..=b'9') => self.number_into(slot)?,
             _ => return self.unexpected(),
         }
         Ok(())
     }
 
-    fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>> {
+    fn literal<T>(&mut self, word: &str, value: T) -> Result<T> {
         if !self.text[self.pos..].starts_with(word) {
             return self.fail(Problem::UnexpectedCharacter);
         }
@@ -346,6 +366,12 @@ impl<'a> Reader<'a> {
     }
 
     fn number(&mut self) -> Result<Value<'a>> {
+        let mut value = Value::Null;
+        self.number_into(&mut value)?;
+        Ok(value)
+    }
+
+    fn number_into(&mut self, slot: &mut Value<'a>) -> Result<()> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -388,12 +414,16 @@ impl<'a> Reader<'a> {
                 text.parse::<u64>().ok().map(i128::from)
             };
             if let Some(i) = int {
-                return Ok(Value::Int(i));
+                *slot = Value::Int(i);
+                return Ok(());
             }
         }
         // The grammar is checked above; Rust's parse rounds correctly, as orjson does.
         match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            Ok(f) if f.is_finite() => {
+                *slot = Value::Float(f);
+                Ok(())
+            }
             _ => Err(JsonError {
                 problem: Problem::NumberOutOfRange,
                 at: start,
