@@ -1,7 +1,7 @@
 """Engine throughput: the shipped catalogue over >= 1M generated events, beside the ceiling.
 
     python -m bench.engine [--events 1000000] [--rules rules] [--batch 2000] [--runs 3]
-    python -m bench.engine --per-rule [--events 300000]
+    python -m bench.engine --per-rule [--events 300000] [--cpu] [--threads 1]
 
 Each measurement runs in a fresh process over the same JSONL lines held in memory:
 `ceiling` is a plain `orjson.loads` loop; `engine` decodes and checks each event and runs the
@@ -9,6 +9,7 @@ whole catalogue in batches with the Python engine; `core` hands the same batches
 to the compiled core (decoding and checks included). Prints events/s (median of runs), the
 ratio to the ceiling and peak RSS of each process. `--per-rule` prints what each rule adds to
 the compiled core's cost per event (the core with that rule alone, minus decoding alone).
+`--threads` sets the compiled core's threads (`EngineSettings.threads`; its default otherwise).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from signalfire.engine import EngineSettings
 
 CACHE = Path(".cache/bench")
 
@@ -36,7 +41,15 @@ def ensure_events(n: int, seed: int) -> Path:
     return path
 
 
-def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
+def core_settings(threads: int | None) -> EngineSettings:
+    from signalfire.engine import EngineSettings
+
+    return EngineSettings() if threads is None else EngineSettings(threads=threads)
+
+
+def measure(
+    mode: str, path: Path, rules: str, batch: int, threads: int | None = None
+) -> dict[str, float]:
     """One measurement in this process (called in a child)."""
     import gc
     import resource
@@ -60,7 +73,7 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
             loads(line)
         alerts = 0
     elif mode == "core":
-        core = CoreEngine(load_rules([rules]).rules)
+        core = CoreEngine(load_rules([rules]).rules, core_settings(threads))
         alerts = 0
         for i in range(0, len(lines), batch):
             alerts += len(core.process(lines[i : i + batch]).alerts)
@@ -82,7 +95,7 @@ def measure(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
     }
 
 
-def per_rule(path: Path, rules: str, batch: int, cpu: bool) -> None:
+def per_rule(path: Path, rules: str, batch: int, cpu: bool, threads: int | None = None) -> None:
     """Microseconds per event each rule adds to decoding alone, in the compiled core."""
     from signalfire.engine.core import CoreEngine
     from signalfire.rules import Rule, load_rules
@@ -93,7 +106,7 @@ def per_rule(path: Path, rules: str, batch: int, cpu: bool) -> None:
     clock = time.process_time if cpu else time.perf_counter
 
     def seconds(chosen: list[Rule]) -> float:
-        core = CoreEngine(chosen)
+        core = CoreEngine(chosen, core_settings(threads))
         start = clock()
         for i in range(0, len(lines), batch):
             core.process(lines[i : i + batch])
@@ -125,7 +138,10 @@ def _rss_now_mb() -> float:
     return 0.0
 
 
-def child(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
+def child(
+    mode: str, path: Path, rules: str, batch: int, threads: int | None = None
+) -> dict[str, float]:
+    extra = [] if threads is None else ["--threads", str(threads)]
     out = subprocess.run(
         [
             sys.executable,
@@ -139,6 +155,7 @@ def child(mode: str, path: Path, rules: str, batch: int) -> dict[str, float]:
             rules,
             "--batch",
             str(batch),
+            *extra,
         ],
         check=True,
         capture_output=True,
@@ -160,24 +177,29 @@ def main() -> int:
     p.add_argument(
         "--cpu", action="store_true", help="--per-rule on this process's CPU time, not wall time"
     )
+    p.add_argument("--threads", type=int, help="the compiled core's threads (default: its own)")
     args = p.parse_args()
     if args.per_rule:
-        per_rule(ensure_events(args.events, args.seed), args.rules, args.batch, args.cpu)
+        per_rule(
+            ensure_events(args.events, args.seed), args.rules, args.batch, args.cpu, args.threads
+        )
         return 0
     if args.child:
-        print(json.dumps(measure(args.child, Path(args.path), args.rules, args.batch)))
+        print(
+            json.dumps(measure(args.child, Path(args.path), args.rules, args.batch, args.threads))
+        )
         return 0
     path = ensure_events(args.events, args.seed)
     results: dict[str, list[dict[str, float]]] = {"ceiling": [], "engine": [], "core": []}
     for _ in range(args.runs):
         for mode, runs in results.items():  # interleaved: drift on a shared machine hits both
-            runs.append(child(mode, path, args.rules, args.batch))
+            runs.append(child(mode, path, args.rules, args.batch, args.threads))
     eps = {m: statistics.median(r["eps"] for r in runs) for m, runs in results.items()}
     rss = {m: max(r["rss_mb"] for r in runs) for m, runs in results.items()}
     grew = {m: max(r["grew_mb"] for r in runs) for m, runs in results.items()}
     print(
         f"events: {args.events:,} (seed {args.seed}), rules: {args.rules}, batch {args.batch}, "
-        f"median of {args.runs} runs"
+        f"core threads {core_settings(args.threads).threads}, median of {args.runs} runs"
     )
     print(f"{'pipeline':<34}{'events/s':>12}{'vs ceiling':>12}{'peak RSS MB':>13}{'growth MB':>11}")
     for mode, label in (
