@@ -148,6 +148,14 @@ class PagerMessage:
     links: tuple[Link, ...] = ()
 
 
+def record_key(message: PagerMessage) -> bytes:
+    """The key of the page's record on the pager and shadow topics: its root entity's ref (or
+    its dedup key when it has no entities). Every page of one root lands in one partition, in
+    the order it was written, so incidents correlate on each partition alone."""
+    root = message.payload.custom_details.root
+    return (root.ref if root is not None else message.dedup_key).encode()
+
+
 def held_by_snooze(message: PagerMessage, key: str, until: str) -> PagerMessage:
     """The trigger as the shadow topic carries it when a snooze keeps it from on-call."""
     details = replace(message.payload.custom_details, snooze=SnoozeRef(key, until))
@@ -216,8 +224,7 @@ def _details_json(d: Details) -> dict[str, Any]:
         out["snooze"] = {"key": d.snooze.key, "until": d.snooze.until}
     if d.entities:
         out["entities"] = [
-            {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source}
-            for e in d.entities
+            {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source} for e in d.entities
         ]
     return out
 

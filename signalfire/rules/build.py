@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
+from signalfire.entities import DEFAULT_MODEL
 from signalfire.events import MAX_TS_MS
 from signalfire.rules.detect import parse_detect
 from signalfire.rules.model import LIVE, MODES, OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
@@ -141,6 +142,7 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
         line=raw.line,
         tests=tests,
         mode=str(mode),
+        entities=DEFAULT_MODEL.for_group(tuple(".".join(p) for p in group_by)),
     )
 
 

@@ -47,7 +47,9 @@ CONTRACT_BYTES = (
     b'"labels":{"team":"tns","severity":"page"},'
     b'"annotations":{"runbook":"https://runbooks.example/api-key-burst",'
     b'"summary":"API key {api_key_id} made {value} requests in {window} (threshold {threshold})",'
-    b'"description":"too many requests"},"owner":"tns-oncall"}},'
+    b'"description":"too many requests"},"owner":"tns-oncall",'
+    b'"entities":[{"name":"org_id","value":"o_1","ref":"org_id/58213fc231cbc80e","source":"group"},'
+    b'{"name":"api_key_id","value":"k_123","ref":"api_key_id/0d0f8b4bf8768872","source":"group"}]}},'
     b'"links":[{"href":"https://runbooks.example/api-key-burst","text":"Runbook"}]}'
 )
 
