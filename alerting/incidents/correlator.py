@@ -121,7 +121,7 @@ class Correlator:
         if where is None:
             key = f"{ALONE}/{dedup_key}"
             return Decision(
-                incident_id(key, dedup_key, at), "alone", Root(ALONE, key, dedup_key), at, 1, 0
+                incident_id(key, dedup_key, at), "alone", Root(ALONE, dedup_key, key), at, 1, 0
             )
         inc = self._open[where]
         if not inc.leave(dedup_key, at):

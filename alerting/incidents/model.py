@@ -27,8 +27,8 @@ class Root:
     """The entity an incident is about: `ref` is the incident key, `value` as pages show it."""
 
     name: str
-    ref: str
     value: Any
+    ref: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +94,8 @@ def root_of(message: PagerMessage) -> Root:
     """The page's root entity, or the page itself (`page/<dedup_key>`) when it has none."""
     entity = message.payload.custom_details.root
     if entity is None:
-        return Root(ALONE, f"{ALONE}/{message.dedup_key}", message.dedup_key)
-    return Root(entity.name, entity.ref, entity.value)
+        return Root(ALONE, message.dedup_key, f"{ALONE}/{message.dedup_key}")
+    return Root(entity.name, entity.value, entity.ref)
 
 
 def page_time(message: PagerMessage) -> int:

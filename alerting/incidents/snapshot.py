@@ -11,7 +11,7 @@
                           "entities": [{"name", "value", "ref", "source"}, ...]}, ...]}
     decision: {"incident", "what", "root": root, "opened_at", "pages", "firing",
                "absorbed_by", "dropped"}
-    root: {"name", "ref", "value"}
+    root: {"name", "value", "ref"}
 
 Times are epoch ms of event time; absent values are null. Another version is refused.
 """
@@ -92,7 +92,7 @@ def load(data: bytes) -> Saved:
 
 # -- writing ----------------------------------------------------------------------------------
 def _root_json(root: Root) -> dict[str, Any]:
-    return {"name": root.name, "ref": root.ref, "value": root.value}
+    return {"name": root.name, "value": root.value, "ref": root.ref}
 
 
 def _incident_json(inc: IncidentState) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def _saved(raw: dict[str, Any]) -> Saved:
 
 
 def _root(raw: dict[str, Any]) -> Root:
-    return Root(_str(raw["name"]), _str(raw["ref"]), raw["value"])
+    return Root(_str(raw["name"]), raw["value"], _str(raw["ref"]))
 
 
 def _incident(raw: dict[str, Any]) -> IncidentState:

@@ -7,12 +7,10 @@ dedup key `key_burst/o1,k1`.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-import orjson
-
 from alerting.pager import Details, Entity, PageEvidence, PagerMessage, Payload, RuleRef
+from signalfire.entities import entity_ref
 from signalfire.timestamps import iso_ms
 
 SEC = 1_000
@@ -24,8 +22,7 @@ NAMES = {"org": "org_id", "acct": "account_id", "key": "api_key_id", "ip": "ip"}
 
 
 def entity(name: str, value: Any, source: str = "group") -> Entity:
-    digest = hashlib.sha256(orjson.dumps([name, value])).hexdigest()
-    return Entity(name, value, f"{name}/{digest[:16]}", source)
+    return Entity(name, value, entity_ref(name, value), source)
 
 
 def page(

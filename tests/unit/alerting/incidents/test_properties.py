@@ -50,7 +50,7 @@ class Reference:
         where = [i for i in open_ if i.pages.get(key, (None, False))[1]]
         if m.event_action == "resolve":
             if not where:
-                root = Root("page", f"page/{key}", key)
+                root = Root("page", key, f"page/{key}")
                 return Decision(incident_id(root.ref, key, at), "alone", root, at, 1, 0)
             (inc,) = where
             inc.pages[key] = (inc.pages[key][0], False)
