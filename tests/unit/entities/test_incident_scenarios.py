@@ -4,6 +4,7 @@ incident: the pages of all the rules it raises, and no other scenario's."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from signalfire.scorecard import GRACE_MS, page_ms
 from signalfire.sources import lines_of
 
 ROOT = Path(__file__).resolve().parents[3]
+Label = dict[str, Any]  # a scenario's ground truth (signalfire.generate)
 # The product's six: a stolen key draining tokens, a scraping burst, a trial-account farm, one
 # IP behind many accounts, a flagged-content surge, a signup -> key -> flagged sequence.
 SIX = (
@@ -29,7 +31,7 @@ SIX = (
 
 
 @pytest.fixture(scope="module", params=[7, 2026])
-def run(request: pytest.FixtureRequest) -> tuple[list[dict[str, object]], BacktestResult]:
+def run(request: pytest.FixtureRequest) -> tuple[list[Label], BacktestResult]:
     plan = build_plan(GeneratorConfig(events=60_000, seed=request.param))
     bt = Backtest(load_rules([ROOT / "rules"]).rules)
     for lines in lines_of(plan_events(plan)):
@@ -37,7 +39,7 @@ def run(request: pytest.FixtureRequest) -> tuple[list[dict[str, object]], Backte
     return [s.label() for s in plan.scenarios], bt.finish()
 
 
-def explained(label: dict[str, object], result: BacktestResult) -> set[str]:
+def explained(label: Label, result: BacktestResult) -> set[str]:
     """Dedup keys of the triggers the label explains (its rules, its group, its time)."""
     keys = set()
     for m in result.messages:
@@ -46,9 +48,9 @@ def explained(label: dict[str, object], result: BacktestResult) -> set[str]:
         group = p["custom_details"]["group"]
         if (
             m.event_action == "trigger"
-            and p["component"] in label["rules"]  # type: ignore[operator]
-            and label["start_ts"] <= at <= label["end_ts"] + GRACE_MS  # type: ignore[operator]
-            and all(group.get(k, v) == v for k, v in label["group"].items())  # type: ignore[attr-defined]
+            and p["component"] in label["rules"]
+            and label["start_ts"] <= at <= label["end_ts"] + GRACE_MS
+            and all(group.get(k, v) == v for k, v in label["group"].items())
         ):
             keys.add(m.dedup_key)
     return keys
@@ -59,7 +61,7 @@ def incident_of(result: BacktestResult) -> dict[str, Incident]:
 
 
 def test_every_scenario_is_one_incident_with_the_rules_that_fired(
-    run: tuple[list[dict[str, object]], BacktestResult],
+    run: tuple[list[Label], BacktestResult],
 ) -> None:
     labels, result = run
     by_page = incident_of(result)
@@ -72,14 +74,14 @@ def test_every_scenario_is_one_incident_with_the_rules_that_fired(
         assert len(incidents) == 1, f"{name}: {len(incidents)} incidents"
         (incident_id,) = incidents
         incident = next(i for i in result.incidents.incidents if i.id == incident_id)
-        assert set(incident.rules) == set(label["rules"]), name  # type: ignore[arg-type]
+        assert set(incident.rules) == set(label["rules"]), name
         assert incident_id not in seen, f"{name} shares {seen.get(incident_id)}'s incident"
         seen[incident_id] = name
     assert set(SIX) <= {str(label["scenario"]) for label in labels}
 
 
 def test_the_pairs_that_used_to_be_two_pages_are_one_incident(
-    run: tuple[list[dict[str, object]], BacktestResult],
+    run: tuple[list[Label], BacktestResult],
 ) -> None:
     labels, result = run
     by_page = incident_of(result)
@@ -97,7 +99,7 @@ def test_the_pairs_that_used_to_be_two_pages_are_one_incident(
 
 
 def test_two_orgs_never_share_an_incident(
-    run: tuple[list[dict[str, object]], BacktestResult],
+    run: tuple[list[Label], BacktestResult],
 ) -> None:
     _, result = run
     for incident in result.incidents.incidents:
