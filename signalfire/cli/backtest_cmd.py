@@ -257,9 +257,9 @@ def print_diff(diff: PageDiff) -> None:
         f"would-have-paged diff: {len(diff.added)} added, {len(diff.removed)} removed, "
         f"{len(diff.moved)} moved, {diff.unchanged} unchanged"
     )
-    for sign, incidents in (("+", diff.added), ("-", diff.removed)):
-        for incident in incidents:
-            p = incident.page.payload
+    for sign, episodes in (("+", diff.added), ("-", diff.removed)):
+        for episode in episodes:
+            p = episode.page.payload
             print(f"{sign} {p.timestamp} {_rule(p)} {p.group}  {p.summary}")
     for moved in diff.moved:
         p, was = moved.new.page.payload, moved.old.page.payload.timestamp
