@@ -28,6 +28,9 @@
         continue: true
       - sinks: [alertmanager]         # the last route has no match: the catch-all
     redact: [ip, attrs.*]             # fields whose values never leave the bridge
+    incidents:                        # optional: correlate pages into incidents
+      window: 30m                     # a page joins its root's open incident within this
+      max_open: 100000                # open incidents kept per pager partition
 
 Secrets (routing keys, HMAC secrets, database passwords) come only from environment variables
 or files, named in the config; the config itself never holds them.
@@ -57,6 +60,8 @@ from signalfire.rules.yamlsrc import LineDict, LineList
 
 SINK_TYPES = ("alertmanager", "pagerduty", "webhook", "store")
 DEFAULT_RETENTION_MS = 90 * 86_400_000
+DEFAULT_INCIDENT_WINDOW_MS = 30 * 60_000
+DEFAULT_MAX_OPEN = 100_000
 _NAME = re.compile(r"[a-z0-9_-]{1,40}")
 _RATE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(s|m)\s*")
 _SINK_KEYS = {
@@ -83,10 +88,19 @@ class SinkSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """`incidents:`: pages correlate into incidents (docs/triage.md#incidents)."""
+
+    window_ms: int = DEFAULT_INCIDENT_WINDOW_MS
+    max_open: int = DEFAULT_MAX_OPEN
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeConfig:
     sinks: dict[str, SinkSpec]
     routes: tuple[Route, ...]
     redaction: Redaction = field(default_factory=Redaction)
+    incidents: IncidentSettings | None = None  # None: every page is delivered on its own
 
     def for_shadow(self) -> BridgeConfig | None:
         """The config of the bridge over the shadow topic: every page into each page store
@@ -98,7 +112,7 @@ class BridgeConfig:
         }
         if not sinks:
             return None
-        return BridgeConfig(sinks, (Route(tuple(sinks), {}),), self.redaction)
+        return BridgeConfig(sinks, (Route(tuple(sinks), {}),), self.redaction, None)
 
 
 def load_bridge_config(path: str | Path, env: Mapping[str, str] | None = None) -> BridgeConfig:
@@ -125,15 +139,37 @@ class _Reader:
             self.p.add(getattr(doc, "line", 1), "expected a mapping with `sinks` and `routes`")
             return None
         for key in doc:
-            if key not in ("sinks", "routes", "redact"):
-                self.p.add(doc.line_of(key), f"unknown key {key!r} (sinks, routes, redact)")
+            if key not in ("sinks", "routes", "redact", "incidents"):
+                known = "sinks, routes, redact, incidents"
+                self.p.add(doc.line_of(key), f"unknown key {key!r} ({known})")
         sinks = self.sinks(doc.get("sinks"), doc.line_of("sinks"))
         routes = self.routes(doc.get("routes"), doc.line_of("routes"), set(sinks))
         redact = doc.get("redact", [])
         if not isinstance(redact, list) or not all(isinstance(f, str) for f in redact):
             self.p.add(doc.line_of("redact"), "redact: expected a list of field names")
             redact = []
-        return BridgeConfig(sinks, tuple(routes), Redaction.of(redact))
+        incidents = (
+            self.incidents(doc["incidents"], doc.line_of("incidents"))
+            if ("incidents" in doc)
+            else None
+        )
+        return BridgeConfig(sinks, tuple(routes), Redaction.of(redact), incidents)
+
+    def incidents(self, d: Any, line: int) -> IncidentSettings | None:
+        if d is None:
+            return IncidentSettings()
+        if not isinstance(d, LineDict):
+            self.p.add(line, "incidents: expected a mapping (window, max_open)")
+            return None
+        for key in d:
+            if key not in ("window", "max_open"):
+                self.p.add(d.line_of(key), f"incidents: unknown key {key!r} (window, max_open)")
+        window = self.duration(d, "window", DEFAULT_INCIDENT_WINDOW_MS)
+        max_open = d.get("max_open", DEFAULT_MAX_OPEN)
+        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
+            self.p.add(d.line_of("max_open"), "incidents: max_open: a whole number >= 1")
+            max_open = DEFAULT_MAX_OPEN
+        return IncidentSettings(window, max_open)
 
     def sinks(self, items: Any, line: int) -> dict[str, SinkSpec]:
         if not isinstance(items, LineList) or not items:

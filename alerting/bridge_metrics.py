@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alerting.metrics import Factory
+from alerting.pager import INCIDENT_STATUSES
 
 FAILURE_OUTCOMES = ("rejected", "exhausted")  # refused for good / retries used up
 # The page store's writes: a new message, one stored before (a replay), a try that failed.
 STORE_OUTCOMES = ("stored", "duplicate", "unavailable")
+INCIDENT_PAGE_BUCKETS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 50.0, 100.0)
 DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                     300.0)  # fmt: skip
 
@@ -33,6 +35,10 @@ class BridgeMetrics:
     up: Gauge
     store_writes: Counter
     store_purged: Counter
+    incident_pages: Counter
+    incidents_open: Gauge
+    incident_size: Histogram
+    incidents_dropped: Counter
 
     @classmethod
     def create(
@@ -67,7 +73,24 @@ class BridgeMetrics:
             store_purged=f.counter(
                 "bridge_store_purged_total", "Pages the store's retention deleted.", sink
             ),
+            incident_pages=f.counter(
+                "bridge_incident_pages_total",
+                "Pager messages by what they did to their incident (opened one, joined, were "
+                "absorbed by a firing parent, resolved it, ...).",
+                ("outcome",),
+            ),
+            incidents_open=f.gauge("bridge_incidents_open", "Incidents with a page firing."),
+            incident_size=f.histogram(
+                "bridge_incident_size_pages",
+                "Pages (rule groups) in an incident when it resolves.",
+                INCIDENT_PAGE_BUCKETS,
+            ),
+            incidents_dropped=f.counter(
+                "bridge_incidents_dropped_total", "Open incidents dropped at the max_open cap."
+            ),
         )
+        for status in INCIDENT_STATUSES:
+            m.incident_pages.labels(outcome=status)
         for name in sinks:  # every series exists from the start, so rates start at zero
             m.deliveries.labels(sink=name)
             m.retries.labels(sink=name)

@@ -14,6 +14,7 @@ from alerting.pager import (
     Condition,
     Counted,
     Details,
+    Entity,
     Link,
     PageEvidence,
     PagerMessage,
@@ -26,6 +27,7 @@ from alerting.pager import (
 from alerting.redact import Redaction
 from alerting.summary import group_text, summary
 from signalfire.engine.alert import Alert
+from signalfire.entities import entity_ref
 from signalfire.rules.model import Rule
 from signalfire.timestamps import iso_ms
 
@@ -110,14 +112,15 @@ def pager_message(rule: Rule, alert: Alert, redaction: Redaction = ALWAYS) -> Pa
     """
     key = dedup_key(rule.id, alert.group)
     shown = redaction.alert(alert)
-    message = _message(rule, shown, key, MAX_TEXT_CHARS)
+    refs = _entity_refs(rule, alert)
+    message = _message(rule, shown, key, MAX_TEXT_CHARS, refs)
     if _size(message) <= MAX_MESSAGE_BYTES:
         return message
     for section, part, _ in sorted(_optional(message), key=lambda p: -p[2]):
         message = _leave_out(message, section, part)
         if _size(message) <= MAX_MESSAGE_BYTES:
             return message
-    message = _message(rule, shown, key, SHORT_TEXT_CHARS)
+    message = _message(rule, shown, key, SHORT_TEXT_CHARS, refs)
     for section, part, _ in _optional(message):
         message = _leave_out(message, section, part)
     return message
@@ -165,7 +168,28 @@ def _json_size(value: Any) -> int:
     return len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
-def _message(rule: Rule, alert: Alert, key: str, limit: int) -> PagerMessage:
+def _entity_refs(rule: Rule, alert: Alert) -> dict[str, str]:
+    """The refs of the page's entities, of the whole values (before redaction and cuts)."""
+    values = {**dict(alert.parents), **dict(alert.group)}
+    return {
+        name: entity_ref(name, values[name])
+        for name in rule.entities.order
+        if values.get(name) is not None
+    }
+
+
+def _entities(alert: Alert, refs: dict[str, str], cap: _Cap) -> tuple[Entity, ...]:
+    """Top-down, as the rule's entity order has them: group values, then what the events named."""
+    group, parents = dict(alert.group), dict(alert.parents)
+    return tuple(
+        Entity(name, cap(group[name]), ref, "group")
+        if name in group
+        else Entity(name, cap(parents[name]), ref, "events")
+        for name, ref in refs.items()
+    )
+
+
+def _message(rule: Rule, alert: Alert, key: str, limit: int, refs: dict[str, str]) -> PagerMessage:
     cap = _Cap(limit)
     ev = alert.evidence
     group = tuple((k, cap(v)) for k, v in alert.group)
@@ -204,8 +228,9 @@ def _message(rule: Rule, alert: Alert, key: str, limit: int) -> PagerMessage:
         labels=labels,
         annotations=annotations,
         owner=owner,
-        truncated=cap.cut,  # every text is capped by now
+        entities=_entities(alert, refs, cap),
     )
+    details = dataclasses.replace(details, truncated=cap.cut)  # every text is capped by now
     payload = Payload(
         summary=summary(rule, alert.action, group, value),
         severity=rule.severity,

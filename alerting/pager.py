@@ -99,6 +99,41 @@ ENTITY_SOURCES = ("group", "events")
 
 
 @dataclass(frozen=True, slots=True)
+class RootRef:
+    """The entity an incident is about (`name`/`ref` `page`/`page/<dedup_key>` for a page that
+    has no entity)."""
+
+    name: str
+    value: Any
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRef:
+    """`custom_details.incident`, which the bridge adds: the incident the page is part of, and
+    what the page did to it (docs/triage.md#incidents). The worker never writes it."""
+
+    id: str
+    status: str  # opened, joined, absorbed, updated, page_resolved, resolved or alone
+    root: RootRef
+    opened_at: str  # event time, ISO-8601 with milliseconds
+    pages: int  # pages (dedup keys) in the incident, this one counted
+    firing: int  # of them, those that fire after this message
+    absorbed_by: str | None = None  # `absorbed`: the dedup key of the firing parent page
+
+
+INCIDENT_STATUSES = (
+    "opened",
+    "joined",
+    "absorbed",
+    "updated",
+    "page_resolved",
+    "resolved",
+    "alone",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Details:
     """`payload.custom_details`."""
 
@@ -116,6 +151,7 @@ class Details:
     snooze: SnoozeRef | None = None
     # Top-down: the hierarchy's entities, then side entities. The first is the page's root.
     entities: tuple[Entity, ...] = ()
+    incident: IncidentRef | None = None
 
     @property
     def root(self) -> Entity | None:
@@ -146,6 +182,14 @@ class PagerMessage:
     dedup_key: str
     payload: Payload
     links: tuple[Link, ...] = ()
+
+
+def record_key(message: PagerMessage) -> bytes:
+    """The key of the page's record on the pager and shadow topics: its root entity's ref (or
+    its dedup key when it has no entities). Every page of one root lands in one partition, in
+    the order it was written, so incidents correlate on each partition alone."""
+    root = message.payload.custom_details.root
+    return (root.ref if root is not None else message.dedup_key).encode()
 
 
 def held_by_snooze(message: PagerMessage, key: str, until: str) -> PagerMessage:
@@ -215,10 +259,27 @@ def _details_json(d: Details) -> dict[str, Any]:
     if d.snooze is not None:
         out["snooze"] = {"key": d.snooze.key, "until": d.snooze.until}
     if d.entities:
-        out["entities"] = [
-            {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source}
-            for e in d.entities
-        ]
+        out["entities"] = [_entity_json(e) for e in d.entities]
+    if d.incident is not None:
+        out["incident"] = _incident_json(d.incident)
+    return out
+
+
+def _entity_json(e: Entity) -> dict[str, Any]:
+    return {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source}
+
+
+def _incident_json(i: IncidentRef) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": i.id,
+        "status": i.status,
+        "root": {"name": i.root.name, "value": i.root.value, "ref": i.root.ref},
+        "opened_at": i.opened_at,
+        "pages": i.pages,
+        "firing": i.firing,
+    }
+    if i.absorbed_by is not None:
+        out["absorbed_by"] = i.absorbed_by
     return out
 
 
@@ -289,18 +350,41 @@ def _details(d: _Object) -> Details:
         omitted=tuple(d.texts("omitted")) if d.has("omitted") else (),
         snooze=_snooze(d.object("snooze")) if d.has("snooze") else None,
         entities=_entities(d) if d.has("entities") else (),
+        incident=_incident(d.object("incident")) if d.has("incident") else None,
     )
 
 
 def _entities(d: _Object) -> tuple[Entity, ...]:
-    out = []
-    for i, item in enumerate(d.array("entities")):
-        e = _Object(item, f"{d.at('entities')}[{i}]")
-        source = e.text("source")
-        if source not in ENTITY_SOURCES:
-            raise MessageError(f"{e.at('source')}: expected group or events")
-        out.append(Entity(e.text("name"), e.any("value"), e.text("ref"), source))
-    return tuple(out)
+    return tuple(
+        _entity(_Object(item, f"{d.at('entities')}[{i}]"))
+        for i, item in enumerate(d.array("entities"))
+    )
+
+
+def _entity(e: _Object) -> Entity:
+    source = e.text("source")
+    if source not in ENTITY_SOURCES:
+        raise MessageError(f"{e.at('source')}: expected group or events")
+    return Entity(e.text("name"), e.any("value"), e.text("ref"), source)
+
+
+def _root(r: _Object) -> RootRef:
+    return RootRef(r.text("name"), r.any("value"), r.text("ref"))
+
+
+def _incident(i: _Object) -> IncidentRef:
+    status = i.text("status")
+    if status not in INCIDENT_STATUSES:
+        raise MessageError(f"{i.at('status')}: expected one of {', '.join(INCIDENT_STATUSES)}")
+    return IncidentRef(
+        id=i.text("id"),
+        status=status,
+        root=_root(i.object("root")),
+        opened_at=i.text("opened_at"),
+        pages=i.integer("pages"),
+        firing=i.integer("firing"),
+        absorbed_by=i.text("absorbed_by") if i.has("absorbed_by") else None,
+    )
 
 
 def _snooze(s: _Object) -> SnoozeRef:

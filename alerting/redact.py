@@ -85,9 +85,10 @@ class Redaction:
         if ids and self.hides("event_id"):
             ids = (REDACTED,) * len(ids)
         evidence = dataclasses.replace(ev, value=value, top=top, extra=extra, sample_event_ids=ids)
-        if group == alert.group and evidence == ev:
+        parents = tuple((k, REDACTED if self.hides(k) else v) for k, v in alert.parents)
+        if group == alert.group and evidence == ev and parents == alert.parents:
             return alert
-        return dataclasses.replace(alert, group=group, evidence=evidence)
+        return dataclasses.replace(alert, group=group, evidence=evidence, parents=parents)
 
     def page(self, message: PagerMessage) -> PagerMessage:
         """`message` with the values of hidden fields that it still shows replaced.
@@ -120,9 +121,15 @@ class Redaction:
         if self.hides("event_id"):
             ids = (REDACTED,) * len(ids)
         evidence = dataclasses.replace(ev, top=top, extra=extra, sample_event_ids=ids)
-        if (group, value, evidence) == (d.group, d.value, ev):
+        entities = tuple(
+            dataclasses.replace(e, value=REDACTED) if self.hides(e.name) else e for e in d.entities
+        )
+        shown.extend(e.value for e in d.entities if self.hides(e.name) and e.value != REDACTED)
+        if (group, value, evidence, entities) == (d.group, d.value, ev, d.entities):
             return message
-        details = dataclasses.replace(d, group=group, value=value, evidence=evidence)
+        details = dataclasses.replace(
+            d, group=group, value=value, evidence=evidence, entities=entities
+        )
         payload = dataclasses.replace(p, custom_details=details)
         if group != d.group:
             payload = dataclasses.replace(payload, group=group_text(group.items()))

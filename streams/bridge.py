@@ -10,8 +10,9 @@ message some sink has not yet delivered or dead-lettered, so after a crash nothi
 what is re-delivered collapses downstream on its dedup key.
 
 Here, the consume loop: decoding, routing, dead letters. Beside it: the sinks' queues
-(streams/bridge_sinks.py), the commit point (streams/bridge_commits.py), and the replay at start
-for sinks that keep state (streams/bridge_restore.py).
+(streams/bridge_sinks.py), the commit point (streams/bridge_commits.py), incidents
+(streams/bridge_incidents.py), and the replay at start for sinks that keep state and for the
+incidents (streams/bridge_restore.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from alerting.delivery import Result, Transport
 from alerting.pager import MessageError, decode, encode
 from alerting.routing import sinks_for
 from streams.bridge_commits import Commits
-from streams.bridge_restore import restore_delivered
+from streams.bridge_incidents import BridgeIncidents
+from streams.bridge_restore import restore_read
 from streams.bridge_settings import BridgeSettings
 from streams.bridge_sinks import Job, SinkRunner
 from streams.clients import KafkaClients
@@ -67,6 +69,12 @@ class Bridge:
             name: SinkRunner(spec, transport, metrics, self._finished, clock=clock)
             for name, spec in config.sinks.items()
         }
+        # Incidents are on-call's: the shadow bridge's pages are not correlated.
+        self.incidents = (
+            BridgeIncidents(config.incidents, metrics)
+            if config.incidents is not None and not shadow
+            else None
+        )
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -89,14 +97,15 @@ class Bridge:
             isolation_level="read_committed",
         )
         sinks = {n: r.sink for n, r in self.runners.items() if r.sink.replays}
-        if sinks and not self.shadow:
-            await restore_delivered(
+        if (sinks or self.incidents is not None) and not self.shadow:
+            await restore_read(
                 self._clients,
                 options,
                 topic=self.settings.pager_topic,
                 group_id=self.settings.group_id,
                 config=self.config,
                 sinks=sinks,
+                incidents=self.incidents,
             )
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         await self._consumer.start()
@@ -157,6 +166,15 @@ class Bridge:
             return
         # Pages of a worker that hides the same fields pass unchanged; see Redaction.page.
         message = self.config.redaction.page(message)
+        if self.incidents is not None:
+            try:
+                message = self.incidents.attach(partition, offset, message)
+            except MessageError as exc:  # a timestamp that is no time: no incident can hold it
+                self.metrics.invalid.inc()
+                self.commits.tracker.add(partition, offset, 0)
+                job = Job(partition, offset, message, b"", raw, self._clock())
+                await self._dead_letter(job, "", f"not a pager message: {exc}")
+                return
         body = encode(message)
         names = sinks_for(self.config.routes, message)
         self.commits.tracker.add(partition, offset, len(names))
@@ -199,6 +217,28 @@ class Bridge:
         assert self._consumer is not None
         await self.commits.revoked(self._consumer, partitions)
 
+    async def assigned(self, partitions: list[int]) -> None:
+        """Incidents of partitions taken over: rebuilt from their committed records."""
+        if self.incidents is None or self._consumer is None:
+            return
+        committed = {}
+        for p in partitions:
+            committed[p] = await self._consumer.committed(TopicPartition(self.topic, p)) or 0
+        stale = self.incidents.stale(committed)
+        for p in stale:
+            self.incidents.forget(p)
+        if stale:
+            await restore_read(
+                self._clients,
+                self.settings.kafka.options(),
+                topic=self.topic,
+                group_id=self.group_id,
+                config=self.config,
+                sinks={},
+                incidents=self.incidents,
+                partitions=stale,
+            )
+
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, bridge: Bridge) -> None:
@@ -208,4 +248,4 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.bridge.revoked([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
+        await self.bridge.assigned([tp.partition for tp in assigned])

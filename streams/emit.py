@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from alerting.message import pager_message
-from alerting.pager import encode, held_by_snooze
+from alerting.pager import encode, held_by_snooze, record_key
 from alerting.redact import Redaction
 from alerting.snooze import SnoozeBook
 from signalfire.engine.alert import Alert
@@ -66,15 +66,15 @@ class Emitter:
                     sent[identity] -= 1
                     continue
             if rule.shadow:
-                out.shadow_pages.append((message.dedup_key.encode(), encode(message)))
+                out.shadow_pages.append((record_key(message), encode(message)))
                 out.alerts.append(alert)
                 continue
             if alert.action == "trigger":
                 snooze = self.snoozes.covering(message.dedup_key, alert.group, alert.at)
                 if snooze is not None:
                     held = held_by_snooze(message, snooze.key, iso_ms(snooze.until_ms))
-                    out.snoozed.append((message.dedup_key.encode(), encode(held), snooze.key))
+                    out.snoozed.append((record_key(held), encode(held), snooze.key))
                     out.snoozed_alerts.append(alert)
                     continue
-            out.pages.append((message.dedup_key.encode(), encode(message)))
+            out.pages.append((record_key(message), encode(message)))
             out.alerts.append(alert)

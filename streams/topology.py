@@ -41,7 +41,7 @@ def fields_read(rule: Rule) -> frozenset[str]:
     for step in d.steps:
         _filter_fields(step.where, found)
     found.update(path[0] for path in rule.group_by)
-    found.update(path[0] for path in rule.evidence_top)
+    found.update(path[0] for path in rule.counted_fields)
     if d.field:
         found.add(d.field[0])
     return frozenset(found)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from alerting.store import Delivery, PageFilter
+from alerting.store import Delivery, IncidentFilter, IncidentState, PageFilter
 from signalfire.durations import DurationError, format_duration_ms, parse_duration_ms
 
 MAX_NOTE = 2000
 STATES = ("triggered", "resolved")
+INCIDENT_STATES: tuple[IncidentState, ...] = ("open", "resolved")
+MAX_NAME = 200  # a root field's name in a query string
 SEVERITIES = ("critical", "error", "warning", "info")
 # The list's `delivery` choices: by default what was meant for on-call (paged or snoozed);
 # shadow rules' pages only when asked for, apart.
@@ -63,6 +65,20 @@ def page_filter(query: Mapping[str, str]) -> PageFilter:
         entity=query.get("entity") or None,
         since_ms=_time(query, "since"),
         until_ms=_time(query, "until"),
+    )
+
+
+def incident_filter(query: Mapping[str, str]) -> IncidentFilter:
+    """The incident list's filters from its query string: state, the root's field."""
+    state = query.get("state") or None
+    if state is not None and state not in INCIDENT_STATES:
+        raise FormError(f"state: one of {', '.join(INCIDENT_STATES)}")
+    root = (query.get("root") or "").strip()
+    if len(root) > MAX_NAME:
+        raise FormError(f"root: a field name of at most {MAX_NAME} characters")
+    return IncidentFilter(
+        state=state,  # checked against INCIDENT_STATES above
+        root_name=root or None,
     )
 
 

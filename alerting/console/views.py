@@ -16,7 +16,13 @@ from aiohttp import web
 
 from alerting.console.auth import Role
 from alerting.console.context import COOKIE, SESSION, console_of, render, require, user_of
-from alerting.console.forms import FormError, page_filter, snooze_span, text_field
+from alerting.console.forms import (
+    FormError,
+    incident_filter,
+    page_filter,
+    snooze_span,
+    text_field,
+)
 from alerting.snooze import Entity, Snooze, encode, snooze_key
 from alerting.store import BadCursor, PageFilter, VerdictName
 from alerting.store.migrations import VERDICTS
@@ -41,6 +47,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/pages/{id:\\d+}/ack", acknowledge)
     app.router.add_post("/pages/{id:\\d+}/verdict", verdict)
     app.router.add_post("/pages/{id:\\d+}/snooze", snooze_group)
+    app.router.add_get("/incidents", incidents)
+    app.router.add_get("/incidents/{id}", incident)
     app.router.add_get("/entities/{name}/{value}", entity)
     app.router.add_post("/entities/{name}/{value}/snooze", snooze_entity)
     app.router.add_get("/snoozes", snoozes)
@@ -160,6 +168,31 @@ async def page(request: web.Request) -> web.Response:
     if detail is None:
         raise web.HTTPNotFound(text="no such page")
     return render(request, "page.html", d=detail, message=request.query.get("done", ""))
+
+
+async def incidents(request: web.Request) -> web.Response:
+    require(request, Role.viewer)
+    console = console_of(request)
+    roots = await console.db(console.store.incident_roots)
+    try:
+        where = incident_filter(request.query)
+        found = await console.db(
+            console.store.list_incidents, where, limit=PAGE_SIZE, after=request.query.get("after")
+        )
+    except (FormError, BadCursor) as exc:
+        return render(request, "incidents.html", status=400, incidents=[], next=None,
+                      roots=roots, filters=dict(request.query), error=str(exc))  # fmt: skip
+    return render(request, "incidents.html", incidents=found.incidents, next=found.next,
+                  roots=roots, filters=dict(request.query), error="")  # fmt: skip
+
+
+async def incident(request: web.Request) -> web.Response:
+    require(request, Role.viewer)
+    console = console_of(request)
+    detail = await console.db(console.store.incident, request.match_info["id"])
+    if detail is None:
+        raise web.HTTPNotFound(text="no such incident")
+    return render(request, "incident.html", d=detail)
 
 
 async def entity(request: web.Request) -> web.Response:

@@ -7,7 +7,8 @@ is sent with `endsAt` = now + a lease of four re-send intervals and re-sent ever
 Alertmanager that missed the first resolve (restarted, another HA peer) still hears of it.
 
 Labels: `alertname` and `rule` (the rule id), `severity`, `dedup_key`, `source`, the rule's
-labels, and the group values the bridge's redaction leaves visible (dots become underscores).
+labels, and the group values the bridge's redaction leaves visible (dots become underscores);
+with incidents, `incident` (its id) and `incident_root` (the root entity's field name).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def labels_of(message: PagerMessage) -> dict[str, str]:
         dedup_key=message.dedup_key,
         source=payload.source,
     )
+    if details.incident is not None:
+        # Routes group by it (`group_by: [incident]`): one notification per incident.
+        labels["incident"] = details.incident.id
+        labels["incident_root"] = details.incident.root.name
     return labels
 
 

@@ -130,6 +130,44 @@ MIGRATIONS: tuple[Migration, ...] = (
         "pages.held: why an episode was kept from on-call (shadow, snoozed), or NULL",
         ("ALTER TABLE pages ADD COLUMN held TEXT",),
     ),
+    Migration(
+        3,
+        "incidents and their pages; page_entities.source and .ordinal (parents from events)",
+        (
+            # One attack: what the bridge's pages said of their incident (custom_details.incident).
+            """CREATE TABLE incidents (
+                id TEXT PRIMARY KEY,
+                root_name TEXT NOT NULL,
+                root_value TEXT NOT NULL,
+                root_ref TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+                opened_at {bigint} NOT NULL,
+                resolved_at {bigint},
+                pages INTEGER NOT NULL,
+                updated_at {bigint} NOT NULL
+            )""",
+            "CREATE INDEX incidents_opened ON incidents (opened_at, id)",
+            "CREATE INDEX incidents_state ON incidents (state, opened_at, id)",
+            "CREATE INDEX incidents_root ON incidents (root_name, opened_at, id)",
+            # An episode in an incident: what its latest message did there.
+            """CREATE TABLE incident_pages (
+                incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+                page_id {bigint} NOT NULL REFERENCES pages (id) ON DELETE CASCADE,
+                dedup_key TEXT NOT NULL,
+                status TEXT NOT NULL,
+                absorbed_by TEXT,
+                joined_at {bigint} NOT NULL,
+                last_event_at {bigint} NOT NULL,
+                PRIMARY KEY (incident_id, page_id)
+            )""",
+            "CREATE INDEX incident_pages_page ON incident_pages (page_id)",
+            # `group`: a group value (every row before this migration); `events`: a parent
+            # entity the group's events named. `ordinal`: its place in custom_details.entities.
+            "ALTER TABLE page_entities ADD COLUMN source TEXT NOT NULL DEFAULT 'group'"
+            " CHECK (source IN ('group', 'events'))",
+            "ALTER TABLE page_entities ADD COLUMN ordinal INTEGER",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -13,6 +13,9 @@ STATES: tuple[State, ...] = ("triggered", "resolved")
 Held = Literal["shadow", "snoozed"]
 # What the page list can ask for: paged (reached on-call) or held for one of the reasons.
 Delivery = Literal["paged", "shadow", "snoozed"]
+# An incident is open while one of its pages fires; resolved for good once none does.
+IncidentState = Literal["open", "resolved"]
+INCIDENT_STATES: tuple[IncidentState, ...] = ("open", "resolved")
 
 
 class BadCursor(ValueError):
@@ -87,6 +90,9 @@ class PageDetail:
     messages: tuple[PageMessage, ...]  # the episode's timeline, oldest first
     acknowledgement: Acknowledgement | None
     verdicts: tuple[Verdict, ...]  # oldest first; the last one stands
+    # Parent entities its events named (field -> value), beside the group's; none redacted.
+    parents: dict[str, str] = field(default_factory=dict)
+    incidents: tuple[PageIncident, ...] = ()  # the incidents it is part of, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,7 @@ class AuditEntry:
 class Purged:
     pages: int
     snoozes: int
+    incidents: int = 0  # incidents none of whose pages is left
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +171,70 @@ class EntityEpisode:
     ended_at: int  # resolved_at, or the last message's event time while it is open
     entities: frozenset[tuple[str, str]]  # (group field, value)
     verdict: VerdictName | None  # the standing verdict
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIncident:
+    """One incident as the store has it from its pages' `custom_details.incident`."""
+
+    id: str
+    root_name: str  # the root entity's field (`page` for a page about no entity)
+    root_value: str  # as pages show it: a redacted root is `[redacted]`
+    root_ref: str  # names the root whatever its redaction
+    state: IncidentState
+    opened_at: int  # event time of its first page
+    resolved_at: int | None  # event time of the resolve that resolved it
+    pages: int  # pages (dedup keys) in it, as the bridge last counted them
+    updated_at: int  # wall time of the latest message stored about it
+    rules: tuple[str, ...] = ()  # the rules of its stored pages, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPage:
+    """An episode in an incident, with what its latest message did there."""
+
+    page: Page
+    status: str  # opened, joined, absorbed, updated, page_resolved, resolved or alone
+    absorbed_by: str | None  # the dedup key of the firing parent page it was absorbed by
+    absorbed_by_page: int | None  # that parent's episode in this incident, when stored
+    joined_at: int  # event time of its first message in the incident
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEntity:
+    """An entity some page of an incident names (`page_entities`)."""
+
+    name: str
+    value: str
+    pages: int  # how many of the incident's episodes name it
+    grouped: bool  # some page's group holds it (else only its events named it)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    incident: StoredIncident
+    pages: tuple[IncidentPage, ...]  # in the order they joined
+    entities: tuple[IncidentEntity, ...]  # top-down, as the pages name them
+
+
+@dataclass(frozen=True, slots=True)
+class PageIncident:
+    """An incident an episode is part of, for its page."""
+
+    id: str
+    root_name: str
+    root_value: str
+    state: IncidentState
+    status: str  # what the episode's latest message did to it
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    state: IncidentState | None = None
+    root_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentList:
+    incidents: tuple[StoredIncident, ...]  # newest first (by opened_at)
+    next: str | None  # cursor for the following page of results; None at the end

@@ -22,7 +22,8 @@ _EPISODES = (
     "SELECT p.id, p.rule_id, p.started_at, COALESCE(p.resolved_at, p.last_event_at),"
     " (SELECT v.verdict FROM verdicts v WHERE v.page_id = p.id ORDER BY v.id DESC LIMIT 1),"
     " e.name, e.value"
-    " FROM pages p LEFT JOIN page_entities e ON e.page_id = p.id"
+    # The group's values: what a shadow page and a judged page can be found to share.
+    " FROM pages p LEFT JOIN page_entities e ON e.page_id = p.id AND e.source = 'group'"
     " WHERE p.started_at < ? AND COALESCE(p.resolved_at, p.last_event_at) >= ? AND {held}"
     " ORDER BY p.id"
 )

@@ -7,6 +7,7 @@ no query gets slower the deeper it pages (no OFFSET).
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any, cast
 
 import orjson
@@ -24,15 +25,17 @@ from alerting.store.model import (
 )
 
 MAX_LIMIT = 500
-_SELECT_PAGE = (
-    "SELECT p.id, p.dedup_key, p.rule_id, p.rule_version, p.rule_title, p.detector, p.severity,"
+# The columns of a `Page`, of the pages row `p`, in its fields' order.
+PAGE_COLUMNS = (
+    "p.id, p.dedup_key, p.rule_id, p.rule_version, p.rule_title, p.detector, p.severity,"
     " p.summary, p.group_text, p.state, p.started_at, p.resolved_at, p.last_event_at,"
     " p.triggers, p.stored_at, p.updated_at,"
     " (SELECT a.at FROM acknowledgements a WHERE a.page_id = p.id),"
     " (SELECT v.verdict FROM verdicts v WHERE v.page_id = p.id ORDER BY v.id DESC LIMIT 1),"
     " p.held"
-    " FROM pages p"
 )
+PAGE_WIDTH = len(fields(Page))
+_SELECT_PAGE = f"SELECT {PAGE_COLUMNS} FROM pages p"
 
 
 def encode_cursor(page: Page) -> str:
@@ -47,8 +50,9 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         raise BadCursor("not a page cursor") from None
 
 
-def _page(row: Row) -> Page:
-    return Page(*row)
+def page_of(row: Row) -> Page:
+    """The `Page` of a row whose first columns are PAGE_COLUMNS."""
+    return Page(*row[:PAGE_WIDTH])
 
 
 def list_pages(tx: Tx, where: PageFilter, limit: int, after: str | None) -> PageList:
@@ -68,7 +72,7 @@ def list_pages(tx: Tx, where: PageFilter, limit: int, after: str | None) -> Page
     if where.entity is not None:
         named = " AND e.name = ?" if where.entity_name is not None else ""
         clauses.append(f"EXISTS (SELECT 1 FROM page_entities e WHERE e.page_id = p.id"
-                       f" AND e.value = ?{named})")  # fmt: skip
+                       f" AND e.source = 'group' AND e.value = ?{named})")  # fmt: skip
         params.append(where.entity)
         if where.entity_name is not None:
             params.append(where.entity_name)
@@ -94,7 +98,7 @@ def list_pages(tx: Tx, where: PageFilter, limit: int, after: str | None) -> Page
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY p.started_at DESC, p.id DESC LIMIT ?"
     rows = tx.all(sql, (*params, limit + 1))
-    pages = tuple(_page(r) for r in rows[:limit])
+    pages = tuple(page_of(r) for r in rows[:limit])
     return PageList(pages, encode_cursor(pages[-1]) if len(rows) > limit else None)
 
 
@@ -109,12 +113,14 @@ def page_detail(tx: Tx, page_id: int) -> PageDetail | None:
         for m in tx.all("SELECT id, event_action, event_at, stored_at, summary, body"
                       " FROM messages WHERE page_id = ? ORDER BY event_at, id", (page_id,))
     )  # fmt: skip
-    entities = {
-        name: value
-        for name, value in tx.all(
-            "SELECT name, value FROM page_entities WHERE page_id = ? ORDER BY name", (page_id,)
-        )
-    }
+    entities: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    for name, value, source in tx.all(
+        "SELECT name, value, source FROM page_entities WHERE page_id = ?"
+        " ORDER BY ordinal IS NULL, ordinal, name",
+        (page_id,),
+    ):
+        (entities if source == "group" else parents)[name] = value
     ack = tx.one(
         "SELECT page_id, who, note, at FROM acknowledgements WHERE page_id = ?", (page_id,)
     )
@@ -124,12 +130,13 @@ def page_detail(tx: Tx, page_id: int) -> PageDetail | None:
                       " WHERE page_id = ? ORDER BY id", (page_id,))
     )  # fmt: skip
     return PageDetail(
-        page=_page(row),
+        page=page_of(row),
         details=_json(details_row[0]),
         entities=entities,
         messages=messages,
         acknowledgement=Acknowledgement(*ack) if ack else None,
         verdicts=verdicts,
+        parents=parents,
     )
 
 

@@ -4,12 +4,16 @@ A message already stored (same dedup key, action and event time) changes nothing
 trigger opens an episode, or repeats into the open one; a resolve closes the open episode, or,
 when none is open (its trigger is older than the retention, or was never seen, or not yet), is
 stored as an episode of its own, resolved from the start, which its trigger completes if it
-comes later. The whole message is one transaction.
+comes later. Every stored message adds the entities its episode has not named yet (a later
+trigger may name a parent the first did not), and, when it carries `custom_details.incident`,
+its incident and its place there (alerting.store.incidents). The whole message is one
+transaction.
 """
 
 from __future__ import annotations
 
 from alerting.store.db import Tx
+from alerting.store.incidents import record_incident
 from alerting.store.model import Recorded
 from alerting.store.rows import MessageRow
 
@@ -44,7 +48,19 @@ def record_row(tx: Tx, row: MessageRow, now_ms: int) -> Recorded:
         " body) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (page_id, *row.key, now_ms, row.summary, row.body),
     )
+    _add_entities(tx, page_id, row)
+    if row.incident is not None:
+        record_incident(tx, row.incident, page_id, row, now_ms)
     return Recorded("stored", page_id, message_id)
+
+
+def _add_entities(tx: Tx, page_id: int, row: MessageRow) -> None:
+    for e in row.entities:
+        tx.execute(
+            "INSERT INTO page_entities (page_id, name, value, source, ordinal)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (page_id, name) DO NOTHING",
+            (page_id, e.name, e.value, e.source, e.ordinal),
+        )
 
 
 def _resolve_waiting_for(tx: Tx, row: MessageRow) -> int | None:
@@ -87,11 +103,6 @@ def _new_episode(tx: Tx, row: MessageRow, now_ms: int) -> int:
             1 if trigger else 0, row.details, now_ms, now_ms, row.held,
         ),
     )  # fmt: skip
-    for name, value in row.entities:
-        tx.execute(
-            "INSERT INTO page_entities (page_id, name, value) VALUES (?, ?, ?)",
-            (page_id, name, value),
-        )
     return page_id
 
 

@@ -4,6 +4,8 @@
     store.record(message)                                    # idempotent
     store.list_pages(PageFilter(rule="api_key_burst", state="triggered"), limit=50)
     store.page(page_id)                                      # the episode, its messages, verdicts
+    store.list_incidents(IncidentFilter(state="open"))       # incidents the bridge's pages named
+    store.incident(incident_id)                              # its episodes and their entities
 
 Opening applies pending migrations (`alerting.store.migrations`). A Store is not thread-safe:
 use it from one thread at a time (the bridge's store sink gives it a thread of its own).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,21 @@ import orjson
 
 from alerting.pager import PagerMessage
 from alerting.store.db import Database, SqliteDatabase, StoreConflict, Tx
+from alerting.store.incidents import (
+    incident_detail,
+    incident_roots,
+    list_incidents,
+    page_incidents,
+    purge_incidents,
+)
 from alerting.store.migrations import VERDICTS, current_version, migrate
 from alerting.store.model import (
     Acknowledgement,
     AuditEntry,
     EntityEpisode,
+    IncidentDetail,
+    IncidentFilter,
+    IncidentList,
     PageDetail,
     PageFilter,
     PageList,
@@ -44,6 +57,7 @@ from alerting.store.url import StoreUrl, parse_store_url
 
 Clock = Callable[[], float]
 ALL = PageFilter()
+ANY_INCIDENT = IncidentFilter()
 
 
 def open_store(
@@ -129,7 +143,27 @@ class Store:
 
     def page(self, page_id: int) -> PageDetail | None:
         with self.db.transaction(write=False) as tx:
-            return page_detail(tx, page_id)
+            detail = page_detail(tx, page_id)
+            if detail is None:
+                return None
+            return replace(detail, incidents=page_incidents(tx, page_id))
+
+    def list_incidents(
+        self, where: IncidentFilter = ANY_INCIDENT, *, limit: int = 50, after: str | None = None
+    ) -> IncidentList:
+        """Incidents matching `where`, newest opened first; pass `next` back as `after`."""
+        with self.db.transaction(write=False) as tx:
+            return list_incidents(tx, where, limit, after)
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        """One incident with its episodes (in the order they joined) and their entities."""
+        with self.db.transaction(write=False) as tx:
+            return incident_detail(tx, incident_id)
+
+    def incident_roots(self) -> tuple[str, ...]:
+        """The root fields (`org_id`, `ip`, ...) the stored incidents have, sorted."""
+        with self.db.transaction(write=False) as tx:
+            return incident_roots(tx)
 
     def triage_facts(self, since_ms: int, until_ms: int) -> list[TriageFact]:
         """Per episode started in [since_ms, until_ms): its rule, severity, start, first
@@ -254,7 +288,8 @@ class Store:
     # -- retention ---------------------------------------------------------------------------
     def purge(self, retention_ms: int) -> Purged:
         """Delete episodes whose last message is older than `retention_ms` (with their messages,
-        entities, acknowledgements and verdicts) and snoozes that ended that long ago.
+        entities, acknowledgements, verdicts and places in incidents), the incidents none of
+        whose episodes is left, and snoozes that ended that long ago.
 
         The audit log is kept: it records who did what, which outlives the pages.
         """
@@ -264,7 +299,8 @@ class Store:
         with self.db.transaction() as tx:
             pages = tx.execute("DELETE FROM pages WHERE last_event_at < ?", (cutoff,))
             snoozes = tx.execute("DELETE FROM snoozes WHERE until_at < ?", (cutoff,))
-        return Purged(pages, snoozes)
+            incidents = purge_incidents(tx) if pages else 0
+        return Purged(pages, snoozes, incidents)
 
 
 def _require_page(tx: Tx, page_id: int) -> None:

@@ -1,5 +1,6 @@
 """`signalfire backtest --rules DIR (EVENTS... | --from-kafka TOPIC --since TIME --until TIME)
-[--out ALERTS.jsonl] [--diff OTHER_DIR] [--redact FIELDS]`."""
+[--out ALERTS.jsonl] [--incidents INCIDENTS.jsonl] [--incident-window DURATION]
+[--diff OTHER_DIR] [--redact FIELDS]`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from alerting.pager import Payload
-from signalfire.cli.backtest import BacktestResult, run_backtest, run_pair, write_jsonl
+from signalfire.cli.backtest import (
+    BacktestResult,
+    run_backtest,
+    run_pair,
+    write_incidents,
+    write_jsonl,
+)
 from signalfire.cli.common import (
     RunProblem,
     UsageError,
@@ -29,7 +36,7 @@ from signalfire.cli.files import (
 from signalfire.cli.pagediff import PageDiff, page_diff
 from signalfire.cli.progress import QUIET, ProgressView, counted_batches
 from signalfire.cli.replay_args import add_replay_options, kafka_settings, replay_span
-from signalfire.durations import format_duration_ms
+from signalfire.durations import DurationError, format_duration_ms, parse_duration_ms
 from signalfire.engine.settings import DEFAULT_MAX_GROUPS
 from signalfire.sources import STDIN, Lines, ReadStats, SourceError, read_batches
 from streams.replay import Replay, ReplayError
@@ -55,6 +62,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="rule directories or files (required; may be repeated)",
     )
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write pager messages here")
+    p.add_argument(
+        "--incidents",
+        metavar="INCIDENTS.jsonl",
+        help="write the incidents the live pages make here, one per line, in order of opening",
+    )
+    p.add_argument(
+        "--incident-window",
+        default="30m",
+        metavar="DURATION",
+        help="pages of one root entity this close to an open incident's latest trigger join it "
+        "(default 30m)",
+    )
     p.add_argument(
         "--diff",
         metavar="OTHER_RULES_DIR",
@@ -113,10 +132,16 @@ def print_summary(result: BacktestResult, title: str = "") -> None:
         f"{result.events} events, {result.late} late, {len(result.messages)} pager messages"
         + of_them
     )
+    inc = result.incidents
+    print(
+        f"incidents: {inc.pages} pages -> {len(inc.incidents)} incidents ({inc.absorbed} "
+        f"absorbed, window {format_duration_ms(inc.window_ms)})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args.lateness, args.max_groups)
+    window_ms = _incident_window(args.incident_window)
     redaction = redaction_from(args.redact)
     _check_source(args)
     ruleset = load_or_report(args.rules)
@@ -129,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if args.from_kafka is None:
         check_events_readable(args.events)
     check_writable(args.out, "--out")
+    check_writable(args.incidents, "--incidents")
     stats = ReadStats()
     view: ProgressView = args.progress
     with _source(args) as (what, total, source), view.task(what, total) as advance:
@@ -141,10 +167,16 @@ def run(args: argparse.Namespace) -> int:
                 settings=settings,
                 redaction=redaction,
                 stats=stats,
+                incident_window_ms=window_ms,
             )
         else:
             result = run_backtest(
-                ruleset.rules, batches, settings=settings, redaction=redaction, stats=stats
+                ruleset.rules,
+                batches,
+                settings=settings,
+                redaction=redaction,
+                stats=stats,
+                incident_window_ms=window_ms,
             )
     print_summary(result)
     unit = "line(s)" if args.from_kafka is None else "record(s)"
@@ -158,6 +190,12 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise write_problem(args.out, exc, "--out") from None
         print(f"wrote {len(result.messages)} message(s) to {args.out}")
+    if args.incidents:
+        try:
+            written = write_incidents(args.incidents, result.incidents.incidents)
+        except OSError as exc:
+            raise write_problem(args.incidents, exc, "--incidents") from None
+        print(f"wrote {written} incident(s) to {args.incidents}")
     if other is not None:
         print()
         print_summary(changed, f"with rules from {args.diff}:")
@@ -169,6 +207,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _incident_window(text: str) -> int:
+    try:
+        return parse_duration_ms(text)
+    except DurationError as exc:
+        raise UsageError(f"--incident-window: {exc}") from None
 
 
 def _check_source(args: argparse.Namespace) -> None:
@@ -212,9 +257,9 @@ def print_diff(diff: PageDiff) -> None:
         f"would-have-paged diff: {len(diff.added)} added, {len(diff.removed)} removed, "
         f"{len(diff.moved)} moved, {diff.unchanged} unchanged"
     )
-    for sign, incidents in (("+", diff.added), ("-", diff.removed)):
-        for incident in incidents:
-            p = incident.page.payload
+    for sign, episodes in (("+", diff.added), ("-", diff.removed)):
+        for episode in episodes:
+            p = episode.page.payload
             print(f"{sign} {p.timestamp} {_rule(p)} {p.group}  {p.summary}")
     for moved in diff.moved:
         p, was = moved.new.page.payload, moved.old.page.payload.timestamp

@@ -1,13 +1,13 @@
-"""The would-have-paged diff of two backtests: pages matched by incident, not by timestamp.
+"""The would-have-paged diff of two backtests: pages matched by episode, not by timestamp.
 
-An incident is what a pager shows for one group of one rule: a trigger and everything until its
-resolve (or the end of the input when it never resolves). A trigger while the incident is still
-open has the same dedup key, so the pager folds it into that incident. Rules that never resolve
-(occurrence rules without `resolve_after`) have no end to wait for: each trigger is an incident
+An episode is what a pager shows for one group of one rule: a trigger and everything until its
+resolve (or the end of the input when it never resolves). A trigger while the episode is still
+open has the same dedup key, so the pager folds it into that episode. Rules that never resolve
+(occurrence rules without `resolve_after`) have no end to wait for: each trigger is an episode
 that spans its throttle, the time in which the group could not page again.
 
-Two incidents of the same rule id and dedup key (the same group) whose spans overlap are the
-same incident: `unchanged` when they begin at the same event time, `moved` otherwise. What is
+Two episodes of the same rule id and dedup key (the same group) whose spans overlap are the
+same episode: `unchanged` when they begin at the same event time, `moved` otherwise. What is
 left over is `added` (only with the new rules) or `removed` (only with the old ones).
 """
 
@@ -22,16 +22,16 @@ from alerting.pager import PagerMessage
 from signalfire.cli.backtest import BacktestResult
 from signalfire.rules.model import Rule
 
-# The end of an incident still open when the input ends: it overlaps anything later.
+# The end of an episode still open when the input ends: it overlaps anything later.
 OPEN = 2**63
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
-IncidentKey = tuple[str, str]  # (rule id, dedup key)
+EpisodeKey = tuple[str, str]  # (rule id, dedup key)
 
 
 @dataclass(frozen=True, slots=True)
-class Incident:
+class Episode:
     rule_id: str
     dedup_key: str
     start: int  # event time of the trigger that opened it, epoch ms
@@ -41,8 +41,8 @@ class Incident:
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    old: Incident
-    new: Incident
+    old: Episode
+    new: Episode
 
     @property
     def shift_ms(self) -> int:
@@ -51,8 +51,8 @@ class Moved:
 
 @dataclass(slots=True)
 class PageDiff:
-    added: list[Incident] = field(default_factory=list)
-    removed: list[Incident] = field(default_factory=list)
+    added: list[Episode] = field(default_factory=list)
+    removed: list[Episode] = field(default_factory=list)
     moved: list[Moved] = field(default_factory=list)
     unchanged: int = 0
 
@@ -62,32 +62,32 @@ def event_ms(timestamp: str) -> int:
     return (datetime.fromisoformat(timestamp) - _EPOCH) // _MS
 
 
-def incidents(
+def episodes(
     messages: Iterable[PagerMessage], rules: Mapping[str, Rule]
-) -> dict[IncidentKey, list[Incident]]:
-    """Each (rule, group)'s incidents in time order, from its messages in emission order."""
-    by_key: dict[IncidentKey, list[PagerMessage]] = defaultdict(list)
+) -> dict[EpisodeKey, list[Episode]]:
+    """Each (rule, group)'s episodes in time order, from its messages in emission order."""
+    by_key: dict[EpisodeKey, list[PagerMessage]] = defaultdict(list)
     for m in messages:
         by_key[(m.payload.component, m.dedup_key)].append(m)
-    out: dict[IncidentKey, list[Incident]] = {}
+    out: dict[EpisodeKey, list[Episode]] = {}
     for (rule_id, key), msgs in by_key.items():
         rule = rules.get(rule_id)
-        found: list[Incident] = []
+        found: list[Episode] = []
         opened: tuple[int, PagerMessage] | None = None
         for m in msgs:
             at = event_ms(m.payload.timestamp)
             if m.event_action == "trigger":
                 if rule is not None and not resolves(rule):
                     # Zero throttle: the trigger's own millisecond.
-                    found.append(Incident(rule_id, key, at, at + max(rule.throttle_ms, 1), m))
+                    found.append(Episode(rule_id, key, at, at + max(rule.throttle_ms, 1), m))
                 elif opened is None:
                     opened = (at, m)
             elif opened is not None:
                 start, page = opened
-                found.append(Incident(rule_id, key, start, max(at, start + 1), page))
+                found.append(Episode(rule_id, key, start, max(at, start + 1), page))
                 opened = None
         if opened is not None:
-            found.append(Incident(rule_id, key, opened[0], OPEN, opened[1]))
+            found.append(Episode(rule_id, key, opened[0], OPEN, opened[1]))
         out[(rule_id, key)] = sorted(found, key=lambda i: i.start)
     return out
 
@@ -98,16 +98,16 @@ def resolves(rule: Rule) -> bool:
 
 def page_diff(old: BacktestResult, new: BacktestResult) -> PageDiff:
     """What going from the `old` rules to the `new` ones changes in what a pager shows."""
-    before = incidents(old.messages, old.rules)
-    after = incidents(new.messages, new.rules)
+    before = episodes(old.messages, old.rules)
+    after = episodes(new.messages, new.rules)
     diff = PageDiff()
     for key in sorted(before.keys() | after.keys()):
         _match(before.get(key, []), after.get(key, []), diff)
     return diff
 
 
-def _match(old: list[Incident], new: list[Incident], diff: PageDiff) -> None:
-    """Pair overlapping incidents in time order. The incidents of one side never overlap each
+def _match(old: list[Episode], new: list[Episode], diff: PageDiff) -> None:
+    """Pair overlapping episodes in time order. The episodes of one side never overlap each
     other, so the earliest-first pairing is a largest one: a split leaves its later part added,
     a merge its later part removed."""
     i = j = 0

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from signalfire._core import Core
-from signalfire.engine.alert import Action, Alert, Evidence
+from signalfire.engine.alert import Action, Alert, Evidence, make_alert
 from signalfire.engine.settings import EngineSettings
 from signalfire.events import DeadLetterReason
 from signalfire.rulecounts import RuleCounts
@@ -79,7 +79,7 @@ def rule_ir(rule: Rule) -> dict[str, Any]:
         "for_ms": rule.for_ms,
         "resolve_after_ms": rule.resolve_after_ms,
         "throttle_ms": rule.throttle_ms,
-        "evidence_top": [list(p) for p in rule.evidence_top],
+        "evidence_top": [list(p) for p in rule.counted_fields],
         "max_groups": rule.max_groups,
     }
 
@@ -262,5 +262,5 @@ class CoreEngine:
             )
             group = tuple(zip(rule.group_names, key, strict=True))
             act: Action = "trigger" if action == "trigger" else "resolve"
-            out.append(Alert(rule.id, act, group, at, evidence))
+            out.append(make_alert(rule, act, group, at, evidence))
         return out

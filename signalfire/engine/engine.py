@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from signalfire.engine.alert import Alert, Transition
+from signalfire.engine.alert import Alert, Transition, make_alert
 from signalfire.engine.clock import NEVER, BatchClock
 from signalfire.engine.detectors import Detector, make_detector
 from signalfire.engine.settings import EngineSettings
@@ -114,7 +114,7 @@ class Engine:
         names = rule.group_names
         values = tr.key if len(names) != 1 else (tr.key,)
         group = tuple((name, plain(v)) for name, v in zip(names, values, strict=True))
-        return Alert(rule.id, tr.action, group, tr.at, tr.evidence)
+        return make_alert(rule, tr.action, group, tr.at, tr.evidence)
 
     def group_counts(self) -> dict[str, int]:
         return {r.id: d.group_count() for r, d in zip(self.rules, self.detectors, strict=True)}

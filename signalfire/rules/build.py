@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import orjson
 
 from signalfire.durations import DurationError, parse_duration_ms, parse_time_ms
+from signalfire.entities import DEFAULT_MODEL
 from signalfire.events import MAX_TS_MS
-from signalfire.rules.detect import parse_detect
+from signalfire.rules.detect import MAX_WHOLE, parse_detect
 from signalfire.rules.model import LIVE, MODES, OCCURRENCE_TYPES, SEVERITIES, Rule, TestCase
 from signalfire.rules.problems import Problems
 from signalfire.rules.template import unknown_placeholders
@@ -114,6 +115,9 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
     ):
         problems.add(raw.line_of("max_groups"), "max_groups: expected a whole number >= 1")
         max_groups = None
+    elif max_groups is not None and max_groups > MAX_WHOLE:
+        problems.add(raw.line_of("max_groups"), f"max_groups: expected <= {MAX_WHOLE:,}")
+        max_groups = None
     tests = _tests(raw, problems)
     # Checked before the version is computed: that encodes the raw values (no bytes, no sets).
     description = _text(raw, "description", problems)
@@ -141,6 +145,7 @@ def build_rule(raw: object, line: int, problems: Problems) -> Rule | None:
         line=raw.line,
         tests=tests,
         mode=str(mode),
+        entities=DEFAULT_MODEL.for_group(tuple(".".join(p) for p in group_by)),
     )
 
 

@@ -37,6 +37,12 @@ BUCKETS_PER_WINDOW = 60
 DEFAULT_LOOKBACK_MS = 7 * 86_400_000
 DEFAULT_WARMUP_MS = 3_600_000
 
+# Whole numbers in rules (counts, max_groups) are refused above this at their line: no detection
+# needs more, and the compiled core would refuse them with no line to point at.
+MAX_WHOLE = 2**31 - 1
+# A spike keeps this many baseline windows per group: more is a mistake, not a baseline.
+MAX_BASELINE_WINDOWS = 10_000
+
 
 class _Reader:
     """Typed access to one `detect:` mapping, recording a problem for each bad value."""
@@ -82,10 +88,13 @@ class _Reader:
             self.bad(key, f"must be at least {minimum:g}")
         return float(value)
 
-    def integer(self, key: str, default: int, minimum: int = 1) -> int:
+    def integer(self, key: str, default: int, minimum: int = 1, maximum: int = MAX_WHOLE) -> int:
         value = self.node.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self.bad(key, f"expected a whole number >= {minimum}, got {value!r}")
+            return default
+        if value > maximum:
+            self.bad(key, f"expected a whole number <= {maximum:,}, got {value!r}")
             return default
         return value
 
@@ -217,7 +226,7 @@ def _spike(r: _Reader) -> Detect:
         aggregate=aggregate,
         field=field,
         factor=factor,
-        baseline_windows=r.integer("baseline_windows", 4),
+        baseline_windows=r.integer("baseline_windows", 4, maximum=MAX_BASELINE_WINDOWS),
         min_count=r.integer("min_count", 1),
         direction=r.choice("direction", "up", ("up", "down", "both")),
         baseline=r.choice("baseline", "mean", ("mean", "median")),
@@ -263,6 +272,11 @@ def _sequence(r: _Reader) -> Detect:
         count = item.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             r.problems.add(item.line_of("count"), f"{where}.count: expected a whole number >= 1")
+            count = 1
+        elif count > MAX_WHOLE:
+            r.problems.add(
+                item.line_of("count"), f"{where}.count: expected a whole number <= {MAX_WHOLE:,}"
+            )
             count = 1
         absent = item.get("absent", False)
         if not isinstance(absent, bool):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from signalfire.entities import DEFAULT_MODEL, EntityModel
 from signalfire.rules.build import build_rule
+from signalfire.rules.entities_doc import build_entities
 from signalfire.rules.model import Rule
 from signalfire.rules.problems import Problem, Problems
 from signalfire.rules.yamlsrc import LineDict, LineList, YamlSyntaxError, load_yaml
@@ -25,6 +27,7 @@ class RuleSetError(Exception):
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     rules: tuple[Rule, ...]
+    entities: EntityModel = DEFAULT_MODEL
 
     def by_id(self, rule_id: str) -> Rule:
         for rule in self.rules:
@@ -56,34 +59,57 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+@dataclass(slots=True)
+class ParsedFile:
+    rules: list[Rule] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    # The `entities:` document, and its line, when the file declares one.
+    entities: tuple[EntityModel, int] | None = None
+
+
 def parse_rule_text(text: str, path: str) -> tuple[list[Rule], list[Problem]]:
     """Rules of one file: a single rule mapping or a mapping with a `rules:` list."""
+    parsed = parse_file(text, path)
+    return parsed.rules, parsed.problems
+
+
+def parse_file(text: str, path: str) -> ParsedFile:
+    """One file of a rules directory: a rule mapping, or a mapping of `rules:` (a list of
+    rules) and `entities:` (the entity model), either or both."""
     problems = Problems(path)
+    out = ParsedFile(problems=problems.items)
     try:
         doc = load_yaml(text)
     except YamlSyntaxError as exc:
         problems.add(exc.line, exc.message)
-        return [], problems.items
+        return out
     if doc is None:
-        problems.add(1, "empty file: expected a rule mapping or `rules: [...]`")
-        return [], problems.items
-    if isinstance(doc, LineDict) and "rules" in doc and "id" not in doc:
-        extra = [k for k in doc if k != "rules"]
-        for key in extra:
-            problems.add(doc.line_of(key), f"unknown key {key!r} beside `rules:`")
-        items = doc["rules"]
-        if not isinstance(items, LineList):
-            problems.add(doc.line_of("rules"), "rules: expected a list of rules")
-            return [], problems.items
-        raw_rules = [(item, items.line_of(i)) for i, item in enumerate(items)]
+        problems.add(1, "empty file: expected a rule mapping, `rules: [...]` or `entities:`")
+        return out
+    raw_rules: list[tuple[object, int]] = []
+    if isinstance(doc, LineDict) and ("rules" in doc or "entities" in doc) and "id" not in doc:
+        for key in doc:
+            if key not in ("rules", "entities"):
+                problems.add(doc.line_of(key), f"unknown key {key!r} beside `rules:`")
+        if "entities" in doc:
+            line = doc.line_of("entities")
+            model = build_entities(doc["entities"], line, problems)
+            if model is not None:
+                out.entities = (model, line)
+        if "rules" in doc:
+            items = doc["rules"]
+            if not isinstance(items, LineList):
+                problems.add(doc.line_of("rules"), "rules: expected a list of rules")
+            else:
+                raw_rules = [(item, items.line_of(i)) for i, item in enumerate(items)]
     else:
         raw_rules = [(doc, getattr(doc, "line", 1))]
-    rules = []
     for raw, line in raw_rules:
         rule = build_rule(raw, line, problems)
         if rule is not None:
-            rules.append(rule)
-    return rules, sorted(problems.items, key=lambda p: p.line)
+            out.rules.append(rule)
+    problems.items.sort(key=lambda p: p.line)
+    return out
 
 
 def load_rules(paths: Iterable[str | Path]) -> RuleSet:
@@ -92,6 +118,7 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
     all_problems: list[Problem] = []
     rules: list[Rule] = []
     first_seen: dict[str, Rule] = {}
+    declared: tuple[EntityModel, str] | None = None
     if not files:
         all_problems.append(Problem(", ".join(str(p) for p in paths), 0, "no rule files found"))
     for path in files:
@@ -100,9 +127,16 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
         except (OSError, UnicodeDecodeError) as exc:
             all_problems.append(Problem(str(path), 1, f"cannot read: {exc}"))
             continue
-        file_rules, problems = parse_rule_text(text, str(path))
-        all_problems.extend(problems)
-        for rule in file_rules:
+        parsed = parse_file(text, str(path))
+        all_problems.extend(parsed.problems)
+        if parsed.entities is not None:
+            model, line = parsed.entities
+            if declared is not None:
+                where = f"first declared at {declared[1]}"
+                all_problems.append(Problem(str(path), line, f"entities: declared twice ({where})"))
+            else:
+                declared = (model, f"{path}:{line}")
+        for rule in parsed.rules:
             other = first_seen.get(rule.id)
             if other is not None:
                 all_problems.append(
@@ -117,4 +151,7 @@ def load_rules(paths: Iterable[str | Path]) -> RuleSet:
             rules.append(rule)
     if all_problems:
         raise RuleSetError(all_problems)
-    return RuleSet(tuple(rules))
+    if declared is None:
+        return RuleSet(tuple(rules))
+    model = declared[0]
+    return RuleSet(tuple(replace(r, entities=model.for_group(r.group_names)) for r in rules), model)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from signalfire.entities import NO_ENTITIES, RuleEntities
+
 Scalar = str | int | float | bool
 
 CONDITION_TYPES = frozenset({"threshold", "distinct", "ratio", "spike", "absence"})
@@ -106,6 +108,8 @@ class Rule:
     line: int
     tests: tuple[TestCase, ...] = field(default=(), compare=False)
     mode: str = LIVE
+    # Who its pages are about (signalfire.entities), from the rule set's entity model.
+    entities: RuleEntities = NO_ENTITIES
 
     @property
     def shadow(self) -> bool:
@@ -118,3 +122,17 @@ class Rule:
     @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(".".join(p) for p in self.group_by)
+
+    @property
+    def counted_fields(self) -> tuple[tuple[str, ...], ...]:
+        """The fields whose values the detectors count per group: `evidence.top`, then the
+        parent entities not among them (what a page's entities are taken from)."""
+        return self.evidence_top + self.parent_counts
+
+    @property
+    def parent_counts(self) -> tuple[tuple[str, ...], ...]:
+        """Parent entity fields counted for the page's entities alone, not shown as top values.
+        A `distinct` rule's field is not among them: its evidence lists the field's values."""
+        own = self.detect.field if self.detect.type == "distinct" else None
+        paths = (tuple(name.split(".")) for name in self.entities.parents)
+        return tuple(p for p in paths if p not in self.evidence_top and p != own)

@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from alerting.pager import PagerMessage, encode
+from alerting.pager import PagerMessage, encode, record_key
 from alerting.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.integration.worker_harness import ServedProcess
 from tests.kafka_broker import KafkaBroker, free_port
@@ -191,7 +191,7 @@ def produce_pages(kafka: KafkaBroker, topic: str, messages: Sequence[PagerMessag
         try:
             for m in messages:
                 value = m if isinstance(m, bytes) else encode(m)
-                key = None if isinstance(m, bytes) else m.dedup_key.encode()
+                key = None if isinstance(m, bytes) else record_key(m)  # as the worker keys them
                 await producer.send_and_wait(topic, value, key=key)
         finally:
             await producer.stop()

@@ -178,30 +178,35 @@ def test_real_alertmanager_routes_posted_alerts_to_their_receivers(alertmanager)
     assert receivers == {labels["alertname"]: [receiver] for labels, receiver in ROUTING}
 
 
-def test_real_alertmanager_groups_a_rule_s_alerts_by_rule_and_severity(alertmanager):
-    # one campaign, two orgs: one notification group for the rule, not one per org
-    labels = {"alertname": "token_drain", "severity": "critical", "team": "tns",
-              "abuse": "stolen_key"}  # fmt: skip
-    alertmanager.request(
-        "POST",
-        "/api/v2/alerts",
-        [{"labels": {**labels, "org_id": org}} for org in ("o_1", "o_2")],
-    )
+def test_real_alertmanager_groups_detections_by_incident(alertmanager):
+    # one attack on o_1 raises two rules: one notification group; o_2's page is another
+    tns = {"severity": "critical", "team": "tns", "abuse": "stolen_key"}
+    posted = [
+        {"alertname": "token_drain", "org_id": "o_1", "incident": "inc_1111111111111111"},
+        {"alertname": "new_country_for_key", "org_id": "o_1", "incident": "inc_1111111111111111"},
+        {"alertname": "token_drain", "org_id": "o_2", "incident": "inc_2222222222222222"},
+    ]
+    alertmanager.request("POST", "/api/v2/alerts", [{"labels": {**tns, **p}} for p in posted])
 
-    def token_drain_groups() -> list[Doc]:
+    def incident_groups() -> dict[str, Doc]:
         groups = alertmanager.request("GET", "/api/v2/alerts/groups")
         assert isinstance(groups, list)
-        return [g for g in groups if g["labels"].get("alertname") == "token_drain"]
+        return {g["labels"]["incident"]: g for g in groups if "incident" in g["labels"]}
 
     deadline = time.monotonic() + READY_WAIT_S
-    while sum(len(g["alerts"]) for g in token_drain_groups()) < 2:
+    while sum(len(g["alerts"]) for g in incident_groups().values()) < 3:
         if time.monotonic() > deadline:
-            pytest.fail(f"token_drain alerts not grouped: {token_drain_groups()}", pytrace=False)
+            pytest.fail(f"alerts not grouped: {incident_groups()}", pytrace=False)
         time.sleep(0.2)
-    (group,) = token_drain_groups()
-    assert group["labels"] == {"alertname": "token_drain", "severity": "critical"}
-    assert group["receiver"]["name"] == "tns-critical"
-    assert sorted(a["labels"]["org_id"] for a in group["alerts"]) == ["o_1", "o_2"]
+    groups = incident_groups()
+    assert set(groups) == {"inc_1111111111111111", "inc_2222222222222222"}
+    first = groups["inc_1111111111111111"]
+    assert first["labels"] == {"incident": "inc_1111111111111111"}
+    assert first["receiver"]["name"] == "tns-critical"
+    assert sorted(a["labels"]["alertname"] for a in first["alerts"]) == [
+        "new_country_for_key",
+        "token_drain",
+    ]
 
 
 def test_real_alertmanager_inhibits_not_ready_while_the_worker_is_down(alertmanager):

@@ -30,12 +30,7 @@ class Alertmanager:
     def __init__(self, tmp_path, receiver_url: str) -> None:
         self.port = free_port()
         config = tmp_path / "alertmanager.yml"
-        config.write_text(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
-            "  group_interval: 1s\n  repeat_interval: 1h\n"
-            f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {receiver_url}\n"
-            "        send_resolved: true\n"
-        )
+        config.write_text(self.config_text(receiver_url))
         self.log = tmp_path / "alertmanager.log"
         self.proc = subprocess.Popen(
             [alertmanager_binary(), f"--config.file={config}",
@@ -54,9 +49,22 @@ class Alertmanager:
             assert time.monotonic() < deadline, self.log.read_text()
             time.sleep(0.2)
 
+    def config_text(self, receiver_url: str) -> str:
+        return (
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
+            "  group_interval: 1s\n  repeat_interval: 1h\n"
+            f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {receiver_url}\n"
+            "        send_resolved: true\n"
+        )
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def groups(self) -> list[dict[str, Any]]:
+        found = self.get("/api/v2/alerts/groups")
+        assert isinstance(found, list)
+        return found
 
     def get(self, path: str):
         with urllib.request.urlopen(self.url + path, timeout=5) as r:

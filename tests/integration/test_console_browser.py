@@ -3,7 +3,9 @@ served on loopback with a SQLite page store.
 
 An investigator logs in, filters the list, opens a page, gives a verdict and snoozes its group;
 an admin reads the audit log; a viewer cannot give a verdict; a form without its CSRF token is
-refused. With SIGNALFIRE_SCREENSHOTS=DIR the test saves the screenshots docs/triage.md shows.
+refused; an investigator walks an attack's incident: from the list to the incident, to one of
+its pages and back, and to the page that absorbed it. With SIGNALFIRE_SCREENSHOTS=DIR the tests
+save the screenshots docs/triage.md shows.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from alerting.console.auth import Role, User, hash_password
 from alerting.console.config import ConsoleConfig
 from alerting.snooze import decode
 from alerting.store import Store
+from tests.unit.alerting.incident_samples import attack
 from tests.unit.alerting.pager_samples import T0
 from tests.unit.console.samples import Published, store_with_pages
 
@@ -168,3 +171,68 @@ async def test_a_viewer_cannot_give_a_verdict_and_a_form_without_its_token_is_re
     detail = store.page(int(page_id))
     assert detail is not None and detail.verdicts == ()
     assert [e.action for e in store.audit_log()] == ["login", "login"]
+
+
+async def test_an_incident_in_the_browser(
+    console: tuple[str, Published], browser: Browser, store: Store
+) -> None:
+    for message in attack():  # org o1's incident (resolved), an IP's and org o2's (open)
+        store.record(message)
+    base, _ = console
+    page = await log_in(browser, base, "ivy")
+    await page.get_by_role("link", name="Incidents").click()
+    await expect(page).to_have_url(f"{base}/incidents")
+    rows = page.locator("table.incidents tbody tr")
+    await expect(rows).to_have_count(3)
+    await expect(rows.nth(2)).to_contain_text("key_burst, org_surge")
+    await shot(page, "incidents")
+
+    await page.get_by_label("State").select_option("open")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("State").select_option("resolved")
+    await page.get_by_label("Root").select_option("org_id")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(rows).to_have_count(1)
+    await rows.first.get_by_role("link").click()
+
+    await expect(page.get_by_role("heading", name="Incident: org_id = o1")).to_be_visible()
+    incident_url = page.url
+    facts = page.locator("dl.facts")
+    await expect(facts).to_contain_text("resolved")
+    await expect(facts).to_contain_text("2026-11-23 08:25:00 UTC")
+    entities = page.locator("ul.entities li")
+    await expect(entities).to_have_text(
+        [
+            "org_id: o1 (3 pages)",
+            "account_id: a1 (1 page, from its events)",
+            "api_key_id: k1 (1 page)",
+            "api_key_id: k2 (1 page)",
+        ]
+    )
+    members = page.locator("table.incident-pages tbody tr")
+    await expect(members).to_have_count(3)
+    await expect(members.locator("td.status")).to_have_text(
+        [
+            "page resolved",
+            "page resolved; absorbed by org_surge org_id=o1",
+            "resolved; absorbed by org_surge org_id=o1",
+        ]
+    )
+    await shot(page, "incident")
+
+    await members.filter(has_text="api_key_id=k2").get_by_role("link").first.click()
+    await expect(page.get_by_role("heading", name="Evidence")).to_be_visible()
+    await expect(page.locator("ul.entities")).to_contain_text("org_id: o1 (named by its events)")
+    await page.get_by_role("link", name="org_id = o1").click()
+    await expect(page).to_have_url(incident_url)
+
+    await (
+        members.filter(has_text="api_key_id=k1")
+        .get_by_role("link", name="org_surge org_id=o1")
+        .click()
+    )
+    await expect(page.locator("dl.facts").first).to_contain_text("org_id=o1")
+    await expect(page.get_by_role("link", name="org_id = o1")).to_have_attribute(
+        "href", incident_url.removeprefix(base)
+    )

@@ -111,6 +111,7 @@ def scraped(kafka, tmp_path_factory) -> Iterator[Scraped]:
     config.write_text(
         f"sinks:\n  - name: hook\n    type: webhook\n    url: {hook.url}/hook\n"
         "    retry: {initial: 50ms, max: 200ms, attempts: 5}\nroutes:\n  - sinks: [hook]\n"
+        "incidents: {window: 30m}\n"
     )
     kafka.create_topic(topics.pager, partitions=1)
     kafka.create_topic(f"{topics.pager}.dlq", partitions=1)
@@ -139,6 +140,7 @@ def scraped(kafka, tmp_path_factory) -> Iterator[Scraped]:
             worker.wait_metric(name, 1)
         bridge.wait_metric("signalfire_bridge_deliveries_total", 1)
         bridge.wait_metric("signalfire_bridge_retries_total", 1)
+        bridge.wait_metric("signalfire_bridge_incident_pages_total", 1, outcome="opened")
         prometheus.wait_scrapes(3)
         yield Scraped(prometheus, worker, bridge)
     finally:

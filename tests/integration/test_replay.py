@@ -161,4 +161,7 @@ def test_a_replay_on_a_terminal_shows_a_bar_to_the_span_end(kafka, topic_events,
     assert main(argv, terminal=True) == 0
     shown = capsys.readouterr()
     assert f"replay {topic}" in shown.err and "100/100" in shown.err
-    assert shown.out.endswith("100 events, 0 late, 0 pager messages\n")
+    assert shown.out.endswith(
+        "100 events, 0 late, 0 pager messages\n"
+        "incidents: 0 pages -> 0 incidents (0 absorbed, window 30m)\n"
+    )

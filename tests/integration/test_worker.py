@@ -7,6 +7,7 @@ import pytest
 
 from alerting.pager import decode, encode, to_json
 from signalfire.cli.backtest import run_backtest
+from signalfire.entities import entity_ref
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
 from signalfire.sources import lines_of
@@ -148,7 +149,9 @@ def test_pages_are_keyed_by_dedup_key(kafka, tmp_path):
         ((page, message),) = [
             (r, m) for r in records if (m := decode(r.value)).payload.component == "api_key_burst"
         ]
-        assert page.key == message.dedup_key.encode()
+        # keyed by its root entity (the org): every page of the org in one partition, in order
+        org = message.payload.custom_details.group["org_id"]
+        assert page.key == entity_ref("org_id", org).encode()
         assert message.payload.custom_details.value == 1001
     finally:
         assert worker.stop() == 0, worker.log_text()

@@ -31,7 +31,11 @@ def test_backtest_piped_prints_the_summary_only(tmp_path, clean_events, capsys):
     assert text.err == ""
     lines = text.out.splitlines()
     assert lines[0].split()[:3] == ["rule", "type", "matches"]
-    assert lines[-1] == "20 events, 0 late, 1 pager messages" and len(lines) == 4
+    assert lines[-2:] == [
+        "20 events, 0 late, 1 pager messages",
+        "incidents: 1 pages -> 1 incidents (0 absorbed, window 30m)",
+    ]
+    assert len(lines) == 5
 
 
 def test_backtest_through_real_pipes_prints_nothing_on_stderr(tmp_path, clean_events):
@@ -41,7 +45,10 @@ def test_backtest_through_real_pipes_prints_nothing_on_stderr(tmp_path, clean_ev
         [sys.executable, "-c", entry, *argv], check=False, capture_output=True, timeout=120
     )
     assert run.returncode == 0 and run.stderr == b""
-    assert run.stdout.endswith(b"20 events, 0 late, 1 pager messages\n")
+    assert run.stdout.endswith(
+        b"20 events, 0 late, 1 pager messages\n"
+        b"incidents: 1 pages -> 1 incidents (0 absorbed, window 30m)\n"
+    )
 
 
 def test_backtest_on_a_terminal_shows_events_read_and_rate(tmp_path, clean_events, capsys):

@@ -181,20 +181,20 @@ class Detector:
             s.append(eid)  # type: ignore[arg-type]
             if len(s) > 2 * self.settings.sample_ids:
                 del s[: -self.settings.sample_ids]
-        if self.rule.evidence_top:
+        if self.rule.counted_fields:
             self._count_top(key, event)
 
     def _count_top(self, key: GroupKey, event: Event) -> None:
         per_field = self.tops.get(key)
         if per_field is None:
-            per_field = self.tops[key] = {p: {} for p in self.rule.evidence_top}
+            per_field = self.tops[key] = {p: {} for p in self.rule.counted_fields}
         count_top(per_field, event)
 
     def event_top(self, event: Event) -> dict[str, list[tuple[Any, int]]]:
         """`evidence.top` of an occurrence that is one event: its own values."""
-        if not self.rule.evidence_top:
+        if not self.rule.counted_fields:
             return {}
-        per_field: TopCounts = {p: {} for p in self.rule.evidence_top}
+        per_field: TopCounts = {p: {} for p in self.rule.counted_fields}
         count_top(per_field, event)
         return shown_top(per_field)
 

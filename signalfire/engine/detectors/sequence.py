@@ -116,7 +116,7 @@ class SequenceDetector(Detector):
                 self.stats.partials_dropped += 1
             else:
                 top: TopCounts | None = (
-                    {f: {} for f in self.rule.evidence_top} if self.rule.evidence_top else None
+                    {f: {} for f in self.rule.counted_fields} if self.rule.counted_fields else None
                 )
                 p = [0, 0, ts, [], top]
                 self._advance(p, event)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerting.bridge_config import BridgeConfigError, load_bridge_config
+from alerting.bridge_config import BridgeConfigError, IncidentSettings, load_bridge_config
 from alerting.sinks.alertmanager import AlertmanagerSink
 from alerting.sinks.pagerduty import PagerDutySink
 from alerting.sinks.webhook import WebhookSink
@@ -142,3 +142,36 @@ def test_shipped_bridge_configs_load(tmp_path):
     for path in paths:
         config = load_bridge_config(path, env)
         assert config.sinks and config.routes, path
+
+
+def test_incidents_are_off_unless_configured_and_take_a_window_and_a_cap(tmp_path):
+    base = "sinks:\n  - {name: hook, type: webhook, url: http://h/}\nroutes:\n  - sinks: [hook]\n"
+    path = tmp_path / "bridge.yaml"
+    path.write_text(base)
+    assert load_bridge_config(path).incidents is None
+    path.write_text(base + "incidents: {}\n")
+    assert load_bridge_config(path).incidents == IncidentSettings(30 * 60_000, 100_000)
+    path.write_text(base + "incidents: {window: 10m, max_open: 500}\n")
+    assert load_bridge_config(path).incidents == IncidentSettings(600_000, 500)
+    # the shadow bridge's pages are not on-call's: never correlated
+    assert load_bridge_config(path).for_shadow() is None
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ("incidents: {window: soon}\n", "bridge.yaml:5: "),
+        ("incidents: {max_open: 0}\n", "bridge.yaml:5: incidents: max_open: a whole number >= 1"),
+        ("incidents: {group_by: [ip]}\n", "bridge.yaml:5: incidents: unknown key 'group_by'"),
+        ("incidents: [30m]\n", "bridge.yaml:5: incidents: expected a mapping (window, max_open)"),
+    ],
+)
+def test_a_bad_incidents_section_fails_at_its_line(tmp_path, tail, message):
+    base = "sinks:\n  - {name: hook, type: webhook, url: http://h/}\nroutes:\n  - sinks: [hook]\n"
+    path = tmp_path / "bridge.yaml"
+    path.write_text(base + tail)
+    with pytest.raises(BridgeConfigError) as exc:
+        load_bridge_config(path)
+    assert any(str(p).startswith(str(tmp_path / message)) for p in exc.value.problems), [
+        str(p) for p in exc.value.problems
+    ]

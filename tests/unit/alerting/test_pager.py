@@ -16,11 +16,13 @@ from alerting.pager import (
     Condition,
     Counted,
     Details,
+    IncidentRef,
     Link,
     MessageError,
     PageEvidence,
     PagerMessage,
     Payload,
+    RootRef,
     RuleRef,
     Window,
     decode,
@@ -47,7 +49,9 @@ CONTRACT_BYTES = (
     b'"labels":{"team":"tns","severity":"page"},'
     b'"annotations":{"runbook":"https://runbooks.example/api-key-burst",'
     b'"summary":"API key {api_key_id} made {value} requests in {window} (threshold {threshold})",'
-    b'"description":"too many requests"},"owner":"tns-oncall"}},'
+    b'"description":"too many requests"},"owner":"tns-oncall",'
+    b'"entities":[{"name":"org_id","value":"o_1","ref":"org_id/58213fc231cbc80e","source":"group"},'
+    b'{"name":"api_key_id","value":"k_123","ref":"api_key_id/0d0f8b4bf8768872","source":"group"}]}},'
     b'"links":[{"href":"https://runbooks.example/api-key-burst","text":"Runbook"}]}'
 )
 
@@ -251,3 +255,28 @@ def test_a_shadow_rules_page_says_so_and_a_live_ones_does_not():
     odd = encode(shadow).replace(b'"mode":"shadow"', b'"mode":"canary"')
     with pytest.raises(MessageError, match=r"rule.mode: expected live or shadow"):
         decode(odd)
+
+
+def test_the_incident_the_bridge_adds_round_trips_and_is_checked():
+    m = pager_message(RULE, ALERT)
+    incident = IncidentRef(
+        "inc_0123456789abcdef",
+        "absorbed",
+        RootRef("org_id", "o_1", "org_id/58213fc231cbc80e"),
+        "2026-11-23T08:00:00.000Z",
+        3,
+        2,
+        "flagged_surge/aa",
+    )
+    details = dataclasses.replace(m.payload.custom_details, incident=incident)
+    with_incident = dataclasses.replace(
+        m, payload=dataclasses.replace(m.payload, custom_details=details)
+    )
+    raw = encode(with_incident)
+    assert decode(raw) == with_incident
+    body = orjson.loads(raw)["payload"]["custom_details"]["incident"]
+    assert body["root"] == {"name": "org_id", "value": "o_1", "ref": "org_id/58213fc231cbc80e"}
+    assert list(body) == ["id", "status", "root", "opened_at", "pages", "firing", "absorbed_by"]
+    bad = raw.replace(b'"status":"absorbed"', b'"status":"merged"')
+    with pytest.raises(MessageError, match=r"payload.custom_details.incident.status: expected"):
+        decode(bad)

@@ -102,3 +102,17 @@ def test_restore_rebuilds_the_firing_set_without_old_resolves():
     [alert] = orjson.loads(req.body)
     assert alert["labels"]["api_key_id"] == "k_1" and alert["startsAt"] == iso(T0 / 1000)
     assert parse_iso(alert["endsAt"], 0) == NOW + 240
+
+
+def test_an_incident_is_a_label_routes_group_by():
+    from alerting.incidents import Correlator
+    from alerting.incidents.attach import with_incident
+    from alerting.sinks.alertmanager import labels_of
+
+    page = message()
+    assert "incident" not in labels_of(page)
+    decided = with_incident(page, Correlator().decide(page))
+    labels = labels_of(decided)
+    incident = decided.payload.custom_details.incident
+    assert incident is not None and labels["incident"] == incident.id
+    assert labels["incident"].startswith("inc_") and labels["incident_root"] == "org_id"

@@ -22,6 +22,7 @@ from alerting.store import (
     parse_store_url,
 )
 from streams.bridge_sinks import Job, SinkRunner
+from tests.unit.alerting.incident_samples import MIN, correlated, key_page, org_page
 from tests.unit.alerting.pager_samples import T0, message
 from tests.unit.alerting.test_bridge_config import problems, write
 
@@ -126,6 +127,51 @@ async def test_a_message_the_store_cannot_take_is_refused_before_any_write(tmp_p
     page = message()
     bad = dataclasses.replace(page, payload=dataclasses.replace(page.payload, timestamp="soon"))
     with pytest.raises(Refused, match=r"page store: payload\.timestamp"):
+        sink.attempt(bad, b"", 0.0, NO_HTTP)
+    await sink.close()
+
+
+async def test_a_page_and_its_incident_are_written_together_or_not_at_all(tmp_path, metrics):
+    sink = sqlite_sink(tmp_path)
+    await sink.open(metrics)
+    opened, absorbed = correlated([org_page("trigger", T0), key_page("trigger", T0 + MIN, "k1")])
+    assert (await sink.attempt(opened, b"", 0.0, NO_HTTP)(5.0)).verdict == "delivered"
+    other = sqlite3.connect(tmp_path / "pages.db", isolation_level=None)
+    other.execute(
+        "CREATE TRIGGER broken BEFORE INSERT ON incident_pages"
+        " BEGIN SELECT RAISE(ABORT, 'incident_pages broken'); END"
+    )
+    attempt = sink.attempt(absorbed, b"", 0.0, NO_HTTP)
+    answer = await attempt(5.0)
+    assert answer.verdict == "retry" and "incident_pages broken" in answer.error
+    assert other.execute("SELECT COUNT(*) FROM messages").fetchone() == (1,)  # the page too
+    other.execute("DROP TRIGGER broken")
+    other.close()
+    assert (await attempt(5.0)).verdict == "delivered"
+    assert (await attempt(5.0)).verdict == "delivered"  # a second delivery: a duplicate
+    await sink.close()
+    assert (writes(metrics, "stored"), writes(metrics, "duplicate")) == (2, 1)
+    store = open_store(f"sqlite:///{tmp_path / 'pages.db'}")
+    [incident] = store.list_incidents().incidents
+    detail = store.incident(incident.id)
+    assert detail is not None and [p.status for p in detail.pages] == ["opened", "absorbed"]
+    store.close()
+
+
+async def test_an_incident_the_store_cannot_take_is_refused_before_any_write(tmp_path, metrics):
+    sink = sqlite_sink(tmp_path)
+    await sink.open(metrics)
+    [page] = correlated([org_page("trigger", T0)])
+    details = page.payload.custom_details
+    assert details.incident is not None
+    bad_incident = dataclasses.replace(details.incident, opened_at="2026-11-23 08:00")
+    bad = dataclasses.replace(
+        page,
+        payload=dataclasses.replace(
+            page.payload, custom_details=dataclasses.replace(details, incident=bad_incident)
+        ),
+    )
+    with pytest.raises(Refused, match=r"page store: custom_details\.incident\.opened_at"):
         sink.attempt(bad, b"", 0.0, NO_HTTP)
     await sink.close()
 

@@ -212,3 +212,28 @@ def test_runbook_must_be_an_http_url(runbook):
 )
 def test_http_runbooks_are_accepted(runbook):
     assert problems_of(GOOD + f"annotations:\n  runbook: {json.dumps(runbook)}\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "detect: {type: spike, window: 5m, factor: 5, baseline_windows: 9999999999999999999}",
+            "detect.baseline_windows: expected a whole number <= 10,000",
+        ),
+        (
+            "detect: {type: ratio, window: 5m, threshold: 0.5, numerator: {flagged: true}, "
+            "min_count: 9999999999}",
+            "detect.min_count: expected a whole number <= 2,147,483,647",
+        ),
+        (
+            "detect: {type: threshold, window: 5m, threshold: 1}\nmax_groups: 9999999999",
+            "max_groups: expected <= 2,147,483,647",
+        ),
+    ],
+)
+def test_whole_numbers_past_what_the_core_holds_fail_at_their_line(text, message):
+    head = "id: r\ntitle: t\nseverity: warning\ngroup_by: [org_id]\n"
+    _, problems = parse_rule_text(head + text + "\n", "r.yaml")
+    assert [p.message for p in problems if message in p.message], [str(p) for p in problems]
+    assert all(p.line >= 5 for p in problems)

@@ -325,7 +325,15 @@ class MemoryConsumer:
 
     async def position(self, tp: TopicPartition) -> int:
         self.process.check("position")
-        return self.positions.setdefault(tp, 0)
+        return self.positions.setdefault(tp, self._start(tp))
+
+    def _start(self, tp: TopicPartition) -> int:
+        """Where a group member starts reading a partition it has not sought: the group's
+        committed offset, as Kafka's consumers do."""
+        if self.group_id is None:
+            return 0
+        found = self.broker.groups.get(self.group_id, {}).get((tp.topic, tp.partition))
+        return 0 if found is None else found.offset
 
     def highwater(self, tp: TopicPartition) -> int | None:
         return self.highwaters.get(tp)
@@ -352,7 +360,9 @@ class MemoryConsumer:
             key = (tp.topic, tp.partition)
             self.highwaters[tp] = self.broker.end(key)
             limit = min(left, self.broker.fetch_limit or left)
-            records, position = self._read(key, self.positions.setdefault(tp, 0), limit)
+            records, position = self._read(
+                key, self.positions.setdefault(tp, self._start(tp)), limit
+            )
             self.positions[tp] = position
             if records:
                 found[tp] = records

@@ -21,7 +21,7 @@ from alerting.routing import Route
 from alerting.sinks.alertmanager import AlertmanagerSink
 from alerting.sinks.webhook import WebhookSink
 from streams.bridge import Bridge
-from streams.bridge_restore import restore_delivered
+from streams.bridge_restore import restore_read
 from streams.bridge_settings import BridgeSettings
 from tests.unit.alerting.pager_samples import message
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, Process, Wall
@@ -178,8 +178,14 @@ async def test_a_restart_gives_replaying_sinks_what_was_delivered_before_the_com
         sinks={"am": SinkSpec(am, RetryPolicy(attempts=1), None)},
         routes=(Route(sinks=("am",), match={}),),
     )
-    await restore_delivered(
-        clients, {}, topic="pager", group_id="bridge", config=config, sinks={"am": am}
+    await restore_read(
+        clients,
+        {},
+        topic="pager",
+        group_id="bridge",
+        config=config,
+        sinks={"am": am},
+        incidents=None,
     )
     assert am.tracked() == 1  # k0 still firing; k1 resolved; k2 not committed yet
 

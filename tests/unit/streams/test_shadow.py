@@ -6,6 +6,7 @@ import pytest
 
 from alerting.pager import decode
 from signalfire.cli.main import main
+from signalfire.entities import entity_ref
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig, load_config
 from streams.processor import Processor
@@ -40,7 +41,8 @@ def test_a_shadow_rules_pages_go_to_the_shadow_list_only(tmp_path):
     [(key, shadow)] = out.shadow_pages
     assert decode(live).payload.component == "login_live"
     trial = decode(shadow)
-    assert trial.payload.component == "login_trial" and key == trial.dedup_key.encode()
+    assert trial.payload.component == "login_trial"
+    assert key == entity_ref("org_id", "o1").encode()  # keyed by its root, as pages are
     assert trial.payload.custom_details.rule.mode == "shadow"
     assert b'"mode"' not in live  # a live rule's page is what it always was
     assert {r: d.triggers for r, d in out.rule_deltas.items()} == {

@@ -21,9 +21,10 @@ def test_rules_grouped_by_org_run_on_the_input_others_form_families():
 
 def test_fields_read_cover_filters_group_value_evidence_and_ids():
     rules = catalogue()
-    # distinct accounts per ip, evidence on org_id / event_type / country
+    # distinct accounts per ip, evidence on org_id / event_type / country, and the parent
+    # entities its page may name (an ip's org, account and key, from its events)
     assert fields_read(rules["ip_account_fanout"]) == {
-        "ts", "event_id", "ip", "account_id", "org_id", "event_type", "country",
+        "ts", "event_id", "ip", "account_id", "org_id", "event_type", "country", "api_key_id",
     }  # fmt: skip
     # a sequence reads each step's filter
     seq = fields_read(rules["signup_key_flagged_sequence"])

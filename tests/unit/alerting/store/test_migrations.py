@@ -5,13 +5,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from alerting.store import LATEST, SchemaTooNew, StoreUnavailable, open_store, parse_store_url
-from alerting.store.db import SqliteDatabase
+from alerting.store.db import Database, SqliteDatabase
 from alerting.store.migrations import MIGRATIONS, Migration, current_version, migrate
+from alerting.store.postgres import PostgresDatabase
 from alerting.store.store import Store
+from tests.unit.alerting.incident_samples import attack
 from tests.unit.alerting.pager_samples import message
 
 TABLES = ("pages", "messages", "page_entities", "acknowledgements", "verdicts", "snoozes",
-          "audit_log")  # fmt: skip
+          "audit_log", "incidents", "incident_pages")  # fmt: skip
 
 
 def test_open_migrates_to_the_latest_and_every_table_is_there(store):
@@ -33,6 +35,42 @@ def test_reopening_keeps_the_data_and_applies_nothing_again(store_url):
         assert len(again.list_pages().pages) == 1
     finally:
         again.close()
+
+
+def database(url: str) -> Database:
+    parsed = parse_store_url(url)
+    return SqliteDatabase(parsed) if parsed.dialect == "sqlite" else PostgresDatabase(parsed, 10)
+
+
+def test_migration_3_keeps_a_version_2_databases_pages_and_adds_incidents(store_url):
+    db = database(store_url)
+    assert migrate(db, MIGRATIONS[:2]) == [1, 2]
+    with db.transaction() as tx:  # a page as Signalfire at schema version 2 stored it
+        page_id = tx.insert(
+            "INSERT INTO pages (dedup_key, rule_id, rule_version, rule_title, detector, severity,"
+            " summary, group_text, state, started_at, last_event_at, triggers, details,"
+            " stored_at, updated_at) VALUES ('d1', 'r1', 'v', 't', 'threshold', 'critical', 's',"
+            " 'ip=203.0.113.1', 'triggered', 1, 1, 1, '{}', 1, 1) RETURNING id"
+        )
+        tx.execute(
+            "INSERT INTO page_entities (page_id, name, value) VALUES (?, 'ip', '203.0.113.1')",
+            (page_id,),
+        )
+    db.close()
+    store = open_store(store_url)
+    try:
+        assert store.schema_version() == LATEST == 3
+        [old] = store.pages_of("203.0.113.1", "ip").pages
+        detail = store.page(old.id)
+        assert detail is not None and detail.entities == {"ip": "203.0.113.1"}
+        assert detail.incidents == () and detail.parents == {}
+        with store.db.transaction() as tx:
+            assert tx.all("SELECT source, ordinal FROM page_entities") == [("group", None)]
+        for m in attack():
+            store.record(m)
+        assert len(store.list_incidents().incidents) == 3
+    finally:
+        store.close()
 
 
 def test_a_new_migration_is_applied_on_the_next_open(store_url):
