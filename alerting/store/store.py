@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from alerting.pager import PagerMessage
-from alerting.store.db import Database, SqliteDatabase, StoreConflict, Tx
+from alerting.store.db import Database, SqliteDatabase, StoreConflict, StoreUnavailable, Tx
 from alerting.store.incidents import (
     incident_detail,
     incident_roots,
@@ -58,6 +58,7 @@ from alerting.store.url import StoreUrl, parse_store_url
 Clock = Callable[[], float]
 ALL = PageFilter()
 ANY_INCIDENT = IncidentFilter()
+LOCKED_RETRY_S = 0.05
 
 
 def open_store(
@@ -79,12 +80,22 @@ def open_store(
         if parsed.dialect == "sqlite"
         else PostgresDatabase(parsed, connect_timeout_s)
     )
-    try:
-        migrate(db, now_ms=int(clock() * 1000))
-    except BaseException:
-        db.close()
-        raise
-    return Store(db, clock)
+    deadline = time.monotonic() + connect_timeout_s
+    while True:
+        try:
+            migrate(db, now_ms=int(clock() * 1000))
+            return Store(db, clock)
+        except StoreUnavailable:
+            # SQLite can answer "locked" at once, not after its busy wait, while other
+            # connections create the same new file (switching it to WAL): try again, as long
+            # as a locked file is waited for.
+            db.close()
+            if parsed.dialect != "sqlite" or time.monotonic() >= deadline:
+                raise
+            time.sleep(LOCKED_RETRY_S)
+        except BaseException:
+            db.close()
+            raise
 
 
 class Store:

@@ -130,3 +130,30 @@ def test_bridges_opening_a_new_database_together_migrate_it_once(store_url):
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_new_sqlite_file_answering_locked_at_once_is_tried_again(tmp_path, monkeypatch):
+    import alerting.store.store as store_module
+    from alerting.store.db import StoreUnavailable
+
+    real, calls = store_module.migrate, []
+
+    def locked_once(db, now_ms):
+        calls.append(now_ms)
+        if len(calls) == 1:
+            raise StoreUnavailable("sqlite pages.db: database is locked")
+        return real(db, now_ms=now_ms)
+
+    monkeypatch.setattr(store_module, "migrate", locked_once)
+    store = store_module.open_store(f"sqlite:///{tmp_path / 'pages.db'}", connect_timeout_s=5)
+    store.close()
+    assert len(calls) == 2
+
+    def locked(db, now_ms):
+        calls.append(now_ms)
+        raise StoreUnavailable("sqlite other.db: database is locked")
+
+    monkeypatch.setattr(store_module, "migrate", locked)
+    with pytest.raises(StoreUnavailable):  # locked past the timeout: the caller hears of it
+        store_module.open_store(f"sqlite:///{tmp_path / 'other.db'}", connect_timeout_s=0.2)
+    assert len(calls) > 3
