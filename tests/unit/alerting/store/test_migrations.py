@@ -135,8 +135,9 @@ def test_bridges_opening_a_new_database_together_migrate_it_once(store_url):
 def test_a_new_sqlite_file_answering_locked_at_once_is_tried_again(tmp_path, monkeypatch):
     import alerting.store.store as store_module
     from alerting.store.db import StoreUnavailable
+    from alerting.store.migrations import migrate as real
 
-    real, calls = store_module.migrate, []
+    calls = []
 
     def locked_once(db, now_ms):
         calls.append(now_ms)
