@@ -225,8 +225,6 @@ class Bridge:
         for p in partitions:
             committed[p] = await self._consumer.committed(TopicPartition(self.topic, p)) or 0
         stale = self.incidents.stale(committed)
-        for p in stale:
-            self.incidents.forget(p)
         if stale:
             await restore_read(
                 self._clients,

@@ -50,10 +50,12 @@ class BridgeIncidents:
     def stale(self, committed: dict[int, int]) -> list[int]:
         """Of the partitions assigned now (with their committed offsets), those whose
         correlator has not read every record before the commit point (another bridge of the
-        group read them since, or this one never held them): to be read again."""
-        for partition in set(self.correlators) - set(committed):
+        group read them since, or this one never held them): dropped, to be read again.
+        Correlators of partitions no longer assigned are dropped too."""
+        stale = sorted(p for p, offset in committed.items() if self.through.get(p, -1) < offset)
+        for partition in (set(self.correlators) - set(committed)) | set(stale):
             self.forget(partition)
-        return sorted(p for p, offset in committed.items() if self.through.get(p, -1) < offset)
+        return stale
 
     def forget(self, partition: int) -> None:
         self.correlators.pop(partition, None)
