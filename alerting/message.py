@@ -27,7 +27,7 @@ from alerting.pager import (
 from alerting.redact import Redaction
 from alerting.summary import group_text, summary
 from signalfire.engine.alert import Alert
-from signalfire.entities import entity_ref
+from signalfire.entities import canonical, entity_ref
 from signalfire.rules.model import Rule
 from signalfire.timestamps import iso_ms
 
@@ -45,15 +45,8 @@ ALWAYS = Redaction()
 
 def fingerprint(group: tuple[tuple[str, Any], ...]) -> str:
     """Stable hash of the group values: the same group gives the same key on any worker."""
-    digest = hashlib.sha256(orjson.dumps([[k, _canonical(v)] for k, v in group]))
+    digest = hashlib.sha256(orjson.dumps([[k, canonical(v)] for k, v in group]))
     return digest.hexdigest()[:FINGERPRINT_HEX]
-
-
-def _canonical(value: Any) -> Any:
-    # orjson stops at 64-bit integers; larger ones keep a distinct, stable spelling.
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return {"int": str(value)}
-    return value
 
 
 def dedup_key(rule_id: str, group: tuple[tuple[str, Any], ...]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
 
 import orjson
 
@@ -114,7 +114,7 @@ class IncidentRef:
     what the page did to it (docs/triage.md#incidents). The worker never writes it."""
 
     id: str
-    status: str  # opened, joined, absorbed, updated, page_resolved, resolved or alone
+    status: IncidentStatus
     root: RootRef
     opened_at: str  # event time, ISO-8601 with milliseconds
     pages: int  # pages (dedup keys) in the incident, this one counted
@@ -122,15 +122,11 @@ class IncidentRef:
     absorbed_by: str | None = None  # `absorbed`: the dedup key of the firing parent page
 
 
-INCIDENT_STATUSES = (
-    "opened",
-    "joined",
-    "absorbed",
-    "updated",
-    "page_resolved",
-    "resolved",
-    "alone",
-)
+# What a message did to its incident (alerting.incidents decides it).
+IncidentStatus = Literal[
+    "opened", "joined", "absorbed", "updated", "page_resolved", "resolved", "alone"
+]
+INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,13 +255,14 @@ def _details_json(d: Details) -> dict[str, Any]:
     if d.snooze is not None:
         out["snooze"] = {"key": d.snooze.key, "until": d.snooze.until}
     if d.entities:
-        out["entities"] = [_entity_json(e) for e in d.entities]
+        out["entities"] = [entity_json(e) for e in d.entities]
     if d.incident is not None:
         out["incident"] = _incident_json(d.incident)
     return out
 
 
-def _entity_json(e: Entity) -> dict[str, Any]:
+def entity_json(e: Entity) -> dict[str, Any]:
+    """An entity as pages (and the incidents' saved state) write it."""
     return {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source}
 
 

@@ -64,12 +64,13 @@ DEFAULT_MODEL = EntityModel()
 def entity_ref(name: str, value: Any) -> str:
     """`<name>/<16 hex>`: names one entity by a hash of its whole value, so pages correlate on
     it even where the value itself is hidden or cut."""
-    digest = hashlib.sha256(orjson.dumps([name, _canonical(value)]))
+    digest = hashlib.sha256(orjson.dumps([name, canonical(value)]))
     return f"{name}/{digest.hexdigest()[:REF_HEX]}"
 
 
-def _canonical(value: Any) -> Any:
-    # orjson stops at 64-bit integers; larger ones keep a distinct, stable spelling.
+def canonical(value: Any) -> Any:
+    """A group or entity value as it is hashed (dedup keys, entity refs): orjson stops at 64-bit
+    integers, so larger ones keep a distinct, stable spelling."""
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
         return {"int": str(value)}
     return value

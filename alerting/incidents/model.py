@@ -9,15 +9,15 @@ import hashlib
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import orjson
 
-from alerting.pager import Entity, MessageError, PagerMessage
+from alerting.pager import INCIDENT_STATUSES, Entity, IncidentStatus, MessageError, PagerMessage
 from signalfire.timestamps import parse_iso_ms
 
-What = Literal["opened", "joined", "absorbed", "updated", "page_resolved", "resolved", "alone"]
-WHATS: tuple[What, ...] = get_args(What)
+What = IncidentStatus  # what a page did to its incident, as `custom_details.incident` says it
+WHATS = INCIDENT_STATUSES
 
 ALONE = "page"  # the root name of a page that has no entity of its own
 

@@ -26,7 +26,7 @@ import orjson
 from alerting.incidents.counters import PAGES_BUCKETS, Counters
 from alerting.incidents.model import WHATS, Decision, Root
 from alerting.incidents.state import IncidentState, PageState
-from alerting.pager import ENTITY_SOURCES, Entity
+from alerting.pager import ENTITY_SOURCES, Entity, entity_json
 
 VERSION = 1
 
@@ -110,10 +110,7 @@ def _incident_json(inc: IncidentState) -> dict[str, Any]:
                 "first_trigger_at": p.first_trigger_at,
                 "resolved_at": p.resolved_at,
                 "absorbed_by": p.absorbed_by,
-                "entities": [
-                    {"name": e.name, "value": e.value, "ref": e.ref, "source": e.source}
-                    for e in p.entities
-                ],
+                "entities": [entity_json(e) for e in p.entities],
             }
             for p in inc.pages.values()
         ],
