@@ -218,12 +218,12 @@ class Processor:
         forwarding = any(bodies for family in routed for bodies in family)
         if not self.topology.families or (not forwarding and watermark <= work.marked):
             return
-        work.marked = max(work.marked, watermark)
+        promised, work.marked = work.marked, max(work.marked, watermark)
         for n, fam in enumerate(self.topology.families):
             topic = self.config.repartition_topic(fam.name)
             for part in range(self.partitions):
                 bodies = routed[n][part] if routed else ()
-                for value in encode_batch(tp[1], watermark, bodies):
+                for value in encode_batch(tp[1], watermark, bodies, promised=promised):
                     out.forwards.append((topic, part, value))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:

@@ -156,6 +156,32 @@ def test_large_batches_are_split_into_records_under_the_size_limit():
     assert events == [f"e{i}" for i in range(400)]
 
 
+def test_a_family_partition_takes_every_event_of_a_batch_cut_into_records():
+    """Input partition 1 is far ahead; partition 0 then forwards a batch too large for one
+    record, spanning more event time than the allowed lateness. Each event arrives before the
+    watermark that passes it: none is late."""
+    p, cfg, _ = make(partitions=2)
+    inputs, by_ip = cfg.events_topic, cfg.repartition_topic("ip")
+    p.assign([(inputs, 0), (inputs, 1), (by_ip, 0), (by_ip, 1)])
+    pad = "x" * 2000
+    far = p.process((inputs, 1), [Record(inputs, 1, 0, None, event(-1, 10**9))])
+    big = [
+        Record(inputs, 0, i, None,
+            event(i, 100_000 + i * 1_000, ip="1.2.3.4", account_id=f"a{i}", attrs={"pad": pad}))
+        for i in range(400)
+    ]  # fmt: skip
+    assert cfg.lateness_ms < 400 * 1_000
+    ends = [Record(inputs, 0, 400, None, event(400, 10**9))]
+    outs = [far, p.process((inputs, 0), big), p.process((inputs, 0), ends)]
+    decoded = 0
+    for part in (0, 1):
+        forwards = [v for out in outs for t, n, v in out.forwards if (t, n) == (by_ip, part)]
+        records = [Record(by_ip, part, n, None, v) for n, v in enumerate(forwards)]
+        decoded += p.process((by_ip, part), records).decoded
+        assert p.works[(by_ip, part)].engine.late == 0
+    assert decoded == 400
+
+
 def test_snapshot_round_trip_is_compressed():
     from streams.state import Snapshot
 

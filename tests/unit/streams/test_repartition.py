@@ -55,7 +55,7 @@ def forwarder(fields: tuple[str, ...], limit: int, partitions: int = 1) -> CoreE
 def test_forwarded_events_read_back_as_they_were(batch: list[dict[str, Any]], limit: int) -> None:
     fields = tuple(sorted({k for e in batch for k in e}))
     bodies = forwarder(fields, limit).process([orjson.dumps(e) for e in batch]).routed[0][0]
-    records = encode_batch(7, -3, bodies)
+    records = encode_batch(7, -3, bodies, promised=-3)
     read = [orjson.loads(r) for r in records]
     assert all((r["source"], r["watermark"]) == (7, -3) for r in read)
     # every field forwarded as it was (a null field, like a missing one, is left out)
@@ -64,7 +64,7 @@ def test_forwarded_events_read_back_as_they_were(batch: list[dict[str, Any]], li
         dict(sorted(e.items())) for e in expected
     ]
     # each record stays under the limit, unless it carries one event larger than that
-    head = len(encode_batch(7, -3, [])[0])
+    head = len(encode_batch(7, -3, [], promised=-3)[0])
     assert all(
         len(raw) <= head + limit or len(r["events"]) == 1
         for raw, r in zip(records, read, strict=True)
@@ -72,15 +72,34 @@ def test_forwarded_events_read_back_as_they_were(batch: list[dict[str, Any]], li
     # and the family partition's engine takes them all
     family = CoreEngine([EVERYTHING], EngineSettings(allowed_lateness_ms=10**14))
     family.merge_from(1)
-    out = family.process_forwarded(
-        [(n, r) for n, r in enumerate(records)] + [(99, encode_batch(7, 10**14, [])[0])]
-    )
+    (end,) = encode_batch(7, 10**14, [], promised=-3)
+    out = family.process_forwarded([(n, r) for n, r in enumerate(records)] + [(99, end)])
     assert not out.dead_letters and out.released == len(batch)
 
 
 def test_a_batch_without_events_is_one_record_carrying_the_watermark() -> None:
-    (record,) = encode_batch(3, -5, [])
+    (record,) = encode_batch(3, -5, [], promised=-9)
     assert orjson.loads(record) == {"source": 3, "watermark": -5, "events": []}
+
+
+def test_a_batch_cut_into_records_promises_its_watermark_with_the_last_one() -> None:
+    """A watermark says every event of its source up to it has been sent: true only once the
+    last record of the batch is written. The records before it repeat the source's earlier
+    promise; were they to carry the new one, a family partition whose other sources are ahead
+    would drop the events of the later records as late."""
+    batch = [{"event_id": f"e{n}", "ts": 1_000 + n, "org_id": "o", "pad": "x" * 100}
+             for n in range(20)]  # fmt: skip
+    fields = ("event_id", "org_id", "pad", "ts")
+    bodies = forwarder(fields, 512).process([orjson.dumps(e) for e in batch]).routed[0][0]
+    assert len(bodies) > 2
+    records = encode_batch(0, 5_000, bodies, promised=900)
+    assert [orjson.loads(r)["watermark"] for r in records] == [900] * (len(bodies) - 1) + [5_000]
+    family = CoreEngine([EVERYTHING], EngineSettings(allowed_lateness_ms=0))
+    family.merge_from(2)
+    ahead = encode_batch(1, 10**6, [], promised=0)
+    out = family.process_forwarded(list(enumerate(ahead + records)))
+    assert not out.dead_letters
+    assert (out.released, family.late) == (len(batch), 0)
 
 
 def test_an_event_as_deep_as_the_decoder_admits_travels() -> None:
@@ -95,7 +114,7 @@ def test_an_event_as_deep_as_the_decoder_admits_travels() -> None:
     out = engine.process([orjson.dumps(ok), orjson.dumps(too_deep)])
     assert [d.index for d in out.dead_letters] == [1]
     assert "nested deeper" in out.dead_letters[0].message
-    (record,) = encode_batch(0, 1, out.routed[0][0])
+    (record,) = encode_batch(0, 1, out.routed[0][0], promised=0)
     assert orjson.loads(record)["events"] == [
         {"deep": nested, "event_id": "deep", "org_id": "o", "ts": 1}
     ]
