@@ -178,6 +178,7 @@ class Pipeline:
         assert consumer is not None
         self.last_loop = self.wall()
         batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.config.batch_records)
+        self.txns.check()
         if await self.control.poll():
             self.metrics.snoozes_active.set(len(self.control.book))
         async with self.lock:
@@ -187,6 +188,10 @@ class Pipeline:
         self.freezer.maybe_freeze(self.wall())
         self.metrics.worker_ready.set(1 if self.ready else 0)
         await self.maybe_reload()
+
+    async def settle(self) -> None:
+        """Wait for every transaction in flight."""
+        await self.txns.settle(list(self.txns.in_flight))
 
     async def _step(self, batches: dict[TopicPartition, list[Record]]) -> None:
         assert self.consumer is not None
@@ -203,11 +208,16 @@ class Pipeline:
             outs.setdefault(tp, Outputs()).extend(out)
         if batches:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
+        # This batch was processed while the previous one's transaction ran: now that one has
+        # to be done before this one starts. A snapshot waits for its own transaction too.
         due = self.txns.due()
+        await self.txns.settle(set(outs) | due)
+        for tp, out in outs.items():
+            if tp not in due:
+                self.txns.start(tp, out)
         commit = self.txns.commit
         await asyncio.gather(
-            *(commit(tp, out, snapshot=tp in due) for tp, out in outs.items()),
-            *(commit(tp, Outputs(), snapshot=True) for tp in sorted(due - set(outs))),
+            *(commit(tp, outs.get(tp, Outputs()), snapshot=True) for tp in sorted(due))
         )
 
     # -- rules -----------------------------------------------------------------------------

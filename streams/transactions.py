@@ -5,6 +5,12 @@ Every owned partition has its own transactional producer, whose id follows the p
 (`<group>.<topic>.<partition>`): a restarted or new owner starting one fences the old owner
 and aborts its open transaction. Readers with `isolation_level=read_committed` therefore see
 each page once, and after a crash nothing is lost or repeated (see streams/state.py).
+
+A batch's transaction runs in the background (`start`) while the worker fetches and processes
+the partition's next batch: its offset and clock moves are taken when it starts, so what it
+commits is exactly the batch's outcome. A partition has at most one transaction in flight; a
+snapshot waits for it (`settle`), so that the state it writes is the one the offset names. A
+failed transaction fails the loop at its next turn (`check`), as an awaited one did.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -24,7 +30,7 @@ from streams.counters import fold
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
 from streams.records import DeadLetter
-from streams.state import MAX_SNAPSHOT_BYTES, SOURCE_HEADER, encode_moves, state_key
+from streams.state import MAX_SNAPSHOT_BYTES, SOURCE_HEADER, Move, encode_moves, state_key
 from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, HELD_HEADER, SNOOZE_HEADER, state_topic
 
 log = logging.getLogger("signalfire.worker")
@@ -53,6 +59,11 @@ class Transactions:
         self.wall = wall
         self.clients = clients
         self.producers: dict[Partition, AIOKafkaProducer] = {}
+        self.in_flight: dict[Partition, asyncio.Task[None]] = {}
+        # What a transaction in flight raised. The state in memory is then ahead of what is
+        # committed: nothing more may be committed, not even a last snapshot at the hand-over,
+        # or the failed batch's outputs would be skipped for good.
+        self.failed: BaseException | None = None
         self.snapshot_due: dict[Partition, float] = {}
         # Reads the state and pager topics, outside the group: the pager's end offsets for a
         # snapshot (where its page log starts), snapshots and page logs on a take-over. Set at
@@ -94,10 +105,19 @@ class Transactions:
     async def close(self, partitions: list[Partition]) -> list[Partition]:
         """A last snapshot of each partition, then its producer stops; returns those closed."""
         owned = [tp for tp in partitions if tp in self.producers]
-        await asyncio.gather(*(self.commit(tp, Outputs(), snapshot=True) for tp in owned))
+        running = [self.in_flight[tp] for tp in owned if tp in self.in_flight]
+        await asyncio.gather(*running, return_exceptions=True)
+        if self.failed is None:
+            await asyncio.gather(*(self.commit(tp, Outputs(), snapshot=True) for tp in owned))
+        elif owned:
+            log.warning(
+                "handing over %d partition(s) without a last snapshot after a failed "
+                "transaction: their next owner resumes from what was committed", len(owned)
+            )  # fmt: skip
         for tp in owned:
             await self.producers.pop(tp).stop()
             self.snapshot_due.pop(tp, None)
+            self.in_flight.pop(tp, None)
         return owned
 
     def due(self) -> set[Partition]:
@@ -107,11 +127,53 @@ class Transactions:
         due = {tp for tp, at in self.snapshot_due.items() if now >= at}
         return due | (self.processor.checkpoints_wanted() & set(self.producers))
 
+    # -- transactions in flight -------------------------------------------------------------
+    def start(self, tp: Partition, out: Outputs) -> None:
+        """The partition's transaction for `out` and where it now stands, in the background.
+        Its previous transaction must be settled."""
+        running = self.in_flight.get(tp)
+        assert running is None or running.done(), "one transaction in flight per partition"
+        offset = self.processor.positions().get(tp)
+        moves = self.processor.moves(tp)
+        self.in_flight[tp] = asyncio.create_task(self._transaction(tp, out, offset, moves))
+
+    async def settle(self, partitions: Iterable[Partition]) -> None:
+        """Wait for the partitions' transactions in flight; raises what one of them raised."""
+        running = [t for t in (self.in_flight.get(tp) for tp in partitions) if t is not None]
+        await asyncio.gather(*running)
+
+    def check(self) -> None:
+        """Raise what a transaction raised: the loop stops, as it would have had it waited for
+        that transaction."""
+        if self.failed is not None:
+            raise self.failed
+
     # -- the transaction -------------------------------------------------------------------
     async def commit(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
-        """One transaction: the partition's outputs, maybe its state, and its offset."""
-        producer = self.producers.get(tp)
+        """One transaction, awaited: the partition's outputs, maybe its state, and its offset.
+        Any transaction of the partition in flight is settled first."""
+        await self.settle([tp])
         offset = self.processor.positions().get(tp)
+        await self._transaction(tp, out, offset, self.processor.moves(tp), snapshot)
+
+    async def _transaction(
+        self,
+        tp: Partition,
+        out: Outputs,
+        offset: int | None,
+        moves: list[Move],
+        snapshot: bool = False,
+    ) -> None:
+        try:
+            await self._write(tp, out, offset, moves, snapshot)
+        except BaseException as exc:
+            self.failed = self.failed or exc
+            raise
+
+    async def _write(
+        self, tp: Partition, out: Outputs, offset: int | None, moves: list[Move], snapshot: bool
+    ) -> None:
+        producer = self.producers.get(tp)
         if producer is None or not (
             offset is not None
             or out.pages
@@ -152,7 +214,8 @@ class Transactions:
             if offset is not None:
                 # The clock moves since the last snapshot go with the offset (a snapshot in
                 # this transaction holds them): a restore makes them again where they were made.
-                moves = [] if checkpointed else self.processor.moves(tp)
+                if checkpointed:
+                    moves = []
                 await producer.send_offsets_to_transaction(
                     {TopicPartition(*tp): OffsetAndMetadata(offset, encode_moves(moves))},
                     cfg.group_id,

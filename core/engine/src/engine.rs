@@ -16,6 +16,9 @@ use crate::merge::{read_forwarded, Merger};
 use crate::route::{FamilySpec, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
 use crate::select::BatchKeys;
+
+/// Records decoded and applied at a time within a batch.
+const PART_RECORDS: usize = 2048;
 use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
 
 /// What one call produced.
@@ -240,14 +243,25 @@ impl Engine {
     /// Decode and apply a batch of record values.
     pub fn process<B: AsRef<[u8]> + Sync>(&mut self, records: &[B]) -> Output {
         let mut out = Output::default();
-        let start = Instant::now();
-        let threads = self.lanes.begin(records.len());
-        let (events, dead) = decode_all(&self.schema, records, threads);
-        out.dead_letters = dead;
-        self.apply(&events, &mut out);
-        drop(events);
-        self.lanes
-            .end(records.len(), start.elapsed().as_nanos() as f64);
+        if let Some(router) = &self.router {
+            // Every family and partition has its entry, whatever the batch holds.
+            router.route_into(&[], &mut out.routed);
+            router.count_late(&[], &mut out.family_late);
+        }
+        // A large batch goes through in parts: the decoded events of one part stay in the
+        // caches while every rule reads them. The outcome is that of one whole batch.
+        for (n, part) in records.chunks(PART_RECORDS).enumerate() {
+            let start = Instant::now();
+            let threads = self.lanes.begin(part.len());
+            let (events, dead) = decode_all(&self.schema, part, threads);
+            let base = n * PART_RECORDS;
+            out.dead_letters
+                .extend(dead.into_iter().map(|(at, why)| (base + at, why)));
+            self.apply(&events, &mut out);
+            drop(events);
+            self.lanes
+                .end(part.len(), start.elapsed().as_nanos() as f64);
+        }
         out
     }
 
@@ -270,8 +284,8 @@ impl Engine {
         self.now = now;
         if let Some(router) = &self.router {
             // Decided here, in this partition's own order, which is the same in every run.
-            out.routed = router.route(&accepted);
-            out.family_late = router.count_late(&late);
+            router.route_into(&accepted, &mut out.routed);
+            router.count_late(&late, &mut out.family_late);
         }
         if !late.is_empty() {
             self.late += late.len() as u64;
@@ -296,8 +310,8 @@ impl Engine {
         );
         self.keys.finish();
         self.seq += accepted.len() as u64;
-        out.alerts = self.gather();
-        out.late = late.len();
+        out.alerts.extend(self.gather());
+        out.late += late.len();
     }
 
     /// Move the stream clock to `now` without events: windows drain, timers fire.

@@ -76,51 +76,46 @@ impl Router {
         self.families.len()
     }
 
-    /// Per family, the on-time events some rule of it selects, by partition, in batch order.
-    pub fn route(&self, events: &[&Event]) -> Vec<Routed> {
-        self.families
-            .iter()
-            .map(|fam| {
-                let mut parts: Routed = vec![Vec::new(); self.partitions as usize];
-                let mut sizes = vec![0usize; self.partitions as usize];
-                for e in events {
-                    // The first rule (in the family's order) that selects the event names its group.
-                    let Some((key, _)) = fam.selectors.iter().find_map(|s| s.select(e)) else {
-                        continue;
-                    };
-                    let part =
-                        (crc32fast::hash(key_json(&key).as_bytes()) % self.partitions) as usize;
-                    let item = project(e, &fam.fields);
-                    let chunks = &mut parts[part];
-                    // A record is cut where it would grow past the limit; a larger event goes alone.
-                    match chunks.last_mut() {
-                        Some(body) if sizes[part] + item.len() <= self.limit => {
-                            body.push(b',');
-                            body.extend_from_slice(&item);
-                            sizes[part] += item.len() + 1;
-                        }
-                        _ => {
-                            sizes[part] = item.len() + 1;
-                            chunks.push(item);
-                        }
+    /// Per family, the on-time events some rule of it selects, by partition, in batch order,
+    /// added to `routed`: a batch routed in parts is cut into the same records as if whole.
+    pub fn route_into(&self, events: &[&Event], routed: &mut Vec<Routed>) {
+        if routed.is_empty() {
+            *routed = vec![vec![Vec::new(); self.partitions as usize]; self.families.len()];
+        }
+        for (fam, parts) in self.families.iter().zip(routed.iter_mut()) {
+            for e in events {
+                // The first rule (in the family's order) that selects the event names its group.
+                let Some((key, _)) = fam.selectors.iter().find_map(|s| s.select(e)) else {
+                    continue;
+                };
+                let part = (crc32fast::hash(key_json(&key).as_bytes()) % self.partitions) as usize;
+                let item = project(e, &fam.fields);
+                // A record is cut where it would grow past the limit; a larger event goes alone.
+                match parts[part].last_mut() {
+                    Some(body) if body.len() + 1 + item.len() <= self.limit => {
+                        body.push(b',');
+                        body.extend_from_slice(&item);
                     }
+                    _ => parts[part].push(item),
                 }
-                parts
-            })
-            .collect()
+            }
+        }
     }
 
     /// Per family, per rule: how many of the late events the rule would have read.
-    pub fn count_late(&self, late: &[&Event]) -> Vec<Vec<u64>> {
-        self.families
-            .iter()
-            .map(|fam| {
-                fam.selectors
-                    .iter()
-                    .map(|s| s.count(late.iter().copied()) as u64)
-                    .collect()
-            })
-            .collect()
+    pub fn count_late(&self, late: &[&Event], counts: &mut Vec<Vec<u64>>) {
+        if counts.is_empty() {
+            *counts = self
+                .families
+                .iter()
+                .map(|f| vec![0; f.selectors.len()])
+                .collect();
+        }
+        for (fam, counted) in self.families.iter().zip(counts.iter_mut()) {
+            for (s, n) in fam.selectors.iter().zip(counted.iter_mut()) {
+                *n += s.count(late.iter().copied()) as u64;
+            }
+        }
     }
 }
 

@@ -98,3 +98,40 @@ def test_a_family_grouped_by_a_boolean_is_routed() -> None:
     assert bodies_events([b for part in out.routed[0] for b in part]) == [
         {"event_id": "e1", "flagged": True, "ts": 1}
     ]
+
+
+def test_a_batch_larger_than_the_cores_part_is_handled_as_one_batch() -> None:
+    """The core takes a large batch in parts: dead letters keep their place in the batch,
+    records are cut across the parts as one whole batch cuts them, late events are counted
+    over every part, and the alerts are those of the same events cut into other batches."""
+    dead_at = [7, 2_047, 2_048, 4_099, 4_999]
+    records = [
+        b"not json" if n in dead_at else orjson.dumps({
+            "event_id": f"e{n}", "org_id": f"o{n % 3}", "ip": f"10.0.0.{n % 7}",
+            "ts": 1_000_000 + n * 100 - (60_000 if n % 97 == 0 else 0),
+            "account_id": f"a{n % 11}", "event_type": "signup", "flagged": n % 5 == 0,
+            "status": 429 if n % 13 == 0 else 200, "attrs": {"n": n % 4},
+        })
+        for n in range(5_000)
+    ]  # fmt: skip
+    settings = EngineSettings(allowed_lateness_ms=5_000)
+    whole = CoreEngine(TOPOLOGY.direct, settings)
+    whole.route_to(ROUTES, 3, 512)
+    out = whole.process(records)
+    assert [d.index for d in out.dead_letters] == dead_at
+    events = [decode(r) for n, r in enumerate(records) if n not in dead_at]
+    on_time, late = split_late(events, -(2**62), 5_000)
+    assert late and out.late == len(late)
+    for n, fam in enumerate(TOPOLOGY.families):
+        want = route(fam, on_time, 3)
+        for part in range(3):
+            events_there = want.get(part, [])
+            expected = [{k: v for k, v in e.items() if v is not None} for e in events_there]
+            assert bodies_events(out.routed[n][part]) == expected
+            assert len(out.routed[n][part]) == len(encode_batch(0, 0, events_there, limit=512))
+        assert out.family_late[n] == [len(idxs) for idxs, _, _ in select(fam)(late)]
+    cut = CoreEngine(TOPOLOGY.direct, settings)
+    cut.route_to(ROUTES, 3, 512)
+    alerts = [a for lo, hi in [(0, 1), (1, 2_500), (2_500, 5_000)]
+              for a in cut.process(records[lo:hi]).alerts]  # fmt: skip
+    assert out.alerts and out.alerts == alerts

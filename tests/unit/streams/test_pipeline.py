@@ -3,7 +3,9 @@ reload, lag, alignment of input partitions and dead letters the DLQ topic cannot
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +63,10 @@ class Worker:
         return self.pipeline.consumer
 
     async def poll(self, n: int = 1, every_s: float = 0.1) -> None:
+        """`n` turns of the loop, each with its transactions settled."""
         for _ in range(n):
             await self.pipeline.poll()
+            await self.pipeline.settle()
             self.wall.t += every_s
 
     def metric(self, name: str, **labels: str) -> float | None:
@@ -240,3 +244,87 @@ async def test_a_dead_letter_larger_than_the_dlq_topic_takes_keeps_only_its_head
     assert headers["source_offset"] == b"0" and headers["error"].startswith(b"not valid JSON")
     assert small.value == b"{oops" and "value_omitted_bytes" not in dict(small.headers)
     assert worker.metric("events_dead_lettered_total", reason="not_json") == 2
+
+
+# -- transactions in flight ------------------------------------------------------------------
+def before_offsets(worker: Worker, step: Callable[[], Awaitable[object]]) -> None:
+    """Every transaction of the worker runs `step` before it sends its offsets."""
+    clients = worker.pipeline.clients
+    make = clients.producer
+
+    def producer(**options: Any) -> Any:
+        made = make(**options)
+        send_offsets = made.send_offsets_to_transaction
+
+        async def stepped(offsets: Any, group_id: str) -> None:
+            await step()
+            await send_offsets(offsets, group_id)
+
+        made.send_offsets_to_transaction = stepped
+        return made
+
+    clients.producer = producer  # type: ignore[method-assign]
+
+
+def committed(broker: Broker, partition: int) -> int | None:
+    found = broker.groups.get("sf", {}).get((EVENTS, partition))
+    return None if found is None else found.offset
+
+
+async def test_the_next_batch_is_processed_while_the_previous_one_commits(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir)
+    release = asyncio.Event()
+    before_offsets(worker, release.wait)
+    await worker.pipeline.start()
+    produce(broker, 0, requests("o1", 0, 2))
+    await worker.pipeline.poll()  # its transaction starts and waits
+    produce(broker, 0, requests("o1", 2_000, 2))
+    second = asyncio.create_task(worker.pipeline.poll())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # The second batch is read and processed, but nothing is committed: its transaction does
+    # not start before the first one's ends.
+    assert worker.metric("events_consumed_total", topic=EVENTS) == 4
+    assert worker.metric("rule_triggers_total", rule="busy_org") is None
+    assert not second.done() and committed(broker, 0) is None and paged(broker) == []
+    release.set()
+    await second
+    await worker.pipeline.settle()
+    assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_a_failed_transaction_stops_the_loop_and_nothing_more_is_committed(rules_dir):
+    """Its batch's page is not lost: the hand-over writes no snapshot past it, and the next
+    owner reads the batch again."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir)
+    refusing = False
+
+    async def refuse() -> None:
+        if refusing:
+            raise Refused("the broker refused the offsets")
+
+    before_offsets(worker, refuse)
+    await worker.pipeline.start()
+    produce(broker, 0, requests("o1", 0, 2))
+    await worker.poll()
+    refusing = True
+    produce(broker, 0, requests("o1", 2_000, 2))
+    with pytest.raises(Refused):  # processed; its transaction fails in the background
+        for _ in range(10):
+            await worker.pipeline.poll()
+    await worker.pipeline.stop()
+    assert committed(broker, 0) == 2 and paged(broker) == []
+    assert broker.committed_records("sf.state.usage-events") == []
+
+    successor = Worker(broker, rules_dir)
+    await successor.pipeline.start()
+    await successor.poll(3)
+    assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
