@@ -43,7 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle_timeout", "30s", "a partition idle this long stops holding time back"),
     Setting("max_groups", "100000", "per-rule cap on tracked groups"),
     Setting("max_record_bytes", "1000000", "larger records go to the dead-letter topic"),
-    Setting("batch_records", "2000", "records fetched per batch"),
+    Setting("batch_records", "10000", "most records fetched per turn of the loop"),
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
     Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
     Setting(
@@ -69,7 +69,7 @@ class WorkerConfig:
     idle_timeout_ms: int = 30_000
     max_groups: int = 100_000
     max_record_bytes: int = 1_000_000
-    batch_records: int = 2000
+    batch_records: int = 10_000
     reload_interval_ms: int = 5_000
     checkpoint_interval_ms: int = 30_000
     redact: tuple[str, ...] = ()
