@@ -15,6 +15,7 @@ from streams.settings import Setting, SettingValues
 
 # Kafka's group.instance.id: legal topic-name characters; it is also part of a client id.
 INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+COMPRESSIONS = ("none", "gzip", "lz4", "zstd")
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -44,6 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_groups", "100000", "per-rule cap on tracked groups"),
     Setting("max_record_bytes", "1000000", "larger records go to the dead-letter topic"),
     Setting("batch_records", "10000", "most records fetched per turn of the loop"),
+    Setting("compression", "lz4", "codec of the records the worker writes: none, gzip, lz4, zstd"),
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
     Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
     Setting(
@@ -70,6 +72,8 @@ class WorkerConfig:
     max_groups: int = 100_000
     max_record_bytes: int = 1_000_000
     batch_records: int = 10_000
+    # The codec of every record the worker writes, repartitioned events above all (`None`: none).
+    compression: str | None = "lz4"
     reload_interval_ms: int = 5_000
     checkpoint_interval_ms: int = 30_000
     redact: tuple[str, ...] = ()
@@ -95,6 +99,9 @@ def load_config(
             v.bad(topic, "topics must be non-empty and different from each other")
     if v["instance_id"] and not INSTANCE_ID.fullmatch(v["instance_id"]):
         v.bad("instance_id", "up to 200 of the characters a-z A-Z 0-9 . _ -")
+    compression = v["compression"].lower()
+    if compression not in COMPRESSIONS:
+        v.bad("compression", f"expected one of {', '.join(COMPRESSIONS)}")
     if not Path(v["rules"]).is_dir():
         v.bad("rules", f"{v['rules']!r} is not a directory of rule files")
     config = WorkerConfig(
@@ -113,6 +120,7 @@ def load_config(
         max_groups=v.integer("max_groups", 1),
         max_record_bytes=v.integer("max_record_bytes", 64),
         batch_records=v.integer("batch_records", 1, 1_000_000),
+        compression=None if compression == "none" else compression,
         reload_interval_ms=v.duration("reload_interval"),
         checkpoint_interval_ms=v.duration("checkpoint_interval"),
         redact=tuple(f.strip() for f in v["redact"].split(",") if f.strip()),

@@ -89,6 +89,9 @@ class Transactions:
                 # retries after this backoff (100 ms by default: up to 100 ms on every page).
                 retry_backoff_ms=RETRY_BACKOFF_MS,
                 max_batch_size=1 << 20,
+                # Repartitioned events are JSON, most of what the worker writes: compressed,
+                # the broker stores and serves a fraction of the bytes.
+                compression_type=self.config.compression,
                 max_request_size=MAX_SNAPSHOT_BYTES + (1 << 20),
             )
         # Starting a producer fences the previous one with its id (and aborts its transaction).

@@ -1,8 +1,10 @@
 """Worker configuration: flags over environment over defaults, every problem reported."""
 
 import ssl
+from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from streams.config import load_config
 from streams.settings import ConfigError
@@ -230,6 +232,46 @@ def test_instance_id_is_checked(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config({"rules": str(tmp_path), "instance_id": "pod 7/a"}, {})
     assert "--instance-id / SIGNALFIRE_INSTANCE_ID: up to 200 of the characters" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "codec"), [(None, "lz4"), ("none", None), ("ZSTD", "zstd"), ("gzip", "gzip")]
+)
+def test_the_codec_of_what_the_worker_writes(tmp_path, setting, codec):
+    env = {} if setting is None else {"SIGNALFIRE_COMPRESSION": setting}
+    assert load_config({"rules": str(tmp_path)}, env).compression == codec
+
+
+def test_an_unknown_codec_is_named():
+    with pytest.raises(ConfigError) as err:
+        load_config({"rules": ".", "compression": "brotli"}, {})
+    assert "--compression / SIGNALFIRE_COMPRESSION: expected one of none, gzip, lz4, zstd" in str(
+        err.value
+    )
+
+
+async def test_the_worker_writes_with_the_configured_codec(tmp_path):
+    """Its producers get the codec, and aiokafka has it (lz4 needs cramjam installed)."""
+    from aiokafka.codec import has_gzip, has_lz4, has_zstd
+
+    from alerting.metrics import Metrics
+    from streams.pipeline import Pipeline
+    from tests.unit.streams.memory_kafka import Broker, MemoryClients, MemoryProducer, Process
+
+    assert has_lz4() and has_zstd() and has_gzip()
+    made: list[dict[str, object]] = []
+    clients = MemoryClients(Process(Broker()))
+    producer = clients.producer
+
+    def recording(**options: Any) -> MemoryProducer:
+        made.append(options)
+        return producer(**options)
+
+    clients.producer = recording  # type: ignore[method-assign]
+    cfg = load_config({"rules": "rules", "compression": "zstd"}, {})
+    pipeline = Pipeline(cfg, [], Metrics.create(CollectorRegistry()), clients=clients)
+    await pipeline.txns.open([("usage-events", 0)])
+    assert [o["compression_type"] for o in made if o.get("transactional_id")] == ["zstd"]
 
 
 def test_the_bridge_reads_the_same_kafka_settings_as_the_worker(tmp_path, ca):
