@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
-from signalfire.events import EventError, decode
+from signalfire.engine.settings import EngineSettings
 from signalfire.rules.model import Rule
+from tests.reference.engine import Engine
+from tests.reference.events import EventError, decode
 from tests.unit.core.scripts import Advance, Restart, Step
 
 

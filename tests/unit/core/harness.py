@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
-from signalfire.events import EventError, decode
+from signalfire.engine.settings import EngineSettings
 from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import Rule
+from tests.reference.engine import Engine
+from tests.reference.events import EventError, decode
 from tests.unit.core.scripts import Advance, Restart, Step
 
 # One line per step: the alerts (their repr tells 1 from 1.0 from True) and dead letters.

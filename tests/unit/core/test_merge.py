@@ -10,10 +10,11 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
-from signalfire.engine.detectors import spec_for
-from signalfire.filters.compile import compile_fused
+from signalfire.engine.settings import EngineSettings
+from tests.reference.detectors import spec_for
+from tests.reference.engine import Engine
+from tests.reference.filters import compile_fused
 from tests.unit.core.reference_merge import Merger
 from tests.unit.core.reference_routing import BadBatch, decode_batch
 from tests.unit.core.scripts import event

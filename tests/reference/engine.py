@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from signalfire.engine.alert import Alert, Transition, make_alert
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors import Detector, make_detector
+from signalfire.engine.alert import Alert, make_alert
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import compile_fused
-from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.detectors import Detector, make_detector
+from tests.reference.events import Event
+from tests.reference.filters import compile_fused
+from tests.reference.jsonkey import plain
+from tests.reference.lifecycle import Transition
 
 
 class Engine:
