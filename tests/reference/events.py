@@ -10,9 +10,8 @@ are kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -80,26 +79,13 @@ def parse_ts(value: Any) -> int:
     return ts
 
 
-def _field_checker() -> Callable[[Event], str | None]:
-    """One straight-line function checking every known optional field (no loop, no lookup
-    table per field): this runs once per record on the hot path."""
-    lines = ["def _check(e):"]
-    for n, (name, allowed) in enumerate(OPTIONAL_TYPES.items()):
-        cond = " and ".join(f"v.__class__ is not _T{n}_{i}" for i in range(len(allowed)))
-        lines.append(f"    v = e.get({name!r})")
-        lines.append(f"    if v is not None and {cond}:")
-        lines.append(f"        return {f'{name}: expected {_TYPE_NAMES[allowed[0]]}'!r}")
-    lines.append("    return None")
-    namespace: dict[str, object] = {
-        f"_T{n}_{i}": t
-        for n, allowed in enumerate(OPTIONAL_TYPES.values())
-        for i, t in enumerate(allowed)
-    }
-    exec(compile("\n".join(lines), "<signalfire event check>", "exec"), namespace)
-    return cast(Callable[[Event], str | None], namespace["_check"])
-
-
-_check_fields = _field_checker()
+def _check_fields(event: Event) -> str | None:
+    """The first known optional field (in OPTIONAL_TYPES order) whose type is wrong."""
+    for name, allowed in OPTIONAL_TYPES.items():
+        value = event.get(name)
+        if value is not None and value.__class__ not in allowed:
+            return f"{name}: expected {_TYPE_NAMES[allowed[0]]}"
+    return None
 
 
 def _required_string(name: str, value: Any) -> EventError:
@@ -157,12 +143,7 @@ def decode(raw: bytes | str) -> Event:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise EventError(f"not valid JSON: {str(exc)[:80]}", DeadLetterReason.NOT_JSON) from None
-    # Only a record with enough brackets can be that deep: the walk is rare.
-    if isinstance(raw, str):
-        opens = raw.count("[") + raw.count("{")
-    else:
-        opens = raw.count(b"[") + raw.count(b"{")
-    if opens > MAX_DEPTH and obj.__class__ in (dict, list) and _too_deep(obj):
+    if obj.__class__ in (dict, list) and _too_deep(obj):
         raise EventError(
             f"not valid JSON: nested deeper than {MAX_DEPTH} levels", DeadLetterReason.NOT_JSON
         )

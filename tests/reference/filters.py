@@ -1,159 +1,147 @@
-"""Code generation from a rule's validated filter tree.
+"""A rule's validated filter tree as a predicate over events, and what a rule selects.
 
-Generated source contains only identifiers and operators produced here: every field name,
-literal, regex and network from the rule file is bound as a constant in the function's
-namespace (`_c0`, `_c1`, ...), so no rule text is ever evaluated as code.
+Values compare with JSON typing: a boolean is never a number, `1` equals `1.0`, a list is not
+a scalar member of `in`. A field missing on the way down a path is absent (`None`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import ipaddress
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from signalfire.rules.model import AllOf, AnyOf, Cond, Filter, Not
 from signalfire.rules.regex import compile_pattern
 from tests.reference.events import Event
-from tests.reference.jsonkey import BOOL_KEYS, whole
-from tests.reference.matchers import (
-    CachedSearch,
-    CidrMatcher,
-    typed_contains,
-    typed_in,
-    typed_set,
-)
+from tests.reference.jsonkey import key_of
 
+Predicate = Callable[[Event], bool]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ValueMode = Literal["none", "number", "hashable", "filter", "mask"]
-HASHABLE = frozenset({str, int, float, bool})
+# The JSON scalars a group key or a `hashable` value is made of.
+SCALARS = (str, int, float, bool)
+NUMBERS = (int, float)
 
 
-class _Gen:
-    def __init__(self, fields: dict[str, str] | None = None) -> None:
-        self.namespace: dict[str, object] = {"_H": HASHABLE, "_B": BOOL_KEYS, "_W": whole}
-        self.temps = 0
-        # With `fields`, top-level fields are read once per event into locals (fused mode);
-        # `shared` conditions and `flags` (field is a scalar) are computed once per event too,
-        # and `keys` are group-key tuples built at most once per event.
-        self.fields = fields
-        self.shared: dict[Cond, str] = {}
-        self.flags: dict[str, str] = {}
-        self.keys: dict[tuple[tuple[str, ...], ...], str] = {}
+def field(event: Event, path: Sequence[str]) -> Any:
+    """The value at `path`, or None when any step of it is missing or not an object."""
+    value: Any = event.get(path[0])
+    for part in path[1:]:
+        value = value.get(part) if value.__class__ is dict else None
+    return value
 
-    def const(self, value: Any) -> str:
-        name = f"_c{len(self.namespace)}"
-        self.namespace[name] = value
-        return name
 
-    def temp(self) -> str:
-        self.temps += 1
-        return f"_t{self.temps}"
+def is_number(value: Any) -> bool:
+    return value.__class__ in NUMBERS
 
-    def field(self, path: Sequence[str]) -> str:
-        if self.fields is not None:
-            expr = self.fields.setdefault(path[0], f"_f{len(self.fields)}")
-        else:
-            expr = f"e.get({self.const(path[0])})"
-        for part in path[1:]:
-            t = self.temp()
-            expr = f"({t}.get({self.const(part)}) if ({t} := {expr}).__class__ is dict else None)"
-        return expr
 
-    def filt(self, node: Filter) -> str:
-        if isinstance(node, Cond):
-            return self.cond(node)
-        if isinstance(node, AllOf):
-            return " and ".join(f"({self.filt(x)})" for x in _cheap_first(node.items)) or "True"
-        if isinstance(node, AnyOf):
-            return " or ".join(f"({self.filt(x)})" for x in _cheap_first(node.items)) or "False"
-        return f"not ({self.filt(node.item)})"
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value: booleans are not numbers."""
+    cls = value.__class__
+    if cls is bool:
+        return "b"
+    if cls is int or cls is float:
+        return "n"
+    if cls is str:
+        return "s"
+    return "o"
 
-    def cond(self, c: Cond) -> str:
-        name = self.shared.get(c)
-        if name is not None:
-            return name
-        return self.cond_expr(c)
 
-    def cond_expr(self, c: Cond) -> str:
-        v = self.field(c.path)
-        x = self.temp()
-        op, arg = c.op, c.arg
-        if op in ("eq", "ne"):
-            expr = self._eq(v, x, arg)
-            return expr if op == "eq" else f"not ({expr})"
-        if op in ("in", "not_in"):
-            if all(a.__class__ is str for a in arg):
-                expr = f"({x} := {v}).__class__ is str and {x} in {self.const(frozenset(arg))}"
-            elif all(a.__class__ in (int, float) for a in arg):
-                expr = (
-                    f"(({x} := {v}).__class__ is int or {x}.__class__ is float)"
-                    f" and {x} in {self.const(frozenset(arg))}"
-                )
-            else:
-                expr = f"{self.const(typed_in)}({v}, {self.const(typed_set(arg))})"
-            return expr if op == "in" else f"not ({expr})"
-        if op in ("gt", "gte", "lt", "lte"):
-            sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-            return (
-                f"(({x} := {v}).__class__ is int or {x}.__class__ is float)"
-                f" and {x} {sym} {self.const(arg)}"
-            )
-        if op == "contains":
-            if arg.__class__ is str:
-                return (
-                    f"(({x} := {v}).__class__ is str or {x}.__class__ is list)"
-                    f" and {self.const(arg)} in {x}"
-                )
-            return f"{self.const(typed_contains)}({v}, {self.const(arg)})"
-        if op in ("startswith", "endswith"):
-            return f"({x} := {v}).__class__ is str and {x}.{op}({self.const(arg)})"
-        if op == "regex":
-            search = self.const(CachedSearch(compile_pattern(arg)))
-            return f"({x} := {v}).__class__ is str and {search}({x})"
-        if op == "cidr":
-            return f"({x} := {v}).__class__ is str and {self.const(CidrMatcher(arg))}({x})"
-        if op == "exists":
-            return f"{v} is not None" if arg else f"{v} is None"
-        raise ValueError(f"unknown operator {op}")
+def typed_in(value: Any, options: Iterable[Any]) -> bool:
+    """Membership with JSON typing, for `in` arguments of mixed types."""
+    try:
+        return (json_type(value), value) in frozenset((json_type(v), v) for v in options)
+    except TypeError:  # an unhashable value (a list, an object) is no member
+        return False
 
-    def _eq(self, v: str, x: str, arg: Any) -> str:
-        if arg is True or arg is False:
-            return f"{v} is {arg}"
+
+def typed_contains(value: Any, item: Any) -> bool:
+    """`contains` for a non-string argument: list membership with JSON typing."""
+    if value.__class__ is not list:
+        return False
+    return any(json_type(x) == json_type(item) and x == item for x in value)
+
+
+def in_networks(text: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:  # not an address: no match, no error
+        return False
+    return any(address in net for net in networks)
+
+
+def equals(value: Any, arg: Any) -> bool:
+    if arg is True or arg is False:
+        return value is arg
+    if arg.__class__ is str:
+        return bool(value == arg)
+    return bool(value == arg and value.__class__ is not bool)
+
+
+def is_in(value: Any, args: Sequence[Any]) -> bool:
+    if all(a.__class__ is str for a in args):
+        return value.__class__ is str and value in frozenset(args)
+    if all(is_number(a) for a in args):
+        return is_number(value) and value in frozenset(args)
+    return typed_in(value, args)
+
+
+def test(op: str, arg: Any, value: Any) -> bool:
+    """One condition on the value at its path (`regex` and `cidr` take their compiled form)."""
+    if op == "eq":
+        return equals(value, arg)
+    if op == "ne":
+        return not equals(value, arg)
+    if op == "in":
+        return is_in(value, arg)
+    if op == "not_in":
+        return not is_in(value, arg)
+    if op in ("gt", "gte", "lt", "lte"):
+        if not is_number(value):
+            return False
+        if op == "gt":
+            return bool(value > arg)
+        if op == "gte":
+            return bool(value >= arg)
+        if op == "lt":
+            return bool(value < arg)
+        return bool(value <= arg)
+    if op == "contains":
         if arg.__class__ is str:
-            return f"{v} == {self.const(arg)}"
-        return f"({x} := {v}) == {self.const(arg)} and {x}.__class__ is not bool"
+            return value.__class__ in (str, list) and arg in value
+        return typed_contains(value, arg)
+    if op == "startswith":
+        return value.__class__ is str and value.startswith(arg)
+    if op == "endswith":
+        return value.__class__ is str and value.endswith(arg)
+    if op == "regex":
+        return value.__class__ is str and arg.search(value)
+    if op == "cidr":
+        return value.__class__ is str and in_networks(value, arg)
+    if op == "exists":
+        return (value is not None) is bool(arg)
+    raise ValueError(f"unknown operator {op}")
 
 
-_OP_COST = {"regex": 4, "cidr": 3, "contains": 2, "startswith": 2, "endswith": 2}
-
-
-def _cost(node: Filter) -> int:
+def compile_predicate(node: Filter) -> Predicate:
+    """One filter as `f(event) -> bool` (patterns and networks read once)."""
     if isinstance(node, Cond):
-        return _OP_COST.get(node.op, 1) + len(node.path) - 1
-    if isinstance(node, Not):
-        return _cost(node.item)
-    return sum(_cost(x) for x in node.items)
-
-
-def _cheap_first(items: Sequence[Filter]) -> list[Filter]:
-    """Conditions have no side effects, so testing cheap ones first changes only the cost."""
-    return sorted(items, key=_cost)
-
-
-def _build(gen: _Gen, name: str, source: str) -> object:
-    # Constants become keyword defaults: locals are read faster than globals in the hot loop.
-    head, _, body = source.partition("\n")
-    consts = ", ".join(f"{c}={c}" for c in gen.namespace if c.startswith("_") and c != name)
-    head = head.replace("):", f", *, {consts}):") if consts else head
-    code = compile(f"{head}\n{body}", f"<signalfire {name}>", "exec")
-    exec(code, gen.namespace)
-    return gen.namespace[name]
-
-
-def compile_predicate(node: Filter) -> Callable[[Event], bool]:
-    """One filter as `f(event) -> bool` (for tests, steps and small uses)."""
-    gen = _Gen()
-    source = f"def _pred(e):\n    return bool({gen.filt(node)})\n"
-    return cast(Callable[[Event], bool], _build(gen, "_pred", source))
+        op, path, arg = node.op, node.path, node.arg
+        if op == "regex":
+            arg = compile_pattern(arg)
+        elif op == "cidr":
+            arg = tuple(ipaddress.ip_network(n, strict=False) for n in arg)
+        return lambda event: test(op, arg, field(event, path))
+    if isinstance(node, AllOf):
+        every = [compile_predicate(x) for x in node.items]
+        return lambda event: all(p(event) for p in every)
+    if isinstance(node, AnyOf):
+        some = [compile_predicate(x) for x in node.items]
+        return lambda event: any(p(event) for p in some)
+    assert isinstance(node, Not)
+    inner = compile_predicate(node.item)
+    return lambda event: not inner(event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,106 +157,66 @@ class SelectSpec:
     value_filters: tuple[Filter, ...] = ()
 
 
-def _block(gen: _Gen, spec: SelectSpec) -> tuple[str, str, str]:
-    """(condition, key expression, value expression) of one rule, in `gen`'s namespace."""
-    conds = [f"({gen.filt(spec.where)})"]
-    keys = []
-    for path in spec.group_by:
-        if gen.fields is not None and len(path) == 1:
-            local = gen.field(path)
-            flag = gen.flags.setdefault(local, f"_h{len(gen.flags)}")
-            conds.insert(0, flag)
-            keys.append(_json_key(local))
-            continue
-        g = gen.temp()
-        conds.append(f"({g} := {gen.field(path)}).__class__ in _H")
-        keys.append(_json_key(g))
-    key_expr = keys[0] if len(keys) == 1 else f"({', '.join(keys)}{',' if keys else ''})"
-    if gen.fields is not None and len(keys) > 1:
-        k = gen.keys.setdefault(spec.group_by, f"_k{len(gen.keys)}")
-        key_expr = f"({k} if {k} is not None else ({k} := {key_expr}))"
-    value_expr = "None"
-    if spec.value_mode in ("number", "hashable"):
-        assert spec.value_field is not None
-        value_expr = gen.temp()
-        field = gen.field(spec.value_field)
-        if spec.value_mode == "number":
-            conds.append(
-                f"(({value_expr} := {field}).__class__ is int or {value_expr}.__class__ is float)"
-            )
-        else:
-            conds.append(f"({value_expr} := {field}).__class__ in _H")
-            value_expr = _json_key(value_expr)
-    elif spec.value_mode == "filter":
-        value_expr = f"bool({gen.filt(spec.value_filters[0])})"
-    elif spec.value_mode == "mask":
-        value_expr = gen.temp()
-        bits = " | ".join(
-            f"({1 << n} if ({gen.filt(f)}) else 0)" for n, f in enumerate(spec.value_filters)
-        )
-        conds.append(f"({value_expr} := {bits})")
-    return " and ".join(conds), key_expr, value_expr
-
-
-def _json_key(name: str) -> str:
-    """A scalar as a key: booleans apart from numbers, whole floats as ints (see `jsonkey`)."""
-    return (
-        f"(_B[{name}] if {name}.__class__ is bool"
-        f" else _W({name}) if {name}.__class__ is float else {name})"
-    )
-
-
+# Per rule: the indexes of the events it selected, their group keys and (unless its value
+# mode is "none") their values.
 Selection = tuple[list[int], list[Any], list[Any]]
-FusedSelector = Callable[[Sequence[Event]], list[Selection]]
 
 
-def _conds(node: Filter) -> list[Cond]:
-    if isinstance(node, Cond):
-        return [node]
-    if isinstance(node, Not):
-        return _conds(node.item)
-    return [c for item in node.items for c in _conds(item)]
+class RuleSelector:
+    """One rule's selection from a batch."""
+
+    def __init__(self, spec: SelectSpec) -> None:
+        self.spec = spec
+        self.where = compile_predicate(spec.where)
+        self.value_filters = [compile_predicate(f) for f in spec.value_filters]
+
+    def group_key(self, event: Event) -> tuple[bool, Any]:
+        """(whether every group field is a scalar, the key): one field's key form alone,
+        several as a tuple of them, none as ()."""
+        values = [field(event, path) for path in self.spec.group_by]
+        if not all(v.__class__ in SCALARS for v in values):
+            return False, None
+        keys = tuple(key_of(v) for v in values)
+        return True, keys[0] if len(keys) == 1 else keys
+
+    def value(self, event: Event) -> tuple[bool, Any]:
+        """(whether the event has a usable value, the value)."""
+        mode = self.spec.value_mode
+        if mode in ("number", "hashable"):
+            assert self.spec.value_field is not None
+            value = field(event, self.spec.value_field)
+            if mode == "number":
+                return is_number(value), value
+            return value.__class__ in SCALARS, key_of(value)
+        if mode == "filter":
+            return True, self.value_filters[0](event)
+        if mode == "mask":
+            mask = sum(1 << n for n, f in enumerate(self.value_filters) if f(event))
+            return mask != 0, mask
+        return True, None
+
+    def __call__(self, events: Sequence[Event]) -> Selection:
+        idxs: list[int] = []
+        keys: list[Any] = []
+        vals: list[Any] = []
+        for i, event in enumerate(events):
+            if not self.where(event):
+                continue
+            grouped, key = self.group_key(event)
+            usable, value = self.value(event)
+            if grouped and usable:
+                idxs.append(i)
+                keys.append(key)
+                if self.spec.value_mode != "none":
+                    vals.append(value)
+        return idxs, keys, vals
 
 
-def _spec_conds(spec: SelectSpec) -> set[Cond]:
-    found = set(_conds(spec.where))
-    for f in spec.value_filters:
-        found.update(_conds(f))
-    return found
+class Selector:
+    """A rule set's selection from a batch: each rule's, in rule order."""
 
+    def __init__(self, specs: Sequence[SelectSpec]) -> None:
+        self.rules = [RuleSelector(spec) for spec in specs]
 
-def compile_fused(specs: Sequence[SelectSpec]) -> FusedSelector:
-    """One pass over a batch for a whole rule set: each top-level field is read once per
-    event into a local, conditions shared by several rules are tested once, and every rule's
-    condition is tested on those locals."""
-    if not specs:
-        # e.g. the input partitions when every rule groups by a repartitioned field
-        return lambda evs: []
-    gen = _Gen(fields={})
-    uses: dict[Cond, int] = {}
-    for spec in specs:
-        for c in _spec_conds(spec):
-            uses[c] = uses.get(c, 0) + 1
-    shared = {c: f"_p{n}" for n, c in enumerate(c for c, k in uses.items() if k > 1)}
-    shared_exprs = {name: gen.cond_expr(c) for c, name in shared.items()}
-    gen.shared = shared
-    blocks = [_block(gen, spec) for spec in specs]
-    lines = ["def _fused(evs):"]
-    for n in range(len(specs)):
-        lines.append(f"    o{n}i = []; o{n}k = []; o{n}v = []")
-        lines.append(f"    a{n}i = o{n}i.append; a{n}k = o{n}k.append; a{n}v = o{n}v.append")
-    lines.append("    for i, e in enumerate(evs):")
-    assert gen.fields is not None
-    lines.extend(
-        f"        {local} = e.get({gen.const(name)})" for name, local in gen.fields.items()
-    )
-    lines.extend(f"        {flag} = {local}.__class__ in _H" for local, flag in gen.flags.items())
-    lines.extend(f"        {k} = None" for k in gen.keys.values())
-    lines.extend(f"        {name} = {expr}" for name, expr in shared_exprs.items())
-    for n, (spec, (cond, key_expr, value_expr)) in enumerate(zip(specs, blocks, strict=True)):
-        lines.append(f"        if {cond}:")
-        value = "" if spec.value_mode == "none" else f"; a{n}v({value_expr})"
-        lines.append(f"            a{n}i(i); a{n}k({key_expr}){value}")
-    outs = ", ".join(f"(o{n}i, o{n}k, o{n}v)" for n in range(len(specs)))
-    lines.append(f"    return [{outs}]")
-    return cast(FusedSelector, _build(gen, "_fused", "\n".join(lines) + "\n"))
+    def __call__(self, events: Sequence[Event]) -> list[Selection]:
+        return [rule(events) for rule in self.rules]

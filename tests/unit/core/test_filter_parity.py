@@ -2,8 +2,7 @@
 (`tests.reference.filters.compile_predicate`) on generated filter trees (every operator,
 arguments of every type the rule checker allows, nested paths, `all`/`any`/`not`) and generated
 events: the same events match. Each tree is a `match` rule grouping by `event_id`, so the core's
-triggers name the events it selected; the reference engine (its fused selector) must agree as
-well."""
+triggers name the events it selected; the reference engine (its selector) must agree as well."""
 
 from __future__ import annotations
 
