@@ -4,11 +4,11 @@
     python -m bench.engine --per-rule [--events 300000] [--cpu] [--threads 1]
 
 Each measurement runs in a fresh process over the same JSONL lines held in memory:
-`ceiling` is a plain `orjson.loads` loop; `engine` decodes and checks each event and runs the
-whole catalogue in batches with the Python engine; `core` hands the same batches of raw lines
-to the compiled core (decoding and checks included). Prints events/s (median of runs), the
-ratio to the ceiling and peak RSS of each process. `--per-rule` prints what each rule adds to
-the compiled core's cost per event (the core with that rule alone, minus decoding alone).
+`ceiling` is a plain `orjson.loads` loop; `core` hands the same lines in batches to the
+compiled core, which decodes and checks each event and runs the whole catalogue. Prints
+events/s (median of runs), the ratio to the ceiling and peak RSS of each process.
+`--per-rule` prints what each rule adds to the compiled core's cost per event (the core with
+that rule alone, minus decoding alone).
 `--threads` sets the compiled core's threads (`EngineSettings.threads`; its default otherwise).
 """
 
@@ -56,9 +56,7 @@ def measure(
 
     import orjson
 
-    from signalfire.engine import Engine
     from signalfire.engine.core import CoreEngine
-    from signalfire.events import decode
     from signalfire.gc_tuning import tune_gc
     from signalfire.rules import load_rules
 
@@ -72,18 +70,12 @@ def measure(
         for line in lines:
             loads(line)
         alerts = 0
-    elif mode == "core":
+    else:
         core = CoreEngine(load_rules([rules]).rules, core_settings(threads))
         alerts = 0
         for i in range(0, len(lines), batch):
             alerts += len(core.process(lines[i : i + batch]).alerts)
         alerts += len(core.flush())
-    else:
-        engine = Engine(load_rules([rules]).rules)
-        alerts = 0
-        for i in range(0, len(lines), batch):
-            alerts += len(engine.process([decode(x) for x in lines[i : i + batch]]))
-        alerts += len(engine.flush())
     elapsed = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -171,7 +163,7 @@ def main() -> int:
     p.add_argument("--rules", default="rules")
     p.add_argument("--batch", type=int, default=2000)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--child", choices=("ceiling", "engine", "core"))
+    p.add_argument("--child", choices=("ceiling", "core"))
     p.add_argument("--path")
     p.add_argument("--per-rule", action="store_true", help="each rule's cost in the core")
     p.add_argument(
@@ -190,7 +182,7 @@ def main() -> int:
         )
         return 0
     path = ensure_events(args.events, args.seed)
-    results: dict[str, list[dict[str, float]]] = {"ceiling": [], "engine": [], "core": []}
+    results: dict[str, list[dict[str, float]]] = {"ceiling": [], "core": []}
     for _ in range(args.runs):
         for mode, runs in results.items():  # interleaved: drift on a shared machine hits both
             runs.append(child(mode, path, args.rules, args.batch, args.threads))
@@ -204,27 +196,21 @@ def main() -> int:
     print(f"{'pipeline':<34}{'events/s':>12}{'vs ceiling':>12}{'peak RSS MB':>13}{'growth MB':>11}")
     for mode, label in (
         ("ceiling", "orjson.loads loop (ceiling)"),
-        ("engine", "decode + check + full catalogue"),
-        ("core", "compiled core, same work"),
+        ("core", "compiled core, full catalogue"),
     ):
         print(
             f"{label:<34}{eps[mode]:>12,.0f}{eps[mode] / eps['ceiling']:>11.0%}{rss[mode]:>13.0f}"
             f"{grew[mode]:>11.0f}"
         )
-    print(
-        f"alerts per run: {int(results['engine'][0]['alerts'])} (Python engine), "
-        f"{int(results['core'][0]['alerts'])} (compiled core)"
-    )
+    print(f"alerts per run: {int(results['core'][0]['alerts'])}")
     print(
         json.dumps(
             {
                 "events": args.events,
                 "ceiling_eps": round(eps["ceiling"]),
-                "engine_eps": round(eps["engine"]),
                 "core_eps": round(eps["core"]),
                 "core_rss_mb": round(rss["core"]),
-                "engine_rss_mb": round(rss["engine"]),
-                "engine_growth_mb": round(grew["engine"]),
+                "core_growth_mb": round(grew["core"]),
                 "ceiling_rss_mb": round(rss["ceiling"]),
             }
         )

@@ -9,7 +9,6 @@ if TYPE_CHECKING:
     from signalfire.rules.model import Rule
 
 Action = Literal["trigger", "resolve"]
-GroupKey = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,16 +25,6 @@ class Evidence:
     # (a group is counted from when it became warm, not over its whole window).
     counted_since: int | None = None
     counted_events: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A lifecycle decision for one group, at event time `at`."""
-
-    action: Action
-    key: GroupKey
-    at: int
-    evidence: Evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ DEFAULT_LATENESS_MS = 30_000
 DEFAULT_MAX_GROUPS = 100_000
 SAMPLE_IDS = 10
 # Threads the compiled core runs a batch on (decoding, then the rules by group_by); its output
-# is the same with any number. The Python engine runs on one.
+# is the same with any number.
 CORE_THREADS = 2
 
 

@@ -1,5 +1,5 @@
 """Fuzzing the event decoders against an independent contract model: the compiled core's (what
-the worker, backtests and rule tests run) and the Python reference's (signalfire/events.py).
+the worker, backtests and rule tests run) and the Python reference's (tests/reference/events.py).
 
 Every input, valid or hostile, must come out of `decode` either as an event that keeps the
 contract or as an `EventError` whose reason names a real problem and maps to the DLQ reason
@@ -29,9 +29,10 @@ from hypothesis import strategies as st
 
 from alerting.metrics import DLQ_REASONS
 from signalfire.engine.core import CoreEngine
-from signalfire.events import MAX_TS_MS, EventError, decode, normalize
+from signalfire.events import MAX_TS_MS
 from signalfire.generate import GeneratorConfig, iter_events
 from tests.faults import event_oracle as oracle
+from tests.reference.events import EventError, decode, normalize
 
 BULK_INPUTS = 125_000  # over 100k of them distinct
 SEED = 20_251_123

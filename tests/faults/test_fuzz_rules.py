@@ -14,12 +14,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalfire.engine import Engine
+from signalfire.engine.core import CoreEngine
 from signalfire.rules import RuleSetError, load_rules, parse_rule_text
 from signalfire.rules.model import Rule
 from signalfire.rules.problems import Problem
@@ -36,6 +37,7 @@ EVENTS = [
     {"event_id": "e2", "ts": 400_000, "org_id": "o1", "account_id": "a2", "ip": "10.1.2.3",
      "event_type": "signup", "categories": ["sexual/minors"], "attrs": {}},
 ]  # fmt: skip
+RECORDS = [orjson.dumps(e) for e in EVENTS]
 
 
 def line_count(text: str) -> int:
@@ -66,8 +68,8 @@ class Compiled:
             if rule.version in self.versions or len(self.versions) >= self.limit:
                 continue
             self.versions.add(rule.version)
-            engine = Engine([rule])
-            engine.process([dict(e) for e in EVENTS])
+            engine = CoreEngine([rule])
+            assert not engine.process(RECORDS).dead_letters
             engine.flush()
 
 

@@ -35,8 +35,7 @@ from bench.state.workload import (
     mix32,
     write_rules_dir,
 )
-from signalfire.engine import Engine
-from signalfire.events import decode
+from signalfire.engine.core import CoreEngine
 from signalfire.generate import DEFAULT_START_MS
 from signalfire.rules import load_rules
 
@@ -75,21 +74,23 @@ def test_generated_rules_dir_holds_one_count_rule_over_the_field(tmp_path):
 def test_events_give_every_group_one_live_window_entry(tmp_path, field):
     groups = 5_000
     rules = load_rules([write_rules_dir(tmp_path, field, groups)]).rules
-    events = [decode(json.dumps(e).encode()) for e in iter_events(groups, field)]
+    events = list(iter_events(groups, field))
     assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
     assert events[-1]["ts"] < DEFAULT_START_MS + SPAN_MS
-    engine = Engine(rules)
-    engine.process(events)
+    engine = CoreEngine(rules)
+    step = engine.process([json.dumps(e).encode() for e in events])
+    assert not step.dead_letters and step.late == 0
     # the end-of-data events move time past the lateness but not past the window
-    engine.process([end_event(p) for p in range(4)])
+    engine.process([json.dumps(end_event(p)).encode() for p in range(4)])
     assert end_event(0)["ts"] == DEFAULT_START_MS + SPAN_MS + END_GAP_MS
     assert engine.group_counts() == {RULE_ID: groups}
 
 
 def test_an_engine_without_rules_takes_batches():
     # the input partitions' engine when every rule groups by a repartitioned field
-    engine = Engine([])
-    assert engine.process([{"event_id": "e", "ts": 1, "org_id": "o"}]) == []
+    engine = CoreEngine([])
+    step = engine.process([b'{"event_id": "e", "ts": 1, "org_id": "o"}', b"{"])
+    assert step.alerts == [] and [d.index for d in step.dead_letters] == [1]
     assert engine.flush() == []
 
 

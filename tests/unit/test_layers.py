@@ -2,11 +2,11 @@
 
     signalfire (the pure core)  <-  alerting  <-  streams  <-  signalfire.cli
 
-The core (events, rules, filters, engine with its lifecycle, generator) imports nothing
+The core (events, rules, the engine over the compiled core, generator) imports nothing
 outside itself; `alerting` (everything about a page once it exists) imports only the core;
 `streams` (the Kafka worker and bridge) the core and `alerting`; the command line
 (`signalfire.cli`) is the one place that wires them all together. Imports inside functions
-count too.
+count too. Nothing that ships, nor the benchmarks, imports the tests.
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def wrong_way(module: str, imports: list[tuple[int, str]]) -> list[str]:
 
 def sources() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+def product_sources() -> list[Path]:
+    """Everything that ships or runs outside the test suite: the packages and the benchmarks."""
+    return sorted([*sources(), *(ROOT / "bench").rglob("*.py")])
+
+
+@pytest.mark.parametrize("path", product_sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_product_never_imports_the_tests(path: Path):
+    """The tests' reference evaluator (tests/reference) and helpers are for the tests only."""
+    module = module_name(path)
+    found = imported(path.read_text(), module, path.name == "__init__.py")
+    wrong = [f"{line}: {name}" for line, name in found if name.split(".")[0] == "tests"]
+    assert not wrong, f"{path.relative_to(ROOT)}:\n" + "\n".join(wrong)
 
 
 def test_every_package_is_covered():

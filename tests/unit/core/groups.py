@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import suppress
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
-from signalfire.events import EventError, decode
+from signalfire.engine.settings import EngineSettings
 from signalfire.rules.model import Rule
-from tests.unit.core.scripts import Advance, Restart, Step
+from tests.reference.engine import Engine
+from tests.reference.events import EventError, decode
+from tests.unit.core.scripts import Advance, Reload, Restart, Step
 
 
 def assert_same_group_counts(
@@ -20,7 +21,10 @@ def assert_same_group_counts(
     core = CoreEngine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
     for n, step in enumerate(script):
         if isinstance(step, Restart):
-            core = CoreEngine(rules, core.settings, core.save())
+            core = CoreEngine(core.rules, core.settings, core.save())
+        elif isinstance(step, Reload):
+            ref.reload(step.rules(rules))
+            core.reload(step.rules(rules))
         elif isinstance(step, Advance):
             ref.advance(step.now)
             core.advance(step.now)

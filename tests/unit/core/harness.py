@@ -1,28 +1,63 @@
-"""Runs one script through the Python reference engine and the compiled core."""
+"""Runs one script through the Python reference engine and the compiled core: the trace of
+each is one line per step with its alerts, dead letters and late count, then the counts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from signalfire.engine import Engine, EngineSettings
+from alerting.message import pager_message
+from alerting.pager import encode
+from signalfire.engine.alert import Alert
 from signalfire.engine.core import CoreEngine
-from signalfire.events import EventError, decode
+from signalfire.engine.settings import EngineSettings
 from signalfire.rulecounts import RuleCounts
 from signalfire.rules.model import Rule
-from tests.unit.core.scripts import Advance, Restart, Step
+from tests.reference.engine import Engine
+from tests.reference.events import EventError, decode
+from tests.unit.core.scripts import Advance, Reload, Restart, Step
 
-# One line per step: the alerts (their repr tells 1 from 1.0 from True) and dead letters.
+# One line per step: the alerts (their repr tells 1 from 1.0 from True, evidence included),
+# dead letters and the late count. A page is rendered from its rule and alert alone
+# (alerting.message.pager_message), so identical alerts are identical pages; with `pages`,
+# the pager topic's records are in the trace as well.
 Trace = list[str]
 
 
-def reference(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> Trace:
+def page(rule: Rule, alert: Alert) -> bytes | str:
+    """The pager topic's record of an alert, or why it cannot be written (then the same on
+    both sides)."""
+    try:
+        return encode(pager_message(rule, alert))
+    except Exception as exc:  # compared, not hidden
+        return f"cannot render: {type(exc).__name__}: {exc}"
+
+
+def shown(rules: Sequence[Rule], alerts: Sequence[Alert], pages: bool) -> str:
+    """The alerts, and with `pages` the pages they become."""
+    if not pages:
+        return repr(list(alerts))
+    by_id = {r.id: r for r in rules}
+    return f"{list(alerts)!r} pages {[page(by_id[a.rule_id], a) for a in alerts]!r}"
+
+
+def reference(
+    rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int, pages: bool = False
+) -> Trace:
     engine = Engine(rules, EngineSettings(allowed_lateness_ms=lateness_ms))
+
+    def paged(alerts: Sequence[Alert]) -> str:
+        return shown(engine.rules, alerts, pages)
+
     trace: Trace = []
     for step in script:
         if isinstance(step, Restart):
             continue
+        if isinstance(step, Reload):
+            engine.reload(step.rules(rules))
+            trace.append(f"reload: {[r.id for r in engine.rules]}")
+            continue
         if isinstance(step, Advance):
-            trace.append(f"advance {step.now}: {engine.advance(step.now)!r}")
+            trace.append(f"advance {step.now}: {paged(engine.advance(step.now))}")
             continue
         events, dead = [], []
         for n, raw in enumerate(step.records):
@@ -30,34 +65,47 @@ def reference(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -
                 events.append(decode(raw))
             except EventError as exc:
                 dead.append((n, exc.reason.value))
-        trace.append(f"batch: {engine.process(events)!r} dead {dead} late {engine.late}")
-    trace.append(f"flush: {engine.flush()!r}")
+        alerts = engine.process(events)
+        trace.append(f"batch: {paged(alerts)} dead {dead} late {engine.late}")
+    trace.append(f"flush: {paged(engine.flush())}")
     trace.append(f"counts: {running_counts(engine)}")
     return trace
 
 
-def compiled(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> Trace:
+def compiled(
+    rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int, pages: bool = False
+) -> Trace:
     settings = EngineSettings(allowed_lateness_ms=lateness_ms)
     engine = CoreEngine(rules, settings)
+
+    def paged(alerts: Sequence[Alert]) -> str:
+        return shown(engine.rules, alerts, pages)
+
     trace: Trace = []
     for step in script:
         if isinstance(step, Restart):
-            engine = CoreEngine(rules, settings, engine.save())
+            engine = CoreEngine(engine.rules, settings, engine.save())
+            continue
+        if isinstance(step, Reload):
+            engine.reload(step.rules(rules))
+            trace.append(f"reload: {[r.id for r in engine.rules]}")
             continue
         if isinstance(step, Advance):
-            trace.append(f"advance {step.now}: {engine.advance(step.now)!r}")
+            trace.append(f"advance {step.now}: {paged(engine.advance(step.now))}")
             continue
         out = engine.process(list(step.records))
         dead = [(d.index, d.reason.value) for d in out.dead_letters]
-        trace.append(f"batch: {out.alerts!r} dead {dead} late {engine.late}")
-    trace.append(f"flush: {engine.flush()!r}")
+        trace.append(f"batch: {paged(out.alerts)} dead {dead} late {engine.late}")
+    trace.append(f"flush: {paged(engine.flush())}")
     trace.append(f"counts: {engine.counts()}")
     return trace
 
 
-def assert_same(rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int) -> None:
-    want = reference(rules, script, lateness_ms)
-    got = compiled(rules, script, lateness_ms)
+def assert_same(
+    rules: Sequence[Rule], script: Sequence[Step], lateness_ms: int, pages: bool = False
+) -> None:
+    want = reference(rules, script, lateness_ms, pages)
+    got = compiled(rules, script, lateness_ms, pages)
     for n, (w, g) in enumerate(zip(want, got, strict=True)):
         assert g == w, f"step {n} differs:\n core: {g}\n  ref: {w}"
 

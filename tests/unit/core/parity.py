@@ -10,8 +10,9 @@ from typing import Any
 from signalfire.engine import EngineSettings
 from signalfire.engine.alert import Alert
 from signalfire.engine.core import CoreEngine
-from signalfire.events import MAX_TS_MS, EventError, decode
+from signalfire.events import MAX_TS_MS
 from signalfire.rules.model import Rule
+from tests.reference.events import EventError, decode
 from tests.unit.helpers import base_rule
 
 # Nothing is late: every event time the contract accepts is within the lateness.

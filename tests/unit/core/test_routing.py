@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from signalfire.engine import EngineSettings
 from signalfire.engine.core import CoreEngine, Route
-from signalfire.events import EventError, decode
 from streams.topology import build_topology
+from tests.reference.events import EventError, decode
 from tests.unit.core.reference_routing import encode_batch, route, select, split_late
 from tests.unit.core.scripts import Advance, Batch, Restart, Step, scripts
 from tests.unit.helpers import base_rule

@@ -9,12 +9,13 @@ from functools import cache
 
 import orjson
 
-from signalfire.engine import Engine, EngineSettings
 from signalfire.engine.core import CoreEngine
-from signalfire.events import EventError, decode
+from signalfire.engine.settings import EngineSettings
 from signalfire.generate import GeneratorConfig, iter_events
 from signalfire.rules import load_rules
 from signalfire.rules.model import Rule
+from tests.reference.engine import Engine
+from tests.reference.events import EventError, decode
 
 BATCH = 1500  # above the core's PARALLEL_FROM (512)
 

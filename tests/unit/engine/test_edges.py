@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
+from signalfire.engine.core import CoreEngine
 from tests.unit.helpers import base_rule, ev, run
 
 S = 1000
 MIN = 60 * S
+# Partials a sequence keeps per group (docs/rules.md).
+MAX_PARTIALS = 32
 
 LATENESSES = (0, 30 * S, 10 * MIN)
 
@@ -266,9 +270,6 @@ def test_sequence_tracks_every_partial_that_can_complete(name, spec, expected):
 
 
 def test_sequence_bounds_partials_per_group_and_counts_what_it_drops():
-    from signalfire.engine import Engine
-    from signalfire.engine.detectors.sequence import MAX_PARTIALS
-
     r = base_rule(
         {
             "type": "sequence",
@@ -277,14 +278,17 @@ def test_sequence_bounds_partials_per_group_and_counts_what_it_drops():
         },
         group_by=["account_id"],
     )
-    engine = Engine([r])
+    engine = CoreEngine([r])
+
+    def feed(events):
+        return engine.process([orjson.dumps(e) for e in events]).alerts
+
     events = [ev(t * S, account_id="a1", event_type="fail") for t in range(MAX_PARTIALS + 5)]
-    engine.process(events)
-    det = engine.detectors[0]
-    assert det.stats.partials_dropped == 5
+    feed(events)
+    assert [c.partials_dropped for c in engine.counts()] == [5]
     # the oldest partials, furthest along, are the ones kept: the 100th failure still completes
     more = [ev((MAX_PARTIALS + 5 + t) * S, account_id="a1", event_type="fail") for t in range(63)]
-    out = engine.process(more) + engine.process([ev(200 * S, account_id="a1", ok=True)])
+    out = feed(more) + feed([ev(200 * S, account_id="a1", ok=True)])
     assert [(a.action, a.at) for a in out] == [("trigger", 200 * S)]
 
 

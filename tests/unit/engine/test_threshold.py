@@ -1,8 +1,10 @@
 """threshold: aggregates over a sliding event-time window, trigger and drain-driven resolve."""
 
+import orjson
 import pytest
 
-from signalfire.engine.detectors.threshold import ThresholdDetector
+from signalfire.engine.core import CoreEngine
+from signalfire.engine.settings import EngineSettings
 from tests.unit.helpers import actions, base_rule, ev, run
 
 WINDOW = {"type": "threshold", "window": "60s", "threshold": 10}
@@ -123,54 +125,49 @@ def test_events_without_group_field_or_numeric_value_are_skipped():
     assert run(r, events) == []
 
 
+def engine(r, lateness_ms=30_000):
+    return CoreEngine([r], EngineSettings(allowed_lateness_ms=lateness_ms))
+
+
+def feed(engine, events):
+    return engine.process([orjson.dumps(e) for e in events]).alerts
+
+
 def test_late_events_counted_not_applied():
     r = base_rule({**WINDOW, "threshold": 2})
-    from signalfire.engine import Engine, EngineSettings
-
-    engine = Engine([r], EngineSettings(allowed_lateness_ms=1000))
-    engine.process([ev(100_000, "o2")])
-    out = engine.process([ev(1_000), ev(2_000), ev(3_000)])  # all older than the watermark
-    assert out == [] and engine.late == 3 and engine.late_by_rule == [3]
+    eng = engine(r, lateness_ms=1000)
+    feed(eng, [ev(100_000, "o2")])
+    out = feed(eng, [ev(1_000), ev(2_000), ev(3_000)])  # all older than the watermark
+    assert out == [] and eng.late == 3
+    assert [c.late for c in eng.counts()] == [3]
 
 
 def test_group_cap_evicts_least_recently_active_group():
     r = base_rule({**WINDOW, "threshold": 2}, max_groups=2)
-    from signalfire.engine import Engine
-
-    engine = Engine([r])
-    engine.process([ev(0, "a"), ev(1, "b"), ev(2, "a"), ev(3, "c")])
-    det = engine.detectors[0]
-    assert isinstance(det, ThresholdDetector)
-    assert det.group_count() == 2
-    assert det.stats.cap_evictions == 1
-    assert set(det.totals) == {"a", "c"}  # b was the least recently active
-    assert all("b" not in bucket for bucket in det.buckets.values())
+    eng = engine(r)
+    feed(eng, [ev(0, "a"), ev(1, "b"), ev(2, "a"), ev(3, "c")])
+    assert eng.group_counts() == {"r1": 2}
+    assert [c.cap_evictions for c in eng.counts()] == [1]
+    # b was the least recently active: a kept its two events, b starts again from nothing
+    assert actions(feed(eng, [ev(4, "a")])) == [("trigger", "a", 4)]
+    assert feed(eng, [ev(5, "b"), ev(6, "b")]) == []
 
 
 def test_state_expires_with_the_window():
     r = base_rule(WINDOW)
-    from signalfire.engine import Engine
-
-    engine = Engine([r])
-    engine.process([ev(i, f"org{i}") for i in range(1000)])
-    assert engine.detectors[0].group_count() == 1000
-    engine.process([ev(200_000, "late-comer")])
-    det = engine.detectors[0]
-    assert isinstance(det, ThresholdDetector)
-    assert det.group_count() == 1 and len(det.buckets) == 1 and not det.samples
+    eng = engine(r)
+    feed(eng, [ev(i, f"org{i}") for i in range(1000)])
+    assert eng.group_counts() == {"r1": 1000}
+    feed(eng, [ev(200_000, "late-comer")])
+    assert eng.group_counts() == {"r1": 1}
 
 
 def test_max_of_a_cold_group_is_exact_when_it_warms_up():
     # threshold 100 -> warm at 50. A 40 leaves the window while the group is cold; later a 60
-    # arrives: the max must be 60 (not the stale 40 bound mixed in), and it must not fire.
+    # arrives: the max is 60 (not the 40 that left), which does not fire; a 101 does.
     r = base_rule({**WINDOW, "aggregate": "max", "field": "tokens", "threshold": 100})
     events = [ev(0, tokens=40), ev(70_000, tokens=10), ev(80_000, tokens=60)]
-    from signalfire.engine import Engine
-
-    engine = Engine([r])
-    assert engine.process(events) == []
-    det = engine.detectors[0]
-    assert isinstance(det, ThresholdDetector)
-    assert det.value("o1") == 60
-    out = engine.process([ev(90_000, tokens=101)])
+    eng = engine(r)
+    assert feed(eng, events) == []
+    out = feed(eng, [ev(90_000, tokens=101)])
     assert [(a.action, a.evidence.value) for a in out] == [("trigger", 101)]

@@ -1,6 +1,8 @@
 """new_value, absence, sequence: detectors whose state lives in time."""
 
-from signalfire.engine import Engine
+import orjson
+
+from signalfire.engine.core import CoreEngine
 from tests.unit.helpers import actions, base_rule, ev, run
 
 MIN = 60_000
@@ -9,6 +11,10 @@ HOUR = 60 * MIN
 
 def filler(start, stop, step=60_000):
     return [ev(t, "filler") for t in range(start, stop, step)]
+
+
+def feed(engine, events):
+    return engine.process([orjson.dumps(e) for e in events]).alerts
 
 
 # -- new_value -----------------------------------------------------------------------------
@@ -47,11 +53,11 @@ def test_new_value_refires_after_lookback_but_not_within():
 
 def test_new_value_forgets_idle_groups():
     r = base_rule(NEW)
-    engine = Engine([r])
-    engine.process([ev(0, f"org{i}", country="DE") for i in range(100)])
-    assert engine.detectors[0].group_count() == 100
-    engine.process([ev(3 * 86_400_000, "other", country="DE")])
-    assert engine.detectors[0].group_count() == 1
+    engine = CoreEngine([r])
+    feed(engine, [ev(0, f"org{i}", country="DE") for i in range(100)])
+    assert engine.group_counts() == {"r1": 100}
+    feed(engine, [ev(3 * 86_400_000, "other", country="DE")])
+    assert engine.group_counts() == {"r1": 1}
 
 
 # -- absence -------------------------------------------------------------------------------
@@ -82,8 +88,8 @@ def test_absence_never_fires_beyond_observed_time():
 
 def test_absence_fires_on_advance_without_events():
     r = base_rule(ABSENT)
-    engine = Engine([r])
-    assert engine.process([ev(0, "o1")]) == []
+    engine = CoreEngine([r])
+    assert feed(engine, [ev(0, "o1")]) == []
     assert engine.advance(5 * MIN) == []
     out = engine.advance(11 * MIN)
     assert actions(out) == [("trigger", "o1", 10 * MIN)]
@@ -164,8 +170,8 @@ def test_sequence_not_followed_by_cancelled_by_the_absent_step():
 
 def test_sequence_partials_expire():
     r = base_rule(SEQ, group_by=["account_id"])
-    engine = Engine([r])
-    engine.process([ev(i, account_id=f"a{i}", event_type="signup") for i in range(50)])
-    assert engine.detectors[0].group_count() == 50
-    engine.process([ev(2 * HOUR, "x", account_id="zz", event_type="login")])
-    assert engine.detectors[0].group_count() == 0
+    engine = CoreEngine([r])
+    feed(engine, [ev(i, account_id=f"a{i}", event_type="signup") for i in range(50)])
+    assert engine.group_counts() == {"r1": 50}
+    feed(engine, [ev(2 * HOUR, "x", account_id="zz", event_type="login")])
+    assert engine.group_counts() == {"r1": 0}

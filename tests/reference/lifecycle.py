@@ -14,14 +14,27 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from signalfire.engine.alert import Evidence, GroupKey, Transition
+from signalfire.engine.alert import Action, Evidence
 
+# A group's key as the selection builds it (see `jsonkey`).
+GroupKey = Any
 EvidenceAt = Callable[[GroupKey, int], Evidence]
 
 PENDING = 1
 FIRING = 2
 RESOLVING = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A lifecycle decision for one group, at event time `at`."""
+
+    action: Action
+    key: GroupKey
+    at: int
+    evidence: Evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from signalfire.engine.alert import Evidence, GroupKey, Transition
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.lifecycle import Lifecycle, Policy
+from signalfire.engine.alert import Evidence
 from signalfire.engine.settings import EngineSettings
-from signalfire.engine.stats import RuleStats
-from signalfire.events import Event
-from signalfire.filters.compile import Selection, SelectSpec
-from signalfire.filters.jsonkey import key_of, plain
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.events import Event
+from tests.reference.filters import Selection, SelectSpec
+from tests.reference.jsonkey import key_of, plain
+from tests.reference.lifecycle import GroupKey, Lifecycle, Policy, Transition
+from tests.reference.stats import RuleStats
 
 TOP_VALUES_PER_FIELD = 50
 TOP_SHOWN = 5

@@ -1,9 +1,15 @@
-"""Every operator of RULES.md, compiled, against a table of events."""
+"""Every operator of docs/rules.md against a table of events, in the reference's filters and in
+the compiled core (a `match` rule per row, which pages for the event when it matches)."""
 
+from typing import Any
+
+import orjson
 import pytest
 
-from signalfire.filters import SelectSpec, compile_fused, compile_predicate
+from signalfire.engine.core import CoreEngine
 from signalfire.rules.model import AllOf, AnyOf, Cond, Not
+from tests.reference.filters import Selector, SelectSpec, compile_predicate
+from tests.unit.helpers import base_rule
 
 E = {
     "org_id": "o1",
@@ -78,6 +84,20 @@ def test_operator(path, op, arg, expected):
     assert pred(E) is expected
 
 
+def core_matches(where: dict[str, Any], event: dict[str, Any]) -> bool:
+    rule = base_rule({"type": "match"}, id="row", where=where, group_by=["org_id"])
+    record = orjson.dumps({"event_id": "e1", "ts": 1000, **event})
+    out = CoreEngine([rule]).process([record])
+    assert not out.dead_letters, out.dead_letters
+    return [a.action for a in out.alerts] == ["trigger"]
+
+
+@pytest.mark.parametrize(("path", "op", "arg", "expected"), CASES)
+def test_operator_in_the_core(path, op, arg, expected):
+    value = list(arg) if isinstance(arg, tuple) else arg
+    assert core_matches({path: {op: value}}, E) is expected
+
+
 def test_combinators():
     a = Cond(("model",), "eq", "gpt-x")
     b = Cond(("status",), "eq", 500)
@@ -87,14 +107,17 @@ def test_combinators():
     assert compile_predicate(AllOf(()))(E) is True
 
 
-def test_user_text_is_never_code():
-    # A value that looks like code stays a value.
+def test_user_text_is_a_value():
+    # A value that looks like code stays a value; any field name is a field.
     evil = "') or True or ('"
     pred = compile_predicate(Cond(("model",), "eq", evil))
     assert pred(E) is False
     assert pred({"model": evil}) is True
     weird_field = compile_predicate(Cond(("a-b",), "eq", 1))
     assert weird_field({"a-b": 1}) is True
+    assert core_matches({"model": evil}, E) is False
+    assert core_matches({"model": evil}, {**E, "model": evil}) is True
+    assert core_matches({"a-b": 1}, {**E, "a-b": 1}) is True
 
 
 def test_selector_returns_indexes_keys_and_values():
@@ -109,7 +132,7 @@ def test_selector_returns_indexes_keys_and_values():
         {**E, "org_id": ["not", "hashable"]},
         {**E, "tokens": 7},
     ]
-    ((idxs, keys, vals),) = compile_fused([spec])(events)
+    ((idxs, keys, vals),) = Selector([spec])(events)
     assert idxs == [0, 5]
     assert keys == [("o1", "free"), ("o1", "free")]
     assert vals == [1.5, 7]
@@ -123,10 +146,10 @@ def test_selector_mask_and_single_key():
         value_filters=(Cond(("event_type",), "eq", "a"), Cond(("event_type",), "eq", "b")),
     )
     events = [{"org_id": "o", "event_type": t} for t in ("a", "x", "b")]
-    assert compile_fused([spec])(events) == [([0, 2], ["o", "o"], [1, 2])]
+    assert Selector([spec])(events) == [([0, 2], ["o", "o"], [1, 2])]
 
 
-def test_fused_selection_equals_per_rule_selection():
+def test_selector_of_several_rules_selects_for_each():
     specs = [
         SelectSpec(Cond(("flagged",), "eq", True), (("org_id",),)),
         SelectSpec(AllOf(()), (("org_id",), ("attrs", "plan")), "number", ("tokens",)),
@@ -136,11 +159,9 @@ def test_fused_selection_equals_per_rule_selection():
         ),
     ]
     events = [E, {**E, "flagged": False, "tokens": "x"}, {**E, "ip": "1.2.3.4", "status": 503}, {}]
-    fused = compile_fused(specs)(events)
-    assert fused == [compile_fused([s])(events)[0] for s in specs]  # sharing changes nothing
-    assert fused[1][0] == [0, 2] and fused[3][2] == [False, False, True]
-
-
-def test_fused_selection_of_no_rules_selects_nothing():
-    # A worker's input partitions have no rules when every rule groups by another field.
-    assert compile_fused([])([{"org_id": "o1"}, {"org_id": "o2"}]) == []
+    selected = Selector(specs)(events)
+    assert selected[0] == ([0, 2], ["o1", "o1"], [])
+    assert selected[1] == ([0, 2], [("o1", "free")] * 2, [1.5, 1.5])
+    assert selected[2] == ([0, 1], [(), ()], ["gpt-x", "gpt-x"])
+    assert selected[3] == ([0, 1, 2], ["o1"] * 3, [False, False, True])
+    assert Selector([])(events) == []

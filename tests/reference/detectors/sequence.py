@@ -20,13 +20,14 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from signalfire.engine.alert import Evidence, GroupKey
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors.base import Detector, TopCounts, count_top, shown_top
+from signalfire.engine.alert import Evidence
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.detectors.base import Detector, TopCounts, count_top, shown_top
+from tests.reference.events import Event
+from tests.reference.filters import SelectSpec
+from tests.reference.lifecycle import GroupKey
 
 MAX_IDS = 10
 MAX_PARTIALS = 32

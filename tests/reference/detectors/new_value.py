@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalfire.engine.alert import Evidence, GroupKey
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors.base import Detector
+from signalfire.engine.alert import Evidence
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import SelectSpec
-from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.detectors.base import Detector
+from tests.reference.events import Event
+from tests.reference.filters import SelectSpec
+from tests.reference.jsonkey import plain
+from tests.reference.lifecycle import GroupKey
 
 PRUNE_AT = 64
 KNOWN_SHOWN = 10

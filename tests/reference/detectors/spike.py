@@ -24,13 +24,14 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from signalfire.engine.alert import Evidence, GroupKey
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors.windowed import WindowedDetector
+from signalfire.engine.alert import Evidence
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.detectors.windowed import WindowedDetector
+from tests.reference.events import Event
+from tests.reference.filters import SelectSpec
+from tests.reference.lifecycle import GroupKey
 
 FILLING = -1
 WAITING = -2

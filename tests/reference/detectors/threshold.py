@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalfire.engine.alert import GroupKey
-from signalfire.engine.clock import BatchClock
-from signalfire.engine.detectors.windowed import WindowedDetector
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import SelectSpec
 from signalfire.rules.model import Rule
+from tests.reference.clock import BatchClock
+from tests.reference.detectors.windowed import WindowedDetector
+from tests.reference.events import Event
+from tests.reference.filters import SelectSpec
+from tests.reference.lifecycle import GroupKey
 
 
 class ThresholdDetector(WindowedDetector):
@@ -90,31 +90,20 @@ class ThresholdDetector(WindowedDetector):
             self.cap,
             self.warm,
         )
-        tick = self.tick
-        last_b = None
-        bucket: dict[GroupKey, Any] | None = None
         for i, key in zip(idxs, keys, strict=True):
             now = nows[i]
-            if now >= tick:
+            if now >= self.tick:
                 self.catch_up(now, now - lateness, clock)
-                tick = self.tick
-                last_b = None
             e = evs[i]
             b = e["ts"] // res
-            if b != last_b:
-                bucket = buckets.get(b)
-                if bucket is None:
-                    bucket = self.open_bucket(b, now)
-                    tick = self.tick
-                    if bucket is None:
-                        continue
-                last_b = b
-            bucket[key] = bucket.get(key, 0) + 1  # type: ignore[union-attr,index]
+            bucket = buckets.get(b)
+            if bucket is None and (bucket := self.open_bucket(b, now)) is None:
+                continue  # its bucket already left the window
+            bucket[key] = bucket.get(key, 0) + 1
             total = totals.get(key, 0) + 1
             totals[key] = total
             if total == 1 and len(totals) > cap:
                 self.evict(next(iter(totals)), now)
-                last_b = None
             if total < warm:
                 continue
             # A warm group moves to the back: the group cap evicts cold groups first.
@@ -131,7 +120,6 @@ class ThresholdDetector(WindowedDetector):
                 lc.cond_false(key, now)
             else:
                 continue
-            tick = self.tick
             if lc.out:
                 self.collect(seq0 + i)
 
@@ -148,29 +136,18 @@ class ThresholdDetector(WindowedDetector):
         agg, warm, true_keys = self.aggregate, self.warm, self.true_keys
         summing = agg in ("sum", "avg")
         upward = agg == "max"
-        tick = self.tick
-        last_b = None
-        bucket: dict[GroupKey, Any] | None = None
         for i, key, v in zip(idxs, keys, vals, strict=True):
             now = nows[i]
-            if now >= tick:
+            if now >= self.tick:
                 self.catch_up(now, now - lateness, clock)
-                tick = self.tick
-                last_b = None
             e = evs[i]
             b = e["ts"] // res
-            if b != last_b:
-                bucket = buckets.get(b)
-                if bucket is None:
-                    bucket = self.open_bucket(b, now)
-                    tick = self.tick
-                    if bucket is None:
-                        continue
-                last_b = b
-            # Inlined folds: this loop runs per selected event.
-            part = bucket.get(key)  # type: ignore[union-attr]
+            bucket = buckets.get(b)
+            if bucket is None and (bucket := self.open_bucket(b, now)) is None:
+                continue  # its bucket already left the window
+            part = bucket.get(key)
             if part is None:
-                bucket[key] = [v, 1]  # type: ignore[index]
+                bucket[key] = [v, 1]
             else:
                 part[1] += 1
                 if summing:
@@ -182,7 +159,6 @@ class ThresholdDetector(WindowedDetector):
                 acc = totals[key] = [v, 1]
                 if len(totals) > cap:
                     self.evict(next(iter(totals)), now)
-                    last_b = None
             else:
                 acc[1] += 1
                 if summing:
@@ -197,7 +173,6 @@ class ThresholdDetector(WindowedDetector):
             totals[key] = acc
             self.note(key, e)
             self.evaluate(key, now)
-            tick = self.tick
             if self.lc.out:
                 self.collect(seq0 + i)
 

