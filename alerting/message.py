@@ -22,6 +22,7 @@ from alerting.pager import (
     RuleRef,
     Window,
     encode,
+    json_bytes,
     to_json,
 )
 from alerting.redact import Redaction
@@ -158,7 +159,7 @@ def _size(message: PagerMessage) -> int:
 
 
 def _json_size(value: Any) -> int:
-    return len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+    return len(json_bytes(value))
 
 
 def _entity_refs(rule: Rule, alert: Alert) -> dict[str, str]:

@@ -197,7 +197,29 @@ def held_by_snooze(message: PagerMessage, key: str, until: str) -> PagerMessage:
 # -- encoding ---------------------------------------------------------------------------------
 def encode(message: PagerMessage) -> bytes:
     """The message as the pager topic, the backtest's files and the sinks carry it."""
-    return orjson.dumps(to_json(message), option=orjson.OPT_NON_STR_KEYS)
+    return json_bytes(to_json(message))
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as JSON. An integer beyond 64 bits (the exact sum of huge event values), which
+    orjson does not write, becomes the nearest float: a JSON number still."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return orjson.dumps(_within_64_bits(value), option=orjson.OPT_NON_STR_KEYS)
+
+
+def _within_64_bits(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _within_64_bits(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_within_64_bits(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        try:
+            return float(value)
+        except OverflowError:  # beyond a double too: its digits
+            return str(value)
+    return value
 
 
 def to_json(message: PagerMessage) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Pager messages: CONTRACTS.md section 2 shape, stable dedup keys, limits."""
 
+import orjson
 import pytest
 
 from alerting.message import dedup_key, fingerprint, pager_message
-from alerting.pager import to_json
+from alerting.pager import encode, to_json
 from signalfire.engine.alert import Alert, Evidence
+from signalfire.engine.core import CoreEngine
 from signalfire.events import MAX_TS_MS
 from signalfire.timestamps import iso_ms
-from tests.unit.helpers import rule
+from tests.unit.helpers import base_rule, rule
 
 RULE = rule("""\
 id: api_key_burst
@@ -113,3 +115,23 @@ def test_summary_and_key_limits():
 )
 def test_iso_ms(ms, text):
     assert iso_ms(ms) == text
+
+
+def test_a_value_beyond_64_bit_integers_pages_as_a_json_number() -> None:
+    """A sum of huge event values is exact in the engine; the page carries it as the nearest
+    JSON number orjson can write, rather than failing to render it."""
+    rule = base_rule(
+        {"type": "threshold", "aggregate": "sum", "field": "attrs.n", "window": "1m",
+         "threshold": 2e19},
+        id="huge_sum",
+    )  # fmt: skip
+    events = [
+        orjson.dumps(
+            {"event_id": f"e{i}", "org_id": "o", "ts": 1_000 + i, "attrs": {"n": 2**64 - 1}}
+        )
+        for i in range(2)
+    ]
+    (alert,) = CoreEngine([rule]).process(events).alerts
+    assert alert.evidence.value == 2**65 - 2
+    page = orjson.loads(encode(pager_message(rule, alert)))
+    assert page["payload"]["custom_details"]["value"] == float(2**65 - 2)
