@@ -9,10 +9,11 @@ with the events of that batch whose group hashes there, cut down to the fields t
 rules read. A record with no events still carries the watermark: it is how a family partition
 learns that the source has passed a point in event time. A batch whose events for one partition
 outgrow a record is cut into several, and only the last carries the new watermark: the
-promise holds once all of them are written (the ones before repeat the earlier promise). The
-compiled core chooses the
-partitions, cuts the events down and writes them (core/engine/src/route.rs); a family
-partition's engine reads these records and merges them (core/engine/src/merge.rs).
+promise holds once all of them are written (the ones before repeat the earlier promise).
+
+The compiled core chooses the partitions, cuts the events down and writes them
+(core/engine/src/route.rs); a family partition's engine reads these records and merges them
+(core/engine/src/merge.rs).
 """
 
 from __future__ import annotations

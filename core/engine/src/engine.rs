@@ -16,10 +16,10 @@ use crate::merge::{read_forwarded, Merger};
 use crate::route::{FamilySpec, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
 use crate::select::BatchKeys;
+use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
 
 /// Records decoded and applied at a time within a batch.
 const PART_RECORDS: usize = 2048;
-use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
 
 /// What one call produced.
 #[derive(Debug, Default)]
