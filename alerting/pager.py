@@ -16,6 +16,7 @@ from typing import Any, Literal, cast, get_args
 import orjson
 
 from signalfire.engine.alert import Action
+from signalfire.entities import beyond_orjson
 
 SOURCE = "signalfire"
 MAX_SUMMARY = 1024
@@ -214,7 +215,7 @@ def _within_64_bits(value: Any) -> Any:
         return {k: _within_64_bits(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_within_64_bits(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+    if beyond_orjson(value):
         try:
             return float(value)
         except OverflowError:  # beyond a double too: its digits

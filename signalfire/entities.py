@@ -71,6 +71,9 @@ def entity_ref(name: str, value: Any) -> str:
 def canonical(value: Any) -> Any:
     """A group or entity value as it is hashed (dedup keys, entity refs): orjson stops at 64-bit
     integers, so larger ones keep a distinct, stable spelling."""
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return {"int": str(value)}
-    return value
+    return {"int": str(value)} if beyond_orjson(value) else value
+
+
+def beyond_orjson(value: Any) -> bool:
+    """An integer orjson does not write: outside the 64-bit range, signed or not."""
+    return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64
