@@ -6,13 +6,13 @@
 //! events, so a fixed hash would let them pile groups into one bucket.
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use triomphe::ThinArc;
 
-use crate::value::{Canon, KeyPart, Scalar};
+use crate::value::{Canon, KeyPart, Scalar, ScalarRef};
 
 fn seed() -> &'static foldhash::quality::RandomState {
     static SEED: OnceLock<foldhash::quality::RandomState> = OnceLock::new();
@@ -28,30 +28,131 @@ fn hash_parts<'a>(parts: impl Iterator<Item = Canon<'a>>) -> u64 {
     h.finish()
 }
 
-#[derive(Debug)]
-struct KeyData {
-    hash: u64,
-    parts: Box<[Scalar]>,
+/// A group's key: one scalar per `group_by` field, shared (not copied) by every map that
+/// holds the group. One allocation holds the count, the hash and the parts, encoded (see
+/// [`encode`]): a key of one short string takes 40 bytes, a pointer to it 8.
+#[derive(Clone)]
+pub struct Key(ThinArc<u64, u8>);
+
+const FALSE: u8 = 0;
+const TRUE: u8 = 1;
+const INT: u8 = 2;
+const FLOAT: u8 = 3;
+const STR: u8 = 4;
+
+/// A part as bytes: a tag, then nothing (bools), an int zigzag-encoded in LEB128, a float's
+/// eight bits little-endian, or a string's length in LEB128 and its UTF-8.
+fn encode(part: ScalarRef<'_>, out: &mut Vec<u8>) {
+    match part {
+        ScalarRef::Bool(b) => out.push(if b { TRUE } else { FALSE }),
+        ScalarRef::Int(i) => {
+            out.push(INT);
+            leb128(((i << 1) ^ (i >> 127)) as u128, out);
+        }
+        ScalarRef::Float(bits) => {
+            out.push(FLOAT);
+            out.extend_from_slice(&bits.to_le_bytes());
+        }
+        ScalarRef::Str(s) => {
+            out.push(STR);
+            leb128(s.len() as u128, out);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
 }
 
-/// A group's key: one scalar per `group_by` field, shared (not copied) by every map that
-/// holds the group.
-#[derive(Debug, Clone)]
-pub struct Key(Arc<KeyData>);
+fn leb128(mut n: u128, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// The parts of an encoded key, in order (the bytes are only ever made by [`encode`]).
+#[derive(Clone)]
+pub struct Parts<'a>(&'a [u8]);
+
+impl<'a> Parts<'a> {
+    fn leb128(&mut self) -> u128 {
+        let mut n = 0u128;
+        let mut shift = 0;
+        while let Some((&b, rest)) = self.0.split_first() {
+            self.0 = rest;
+            n |= u128::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        n
+    }
+}
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = ScalarRef<'a>;
+
+    fn next(&mut self) -> Option<ScalarRef<'a>> {
+        let (&tag, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(match tag {
+            FALSE => ScalarRef::Bool(false),
+            TRUE => ScalarRef::Bool(true),
+            INT => {
+                let z = self.leb128();
+                ScalarRef::Int(((z >> 1) as i128) ^ -((z & 1) as i128))
+            }
+            FLOAT => {
+                let (bits, rest) = self.0.split_at(8);
+                self.0 = rest;
+                ScalarRef::Float(u64::from_le_bytes(bits.try_into().expect("eight bytes")))
+            }
+            _ => {
+                let len = self.leb128() as usize;
+                let (text, rest) = self.0.split_at(len);
+                self.0 = rest;
+                // Written from a str by `encode`: valid UTF-8, so this never fails.
+                ScalarRef::Str(std::str::from_utf8(text).unwrap_or_default())
+            }
+        })
+    }
+}
 
 impl Key {
-    pub fn new(parts: Box<[Scalar]>) -> Key {
-        let hash = hash_parts(parts.iter().map(Scalar::canon));
-        Key(Arc::new(KeyData { hash, parts }))
+    pub fn new(parts: &[Scalar]) -> Key {
+        Key::encoded(parts.iter().map(Scalar::as_ref))
+    }
+
+    fn encoded<'p>(parts: impl Iterator<Item = ScalarRef<'p>> + Clone) -> Key {
+        let hash = hash_parts(parts.clone().map(ScalarRef::canon));
+        Key::with_hash(hash, parts)
+    }
+
+    fn with_hash<'p>(hash: u64, parts: impl Iterator<Item = ScalarRef<'p>>) -> Key {
+        let mut bytes = Vec::new();
+        for part in parts {
+            encode(part, &mut bytes);
+        }
+        Key(ThinArc::from_header_and_slice(hash, &bytes))
     }
 
     pub fn hash_value(&self) -> u64 {
-        self.0.hash
+        self.0.header.header
+    }
+
+    /// The parts, read in place.
+    pub fn parts(&self) -> Parts<'_> {
+        Parts(&self.0.slice)
+    }
+
+    /// The parts, copied.
+    pub fn scalars(&self) -> Vec<Scalar> {
+        self.parts().map(ScalarRef::to_scalar).collect()
     }
 
     /// Whether the key is `parts`, spelled alike, in order.
     fn is<'p, P: KeyPart + 'p>(&self, parts: impl Iterator<Item = &'p P>) -> bool {
-        let mut mine = self.0.parts.iter();
+        let mut mine = self.parts();
         for part in parts {
             match mine.next() {
                 Some(s) if part.spells(s) => {}
@@ -60,32 +161,43 @@ impl Key {
         }
         mine.next().is_none()
     }
+
+    fn same_allocation(&self, other: &Key) -> bool {
+        self.0.as_ptr() == other.0.as_ptr()
+    }
+
+    /// How many holders the key has (the interner is one).
+    fn holders(&self) -> usize {
+        ThinArc::strong_count(&self.0)
+    }
 }
 
-impl Deref for Key {
-    type Target = [Scalar];
-
-    fn deref(&self) -> &[Scalar] {
-        &self.0.parts
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Key").field(&self.scalars()).finish()
     }
 }
 
 impl<const N: usize> From<[Scalar; N]> for Key {
     fn from(parts: [Scalar; N]) -> Key {
-        Key::new(parts.into())
+        Key::new(&parts)
     }
 }
 
 impl From<Vec<Scalar>> for Key {
     fn from(parts: Vec<Scalar>) -> Key {
-        Key::new(parts.into())
+        Key::new(&parts)
     }
 }
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.hash == other.0.hash && self.0.parts == other.0.parts)
+        self.same_allocation(other)
+            || (self.hash_value() == other.hash_value()
+                && self
+                    .parts()
+                    .map(ScalarRef::canon)
+                    .eq(other.parts().map(ScalarRef::canon)))
     }
 }
 
@@ -100,26 +212,28 @@ impl PartialOrd for Key {
 
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> std::cmp::Ordering {
-        self.0.parts.cmp(&other.0.parts)
+        self.parts()
+            .map(ScalarRef::canon)
+            .cmp(other.parts().map(ScalarRef::canon))
     }
 }
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash);
+        state.write_u64(self.hash_value());
     }
 }
 
-/// Saved as the list of its parts, as before keys kept their hash.
+/// Saved as the list of its parts.
 impl Serialize for Key {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.parts.serialize(s)
+        self.scalars().serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
-        Ok(Key::new(Box::<[Scalar]>::deserialize(d)?))
+        Ok(Key::new(&Vec::<Scalar>::deserialize(d)?))
     }
 }
 
@@ -149,11 +263,14 @@ impl Interner {
             part.canon()?.hash(&mut h);
         }
         let hash = h.finish();
-        if let Some(k) = self.keys.find(hash, |k| k.0.hash == hash && k.is(parts())) {
+        if let Some(k) = self
+            .keys
+            .find(hash, |k| k.hash_value() == hash && k.is(parts()))
+        {
             return Some(k.clone());
         }
-        let owned: Box<[Scalar]> = parts().map(|p| p.to_scalar()).collect::<Option<_>>()?;
-        let key = Key(Arc::new(KeyData { hash, parts: owned }));
+        let owned: Vec<Scalar> = parts().map(|p| p.to_scalar()).collect::<Option<_>>()?;
+        let key = Key::with_hash(hash, owned.iter().map(Scalar::as_ref));
         self.keys.insert_unique(hash, key.clone(), Key::hash_value);
         Some(key)
     }
@@ -164,7 +281,7 @@ impl Interner {
         if self.keys.len() < SWEEP_FROM.max(2 * self.swept) {
             return;
         }
-        self.keys.retain(|k| Arc::strong_count(&k.0) > 1);
+        self.keys.retain(|k| k.holders() > 1);
         self.swept = self.keys.len();
     }
 }
@@ -192,7 +309,7 @@ mod tests {
         let parts = [s("o1"), s("k1")];
         let first = interner.get(|| parts.iter()).unwrap();
         let again = interner.get(|| parts.iter()).unwrap();
-        assert!(Arc::ptr_eq(&first.0, &again.0));
+        assert!(first.same_allocation(&again));
         assert_eq!(first, Key::from(parts.clone()));
         drop((first, again));
         for n in 0..SWEEP_FROM {
@@ -211,16 +328,16 @@ mod tests {
         let mut interner = Interner::default();
         let first = [Value::Float(1e19), Value::Str("x".into())];
         let made = interner.get(|| first.iter()).unwrap();
-        assert_eq!(&made[..], &[Scalar::Float(1e19f64.to_bits()), s("x")]);
+        assert_eq!(made.scalars(), [Scalar::Float(1e19f64.to_bits()), s("x")]);
         let same = [
             Value::Int(10_000_000_000_000_000_000),
             Value::Str("x".into()),
         ];
         let found = interner.get(|| same.iter()).unwrap();
         assert_eq!((found.hash_value(), &found), (made.hash_value(), &made));
-        assert!(matches!(found[0], Scalar::Int(_)));
+        assert!(matches!(found.parts().next(), Some(ScalarRef::Int(_))));
         let again = interner.get(|| first.iter()).unwrap();
-        assert!(Arc::ptr_eq(&made.0, &again.0));
+        assert!(made.same_allocation(&again));
         for v in [
             Value::Float(3.0),
             Value::Float(-0.0),
@@ -235,9 +352,31 @@ mod tests {
     }
 
     #[test]
+    fn parts_read_back_as_written() {
+        let parts = vec![
+            Scalar::Bool(false),
+            Scalar::Bool(true),
+            Scalar::Int(0),
+            Scalar::Int(-1),
+            Scalar::Int(i128::MAX),
+            Scalar::Int(i128::MIN),
+            Scalar::Int(18_446_744_073_709_551_615),
+            Scalar::Float((-0.0f64).to_bits()),
+            Scalar::from_float(2.5e20),
+            s(""),
+            s(&"\u{e9}x".repeat(100)),
+        ];
+        let key = Key::from(parts.clone());
+        let back: Vec<ScalarRef> = key.parts().collect();
+        let want: Vec<ScalarRef> = parts.iter().map(Scalar::as_ref).collect();
+        assert_eq!(back, want);
+        assert_eq!(Key::from(Vec::new()).parts().count(), 0);
+    }
+
+    #[test]
     fn saved_as_its_parts() {
         let key = Key::from([s("a"), Scalar::Int(2)]);
-        let parts: Box<[Scalar]> = key.to_vec().into();
+        let parts: Box<[Scalar]> = key.scalars().into();
         assert_eq!(
             postcard::to_allocvec(&key).unwrap(),
             postcard::to_allocvec(&parts).unwrap()

@@ -6,7 +6,7 @@ use crate::event::{Event, Schema};
 use crate::filter::{Filter, Path};
 use crate::key::{Interner, Key};
 use crate::rule::{Aggregate, DetectorType, RuleSpec};
-use crate::value::{Number, Value};
+use crate::value::{Number, Scalar, Value};
 
 /// The detector's value of one selected event.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,14 +132,14 @@ impl Selector {
         self.group.iter().all(|p| p.get(e).is_scalar())
     }
 
-    /// The key and value of one event, or None if the rule does not select it.
-    pub fn select(&self, e: &Event) -> Option<(Key, Val)> {
+    /// The key's parts and the value of one event, or None if the rule does not select it.
+    pub fn select(&self, e: &Event) -> Option<(Vec<Scalar>, Val)> {
         if !self.grouped(e) {
             return None;
         }
         let val = self.value_of(e)?;
         let parts: Option<Vec<_>> = self.group.iter().map(|p| p.get(e).scalar()).collect();
-        Some((parts?.into(), val))
+        Some((parts?, val))
     }
 
     /// An empty selection of this rule.

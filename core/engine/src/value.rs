@@ -161,6 +161,35 @@ pub enum Scalar {
     Str(Box<str>),
 }
 
+/// A scalar read in place (a group key's part, as its key stores it): spelled as the scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarRef<'a> {
+    Bool(bool),
+    Int(i128),
+    Float(u64),
+    Str(&'a str),
+}
+
+impl<'a> ScalarRef<'a> {
+    pub fn canon(self) -> Canon<'a> {
+        match self {
+            ScalarRef::Bool(b) => Canon::Bool(b),
+            ScalarRef::Int(i) => Canon::Int(i),
+            ScalarRef::Float(bits) => float_canon(bits),
+            ScalarRef::Str(s) => Canon::Str(s),
+        }
+    }
+
+    pub fn to_scalar(self) -> Scalar {
+        match self {
+            ScalarRef::Bool(b) => Scalar::Bool(b),
+            ScalarRef::Int(i) => Scalar::Int(i),
+            ScalarRef::Float(bits) => Scalar::Float(bits),
+            ScalarRef::Str(s) => Scalar::Str(s.into()),
+        }
+    }
+}
+
 /// What a key is compared and hashed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Canon<'a> {
@@ -177,6 +206,15 @@ impl Scalar {
         } else {
             // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
             Scalar::Float(f.to_bits())
+        }
+    }
+
+    pub fn as_ref(&self) -> ScalarRef<'_> {
+        match self {
+            Scalar::Bool(b) => ScalarRef::Bool(*b),
+            Scalar::Int(i) => ScalarRef::Int(*i),
+            Scalar::Float(bits) => ScalarRef::Float(*bits),
+            Scalar::Str(s) => ScalarRef::Str(s),
         }
     }
 
@@ -226,7 +264,7 @@ pub trait KeyPart {
     fn to_scalar(&self) -> Option<Scalar>;
     /// Whether `to_scalar()` would be `s` as spelled (`1e19` and `10000000000000000000` are
     /// equal keys, spelled apart: a group keeps the spelling of the event that made its key).
-    fn spells(&self, s: &Scalar) -> bool;
+    fn spells(&self, s: ScalarRef<'_>) -> bool;
 }
 
 impl KeyPart for Scalar {
@@ -238,12 +276,12 @@ impl KeyPart for Scalar {
         Some(self.clone())
     }
 
-    fn spells(&self, s: &Scalar) -> bool {
+    fn spells(&self, s: ScalarRef<'_>) -> bool {
         match (self, s) {
-            (Scalar::Bool(a), Scalar::Bool(b)) => a == b,
-            (Scalar::Int(a), Scalar::Int(b)) => a == b,
-            (Scalar::Float(a), Scalar::Float(b)) => a == b,
-            (Scalar::Str(a), Scalar::Str(b)) => a == b,
+            (Scalar::Bool(a), ScalarRef::Bool(b)) => *a == b,
+            (Scalar::Int(a), ScalarRef::Int(b)) => *a == b,
+            (Scalar::Float(a), ScalarRef::Float(b)) => *a == b,
+            (Scalar::Str(a), ScalarRef::Str(b)) => **a == *b,
             _ => false,
         }
     }
@@ -266,12 +304,12 @@ impl KeyPart for Value<'_> {
         self.scalar()
     }
 
-    fn spells(&self, s: &Scalar) -> bool {
+    fn spells(&self, s: ScalarRef<'_>) -> bool {
         match (self, s) {
-            (Value::Bool(a), Scalar::Bool(b)) => a == b,
-            (Value::Int(a), Scalar::Int(b)) => a == b,
+            (Value::Bool(a), ScalarRef::Bool(b)) => *a == b,
+            (Value::Int(a), ScalarRef::Int(b)) => *a == b,
             (Value::Float(f), s) => Scalar::from_float(*f).spells(s),
-            (Value::Str(a), Scalar::Str(b)) => **a == **b,
+            (Value::Str(a), ScalarRef::Str(b)) => **a == *b,
             _ => false,
         }
     }

@@ -20,18 +20,18 @@ create_exception!(
     PyValueError,
     "A saved engine state this engine cannot take over (the message is one line)."
 );
-use signalfire_engine::value::{Number, Scalar};
+use signalfire_engine::value::{Number, ScalarRef};
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &[u8]) -> PyResult<T> {
     serde_json::from_slice(json).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
 }
 
-fn scalar<'py>(py: Python<'py>, s: &Scalar) -> PyResult<Bound<'py, PyAny>> {
+fn scalar<'py>(py: Python<'py>, s: ScalarRef<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match s {
-        Scalar::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
-        Scalar::Float(bits) => f64::from_bits(*bits).into_pyobject(py)?.into_any(),
-        Scalar::Str(t) => (&**t).into_pyobject(py)?.into_any(),
+        ScalarRef::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        ScalarRef::Int(i) => i.into_pyobject(py)?.into_any(),
+        ScalarRef::Float(bits) => f64::from_bits(bits).into_pyobject(py)?.into_any(),
+        ScalarRef::Str(t) => t.into_pyobject(py)?.into_any(),
     })
 }
 
@@ -40,13 +40,13 @@ fn measure<'py>(py: Python<'py>, m: &Measure) -> PyResult<Bound<'py, PyAny>> {
         Measure::Null => py.None().into_bound(py),
         Measure::Num(Number::Int(i)) => i.into_pyobject(py)?.into_any(),
         Measure::Num(Number::Float(f)) => f.into_pyobject(py)?.into_any(),
-        Measure::Scalar(s) => scalar(py, s)?,
+        Measure::Scalar(s) => scalar(py, s.as_ref())?,
         Measure::Text(t) => t.into_pyobject(py)?.into_any(),
         Measure::List(items) => PyList::new(
             py,
             items
                 .iter()
-                .map(|s| scalar(py, s))
+                .map(|s| scalar(py, s.as_ref()))
                 .collect::<PyResult<Vec<_>>>()?,
         )?
         .into_any(),
@@ -62,7 +62,7 @@ fn evidence<'py>(py: Python<'py>, ev: &Evidence) -> PyResult<Bound<'py, PyTuple>
         for (v, n) in values {
             pairs.append(PyTuple::new(
                 py,
-                [scalar(py, v)?, n.into_pyobject(py)?.into_any()],
+                [scalar(py, v.as_ref())?, n.into_pyobject(py)?.into_any()],
             )?)?;
         }
         top.set_item(field, pairs)?;
@@ -94,7 +94,7 @@ fn alerts<'py>(py: Python<'py>, alerts: &[Alert]) -> PyResult<Bound<'py, PyList>
         let key = PyTuple::new(
             py,
             tr.key
-                .iter()
+                .parts()
                 .map(|s| scalar(py, s))
                 .collect::<PyResult<Vec<_>>>()?,
         )?;
