@@ -15,6 +15,7 @@ pub mod filter;
 pub mod isotime;
 pub mod json;
 pub mod key;
+pub mod keymap;
 pub mod lanes;
 pub mod lifecycle;
 pub mod merge;

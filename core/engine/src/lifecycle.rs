@@ -10,11 +10,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use hashlink::LinkedHashMap;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Action, Evidence, Key, Transition};
+use crate::keymap::KeyMap;
 
 /// Asked for a group's evidence at the moment a transition is emitted.
 pub type EvidenceAt<'a> = dyn FnMut(&Key, i64) -> Evidence + 'a;
@@ -50,7 +50,7 @@ pub struct Lifecycle {
     pub policy: Policy,
     episodes: FxHashMap<Key, Episode>,
     /// In trigger order, so the throttles that can no longer matter are at the front.
-    last_trigger: LinkedHashMap<Key, i64, FxBuildHasher>,
+    last_trigger: KeyMap<i64>,
     timers: BinaryHeap<Reverse<(i64, u64, Key)>>,
     pub out: Vec<Transition>,
     pub suppressed: u64,

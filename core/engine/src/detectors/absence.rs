@@ -8,12 +8,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use hashlink::LinkedHashMap;
-use rustc_hash::FxBuildHasher;
-
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
+use crate::keymap::KeyMap;
 use crate::select::Selection;
 use crate::value::Number;
 
@@ -30,9 +28,9 @@ struct Seen {
 pub struct AbsenceLogic {
     window: i64,
     /// In creation order: the group cap evicts from the front.
-    groups: LinkedHashMap<Key, Seen, FxBuildHasher>,
+    groups: KeyMap<Seen>,
     /// Silent groups with the deadline their silence began at, in the order they fell silent.
-    silent: LinkedHashMap<Key, i64, FxBuildHasher>,
+    silent: KeyMap<i64>,
     /// (due, push order, group): the order keeps equal deadlines first-pushed first.
     deadlines: BinaryHeap<Reverse<(i64, u64, Key)>>,
     order: u64,
@@ -42,8 +40,8 @@ impl AbsenceLogic {
     pub fn new(window: i64) -> AbsenceLogic {
         AbsenceLogic {
             window,
-            groups: LinkedHashMap::default(),
-            silent: LinkedHashMap::default(),
+            groups: KeyMap::default(),
+            silent: KeyMap::default(),
             deadlines: BinaryHeap::new(),
             order: 0,
         }

@@ -5,11 +5,11 @@
 //! returning group learns again (warmup).
 
 use hashlink::LinkedHashMap;
-use rustc_hash::FxBuildHasher;
 
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
+use crate::keymap::KeyMap;
 use crate::rule::RuleSpec;
 use crate::select::{Selection, Val};
 use crate::value::{Scalar, Value};
@@ -38,7 +38,7 @@ pub struct NewValueLogic {
     slot: i64,
     field: String,
     /// Least recently active first: idle groups expire and the cap evicts from the front.
-    groups: LinkedHashMap<Key, Group, FxBuildHasher>,
+    groups: KeyMap<Group>,
 }
 
 impl NewValueLogic {
@@ -49,7 +49,7 @@ impl NewValueLogic {
             warmup: d.warmup_ms,
             slot: (d.lookback_ms / 60).max(1),
             field: d.field.as_deref().unwrap_or_default().join("."),
-            groups: LinkedHashMap::default(),
+            groups: KeyMap::default(),
         }
     }
 

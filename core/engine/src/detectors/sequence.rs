@@ -15,12 +15,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use hashlink::LinkedHashMap;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
+use crate::keymap::KeyMap;
 use crate::rule::StepSpec;
 use crate::select::{Selection, Val};
 use crate::value::Number;
@@ -62,7 +62,7 @@ pub struct SequenceLogic {
     absent: Box<[bool]>,
     within: i64,
     /// Per group, in creation order (the group cap evicts from the front).
-    partials: LinkedHashMap<Key, Vec<Partial>, FxBuildHasher>,
+    partials: KeyMap<Vec<Partial>>,
     waiting: FxHashMap<Key, Vec<Waiter>>,
     /// (first + within + 1, order, group) of every waiter.
     deadlines: Timers,
@@ -77,7 +77,7 @@ impl SequenceLogic {
             need: steps.iter().map(|s| s.count).collect(),
             absent: steps.iter().map(|s| s.absent).collect(),
             within,
-            partials: LinkedHashMap::default(),
+            partials: KeyMap::default(),
             waiting: FxHashMap::default(),
             deadlines: BinaryHeap::new(),
             expiries: BinaryHeap::new(),
@@ -352,7 +352,7 @@ impl Logic for SequenceLogic {
             + self
                 .waiting
                 .keys()
-                .filter(|k| !self.partials.contains_key(*k))
+                .filter(|k| !self.partials.contains_key(k))
                 .count()
     }
 }

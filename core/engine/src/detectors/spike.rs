@@ -23,6 +23,7 @@ use crate::alert::{Evidence, Key, Measure};
 use crate::arith::round_to;
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
+use crate::keymap::KeyMap;
 use crate::rule::{Aggregate, Baseline, Direction, RuleSpec};
 use crate::select::{Selection, Val};
 use crate::value::Number;
@@ -34,7 +35,7 @@ use stages::Stages;
 type Part = (Number, u64);
 
 /// Groups in the order of their first event in the bucket: a drain re-judges them so.
-type Bucket = LinkedHashMap<Key, Part, FxBuildHasher>;
+type Bucket = KeyMap<Part>;
 
 /// A group's baseline while its condition holds, and when it may move again.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -65,7 +66,7 @@ pub struct SpikeLogic {
     /// Per group: amount and count of each window 0..k, interleaved.
     sums: FxHashMap<Key, Box<[f64]>>,
     /// First-seen order: the cap evicts from the front.
-    first_seen: LinkedHashMap<Key, i64, FxBuildHasher>,
+    first_seen: KeyMap<i64>,
     frozen: FxHashMap<Key, Frozen>,
     true_keys: FxHashSet<Key>,
 }
@@ -99,7 +100,7 @@ impl SpikeLogic {
             boundary: -NEVER,
             buckets: LinkedHashMap::default(),
             sums: FxHashMap::default(),
-            first_seen: LinkedHashMap::default(),
+            first_seen: KeyMap::default(),
             frozen: FxHashMap::default(),
             true_keys: FxHashSet::default(),
         }

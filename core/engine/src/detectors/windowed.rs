@@ -8,13 +8,13 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
-use hashlink::LinkedHashMap;
-use rustc_hash::{FxBuildHasher, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::NEVER;
 use crate::filter::compare;
+use crate::keymap::KeyMap;
 use crate::rule::{DetectSpec, Op};
 use crate::value::Number;
 
@@ -22,7 +22,7 @@ use super::{Common, Logic, Parts};
 
 /// Per group, in the order groups first appeared (or were moved to the back): the order in
 /// which a drained bucket re-evaluates them, and the least recently active group first.
-pub type Groups<V> = LinkedHashMap<Key, V, FxBuildHasher>;
+pub type Groups<V> = KeyMap<V>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Bucket<V> {

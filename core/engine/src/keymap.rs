@@ -1,0 +1,380 @@
+//! Per-group state in the order groups came (or were moved to the back), compact: a group
+//! costs its slot (the key, the value, two u32 links) and four bytes of index.
+//!
+//! It stands where a linked hash map would, which allocates a node per entry and indexes it
+//! by an eight-byte pointer: with a million groups in a window's totals and its buckets, those
+//! nodes and pointers were most of a group's memory. Slots live in one vector; a removed one
+//! is reused by the next insert. The index hashes the key's stored hash (see `key`).
+
+use hashbrown::HashTable;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::key::Key;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Slot<V> {
+    /// None: free, and `next` is the next free slot.
+    entry: Option<(Key, V)>,
+    prev: u32,
+    next: u32,
+}
+
+/// Groups by key, in order: insertion, or the last [`KeyMap::to_back`].
+#[derive(Debug, Clone)]
+pub struct KeyMap<V> {
+    slots: Vec<Slot<V>>,
+    index: HashTable<u32>,
+    head: u32,
+    tail: u32,
+    free: u32,
+}
+
+impl<V> Default for KeyMap<V> {
+    fn default() -> KeyMap<V> {
+        KeyMap {
+            slots: Vec::new(),
+            index: HashTable::new(),
+            head: NIL,
+            tail: NIL,
+            free: NIL,
+        }
+    }
+}
+
+impl<V> KeyMap<V> {
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn entry(&self, n: u32) -> &(Key, V) {
+        self.slots[n as usize]
+            .entry
+            .as_ref()
+            .expect("an indexed slot is in use")
+    }
+
+    fn find(&self, key: &Key) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(key.hash_value(), |&n| {
+                slots[n as usize]
+                    .entry
+                    .as_ref()
+                    .is_some_and(|(k, _)| k == key)
+            })
+            .copied()
+    }
+
+    pub fn contains_key(&self, key: &Key) -> bool {
+        self.find(key).is_some()
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&V> {
+        self.find(key).map(|n| &self.entry(n).1)
+    }
+
+    pub fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
+        let n = self.find(key)?;
+        self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
+    }
+
+    /// Set the group's value; a new group goes to the back. Returns the value it replaced.
+    pub fn insert(&mut self, key: Key, value: V) -> Option<V> {
+        if let Some(n) = self.find(&key) {
+            let slot = self.slots[n as usize].entry.as_mut().expect("in use");
+            return Some(std::mem::replace(&mut slot.1, value));
+        }
+        let hash = key.hash_value();
+        let n = if self.free == NIL {
+            let n = u32::try_from(self.slots.len()).expect("fewer than 2**32 groups");
+            assert!(n != NIL, "fewer than 2**32 - 1 groups");
+            self.slots.push(Slot {
+                entry: Some((key, value)),
+                prev: NIL,
+                next: NIL,
+            });
+            n
+        } else {
+            let n = self.free;
+            let slot = &mut self.slots[n as usize];
+            self.free = slot.next;
+            slot.entry = Some((key, value));
+            n
+        };
+        self.link_back(n);
+        let slots = &self.slots;
+        self.index.insert_unique(hash, n, |&m| {
+            slots[m as usize]
+                .entry
+                .as_ref()
+                .expect("in use")
+                .0
+                .hash_value()
+        });
+        None
+    }
+
+    pub fn remove(&mut self, key: &Key) -> Option<V> {
+        let slots = &self.slots;
+        let found = self.index.find_entry(key.hash_value(), |&n| {
+            slots[n as usize]
+                .entry
+                .as_ref()
+                .is_some_and(|(k, _)| k == key)
+        });
+        let n = found.ok()?.remove().0;
+        self.unlink(n);
+        let slot = &mut self.slots[n as usize];
+        let (_, value) = slot.entry.take().expect("in use");
+        slot.next = self.free;
+        self.free = n;
+        if self.index.is_empty() {
+            // Nothing left: give the slots' memory back.
+            *self = KeyMap::default();
+        }
+        Some(value)
+    }
+
+    /// Move the group to the back, if there: its value.
+    pub fn to_back(&mut self, key: &Key) -> Option<&mut V> {
+        let n = self.find(key)?;
+        if n != self.tail {
+            self.unlink(n);
+            self.link_back(n);
+        }
+        self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
+    }
+
+    /// Take the first group out.
+    pub fn pop_front(&mut self) -> Option<(Key, V)> {
+        let key = self.front()?.0.clone();
+        let value = self.remove(&key)?;
+        Some((key, value))
+    }
+
+    /// The first group in order.
+    pub fn front(&self) -> Option<(&Key, &V)> {
+        (self.head != NIL).then(|| {
+            let (k, v) = self.entry(self.head);
+            (k, v)
+        })
+    }
+
+    pub fn iter(&self) -> Iter<'_, V> {
+        Iter {
+            map: self,
+            at: self.head,
+            left: self.len(),
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    fn link_back(&mut self, n: u32) {
+        let slot = &mut self.slots[n as usize];
+        slot.prev = self.tail;
+        slot.next = NIL;
+        if self.tail == NIL {
+            self.head = n;
+        } else {
+            self.slots[self.tail as usize].next = n;
+        }
+        self.tail = n;
+    }
+
+    fn unlink(&mut self, n: u32) {
+        let Slot { prev, next, .. } = self.slots[n as usize];
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+    }
+}
+
+impl<V> std::ops::Index<&Key> for KeyMap<V> {
+    type Output = V;
+
+    fn index(&self, key: &Key) -> &V {
+        self.get(key).expect("a group in the map")
+    }
+}
+
+pub struct Iter<'a, V> {
+    map: &'a KeyMap<V>,
+    at: u32,
+    left: usize,
+}
+
+impl<'a, V> Iterator for Iter<'a, V> {
+    type Item = (&'a Key, &'a V);
+
+    fn next(&mut self) -> Option<(&'a Key, &'a V)> {
+        if self.at == NIL {
+            return None;
+        }
+        let slot = &self.map.slots[self.at as usize];
+        self.at = slot.next;
+        self.left -= 1;
+        let (k, v) = slot.entry.as_ref().expect("a linked slot is in use");
+        Some((k, v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<'a, V> IntoIterator for &'a KeyMap<V> {
+    type Item = (&'a Key, &'a V);
+    type IntoIter = Iter<'a, V>;
+
+    fn into_iter(self) -> Iter<'a, V> {
+        self.iter()
+    }
+}
+
+pub struct IntoIter<V> {
+    slots: Vec<Slot<V>>,
+    at: u32,
+}
+
+impl<V> Iterator for IntoIter<V> {
+    type Item = (Key, V);
+
+    fn next(&mut self) -> Option<(Key, V)> {
+        if self.at == NIL {
+            return None;
+        }
+        let slot = &mut self.slots[self.at as usize];
+        self.at = slot.next;
+        slot.entry.take()
+    }
+}
+
+impl<V> IntoIterator for KeyMap<V> {
+    type Item = (Key, V);
+    type IntoIter = IntoIter<V>;
+
+    fn into_iter(self) -> IntoIter<V> {
+        IntoIter {
+            slots: self.slots,
+            at: self.head,
+        }
+    }
+}
+
+/// Saved as a map in order, as the linked hash map it replaced was.
+impl<V: Serialize> Serialize for KeyMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyMap<V>, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+            type Value = KeyMap<V>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of group keys")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<KeyMap<V>, A::Error> {
+                let mut map = KeyMap::default();
+                while let Some((k, v)) = access.next_entry()? {
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+
+        d.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Scalar;
+
+    fn key(n: i128) -> Key {
+        Key::from([Scalar::Int(n)])
+    }
+
+    fn order(map: &KeyMap<u64>) -> Vec<(i128, u64)> {
+        map.iter()
+            .map(|(k, &v)| match k.scalars()[..] {
+                [Scalar::Int(n)] => (n, v),
+                _ => unreachable!("int keys"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keeps_insertion_order_through_moves_removals_and_reuse() {
+        let mut map = KeyMap::default();
+        for n in 0..5 {
+            assert_eq!(map.insert(key(n), n as u64 * 10), None);
+        }
+        assert_eq!(map.insert(key(2), 21), Some(20));
+        map.to_back(&key(0));
+        map.to_back(&key(0));
+        map.to_back(&key(9));
+        assert_eq!(map.remove(&key(3)), Some(30));
+        assert_eq!(map.remove(&key(3)), None);
+        map.insert(key(7), 70);
+        assert_eq!(order(&map), [(1, 10), (2, 21), (4, 40), (0, 0), (7, 70)]);
+        assert_eq!(map.front().map(|(_, &v)| v), Some(10));
+        assert_eq!(
+            (map.len(), map.get(&key(4)), map.contains_key(&key(3))),
+            (5, Some(&40), false)
+        );
+        *map.get_mut(&key(4)).unwrap() += 1;
+        let drained: Vec<u64> = map.clone().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(drained, [10, 21, 41, 0, 70]);
+        for n in [1, 2, 4, 0, 7] {
+            map.remove(&key(n));
+        }
+        assert!(map.is_empty() && map.front().is_none());
+        map.insert(key(5), 5);
+        assert_eq!(order(&map), [(5, 5)]);
+    }
+
+    #[test]
+    fn saved_as_the_linked_hash_map_was() {
+        let mut map = KeyMap::default();
+        let mut linked: hashlink::LinkedHashMap<Key, u64> = hashlink::LinkedHashMap::new();
+        for n in [3, 1, 2] {
+            map.insert(key(n), n as u64);
+            linked.insert(key(n), n as u64);
+        }
+        map.to_back(&key(3));
+        linked.to_back(&key(3));
+        let bytes = postcard::to_allocvec(&map).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&linked).unwrap());
+        let back: KeyMap<u64> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(order(&back), order(&map));
+    }
+}
