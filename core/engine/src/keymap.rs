@@ -86,9 +86,14 @@ impl<V> KeyMap<V> {
         self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
     }
 
-    /// Set the group's value; a new group goes to the back. Returns the value it replaced.
+    /// Set the group's value and move it to the back (a linked hash map's `insert`). Returns
+    /// the value it replaced.
     pub fn insert(&mut self, key: Key, value: V) -> Option<V> {
         if let Some(n) = self.find(&key) {
+            if n != self.tail {
+                self.unlink(n);
+                self.link_back(n);
+            }
             let slot = self.slots[n as usize].entry.as_mut().expect("in use");
             return Some(std::mem::replace(&mut slot.1, value));
         }
@@ -345,7 +350,7 @@ mod tests {
         assert_eq!(map.remove(&key(3)), Some(30));
         assert_eq!(map.remove(&key(3)), None);
         map.insert(key(7), 70);
-        assert_eq!(order(&map), [(1, 10), (2, 21), (4, 40), (0, 0), (7, 70)]);
+        assert_eq!(order(&map), [(1, 10), (4, 40), (2, 21), (0, 0), (7, 70)]);
         assert_eq!(map.front().map(|(_, &v)| v), Some(10));
         assert_eq!(
             (map.len(), map.get(&key(4)), map.contains_key(&key(3))),
@@ -353,13 +358,46 @@ mod tests {
         );
         *map.get_mut(&key(4)).unwrap() += 1;
         let drained: Vec<u64> = map.clone().into_iter().map(|(_, v)| v).collect();
-        assert_eq!(drained, [10, 21, 41, 0, 70]);
+        assert_eq!(drained, [10, 41, 21, 0, 70]);
         for n in [1, 2, 4, 0, 7] {
             map.remove(&key(n));
         }
         assert!(map.is_empty() && map.front().is_none());
         map.insert(key(5), 5);
         assert_eq!(order(&map), [(5, 5)]);
+    }
+
+    #[test]
+    fn does_what_a_linked_hash_map_does() {
+        // Random operations on a few keys, against the map this one stands for.
+        let mut map = KeyMap::default();
+        let mut linked: hashlink::LinkedHashMap<Key, u64> = hashlink::LinkedHashMap::new();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for step in 0..20_000u64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let k = key(i128::from((seed >> 8) as u8 % 24));
+            match seed % 6 {
+                0 | 1 => assert_eq!(map.insert(k.clone(), step), linked.insert(k, step)),
+                2 => assert_eq!(map.remove(&k), linked.remove(&k)),
+                3 => assert_eq!(map.to_back(&k).copied(), linked.to_back(&k).copied()),
+                4 => assert_eq!(map.pop_front(), linked.pop_front()),
+                _ => {
+                    if let Some(v) = map.get_mut(&k) {
+                        *v += 1;
+                    }
+                    if let Some(v) = linked.get_mut(&k) {
+                        *v += 1;
+                    }
+                }
+            }
+            let mine: Vec<(&Key, &u64)> = map.iter().collect();
+            let theirs: Vec<(&Key, &u64)> = linked.iter().collect();
+            assert_eq!(mine, theirs, "step {step}");
+            assert_eq!(map.front(), linked.front());
+            assert_eq!(map.len(), linked.len());
+        }
     }
 
     #[test]
@@ -372,6 +410,8 @@ mod tests {
         }
         map.to_back(&key(3));
         linked.to_back(&key(3));
+        map.insert(key(1), 10);
+        linked.insert(key(1), 10);
         let bytes = postcard::to_allocvec(&map).unwrap();
         assert_eq!(bytes, postcard::to_allocvec(&linked).unwrap());
         let back: KeyMap<u64> = postcard::from_bytes(&bytes).unwrap();
