@@ -1,10 +1,8 @@
 //! `threshold`: count / sum / avg / min / max of the group's events in a sliding window.
 //!
 //! Count keeps one integer per group and bucket; the other aggregates keep `(acc, events)`.
-//! Both loops keep a copy of the wake-up time (`tick`), refreshed after a catch-up, a bucket
-//! opened or a condition change only, as the Python engine does: a resolve timer set by
-//! evicting a group is seen from then on, which decides where that resolve falls among the
-//! rule's other transitions at the same event.
+//! Every event first catches up with what is due by its time, timers set by the events before
+//! it included: a resolve timer set by evicting a group fires before an event at its due time.
 
 use std::cmp::Ordering;
 
@@ -72,22 +70,16 @@ impl Windowed for CountLogic {
 
 impl Logic for CountLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        let mut tick = d.common.tick;
         for (&i, key) in sel.idxs.iter().zip(&sel.keys) {
             let now = clock.nows[i];
-            if now >= tick {
+            if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
-                tick = d.common.tick;
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            let Some((groups, opened)) = self.win.enter(b, now, &mut d.common.tick) else {
-                tick = d.common.tick;
+            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
                 continue;
             };
-            if opened {
-                tick = d.common.tick;
-            }
             match groups.get_mut(key) {
                 Some(n) => *n += 1,
                 None => {
@@ -117,7 +109,6 @@ impl Logic for CountLogic {
             if !windowed::turn(self, d, key, now, holds) {
                 continue;
             }
-            tick = d.common.tick;
             if !d.lc.out.is_empty() {
                 d.collect(clock.seq0 + i as u64);
             }
@@ -273,24 +264,18 @@ impl Windowed for AggregateLogic {
 impl Logic for AggregateLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
         let upward = self.aggregate == Aggregate::Max;
-        let mut tick = d.common.tick;
         for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
             let Val::Num(v) = *val else { continue };
             let now = clock.nows[i];
-            if now >= tick {
+            if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
-                tick = d.common.tick;
             }
             let e = events[i];
             let b = self.win.index(e.ts);
             let aggregate = self.aggregate;
-            let Some((groups, opened)) = self.win.enter(b, now, &mut d.common.tick) else {
-                tick = d.common.tick;
+            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
                 continue;
             };
-            if opened {
-                tick = d.common.tick;
-            }
             match groups.get_mut(key) {
                 Some(part) => Self::fold(aggregate, part, v),
                 None => {
@@ -322,7 +307,6 @@ impl Logic for AggregateLogic {
             self.totals.to_back(key);
             d.common.note(key, e);
             windowed::evaluate(self, d, key, now);
-            tick = d.common.tick;
             if !d.lc.out.is_empty() {
                 d.collect(clock.seq0 + i as u64);
             }
