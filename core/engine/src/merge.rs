@@ -43,9 +43,10 @@ pub fn read_forwarded(value: &[u8]) -> Result<Forwarded, String> {
         .map(|raw| {
             // The merge orders events by `ts`: one without an integer there is refused here,
             // with its record, rather than stop the merge later.
-            let stamp: Stamp = serde_json::from_str(raw.get())
-                .map_err(|_| "events: expected objects with an integer ts".to_string())?;
-            Ok((stamp.ts, raw.get().as_bytes().to_vec()))
+            let ts = leading_ts(raw.get())
+                .or_else(|| serde_json::from_str::<Stamp>(raw.get()).ok().map(|s| s.ts))
+                .ok_or("events: expected objects with an integer ts")?;
+            Ok((ts, raw.get().as_bytes().to_vec()))
         })
         .collect::<Result<_, String>>()?;
     Ok(Forwarded {
@@ -53,6 +54,19 @@ pub fn read_forwarded(value: &[u8]) -> Result<Forwarded, String> {
         watermark: wire.watermark,
         events,
     })
+}
+
+/// The event time of an event written with it first, as the input side writes them
+/// (`{"ts":<integer>,...`), read without parsing the rest; None for any other shape.
+fn leading_ts(event: &str) -> Option<i64> {
+    let rest = event.strip_prefix(r#"{"ts":"#)?;
+    let end = rest.find([',', '}'])?;
+    let digits = &rest[..end];
+    let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The buffered events of one record, sorted by event time, and how many have left.
@@ -131,7 +145,12 @@ impl Merger {
             let end =
                 run.start + run.events[run.start..].partition_point(|(ts, _)| *ts <= frontier);
             if end > run.start {
-                out.extend(run.events[run.start..end].iter().cloned());
+                // Released events leave the run: moved out, not copied.
+                out.extend(
+                    run.events[run.start..end]
+                        .iter_mut()
+                        .map(|(ts, e)| (*ts, std::mem::take(e))),
+                );
                 run.start = end;
                 cut += 1;
             }
@@ -203,6 +222,23 @@ mod tests {
             read_forwarded(br#"{"source":1,"watermark":7,"events":[{"ts":3,"a":[1]}]}"#).unwrap();
         assert_eq!(r.events, vec![(3, br#"{"ts":3,"a":[1]}"#.to_vec())]);
         assert!(read_forwarded(br#"{"source":1,"watermark":7,"events":[{"ts":"3"}]}"#).is_err());
+        // The event time is read in place when it comes first, parsed otherwise.
+        for (event, ts) in [
+            (r#"{"ts":-12,"a":1}"#, Some(-12)),
+            (r#"{"ts":7}"#, Some(7)),
+            (r#"{"a":{"ts":1},"ts":5}"#, Some(5)),
+            (r#"{"ts":1.5,"a":1}"#, None),
+            (r#"{"ts":1e3}"#, None),
+            (r#"{"ts":-}"#, None),
+            (r#"{"ts":99999999999999999999}"#, None),
+            (r#"{"ts": 3}"#, Some(3)),
+        ] {
+            let record = format!(r#"{{"source":0,"watermark":0,"events":[{event}]}}"#);
+            let read = read_forwarded(record.as_bytes())
+                .map(|r| r.events[0].0)
+                .ok();
+            assert_eq!(read, ts, "{event}");
+        }
         assert!(read_forwarded(br#"{"source":1,"events":[]}"#).is_err());
         assert!(read_forwarded(b"nope").is_err());
     }

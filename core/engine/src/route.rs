@@ -6,6 +6,8 @@
 //! partition. The hash is zlib's CRC-32 of the group key written as a JSON array: both ends of
 //! the repartition topics are Signalfire's, and this is what earlier versions wrote too.
 
+use std::fmt::Write;
+
 use serde::Deserialize;
 
 use crate::event::{Event, Schema, TS};
@@ -25,6 +27,8 @@ pub struct FamilySpec {
 #[derive(Debug, Clone)]
 struct Family {
     selectors: Vec<Selector>,
+    /// The forwarded fields, each as its JSON name and colon, and its slot; the event time
+    /// first, where the family side reads it without parsing the event (see `merge`).
     fields: Vec<(String, usize)>,
 }
 
@@ -57,11 +61,17 @@ impl Router {
                     .iter()
                     .map(|r| Selector::new(r, schema).map_err(|e| format!("rule {}: {e}", r.id)))
                     .collect::<Result<_, _>>()?;
-                let fields = f
+                let mut fields: Vec<(String, usize)> = f
                     .fields
                     .iter()
-                    .map(|n| (n.clone(), schema.slot(n)))
+                    .map(|n| {
+                        let mut name = String::new();
+                        write_str(n, &mut name);
+                        name.push(':');
+                        (name, schema.slot(n))
+                    })
                     .collect();
+                fields.sort_by_key(|&(_, slot)| slot != TS);
                 Ok(Family { selectors, fields })
             })
             .collect::<Result<_, String>>()?;
@@ -82,21 +92,24 @@ impl Router {
         if routed.is_empty() {
             *routed = vec![vec![Vec::new(); self.partitions as usize]; self.families.len()];
         }
+        let mut key = String::new();
+        let mut item = String::new();
         for (fam, parts) in self.families.iter().zip(routed.iter_mut()) {
             for e in events {
                 // The first rule (in the family's order) that selects the event names its group.
-                let Some((key, _)) = fam.selectors.iter().find_map(|s| s.select(e)) else {
+                let Some(by) = fam.selectors.iter().find(|s| s.selects(e)) else {
                     continue;
                 };
-                let part = (crc32fast::hash(key_json(&key).as_bytes()) % self.partitions) as usize;
-                let item = project(e, &fam.fields);
+                write_key(by.group().iter().map(|p| p.get(e)), &mut key);
+                let part = (crc32fast::hash(key.as_bytes()) % self.partitions) as usize;
+                project(e, &fam.fields, &mut item);
                 // A record is cut where it would grow past the limit; a larger event goes alone.
                 match parts[part].last_mut() {
                     Some(body) if body.len() + 1 + item.len() <= self.limit => {
                         body.push(b',');
-                        body.extend_from_slice(&item);
+                        body.extend_from_slice(item.as_bytes());
                     }
-                    _ => parts[part].push(item),
+                    _ => parts[part].push(item.as_bytes().to_vec()),
                 }
             }
         }
@@ -119,22 +132,28 @@ impl Router {
     }
 }
 
-/// A group key as the bytes its partition is hashed from: a JSON array of its values.
-pub fn key_json(key: &[Scalar]) -> String {
-    let mut out = String::from("[");
-    for (n, part) in key.iter().enumerate() {
+/// A group key as the bytes its partition is hashed from, into `out`: a JSON array of its
+/// values, each as the scalar it is (a whole float as an integer).
+pub fn write_key<'v, 'a: 'v>(parts: impl Iterator<Item = &'v Value<'a>>, out: &mut String) {
+    out.clear();
+    out.push('[');
+    for (n, part) in parts.enumerate() {
         if n > 0 {
             out.push(',');
         }
-        part.write_json(&mut out);
+        match part {
+            Value::Float(f) => Scalar::from_float(*f).write_json(out),
+            other => other.write_json(out),
+        }
     }
     out.push(']');
-    out
 }
 
-/// The event cut down to `fields` (those present), as JSON, its time normalised to epoch ms.
-fn project(e: &Event, fields: &[(String, usize)]) -> Vec<u8> {
-    let mut out = String::from("{");
+/// The event cut down to `fields` (those present), as JSON into `out`, its time normalised to
+/// epoch ms.
+fn project(e: &Event, fields: &[(String, usize)], out: &mut String) {
+    out.clear();
+    out.push('{');
     for (name, slot) in fields {
         let v = e.slot(*slot);
         if matches!(v, Value::Null) {
@@ -143,16 +162,14 @@ fn project(e: &Event, fields: &[(String, usize)]) -> Vec<u8> {
         if out.len() > 1 {
             out.push(',');
         }
-        write_str(name, &mut out);
-        out.push(':');
+        out.push_str(name);
         if *slot == TS {
-            out.push_str(&e.ts.to_string());
+            let _ = write!(out, "{}", e.ts);
         } else {
-            v.write_json(&mut out);
+            v.write_json(out);
         }
     }
     out.push('}');
-    out.into_bytes()
 }
 
 #[cfg(test)]
@@ -162,20 +179,21 @@ mod tests {
     #[test]
     fn key_bytes_as_written_before() {
         let key = [
-            Scalar::Str("a\u{e9}\u{1}/".into()),
-            Scalar::from_float(1.5e-7),
-            Scalar::Int(10_000_000_000_000_000_000),
-            Scalar::Bool(true),
-            Scalar::from_float(2.5e20),
+            Value::Str("a\u{e9}\u{1}/".into()),
+            Value::Float(1.5e-7),
+            Value::Int(10_000_000_000_000_000_000),
+            Value::Bool(true),
+            Value::Float(2.5e20),
+            Value::Float(3.0),
         ];
+        let mut out = String::from("left over");
+        write_key(key.iter(), &mut out);
         assert_eq!(
-            key_json(&key),
-            "[\"a\u{e9}\\u0001/\",1.5e-7,10000000000000000000,true,2.5e+20]"
+            out,
+            "[\"a\u{e9}\\u0001/\",1.5e-7,10000000000000000000,true,2.5e+20,3]"
         );
         // zlib.crc32(b'["o1"]')
-        assert_eq!(
-            crc32fast::hash(key_json(&[Scalar::Str("o1".into())]).as_bytes()),
-            0x980e_2668
-        );
+        write_key([Value::Str("o1".into())].iter(), &mut out);
+        assert_eq!(crc32fast::hash(out.as_bytes()), 0x980e_2668);
     }
 }

@@ -6,7 +6,7 @@ use crate::event::{Event, Schema};
 use crate::filter::{Filter, Path};
 use crate::key::{Interner, Key};
 use crate::rule::{Aggregate, DetectorType, RuleSpec};
-use crate::value::{Number, Scalar, Value};
+use crate::value::{Number, Value};
 
 /// The detector's value of one selected event.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,14 +132,9 @@ impl Selector {
         self.group.iter().all(|p| p.get(e).is_scalar())
     }
 
-    /// The key's parts and the value of one event, or None if the rule does not select it.
-    pub fn select(&self, e: &Event) -> Option<(Vec<Scalar>, Val)> {
-        if !self.grouped(e) {
-            return None;
-        }
-        let val = self.value_of(e)?;
-        let parts: Option<Vec<_>> = self.group.iter().map(|p| p.get(e).scalar()).collect();
-        Some((parts?, val))
+    /// Whether the rule selects the event.
+    pub fn selects(&self, e: &Event) -> bool {
+        self.grouped(e) && self.value_of(e).is_some()
     }
 
     /// An empty selection of this rule.
@@ -177,9 +172,7 @@ impl Selector {
 
     /// How many events of a batch the rule selects (for counting late events per rule).
     pub fn count<'a: 'e, 'e>(&self, events: impl Iterator<Item = &'e Event<'a>>) -> usize {
-        events
-            .filter(|e| self.grouped(e) && self.value_of(e).is_some())
-            .count()
+        events.filter(|e| self.selects(e)).count()
     }
 }
 

@@ -5,6 +5,7 @@
 //! one dedup key whichever form it saw first.
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 use serde::Serialize;
 
@@ -74,7 +75,9 @@ impl<'a> Value<'a> {
         match self {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
             Value::Float(f) => write_float(*f, out),
             Value::Str(s) => write_str(s, out),
             Value::List(items) => {
@@ -103,9 +106,34 @@ impl<'a> Value<'a> {
     }
 }
 
+/// A JSON string, escaped as serde_json escapes it (the short escapes, other control
+/// characters as `\u00xx`, everything else as it is).
 pub fn write_str(s: &str, out: &mut String) {
-    // serde_json escapes exactly what JSON requires; a str cannot fail to serialize.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` is a char boundary.
+        out.push_str(&s[plain..i]);
+        if short.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(short);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&s[plain..]);
+    out.push('"');
 }
 
 pub fn write_float(f: f64, out: &mut String) {
@@ -386,6 +414,19 @@ pub fn python_float_repr(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut texts: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", b as char)).collect();
+        texts.extend(
+            ["", "plain", "\u{e9}t\u{e9} \u{1F600}", "\"\\\u{7f}\u{2028}"].map(String::from),
+        );
+        for text in texts {
+            let mut out = String::from("x");
+            write_str(&text, &mut out);
+            assert_eq!(out[1..], serde_json::to_string(&text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn whole_floats_are_integer_keys() {

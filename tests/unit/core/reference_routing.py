@@ -51,11 +51,13 @@ def route(family: Family, events: Sequence[Event], partitions: int) -> dict[int,
     for idxs, keys, _ in select(family)(events):
         for i, key in zip(idxs, keys, strict=True):
             chosen.setdefault(i, key)
+    # The event time first: the family side reads it there without parsing the event.
+    fields = sorted(family.fields, key=lambda name: name != "ts")
     routed: dict[int, list[Event]] = {}
     for i, key in sorted(chosen.items()):
         part = partition_for(key_bytes(key), partitions)
         routed.setdefault(part, []).append(
-            {name: events[i][name] for name in family.fields if name in events[i]}
+            {name: events[i][name] for name in fields if name in events[i]}
         )
     return routed
 
