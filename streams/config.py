@@ -45,7 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_groups", "100000", "per-rule cap on tracked groups"),
     Setting("max_record_bytes", "1000000", "larger records go to the dead-letter topic"),
     Setting("batch_records", "10000", "most records fetched per turn of the loop"),
-    Setting("compression", "lz4", "codec of the records the worker writes: none, gzip, lz4, zstd"),
+    Setting("compression", "zstd", "codec of the records the worker writes: none, gzip, lz4, zstd"),
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
     Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
     Setting(
@@ -73,7 +73,7 @@ class WorkerConfig:
     max_record_bytes: int = 1_000_000
     batch_records: int = 10_000
     # The codec of every record the worker writes, repartitioned events above all (`None`: none).
-    compression: str | None = "lz4"
+    compression: str | None = "zstd"
     reload_interval_ms: int = 5_000
     checkpoint_interval_ms: int = 30_000
     redact: tuple[str, ...] = ()

@@ -235,7 +235,7 @@ def test_instance_id_is_checked(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("setting", "codec"), [(None, "lz4"), ("none", None), ("ZSTD", "zstd"), ("gzip", "gzip")]
+    ("setting", "codec"), [(None, "zstd"), ("none", None), ("LZ4", "lz4"), ("gzip", "gzip")]
 )
 def test_the_codec_of_what_the_worker_writes(tmp_path, setting, codec):
     env = {} if setting is None else {"SIGNALFIRE_COMPRESSION": setting}
