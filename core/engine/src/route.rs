@@ -164,6 +164,7 @@ fn project(e: &Event, fields: &[(String, usize)], out: &mut String) {
         }
         out.push_str(name);
         if *slot == TS {
+            // Formatting into a String cannot fail.
             let _ = write!(out, "{}", e.ts);
         } else {
             v.write_json(out);

@@ -76,6 +76,7 @@ impl<'a> Value<'a> {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => {
+                // Formatting into a String cannot fail.
                 let _ = write!(out, "{i}");
             }
             Value::Float(f) => write_float(*f, out),
