@@ -155,7 +155,7 @@ impl Key {
         let mut mine = self.parts();
         for part in parts {
             match mine.next() {
-                Some(s) if part.spells(s) => {}
+                Some(s) if part.spelled() == Some(s) => {}
                 _ => return false,
             }
         }
@@ -269,8 +269,8 @@ impl Interner {
         {
             return Some(k.clone());
         }
-        let owned: Vec<Scalar> = parts().map(|p| p.to_scalar()).collect::<Option<_>>()?;
-        let key = Key::with_hash(hash, owned.iter().map(Scalar::as_ref));
+        let spelled: Vec<ScalarRef> = parts().map(KeyPart::spelled).collect::<Option<_>>()?;
+        let key = Key::with_hash(hash, spelled.into_iter());
         self.keys.insert_unique(hash, key.clone(), Key::hash_value);
         Some(key)
     }

@@ -54,13 +54,7 @@ impl<'a> Value<'a> {
 
     /// The key form of a scalar (string, number, boolean); None for null, lists and objects.
     pub fn scalar(&self) -> Option<Scalar> {
-        match self {
-            Value::Bool(b) => Some(Scalar::Bool(*b)),
-            Value::Int(i) => Some(Scalar::Int(*i)),
-            Value::Float(f) => Some(Scalar::from_float(*f)),
-            Value::Str(s) => Some(Scalar::Str(s.as_ref().into())),
-            _ => None,
-        }
+        self.spelled().map(ScalarRef::to_scalar)
     }
 
     pub fn is_scalar(&self) -> bool {
@@ -230,12 +224,7 @@ pub enum Canon<'a> {
 
 impl Scalar {
     pub fn from_float(f: f64) -> Scalar {
-        if f.fract() == 0.0 && (-WHOLE_LIMIT..WHOLE_LIMIT).contains(&f) {
-            Scalar::Int(f as i128)
-        } else {
-            // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
-            Scalar::Float(f.to_bits())
-        }
+        float_spelling(f).to_scalar()
     }
 
     pub fn as_ref(&self) -> ScalarRef<'_> {
@@ -276,6 +265,16 @@ impl Scalar {
     }
 }
 
+/// How a float is spelled as a key part (see [`Scalar`]).
+fn float_spelling(f: f64) -> ScalarRef<'static> {
+    if f.fract() == 0.0 && (-WHOLE_LIMIT..WHOLE_LIMIT).contains(&f) {
+        ScalarRef::Int(f as i128)
+    } else {
+        // -0.0 and 0.0 are whole; every other float here has one bit pattern per value.
+        ScalarRef::Float(f.to_bits())
+    }
+}
+
 /// A float's canonical form: whole floats that an event's integer can equal compare as it.
 fn float_canon(bits: u64) -> Canon<'static> {
     let f = f64::from_bits(bits);
@@ -290,10 +289,10 @@ fn float_canon(bits: u64) -> Canon<'static> {
 pub trait KeyPart {
     /// The canonical form; None if it is no scalar.
     fn canon(&self) -> Option<Canon<'_>>;
-    fn to_scalar(&self) -> Option<Scalar>;
-    /// Whether `to_scalar()` would be `s` as spelled (`1e19` and `10000000000000000000` are
-    /// equal keys, spelled apart: a group keeps the spelling of the event that made its key).
-    fn spells(&self, s: ScalarRef<'_>) -> bool;
+    /// The part as a key stores it, read in place; None if it is no scalar. `1e19` and
+    /// `10000000000000000000` are equal keys spelled apart: a group keeps the spelling of the
+    /// event that made its key.
+    fn spelled(&self) -> Option<ScalarRef<'_>>;
 }
 
 impl KeyPart for Scalar {
@@ -301,18 +300,8 @@ impl KeyPart for Scalar {
         Some(Scalar::canon(self))
     }
 
-    fn to_scalar(&self) -> Option<Scalar> {
-        Some(self.clone())
-    }
-
-    fn spells(&self, s: ScalarRef<'_>) -> bool {
-        match (self, s) {
-            (Scalar::Bool(a), ScalarRef::Bool(b)) => *a == b,
-            (Scalar::Int(a), ScalarRef::Int(b)) => *a == b,
-            (Scalar::Float(a), ScalarRef::Float(b)) => *a == b,
-            (Scalar::Str(a), ScalarRef::Str(b)) => **a == *b,
-            _ => false,
-        }
+    fn spelled(&self) -> Option<ScalarRef<'_>> {
+        Some(self.as_ref())
     }
 }
 
@@ -329,17 +318,13 @@ impl KeyPart for Value<'_> {
         }
     }
 
-    fn to_scalar(&self) -> Option<Scalar> {
-        self.scalar()
-    }
-
-    fn spells(&self, s: ScalarRef<'_>) -> bool {
-        match (self, s) {
-            (Value::Bool(a), ScalarRef::Bool(b)) => *a == b,
-            (Value::Int(a), ScalarRef::Int(b)) => *a == b,
-            (Value::Float(f), s) => Scalar::from_float(*f).spells(s),
-            (Value::Str(a), ScalarRef::Str(b)) => **a == *b,
-            _ => false,
+    fn spelled(&self) -> Option<ScalarRef<'_>> {
+        match self {
+            Value::Bool(b) => Some(ScalarRef::Bool(*b)),
+            Value::Int(i) => Some(ScalarRef::Int(*i)),
+            Value::Float(f) => Some(float_spelling(*f)),
+            Value::Str(s) => Some(ScalarRef::Str(s)),
+            _ => None,
         }
     }
 }
