@@ -8,7 +8,6 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
-use hashbrown::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use triomphe::ThinArc;
 
@@ -166,7 +165,8 @@ impl Key {
         self.0.as_ptr() == other.0.as_ptr()
     }
 
-    /// How many holders the key has (the interner is one).
+    /// How many holders the key has.
+    #[cfg(test)]
     fn holders(&self) -> usize {
         ThinArc::strong_count(&self.0)
     }
@@ -237,22 +237,23 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// One rule's known keys: a selected event finds its group's key by hash and borrowed values,
-/// allocating only for a group not seen before. Keys are told apart by spelling, so an event
-/// gets the key it would have built itself (equal keys of two spellings are two entries).
+/// The keys of recent events: a selected event whose group came lately finds its key by hash
+/// and borrowed values instead of allocating it again. One key per slot, the slot picked by
+/// the hash: a fixed 512 KiB however many groups the rules keep (they hold their keys
+/// themselves), where a table of every live key had cost a group 19 bytes more. Keys are told
+/// apart by spelling, so an event gets the key it would have built itself.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
-    keys: HashTable<Key>,
-    /// Size after the last sweep: the next one runs when the table has doubled.
-    swept: usize,
+    /// Made on first use: a `group_by` no event reaches costs nothing.
+    slots: Vec<Option<Key>>,
 }
 
-/// Keys only the interner holds are dropped when the table has grown past this.
-const SWEEP_FROM: usize = 1024;
+/// log2 of the interner's slots.
+const INTERNER_BITS: u32 = 16;
 
 impl Interner {
     /// The key whose parts are `parts()` (a fresh iterator over the same parts each call),
-    /// made if new; None if a part is no scalar.
+    /// found or made; None if a part is no scalar.
     pub fn get<'p, P, I>(&mut self, parts: impl Fn() -> I) -> Option<Key>
     where
         P: KeyPart + 'p,
@@ -263,26 +264,19 @@ impl Interner {
             part.canon()?.hash(&mut h);
         }
         let hash = h.finish();
-        if let Some(k) = self
-            .keys
-            .find(hash, |k| k.hash_value() == hash && k.is(parts()))
-        {
-            return Some(k.clone());
+        if self.slots.is_empty() {
+            self.slots.resize(1 << INTERNER_BITS, None);
+        }
+        let slot = &mut self.slots[(hash >> (64 - INTERNER_BITS)) as usize];
+        if let Some(k) = slot {
+            if k.hash_value() == hash && k.is(parts()) {
+                return Some(k.clone());
+            }
         }
         let spelled: Vec<ScalarRef> = parts().map(KeyPart::spelled).collect::<Option<_>>()?;
         let key = Key::with_hash(hash, spelled.into_iter());
-        self.keys.insert_unique(hash, key.clone(), Key::hash_value);
+        *slot = Some(key.clone());
         Some(key)
-    }
-
-    /// Drop keys no detector holds any more, once the table has doubled since the last time
-    /// (amortised constant time per key).
-    pub fn sweep(&mut self) {
-        if self.keys.len() < SWEEP_FROM.max(2 * self.swept) {
-            return;
-        }
-        self.keys.retain(|k| k.holders() > 1);
-        self.swept = self.keys.len();
     }
 }
 
@@ -304,22 +298,26 @@ mod tests {
     }
 
     #[test]
-    fn the_interner_hands_back_one_key_per_group_and_forgets_unused_ones() {
+    fn the_interner_hands_back_one_key_per_group_and_keeps_a_bounded_few() {
         let mut interner = Interner::default();
         let parts = [s("o1"), s("k1")];
         let first = interner.get(|| parts.iter()).unwrap();
         let again = interner.get(|| parts.iter()).unwrap();
         assert!(first.same_allocation(&again));
         assert_eq!(first, Key::from(parts.clone()));
-        drop((first, again));
-        for n in 0..SWEEP_FROM {
-            let other = [Scalar::Int(n as i128)];
+        // many more groups than slots: the interner holds at most one key per slot, and a
+        // key it let go of is freed once nobody else holds it
+        for n in 0..4 << INTERNER_BITS {
+            let other = [Scalar::Int(n)];
             interner.get(|| other.iter());
         }
+        let held = interner.slots.iter().flatten().count();
+        assert!(held <= 1 << INTERNER_BITS);
+        assert!(held > 1 << (INTERNER_BITS - 1));
+        assert!(first.holders() <= 3);
         let kept = interner.get(|| parts.iter()).unwrap();
-        interner.sweep();
-        assert_eq!(interner.keys.len(), 1);
         assert!(kept.is(parts.iter()));
+        assert_eq!(kept, first);
     }
 
     #[test]
@@ -336,8 +334,11 @@ mod tests {
         let found = interner.get(|| same.iter()).unwrap();
         assert_eq!((found.hash_value(), &found), (made.hash_value(), &made));
         assert!(matches!(found.parts().next(), Some(ScalarRef::Int(_))));
+        // the two spellings share the interner's slot (equal keys hash alike): each event
+        // still gets its own
         let again = interner.get(|| first.iter()).unwrap();
-        assert!(made.same_allocation(&again));
+        assert!(again.is(first.iter()) && !again.is(same.iter()));
+        assert_eq!(again, found);
         for v in [
             Value::Float(3.0),
             Value::Float(-0.0),

@@ -13,7 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::key::Key;
 
-const NIL: u32 = u32::MAX;
+/// No slot: the end of a list, or a slot number no group has.
+pub const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct Slot<V> {
@@ -73,30 +74,30 @@ impl<V> KeyMap<V> {
             .copied()
     }
 
-    pub fn contains_key(&self, key: &Key) -> bool {
-        self.find(key).is_some()
+    /// The group's slot: its number while it stays in the map (a removed group's slot is
+    /// given to a later one).
+    pub fn slot(&self, key: &Key) -> Option<u32> {
+        self.find(key)
     }
 
-    pub fn get(&self, key: &Key) -> Option<&V> {
-        self.find(key).map(|n| &self.entry(n).1)
+    /// The key and value in slot `n`, which must be in use.
+    pub fn at(&self, n: u32) -> (&Key, &V) {
+        let (k, v) = self.entry(n);
+        (k, v)
     }
 
-    pub fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
-        let n = self.find(key)?;
-        self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
+    /// The value in slot `n`, which must be in use.
+    pub fn at_mut(&mut self, n: u32) -> &mut V {
+        &mut self.slots[n as usize]
+            .entry
+            .as_mut()
+            .expect("a slot in use")
+            .1
     }
 
-    /// Set the group's value and move it to the back (a linked hash map's `insert`). Returns
-    /// the value it replaced.
-    pub fn insert(&mut self, key: Key, value: V) -> Option<V> {
-        if let Some(n) = self.find(&key) {
-            if n != self.tail {
-                self.unlink(n);
-                self.link_back(n);
-            }
-            let slot = self.slots[n as usize].entry.as_mut().expect("in use");
-            return Some(std::mem::replace(&mut slot.1, value));
-        }
+    /// Add a group that is not in the map, at the back; its slot.
+    pub fn push(&mut self, key: Key, value: V) -> u32 {
+        debug_assert!(self.find(&key).is_none(), "a new group");
         let hash = key.hash_value();
         let n = if self.free == NIL {
             let n = u32::try_from(self.slots.len()).expect("fewer than 2**32 groups");
@@ -124,6 +125,34 @@ impl<V> KeyMap<V> {
                 .0
                 .hash_value()
         });
+        n
+    }
+
+    pub fn contains_key(&self, key: &Key) -> bool {
+        self.find(key).is_some()
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&V> {
+        self.find(key).map(|n| &self.entry(n).1)
+    }
+
+    pub fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
+        let n = self.find(key)?;
+        self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
+    }
+
+    /// Set the group's value and move it to the back (a linked hash map's `insert`). Returns
+    /// the value it replaced.
+    pub fn insert(&mut self, key: Key, value: V) -> Option<V> {
+        if let Some(n) = self.find(&key) {
+            if n != self.tail {
+                self.unlink(n);
+                self.link_back(n);
+            }
+            let slot = self.slots[n as usize].entry.as_mut().expect("in use");
+            return Some(std::mem::replace(&mut slot.1, value));
+        }
+        self.push(key, value);
         None
     }
 
@@ -151,14 +180,19 @@ impl<V> KeyMap<V> {
     /// Move the group to the back, if there: its value.
     pub fn to_back(&mut self, key: &Key) -> Option<&mut V> {
         let n = self.find(key)?;
-        if n != self.tail {
-            self.unlink(n);
-            self.link_back(n);
-        }
+        self.to_back_at(n);
         self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
     }
 
     /// Take the first group out.
+    /// Move the group in slot `n` (in use) to the back.
+    pub fn to_back_at(&mut self, n: u32) {
+        if n != self.tail {
+            self.unlink(n);
+            self.link_back(n);
+        }
+    }
+
     pub fn pop_front(&mut self) -> Option<(Key, V)> {
         let key = self.front()?.0.clone();
         let value = self.remove(&key)?;

@@ -190,7 +190,6 @@ pub struct GroupKeys {
 impl GroupKeys {
     /// Start a batch of `n` events.
     fn start(&mut self, n: usize) {
-        self.interner.sweep();
         self.made.clear();
         self.made.resize(n, None);
     }

@@ -155,6 +155,13 @@ pub enum Number {
     Float(f64),
 }
 
+/// Zero: what an aggregate of no events starts from.
+impl Default for Number {
+    fn default() -> Number {
+        Number::Int(0)
+    }
+}
+
 impl Number {
     pub fn as_f64(self) -> f64 {
         match self {

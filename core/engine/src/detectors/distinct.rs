@@ -12,8 +12,9 @@ use crate::select::{Selection, Val};
 use crate::value::{Number, Scalar, Value};
 
 use super::scalars;
-use super::windowed::{self, Groups, Window, Windowed};
+use super::windowed::{self, Drained, Window, Windowed};
 use super::{catch_up, Common, Logic, Parts};
+use crate::keymap::NIL;
 
 /// Values shown in the evidence when `evidence.top` does not list the field.
 pub const SHOWN_VALUES: usize = 10;
@@ -24,8 +25,8 @@ type Values = scalars::Scalars<i64, scalars::Seeded>;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DistinctLogic {
-    win: Window<()>,
-    seen: Groups<Values>,
+    /// Per group, its values.
+    win: Window<(), Values>,
     /// The field's dotted name, its entry in the evidence's `top`.
     field: String,
 }
@@ -40,49 +41,47 @@ impl DistinctLogic {
         let d = &rule.detect;
         DistinctLogic {
             win: Window::new(d),
-            seen: Groups::default(),
             field: d.field.as_deref().unwrap_or_default().join("."),
         }
     }
 
     fn count(&self, key: &Key) -> usize {
-        self.seen.get(key).map_or(0, |v| v.len())
+        self.win.total(key).map_or(0, |v| v.len())
     }
 }
 
 impl Windowed for DistinctLogic {
     type Part = ();
+    type Total = Values;
 
-    fn window(&mut self) -> &mut Window<()> {
+    fn window(&mut self) -> &mut Window<(), Values> {
         &mut self.win
     }
 
     fn holds(&mut self, key: &Key) -> bool {
-        self.seen.contains_key(key)
+        self.win.slot(key).is_some()
             && self
                 .win
                 .op
                 .holds(self.count(key) as f64, self.win.threshold)
     }
 
-    fn expire(&mut self, d: &mut Parts, content: Groups<()>, t: i64) {
+    fn expire(&mut self, d: &mut Parts, content: Drained<()>, t: i64) {
         let limit = self.win.limit(t);
-        for key in content.keys() {
-            let Some(values) = self.seen.get_mut(key) else {
+        for (slot, ()) in content {
+            if slot == NIL {
                 continue;
-            };
+            }
+            let key = self.win.key_at(slot).clone();
+            let values = self.win.total_at(slot);
             values.retain(|_, b| *b >= limit);
             if values.is_empty() {
-                self.seen.remove(key);
-                windowed::group_gone(self, d, key, t);
+                self.win.remove(&key);
+                windowed::group_gone(self, d, &key, t);
             } else {
-                windowed::evaluate(self, d, key, t);
+                windowed::evaluate(self, d, &key, t);
             }
         }
-    }
-
-    fn drop_group(&mut self, key: &Key) {
-        self.seen.remove(key);
     }
 }
 
@@ -97,30 +96,24 @@ impl Logic for DistinctLogic {
             let e = events[i];
             let v = sel.field(e);
             let b = self.win.index(e.ts);
-            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
                 continue;
             };
-            if !groups.contains_key(key) {
-                groups.insert(key.clone(), ());
-            }
-            match self.seen.get_mut(key) {
-                Some(values) => match scalars::get_mut(values, v) {
-                    Some(newest) => *newest = (*newest).max(b),
-                    None => {
-                        values.insert(owned(v), b);
-                    }
-                },
+            let values = added.total;
+            match scalars::get_mut(values, v) {
+                Some(newest) => *newest = (*newest).max(b),
                 None => {
-                    let mut values = Values::default();
                     values.insert(owned(v), b);
-                    self.seen.insert(key.clone(), values);
-                    if let Some(first) = windowed::over_cap(&self.seen, d.common.cap) {
-                        windowed::evict(self, d, &first, now);
-                    }
                 }
             }
-            if self.count(key) as f64 >= self.win.warm {
-                self.seen.to_back(key);
+            let (slot, count) = (added.slot, values.len());
+            if added.new_group {
+                if let Some(first) = self.win.over_cap(d.common.cap) {
+                    windowed::evict(self, d, &first, now);
+                }
+            }
+            if count as f64 >= self.win.warm {
+                self.win.move_back(slot);
                 d.common.note(key, e);
                 windowed::evaluate(self, d, key, now);
             } else if self.win.true_keys.contains(key) {
@@ -147,8 +140,8 @@ impl Logic for DistinctLogic {
         let mut ev = windowed::window_evidence(c, key, at, Measure::Num(n));
         if !ev.top.iter().any(|(name, _)| *name == self.field) {
             let mut values: Vec<(String, &Scalar)> = self
-                .seen
-                .get(key)
+                .win
+                .total(key)
                 .into_iter()
                 .flat_map(|vs| vs.keys())
                 .map(|v| (v.sort_text(), v))
@@ -165,6 +158,6 @@ impl Logic for DistinctLogic {
     }
 
     fn group_count(&self, _d: &Parts) -> usize {
-        self.seen.len()
+        self.win.len()
     }
 }

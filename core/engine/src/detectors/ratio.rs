@@ -12,16 +12,16 @@ use crate::rule::RuleSpec;
 use crate::select::{Selection, Val};
 use crate::value::Number;
 
-use super::windowed::{self, Groups, Window, Windowed};
+use super::windowed::{self, Drained, Window, Windowed};
 use super::{catch_up, Common, Logic, Parts};
+use crate::keymap::NIL;
 
 /// Digits after the point of the ratio shown in evidence.
 const SHOWN_DIGITS: usize = 6;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RatioLogic {
-    win: Window<(u64, u64)>,
-    totals: Groups<(u64, u64)>,
+    win: Window<(u64, u64), (u64, u64)>,
     min_count: i64,
 }
 
@@ -30,7 +30,6 @@ impl RatioLogic {
         let d = &rule.detect;
         RatioLogic {
             win: Window::new(d),
-            totals: Groups::default(),
             min_count: d.min_count,
         }
     }
@@ -42,34 +41,35 @@ fn ratio((hits, n): (u64, u64)) -> f64 {
 
 impl Windowed for RatioLogic {
     type Part = (u64, u64);
+    type Total = (u64, u64);
 
-    fn window(&mut self) -> &mut Window<(u64, u64)> {
+    fn window(&mut self) -> &mut Window<(u64, u64), (u64, u64)> {
         &mut self.win
     }
 
     fn holds(&mut self, key: &Key) -> bool {
-        self.totals.get(key).is_some_and(|&acc| {
+        self.win.total(key).is_some_and(|&acc| {
             i128::from(acc.1) >= i128::from(self.min_count)
                 && self.win.op.holds(ratio(acc), self.win.threshold)
         })
     }
 
-    fn expire(&mut self, d: &mut Parts, content: Groups<(u64, u64)>, t: i64) {
-        for (key, part) in content {
-            let acc = self.totals.get_mut(&key).expect("a counted group");
+    fn expire(&mut self, d: &mut Parts, content: Drained<(u64, u64)>, t: i64) {
+        for (slot, part) in content {
+            if slot == NIL {
+                continue;
+            }
+            let key = self.win.key_at(slot).clone();
+            let acc = self.win.total_at(slot);
             acc.0 = acc.0.saturating_sub(part.0);
             acc.1 = acc.1.saturating_sub(part.1);
             if acc.1 == 0 {
-                self.totals.remove(&key);
+                self.win.remove(&key);
                 windowed::group_gone(self, d, &key, t);
             } else {
                 windowed::evaluate(self, d, &key, t);
             }
         }
-    }
-
-    fn drop_group(&mut self, key: &Key) {
-        self.totals.remove(key);
     }
 }
 
@@ -83,23 +83,18 @@ impl Logic for RatioLogic {
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
                 continue;
             };
-            match groups.get_mut(key) {
-                Some(part) => *part = (part.0 + hit, part.1 + 1),
-                None => {
-                    groups.insert(key.clone(), (hit, 1));
+            *added.part = (added.part.0 + hit, added.part.1 + 1);
+            *added.total = (added.total.0 + hit, added.total.1 + 1);
+            let slot = added.slot;
+            if added.new_group {
+                if let Some(first) = self.win.over_cap(d.common.cap) {
+                    windowed::evict(self, d, &first, now);
                 }
-            }
-            match self.totals.to_back(key) {
-                Some(acc) => *acc = (acc.0 + hit, acc.1 + 1),
-                None => {
-                    self.totals.insert(key.clone(), (hit, 1));
-                    if let Some(first) = windowed::over_cap(&self.totals, d.common.cap) {
-                        windowed::evict(self, d, &first, now);
-                    }
-                }
+            } else {
+                self.win.move_back(slot);
             }
             if hit == 1 {
                 d.common.note(key, e);
@@ -121,13 +116,13 @@ impl Logic for RatioLogic {
 
     fn evidence_at(&mut self, c: &Common, key: &Key, at: i64) -> Evidence {
         // no events: no ratio
-        let value = self.totals.get(key).map_or(Measure::Null, |&acc| {
+        let value = self.win.total(key).map_or(Measure::Null, |&acc| {
             Measure::Num(Number::Float(round_to(ratio(acc), SHOWN_DIGITS)))
         });
         windowed::window_evidence(c, key, at, value)
     }
 
     fn group_count(&self, _d: &Parts) -> usize {
-        self.totals.len()
+        self.win.len()
     }
 }

@@ -18,53 +18,53 @@ use crate::rule::{Aggregate, RuleSpec};
 use crate::select::{Selection, Val};
 use crate::value::Number;
 
-use super::windowed::{self, Groups, Window, Windowed};
+use super::windowed::{self, Drained, Window, Windowed};
 use super::{catch_up, Common, Logic, Parts};
+use crate::keymap::NIL;
 
 /// count: per group and bucket, the events counted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CountLogic {
-    win: Window<u64>,
-    totals: Groups<u64>,
+    win: Window<u64, u64>,
 }
 
 impl CountLogic {
     pub fn new(rule: &RuleSpec) -> CountLogic {
         CountLogic {
             win: Window::new(&rule.detect),
-            totals: Groups::default(),
         }
     }
 }
 
 impl Windowed for CountLogic {
     type Part = u64;
+    type Total = u64;
 
-    fn window(&mut self) -> &mut Window<u64> {
+    fn window(&mut self) -> &mut Window<u64, u64> {
         &mut self.win
     }
 
     fn holds(&mut self, key: &Key) -> bool {
-        self.totals
-            .get(key)
+        self.win
+            .total(key)
             .is_some_and(|&n| self.win.op.holds(n as f64, self.win.threshold))
     }
 
-    fn expire(&mut self, d: &mut Parts, content: Groups<u64>, t: i64) {
-        for (key, c) in content {
-            let total = self.totals.get_mut(&key).expect("a counted group");
+    fn expire(&mut self, d: &mut Parts, content: Drained<u64>, t: i64) {
+        for (slot, c) in content {
+            if slot == NIL {
+                continue;
+            }
+            let key = self.win.key_at(slot).clone();
+            let total = self.win.total_at(slot);
             *total = total.saturating_sub(c);
             if *total == 0 {
-                self.totals.remove(&key);
+                self.win.remove(&key);
                 windowed::group_gone(self, d, &key, t);
             } else {
                 windowed::evaluate(self, d, &key, t);
             }
         }
-    }
-
-    fn drop_group(&mut self, key: &Key) {
-        self.totals.remove(key);
     }
 }
 
@@ -77,33 +77,22 @@ impl Logic for CountLogic {
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
                 continue;
             };
-            match groups.get_mut(key) {
-                Some(n) => *n += 1,
-                None => {
-                    groups.insert(key.clone(), 1);
+            *added.part += 1;
+            *added.total += 1;
+            let (total, slot) = (*added.total, added.slot);
+            if added.new_group {
+                if let Some(first) = self.win.over_cap(d.common.cap) {
+                    windowed::evict(self, d, &first, now);
                 }
             }
-            let total = match self.totals.get_mut(key) {
-                Some(n) => {
-                    *n += 1;
-                    *n
-                }
-                None => {
-                    self.totals.insert(key.clone(), 1);
-                    if let Some(first) = windowed::over_cap(&self.totals, d.common.cap) {
-                        windowed::evict(self, d, &first, now);
-                    }
-                    1
-                }
-            };
             if (total as f64) < self.win.warm {
                 continue;
             }
             // A warm group moves to the back: the group cap evicts cold groups first.
-            self.totals.to_back(key);
+            self.win.move_back(slot);
             d.common.note(key, e);
             let holds = self.win.op.holds(total as f64, self.win.threshold);
             if !windowed::turn(self, d, key, now, holds) {
@@ -124,20 +113,19 @@ impl Logic for CountLogic {
     }
 
     fn evidence_at(&mut self, c: &Common, key: &Key, at: i64) -> Evidence {
-        let n = self.totals.get(key).copied().unwrap_or(0);
+        let n = self.win.total(key).copied().unwrap_or(0);
         windowed::window_evidence(c, key, at, Measure::Num(Number::Int(i128::from(n))))
     }
 
     fn group_count(&self, _d: &Parts) -> usize {
-        self.totals.len()
+        self.win.len()
     }
 }
 
 /// sum / avg / min / max: per group and bucket `(acc, events)`, totals the same.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AggregateLogic {
-    win: Window<(Number, u64)>,
-    totals: Groups<(Number, u64)>,
+    win: Window<(Number, u64), (Number, u64)>,
     aggregate: Aggregate,
     /// max aggregates whose stored value is only an upper bound (cold groups)
     stale: FxHashSet<Key>,
@@ -147,15 +135,19 @@ impl AggregateLogic {
     pub fn new(rule: &RuleSpec) -> AggregateLogic {
         AggregateLogic {
             win: Window::new(&rule.detect),
-            totals: Groups::default(),
             aggregate: rule.detect.aggregate,
             stale: FxHashSet::default(),
         }
     }
 
-    /// Fold `v` into `acc`: add it, or keep the more extreme of the two (the first of equals).
+    /// Fold `v` into `acc`: add it, or keep the more extreme of the two (the first of equals);
+    /// the first value of none is itself.
     fn fold(aggregate: Aggregate, acc: &mut (Number, u64), v: Number) {
         acc.1 += 1;
+        if acc.1 == 1 {
+            acc.0 = v;
+            return;
+        }
         match aggregate {
             Aggregate::Sum | Aggregate::Avg => acc.0 = add(acc.0, v),
             Aggregate::Max if compare(v, acc.0).is_some_and(|o| o.is_gt()) => acc.0 = v,
@@ -188,19 +180,19 @@ impl AggregateLogic {
     }
 
     fn value(&mut self, key: &Key) -> Measure {
-        if !self.totals.contains_key(key) {
+        let Some(slot) = self.win.slot(key) else {
             // no events in the window: a sum of nothing is 0, an extreme or mean none
             return if self.aggregate == Aggregate::Sum {
                 Measure::Num(Number::Int(0))
             } else {
                 Measure::Null
             };
-        }
+        };
         if self.stale.contains(key) {
             let x = self.extreme(key);
-            self.totals.get_mut(key).expect("present").0 = x;
+            self.win.total_at(slot).0 = x;
         }
-        let acc = self.totals[key];
+        let acc = *self.win.total_at(slot);
         match self.aggregate {
             Aggregate::Avg => Measure::Num(Number::Float(div(acc.0, acc.1))),
             _ => Measure::Num(acc.0),
@@ -210,8 +202,9 @@ impl AggregateLogic {
 
 impl Windowed for AggregateLogic {
     type Part = (Number, u64);
+    type Total = (Number, u64);
 
-    fn window(&mut self) -> &mut Window<(Number, u64)> {
+    fn window(&mut self) -> &mut Window<(Number, u64), (Number, u64)> {
         &mut self.win
     }
 
@@ -222,12 +215,16 @@ impl Windowed for AggregateLogic {
         }
     }
 
-    fn expire(&mut self, d: &mut Parts, content: Groups<(Number, u64)>, t: i64) {
-        for (key, (part, n)) in content {
-            let acc = self.totals.get_mut(&key).expect("a counted group");
+    fn expire(&mut self, d: &mut Parts, content: Drained<(Number, u64)>, t: i64) {
+        for (slot, (part, n)) in content {
+            if slot == NIL {
+                continue;
+            }
+            let key = self.win.key_at(slot).clone();
+            let acc = self.win.total_at(slot);
             acc.1 = acc.1.saturating_sub(n);
             if acc.1 == 0 {
-                self.totals.remove(&key);
+                self.win.remove(&key);
                 windowed::group_gone(self, d, &key, t);
                 continue;
             }
@@ -245,14 +242,10 @@ impl Windowed for AggregateLogic {
                 continue;
             } else {
                 let x = self.extreme(&key);
-                self.totals.get_mut(&key).expect("present").0 = x;
+                self.win.total_at(slot).0 = x;
             }
             windowed::evaluate(self, d, &key, t);
         }
-    }
-
-    fn drop_group(&mut self, key: &Key) {
-        self.totals.remove(key);
     }
 
     fn forget(&mut self, c: &mut Common, key: &Key) {
@@ -273,25 +266,17 @@ impl Logic for AggregateLogic {
             let e = events[i];
             let b = self.win.index(e.ts);
             let aggregate = self.aggregate;
-            let Some((groups, _)) = self.win.enter(b, now, &mut d.common.tick) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
                 continue;
             };
-            match groups.get_mut(key) {
-                Some(part) => Self::fold(aggregate, part, v),
-                None => {
-                    groups.insert(key.clone(), (v, 1));
+            Self::fold(aggregate, added.part, v);
+            Self::fold(aggregate, added.total, v);
+            let (acc, slot) = (*added.total, added.slot);
+            if added.new_group {
+                if let Some(first) = self.win.over_cap(d.common.cap) {
+                    windowed::evict(self, d, &first, now);
                 }
             }
-            match self.totals.get_mut(key) {
-                Some(acc) => Self::fold(aggregate, acc, v),
-                None => {
-                    self.totals.insert(key.clone(), (v, 1));
-                    if let Some(first) = windowed::over_cap(&self.totals, d.common.cap) {
-                        windowed::evict(self, d, &first, now);
-                    }
-                }
-            }
-            let acc = self.totals[key];
             let level = if aggregate == Aggregate::Avg {
                 Number::Float(div(acc.0, acc.1))
             } else {
@@ -302,9 +287,9 @@ impl Logic for AggregateLogic {
             }
             if upward && self.stale.contains(key) {
                 let x = self.extreme(key);
-                self.totals.get_mut(key).expect("present").0 = x;
+                self.win.total_at(slot).0 = x;
             }
-            self.totals.to_back(key);
+            self.win.move_back(slot);
             d.common.note(key, e);
             windowed::evaluate(self, d, key, now);
             if !d.lc.out.is_empty() {
@@ -327,6 +312,6 @@ impl Logic for AggregateLogic {
     }
 
     fn group_count(&self, _d: &Parts) -> usize {
-        self.totals.len()
+        self.win.len()
     }
 }
