@@ -193,6 +193,22 @@ impl<V> KeyMap<V> {
         }
     }
 
+    /// The same groups in the same slots and order, each value mapped.
+    pub fn map<W>(self, mut f: impl FnMut(V) -> W) -> KeyMap<W> {
+        let slots = self.slots.into_iter().map(|slot| Slot {
+            entry: slot.entry.map(|(k, v)| (k, f(v))),
+            prev: slot.prev,
+            next: slot.next,
+        });
+        KeyMap {
+            slots: slots.collect(),
+            index: self.index,
+            head: self.head,
+            tail: self.tail,
+            free: self.free,
+        }
+    }
+
     pub fn pop_front(&mut self) -> Option<(Key, V)> {
         let key = self.front()?.0.clone();
         let value = self.remove(&key)?;

@@ -6,6 +6,7 @@
 //! sequences). [`Detector`] drives it and owns what all types share ([`Parts`]).
 
 mod absence;
+mod count;
 mod distinct;
 mod evidence;
 mod matching;
@@ -447,7 +448,7 @@ pub fn make_detector(
             Ok(Box::new(Detector {
                 selector,
                 parts,
-                logic: threshold::CountLogic::new(rule),
+                logic: count::CountLogic::new(rule),
                 sel,
             }))
         }

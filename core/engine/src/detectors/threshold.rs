@@ -1,6 +1,5 @@
-//! `threshold`: count / sum / avg / min / max of the group's events in a sliding window.
-//!
-//! Count keeps one integer per group and bucket; the other aggregates keep `(acc, events)`.
+//! `threshold`: sum / avg / min / max of the group's events in a sliding window (count has
+//! its own module): per group and bucket, `(acc, events)`.
 //! Every event first catches up with what is due by its time, timers set by the events before
 //! it included: a resolve timer set by evicting a group fires before an event at its due time.
 
@@ -21,106 +20,6 @@ use crate::value::Number;
 use super::windowed::{self, Drained, Window, Windowed};
 use super::{catch_up, Common, Logic, Parts};
 use crate::keymap::NIL;
-
-/// count: per group and bucket, the events counted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CountLogic {
-    win: Window<u64, u64>,
-}
-
-impl CountLogic {
-    pub fn new(rule: &RuleSpec) -> CountLogic {
-        CountLogic {
-            win: Window::new(&rule.detect),
-        }
-    }
-}
-
-impl Windowed for CountLogic {
-    type Part = u64;
-    type Total = u64;
-
-    fn window(&mut self) -> &mut Window<u64, u64> {
-        &mut self.win
-    }
-
-    fn holds(&mut self, key: &Key) -> bool {
-        self.win
-            .total(key)
-            .is_some_and(|&n| self.win.op.holds(n as f64, self.win.threshold))
-    }
-
-    fn expire(&mut self, d: &mut Parts, content: Drained<u64>, t: i64) {
-        for (slot, c) in content {
-            if slot == NIL {
-                continue;
-            }
-            let key = self.win.key_at(slot).clone();
-            let total = self.win.total_at(slot);
-            *total = total.saturating_sub(c);
-            if *total == 0 {
-                self.win.remove(&key);
-                windowed::group_gone(self, d, &key, t);
-            } else {
-                windowed::evaluate(self, d, &key, t);
-            }
-        }
-    }
-}
-
-impl Logic for CountLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        for (&i, key) in sel.idxs.iter().zip(&sel.keys) {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
-            let e = events[i];
-            let b = self.win.index(e.ts);
-            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
-                continue;
-            };
-            *added.part += 1;
-            *added.total += 1;
-            let (total, slot) = (*added.total, added.slot);
-            if added.new_group {
-                if let Some(first) = self.win.over_cap(d.common.cap) {
-                    windowed::evict(self, d, &first, now);
-                }
-            }
-            if (total as f64) < self.win.warm {
-                continue;
-            }
-            // A warm group moves to the back: the group cap evicts cold groups first.
-            self.win.move_back(slot);
-            d.common.note(key, e);
-            let holds = self.win.op.holds(total as f64, self.win.threshold);
-            if !windowed::turn(self, d, key, now, holds) {
-                continue;
-            }
-            if !d.lc.out.is_empty() {
-                d.collect(clock.seq0 + i as u64);
-            }
-        }
-    }
-
-    fn next_drain(&self) -> i64 {
-        self.win.next_drain()
-    }
-
-    fn drain(&mut self, d: &mut Parts, t: i64) {
-        windowed::drain(self, d, t);
-    }
-
-    fn evidence_at(&mut self, c: &Common, key: &Key, at: i64) -> Evidence {
-        let n = self.win.total(key).copied().unwrap_or(0);
-        windowed::window_evidence(c, key, at, Measure::Num(Number::Int(i128::from(n))))
-    }
-
-    fn group_count(&self, _d: &Parts) -> usize {
-        self.win.len()
-    }
-}
 
 /// sum / avg / min / max: per group and bucket `(acc, events)`, totals the same.
 #[derive(Debug, Clone, Serialize, Deserialize)]

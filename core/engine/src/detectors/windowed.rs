@@ -124,6 +124,14 @@ impl<V> Bucket<V> {
     }
 }
 
+impl<C> Window<C, C> {
+    /// Every part and total.
+    pub fn counts(&self) -> impl Iterator<Item = &C> {
+        let parts = self.buckets.values().flat_map(|b| b.live().map(|(_, c)| c));
+        parts.chain(self.groups.iter().map(|(_, g)| &g.total))
+    }
+}
+
 /// A drained bucket's parts: (group slot, part), NIL for a group evicted since.
 pub type Drained<V> = std::iter::Zip<std::vec::IntoIter<u32>, std::vec::IntoIter<V>>;
 
@@ -240,6 +248,55 @@ impl<V: Default, G: Default> Window<V, G> {
 }
 
 impl<V, G> Window<V, G> {
+    /// The window's contents, leaving it empty (of the same shape).
+    pub fn take(&mut self) -> Window<V, G> {
+        let empty = Window {
+            res: self.res,
+            n: self.n,
+            buckets: BTreeMap::new(),
+            opened: 0,
+            groups: KeyMap::default(),
+            true_keys: FxHashSet::default(),
+            op: self.op,
+            threshold: self.threshold,
+            warm: self.warm,
+        };
+        std::mem::replace(self, empty)
+    }
+
+    /// The same window with every part and total mapped.
+    pub fn map<V2, G2>(
+        self,
+        mut fv: impl FnMut(V) -> V2,
+        fg: impl FnMut(G) -> G2,
+    ) -> Window<V2, G2> {
+        let mut fg = fg;
+        let buckets = self.buckets.into_iter().map(|(b, bucket)| {
+            let parts = bucket.parts.into_iter().map(&mut fv).collect();
+            let mapped = Bucket {
+                opened: bucket.opened,
+                slots: bucket.slots,
+                parts,
+                index: bucket.index,
+            };
+            (b, mapped)
+        });
+        Window {
+            res: self.res,
+            n: self.n,
+            buckets: buckets.collect(),
+            opened: self.opened,
+            groups: self.groups.map(|g| Group {
+                total: fg(g.total),
+                at: g.at,
+            }),
+            true_keys: self.true_keys,
+            op: self.op,
+            threshold: self.threshold,
+            warm: self.warm,
+        }
+    }
+
     pub fn next_drain(&self) -> i64 {
         match self.buckets.keys().next() {
             Some(&b) => (b + self.n + 1) * self.res,
