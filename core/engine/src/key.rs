@@ -9,8 +9,8 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use triomphe::ThinArc;
 
+use crate::thin::Shared;
 use crate::value::{Canon, KeyPart, Scalar, ScalarRef};
 
 fn seed() -> &'static foldhash::quality::RandomState {
@@ -29,9 +29,9 @@ fn hash_parts<'a>(parts: impl Iterator<Item = Canon<'a>>) -> u64 {
 
 /// A group's key: one scalar per `group_by` field, shared (not copied) by every map that
 /// holds the group. One allocation holds the count, the hash and the parts, encoded (see
-/// [`encode`]): a key of one short string takes 40 bytes, a pointer to it 8.
+/// [`encode`]): a key of one short string takes 32 bytes, a pointer to it 8.
 #[derive(Clone)]
-pub struct Key(ThinArc<u64, u8>);
+pub struct Key(Shared);
 
 const FALSE: u8 = 0;
 const TRUE: u8 = 1;
@@ -132,16 +132,16 @@ impl Key {
         for part in parts {
             encode(part, &mut bytes);
         }
-        Key(ThinArc::from_header_and_slice(hash, &bytes))
+        Key(Shared::new(hash, &bytes))
     }
 
     pub fn hash_value(&self) -> u64 {
-        self.0.header.header
+        self.0.header()
     }
 
     /// The parts, read in place.
     pub fn parts(&self) -> Parts<'_> {
-        Parts(&self.0.slice)
+        Parts(self.0.bytes())
     }
 
     /// The parts, copied.
@@ -162,13 +162,13 @@ impl Key {
     }
 
     fn same_allocation(&self, other: &Key) -> bool {
-        self.0.as_ptr() == other.0.as_ptr()
+        self.0.ptr_eq(&other.0)
     }
 
     /// How many holders the key has.
     #[cfg(test)]
     fn holders(&self) -> usize {
-        ThinArc::strong_count(&self.0)
+        self.0.holders()
     }
 }
 

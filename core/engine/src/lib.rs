@@ -23,4 +23,5 @@ pub mod route;
 pub mod rule;
 pub mod select;
 pub mod snapshot;
+pub mod thin;
 pub mod value;
