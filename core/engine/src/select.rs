@@ -32,21 +32,14 @@ enum ValueMode {
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub idxs: Vec<usize>,
-    pub keys: Vec<Key>,
     pub vals: Vec<Val>,
     /// The rule's field, for values of [`Val::Field`].
     field: Option<Path>,
 }
 
 impl Selection {
-    /// The selected event's value at the rule's field (a scalar when its value is `Field`).
-    pub fn field<'e, 'a>(&self, e: &'e Event<'a>) -> &'e Value<'a> {
-        self.field.as_ref().expect("a rule with a field").get(e)
-    }
-
     pub fn clear(&mut self) {
         self.idxs.clear();
-        self.keys.clear();
         self.vals.clear();
     }
 
@@ -56,6 +49,41 @@ impl Selection {
 
     pub fn is_empty(&self) -> bool {
         self.idxs.is_empty()
+    }
+}
+
+/// A rule's selection of a batch as its detector reads it: the selected events, their values,
+/// and their keys, read in place from the batch's keys of the rule's `group_by` (a key is
+/// shared, not cloned, per rule).
+pub struct Selected<'a> {
+    pub idxs: &'a [usize],
+    pub vals: &'a [Val],
+    made: &'a [Option<Option<Key>>],
+    field: Option<&'a Path>,
+}
+
+impl<'a> Selected<'a> {
+    pub fn new(sel: &'a Selection, keys: &'a GroupKeys) -> Selected<'a> {
+        Selected {
+            idxs: &sel.idxs,
+            vals: &sel.vals,
+            made: keys.made(),
+            field: sel.field.as_ref(),
+        }
+    }
+
+    /// The selected events' positions with their keys.
+    pub fn keyed(&self) -> impl Iterator<Item = (usize, &'a Key)> + '_ {
+        let made = self.made;
+        self.idxs.iter().map(move |&i| {
+            let key = made[i].as_ref().and_then(Option::as_ref);
+            (i, key.expect("a selected event has a key"))
+        })
+    }
+
+    /// The selected event's value at the rule's field (a scalar when its value is `Field`).
+    pub fn field<'e, 'b>(&self, e: &'e Event<'b>) -> &'e Value<'b> {
+        self.field.expect("a rule with a field").get(e)
     }
 }
 
@@ -161,11 +189,10 @@ impl Selector {
             let Some(val) = self.value_of(e) else {
                 continue;
             };
-            let Some(key) = keys.key(i, e) else {
+            if !keys.key(i, e) {
                 continue;
-            };
+            }
             out.idxs.push(i);
-            out.keys.push(key);
             out.vals.push(val);
         }
     }
@@ -194,16 +221,23 @@ impl GroupKeys {
         self.made.resize(n, None);
     }
 
-    /// The key of event `i` (`e`), if its fields are all scalars.
-    pub fn key(&mut self, i: usize, e: &Event) -> Option<Key> {
+    /// Make (or find) the key of event `i` (`e`) once per batch; whether it has one (its
+    /// fields are all scalars).
+    pub fn key(&mut self, i: usize, e: &Event) -> bool {
         let slot = &mut self.made[i];
         if let Some(made) = slot {
-            return made.clone();
+            return made.is_some();
         }
         let paths = &self.paths;
         let made = self.interner.get(|| paths.iter().map(|p| p.get(e)));
-        *slot = Some(made.clone());
-        made
+        let has = made.is_some();
+        *slot = Some(made);
+        has
+    }
+
+    /// The batch's keys so far, by event.
+    pub fn made(&self) -> &[Option<Option<Key>>] {
+        &self.made
     }
 }
 
@@ -234,7 +268,7 @@ impl BatchKeys {
         }
     }
 
-    /// End a batch: its keys go, so the interners see which groups no detector holds.
+    /// End a batch: its keys go (a key no rule kept is freed with them).
     pub fn finish(&mut self) {
         for spec in &mut self.specs {
             spec.made.clear();

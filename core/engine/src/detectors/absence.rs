@@ -12,7 +12,7 @@ use crate::alert::{Evidence, Key, Measure};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
 use crate::keymap::KeyMap;
-use crate::select::Selection;
+use crate::select::Selected;
 use crate::value::Number;
 
 use super::{catch_up, Common, Logic, Parts};
@@ -103,8 +103,8 @@ impl AbsenceLogic {
 }
 
 impl Logic for AbsenceLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        for (&i, key) in sel.idxs.iter().zip(&sel.keys) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
+        for (i, key) in sel.keyed() {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);

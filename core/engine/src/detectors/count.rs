@@ -15,7 +15,7 @@ use crate::clock::BatchClock;
 use crate::event::Event;
 use crate::keymap::NIL;
 use crate::rule::RuleSpec;
-use crate::select::Selection;
+use crate::select::Selected;
 use crate::value::Number;
 
 use super::windowed::{self, Drained, Window, Windowed};
@@ -94,11 +94,11 @@ impl<C: Counter> Counted<C> {
         &mut self,
         d: &mut Parts,
         events: &[&Event],
-        sel: &Selection,
+        sel: &Selected,
         clock: &BatchClock,
         from: usize,
     ) -> Option<usize> {
-        for (j, (&i, key)) in sel.idxs.iter().zip(&sel.keys).enumerate().skip(from) {
+        for (j, (i, key)) in sel.keyed().enumerate().skip(from) {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
@@ -140,7 +140,7 @@ impl<C: Counter> Counted<C> {
 }
 
 impl<C: Counter> Logic for Counted<C> {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         self.apply_from(d, events, sel, clock, 0);
     }
 
@@ -195,7 +195,7 @@ macro_rules! either {
 }
 
 impl Logic for CountLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         if let CountLogic::Narrow(narrow) = self {
             let Some(at) = narrow.apply_from(d, events, sel, clock, 0) else {
                 return;

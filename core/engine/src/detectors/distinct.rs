@@ -8,7 +8,7 @@ use crate::alert::{Evidence, Key, Measure};
 use crate::clock::BatchClock;
 use crate::event::Event;
 use crate::rule::RuleSpec;
-use crate::select::{Selection, Val};
+use crate::select::{Selected, Val};
 use crate::value::{Number, Scalar, Value};
 
 use super::scalars;
@@ -86,8 +86,8 @@ impl Windowed for DistinctLogic {
 }
 
 impl Logic for DistinctLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
+        for ((i, key), val) in sel.keyed().zip(sel.vals) {
             let Val::Field = val else { continue };
             let now = clock.nows[i];
             if now >= d.common.tick {

@@ -3,7 +3,7 @@
 use crate::alert::{Evidence, Measure};
 use crate::clock::BatchClock;
 use crate::event::Event;
-use crate::select::Selection;
+use crate::select::Selected;
 use crate::value::Number;
 
 use super::{catch_up, Logic, Parts};
@@ -12,8 +12,8 @@ use super::{catch_up, Logic, Parts};
 pub struct MatchLogic;
 
 impl Logic for MatchLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        for (&i, key) in sel.idxs.iter().zip(&sel.keys) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
+        for (i, key) in sel.keyed() {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);

@@ -30,7 +30,7 @@ use crate::event::{Event, Schema};
 use crate::filter::Path;
 use crate::lifecycle::{Lifecycle, Policy};
 use crate::rule::{Aggregate, DetectorType, RuleSpec, Settings};
-use crate::select::{GroupKeys, Selection, Selector};
+use crate::select::{GroupKeys, Selected, Selection, Selector};
 
 pub use evidence::{shown_top, TopCounts, TOP_SHOWN, TOP_VALUES_PER_FIELD};
 
@@ -195,7 +195,7 @@ impl Parts {
 /// One detector type's own state and per-event logic.
 pub trait Logic {
     /// Apply the rule's selected events of a batch (catching up with time as it goes).
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock);
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock);
 
     /// Stream time at which window state next changes by itself.
     fn next_drain(&self) -> i64 {
@@ -318,9 +318,9 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
         self.selector.select_all(events, keys, sel);
         if !sel.is_empty() {
             self.parts.common.stats.matches += sel.len() as u64;
-            self.logic.apply(&mut self.parts, events, sel, clock);
+            let selected = Selected::new(sel, keys);
+            self.logic.apply(&mut self.parts, events, &selected, clock);
         }
-        // The keys go: the interners see which groups no detector holds any more.
         sel.clear();
         catch_up(
             &mut self.logic,

@@ -11,7 +11,7 @@ use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
 use crate::keymap::KeyMap;
 use crate::rule::RuleSpec;
-use crate::select::{Selection, Val};
+use crate::select::{Selected, Val};
 use crate::value::{Scalar, Value};
 
 use super::{catch_up, scalars, Common, Logic, Parts};
@@ -104,8 +104,8 @@ fn collected(c: &Common, key: &Key) -> Evidence {
 }
 
 impl Logic for NewValueLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
+        for ((i, key), val) in sel.keyed().zip(sel.vals) {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);

@@ -9,7 +9,7 @@ use crate::arith::{round_to, true_div};
 use crate::clock::BatchClock;
 use crate::event::Event;
 use crate::rule::RuleSpec;
-use crate::select::{Selection, Val};
+use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::windowed::{self, Drained, Window, Windowed};
@@ -74,8 +74,8 @@ impl Windowed for RatioLogic {
 }
 
 impl Logic for RatioLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
-        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
+        for ((i, key), val) in sel.keyed().zip(sel.vals) {
             let hit = u64::from(matches!(val, Val::Flag(true)));
             let now = clock.nows[i];
             if now >= d.common.tick {

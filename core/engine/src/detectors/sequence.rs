@@ -22,7 +22,7 @@ use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
 use crate::keymap::KeyMap;
 use crate::rule::StepSpec;
-use crate::select::{Selection, Val};
+use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::evidence::{count_top, empty_counts};
@@ -286,10 +286,10 @@ fn advance(p: &mut Partial, need: &[u32], c: &Common, e: &Event) {
 }
 
 impl Logic for SequenceLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         let last_bit = 1u32 << self.steps().saturating_sub(1);
         let absent_last = self.absent.last().copied().unwrap_or(false);
-        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+        for ((i, key), val) in sel.keyed().zip(sel.vals) {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);

@@ -25,7 +25,7 @@ use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
 use crate::keymap::KeyMap;
 use crate::rule::{Aggregate, Baseline, Direction, RuleSpec};
-use crate::select::{Selection, Val};
+use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::{catch_up, Common, Logic, Parts};
@@ -266,10 +266,10 @@ fn plus(a: Number, b: Number) -> Number {
 }
 
 impl Logic for SpikeLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         let res = self.stages.res;
         let width = 2 * (self.stages.k as usize + 1);
-        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+        for ((i, key), val) in sel.keyed().zip(sel.vals) {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);

@@ -14,7 +14,7 @@ use crate::clock::BatchClock;
 use crate::event::Event;
 use crate::filter::compare;
 use crate::rule::{Aggregate, RuleSpec};
-use crate::select::{Selection, Val};
+use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::windowed::{self, Drained, Window, Windowed};
@@ -154,9 +154,9 @@ impl Windowed for AggregateLogic {
 }
 
 impl Logic for AggregateLogic {
-    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selection, clock: &BatchClock) {
+    fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         let upward = self.aggregate == Aggregate::Max;
-        for ((&i, key), val) in sel.idxs.iter().zip(&sel.keys).zip(&sel.vals) {
+        for ((i, key), val) in sel.keyed().zip(sel.vals) {
             let Val::Num(v) = *val else { continue };
             let now = clock.nows[i];
             if now >= d.common.tick {
