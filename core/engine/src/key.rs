@@ -239,17 +239,25 @@ impl<'de> Deserialize<'de> for Key {
 
 /// The keys of recent events: a selected event whose group came lately finds its key by hash
 /// and borrowed values instead of allocating it again. One key per slot, the slot picked by
-/// the hash: a fixed 512 KiB however many groups the rules keep (they hold their keys
-/// themselves), where a table of every live key had cost a group 19 bytes more. Keys are told
-/// apart by spelling, so an event gets the key it would have built itself.
+/// the hash, the rules holding their groups' keys themselves: where a table of every live key
+/// cost a group 19 bytes, the cache costs 8 KiB for a `group_by` of few groups and grows, while
+/// lookups miss often, to 512 KiB for one of many. Keys are told apart by spelling, so an
+/// event gets the key it would have built itself.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
     /// Made on first use: a `group_by` no event reaches costs nothing.
     slots: Vec<Option<Key>>,
+    /// Lookups, and the misses among them, since the size was last weighed.
+    lookups: usize,
+    misses: usize,
 }
 
-/// log2 of the interner's slots.
-const INTERNER_BITS: u32 = 16;
+/// log2 of the interner's first and largest number of slots.
+const FIRST_BITS: u32 = 10;
+const MAX_BITS: u32 = 16;
+/// The slots double when more than one lookup in this many missed, over a span of lookups
+/// four times the slots.
+const MISS_SHARE: usize = 8;
 
 impl Interner {
     /// The key whose parts are `parts()` (a fresh iterator over the same parts each call),
@@ -265,18 +273,46 @@ impl Interner {
         }
         let hash = h.finish();
         if self.slots.is_empty() {
-            self.slots.resize(1 << INTERNER_BITS, None);
+            self.slots.resize(1 << FIRST_BITS, None);
         }
-        let slot = &mut self.slots[(hash >> (64 - INTERNER_BITS)) as usize];
+        self.lookups += 1;
+        if self.lookups >= 4 * self.slots.len() {
+            self.weigh();
+        }
+        let at = Interner::index(hash, self.slots.len());
+        let slot = &mut self.slots[at];
         if let Some(k) = slot {
             if k.hash_value() == hash && k.is(parts()) {
                 return Some(k.clone());
             }
         }
+        self.misses += 1;
         let spelled: Vec<ScalarRef> = parts().map(KeyPart::spelled).collect::<Option<_>>()?;
         let key = Key::with_hash(hash, spelled.into_iter());
         *slot = Some(key.clone());
         Some(key)
+    }
+
+    /// The slot of a hash among `len` (a power of two): its top bits.
+    fn index(hash: u64, len: usize) -> usize {
+        (hash >> (64 - len.trailing_zeros())) as usize
+    }
+
+    /// Double the slots if lookups missed often since the last time. A key's slot among twice
+    /// as many is one of the two its old slot became, so every key keeps a slot of its own.
+    fn weigh(&mut self) {
+        let grow = self.misses * MISS_SHARE > self.lookups && self.slots.len() < 1 << MAX_BITS;
+        (self.lookups, self.misses) = (0, 0);
+        if !grow {
+            return;
+        }
+        let len = 2 * self.slots.len();
+        let mut slots = vec![None; len];
+        for key in std::mem::take(&mut self.slots).into_iter().flatten() {
+            let at = Interner::index(key.hash_value(), len);
+            slots[at] = Some(key);
+        }
+        self.slots = slots;
     }
 }
 
@@ -305,19 +341,77 @@ mod tests {
         let again = interner.get(|| parts.iter()).unwrap();
         assert!(first.same_allocation(&again));
         assert_eq!(first, Key::from(parts.clone()));
-        // many more groups than slots: the interner holds at most one key per slot, and a
-        // key it let go of is freed once nobody else holds it
-        for n in 0..4 << INTERNER_BITS {
+        // Few groups, seen over and over: the slots stay few (keys that share a slot push
+        // each other out, which may double them once or twice, then no more).
+        let mut sizes = Vec::new();
+        for _ in 0..100 {
+            for n in 0..200 {
+                let other = [Scalar::Int(n)];
+                interner.get(|| other.iter());
+            }
+            sizes.push(interner.slots.len());
+        }
+        assert!(sizes[99] <= 1 << (FIRST_BITS + 2), "{sizes:?}");
+        assert_eq!(sizes[50], sizes[99], "{sizes:?}");
+        // Many more groups than slots: they grow to the most, one key per slot, and a key the
+        // interner let go of is freed once nobody else holds it.
+        for n in 0..4 << MAX_BITS {
             let other = [Scalar::Int(n)];
             interner.get(|| other.iter());
         }
+        assert_eq!(interner.slots.len(), 1 << MAX_BITS);
         let held = interner.slots.iter().flatten().count();
-        assert!(held <= 1 << INTERNER_BITS);
-        assert!(held > 1 << (INTERNER_BITS - 1));
+        assert!(held > 1 << (MAX_BITS - 1));
         assert!(first.holders() <= 3);
         let kept = interner.get(|| parts.iter()).unwrap();
         assert!(kept.is(parts.iter()));
         assert_eq!(kept, first);
+        // Keys moved into the grown slots are found there.
+        let recent = [Scalar::Int((4 << MAX_BITS) - 1)];
+        let made = interner.get(|| recent.iter()).unwrap();
+        let grown = interner.slots.len();
+        interner.weigh();
+        assert_eq!(interner.slots.len(), grown);
+        assert!(interner
+            .get(|| recent.iter())
+            .unwrap()
+            .same_allocation(&made));
+    }
+
+    #[test]
+    fn a_grown_interner_finds_the_keys_it_held() {
+        let mut interner = Interner::default();
+        let parts: Vec<[Scalar; 1]> = (0..1000).map(|n| [Scalar::Int(n)]).collect();
+        let keys: Vec<Key> = parts
+            .iter()
+            .map(|p| interner.get(|| p.iter()).unwrap())
+            .collect();
+        let before = interner.slots.len();
+        let cached = interner.slots.iter().flatten().count();
+        // every lookup missed since the size was last weighed
+        (interner.lookups, interner.misses) = (10, 10);
+        interner.weigh();
+        assert_eq!(interner.slots.len(), 2 * before);
+        assert_eq!(interner.slots.iter().flatten().count(), cached);
+        for (at, key) in interner.slots.iter().enumerate() {
+            if let Some(key) = key {
+                assert_eq!(Interner::index(key.hash_value(), 2 * before), at);
+            }
+        }
+        let held: Vec<(&Key, &[Scalar; 1])> = keys
+            .iter()
+            .zip(&parts)
+            .filter(|(k, _)| {
+                interner
+                    .slots
+                    .iter()
+                    .flatten()
+                    .any(|c| c.same_allocation(k))
+            })
+            .collect();
+        assert_eq!(held.len(), cached);
+        let (key, p) = held[0];
+        assert!(interner.get(|| p.iter()).unwrap().same_allocation(key));
     }
 
     #[test]
