@@ -241,23 +241,25 @@ impl<'de> Deserialize<'de> for Key {
 /// and borrowed values instead of allocating it again. One key per slot, the slot picked by
 /// the hash, the rules holding their groups' keys themselves: where a table of every live key
 /// cost a group 19 bytes, the cache costs 8 KiB for a `group_by` of few groups and grows, while
-/// lookups miss often, to 512 KiB for one of many. Keys are told apart by spelling, so an
+/// groups often push each other out, to 512 KiB for one of many. Keys are told apart by spelling, so an
 /// event gets the key it would have built itself.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
     /// Made on first use: a `group_by` no event reaches costs nothing.
     slots: Vec<Option<Key>>,
-    /// Lookups, and the misses among them, since the size was last weighed.
+    /// Lookups, and those that found another group's key in their slot, since the size was
+    /// last weighed.
     lookups: usize,
-    misses: usize,
+    conflicts: usize,
 }
 
 /// log2 of the interner's first and largest number of slots.
 const FIRST_BITS: u32 = 10;
 const MAX_BITS: u32 = 16;
-/// The slots double when more than one lookup in this many missed, over a span of lookups
-/// four times the slots.
-const MISS_SHARE: usize = 8;
+/// The slots double when more than one lookup in this many found another group's key in its
+/// slot, over a span of lookups twice the slots (a group seen first finds an empty slot, or
+/// another's key: only too few slots make the latter frequent).
+const CONFLICT_SHARE: usize = 8;
 
 impl Interner {
     /// The key whose parts are `parts()` (a fresh iterator over the same parts each call),
@@ -276,7 +278,7 @@ impl Interner {
             self.slots.resize(1 << FIRST_BITS, None);
         }
         self.lookups += 1;
-        if self.lookups >= 4 * self.slots.len() {
+        if self.lookups >= 2 * self.slots.len() {
             self.weigh();
         }
         let at = Interner::index(hash, self.slots.len());
@@ -285,8 +287,8 @@ impl Interner {
             if k.hash_value() == hash && k.is(parts()) {
                 return Some(k.clone());
             }
+            self.conflicts += 1;
         }
-        self.misses += 1;
         let spelled: Vec<ScalarRef> = parts().map(KeyPart::spelled).collect::<Option<_>>()?;
         let key = Key::with_hash(hash, spelled.into_iter());
         *slot = Some(key.clone());
@@ -298,11 +300,12 @@ impl Interner {
         (hash >> (64 - len.trailing_zeros())) as usize
     }
 
-    /// Double the slots if lookups missed often since the last time. A key's slot among twice
+    /// Double the slots if lookups often found another group's key since the last time. A key's slot among twice
     /// as many is one of the two its old slot became, so every key keeps a slot of its own.
     fn weigh(&mut self) {
-        let grow = self.misses * MISS_SHARE > self.lookups && self.slots.len() < 1 << MAX_BITS;
-        (self.lookups, self.misses) = (0, 0);
+        let grow =
+            self.conflicts * CONFLICT_SHARE > self.lookups && self.slots.len() < 1 << MAX_BITS;
+        (self.lookups, self.conflicts) = (0, 0);
         if !grow {
             return;
         }
@@ -388,8 +391,8 @@ mod tests {
             .collect();
         let before = interner.slots.len();
         let cached = interner.slots.iter().flatten().count();
-        // every lookup missed since the size was last weighed
-        (interner.lookups, interner.misses) = (10, 10);
+        // every lookup found another group's key since the size was last weighed
+        (interner.lookups, interner.conflicts) = (10, 10);
         interner.weigh();
         assert_eq!(interner.slots.len(), 2 * before);
         assert_eq!(interner.slots.iter().flatten().count(), cached);
