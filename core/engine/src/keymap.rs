@@ -345,27 +345,40 @@ impl<V: Serialize> Serialize for KeyMap<V> {
     }
 }
 
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyMap<V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyMap<V>, D::Error> {
-        struct Entries<V>(std::marker::PhantomData<V>);
+/// A saved map of group key -> value, in its order.
+pub struct Pairs<T>(pub Vec<(Key, T)>);
 
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
-            type Value = KeyMap<V>;
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Pairs<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Pairs<T>, D::Error> {
+        struct Entries<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Entries<T> {
+            type Value = Pairs<T>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a map of group keys")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<KeyMap<V>, A::Error> {
-                let mut map = KeyMap::default();
-                while let Some((k, v)) = access.next_entry()? {
-                    map.insert(k, v);
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Pairs<T>, A::Error> {
+                let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+                while let Some(pair) = access.next_entry()? {
+                    pairs.push(pair);
                 }
-                Ok(map)
+                Ok(Pairs(pairs))
             }
         }
 
         d.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyMap<V>, D::Error> {
+        let mut map = KeyMap::default();
+        for (k, v) in Pairs::deserialize(d)?.0 {
+            map.insert(k, v);
+        }
+        Ok(map)
     }
 }
 

@@ -18,14 +18,14 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashSet};
-use serde::de::{Error as _, MapAccess, Visitor};
+use serde::de::Error as _;
 use serde::ser::{SerializeMap, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::NEVER;
 use crate::filter::compare;
-use crate::keymap::{KeyMap, NIL};
+use crate::keymap::{KeyMap, Pairs, NIL};
 use crate::rule::{DetectSpec, Op};
 use crate::value::Number;
 
@@ -466,33 +466,6 @@ impl<V: Serialize, G: Serialize> Serialize for Window<V, G> {
         both.serialize_element(&window)?;
         both.serialize_element(&Totals(&self.groups))?;
         both.end()
-    }
-}
-
-/// A saved map of group key -> value, in its order.
-struct Pairs<T>(Vec<(Key, T)>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Pairs<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Pairs<T>, D::Error> {
-        struct Entries<T>(std::marker::PhantomData<T>);
-
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for Entries<T> {
-            type Value = Pairs<T>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of group keys")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Pairs<T>, A::Error> {
-                let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
-                while let Some(pair) = access.next_entry()? {
-                    pairs.push(pair);
-                }
-                Ok(Pairs(pairs))
-            }
-        }
-
-        d.deserialize_map(Entries(std::marker::PhantomData))
     }
 }
 
