@@ -50,7 +50,13 @@ struct Bucket<V> {
     parts: Vec<V>,
     /// Positions by slot, made the first time a part is looked up by slot.
     index: Option<HashTable<u32>>,
+    /// Parts of groups that left (NIL slots): past half of the bucket, they are dropped, so a
+    /// group cap under a key explosion bounds the buckets as it bounds the groups.
+    dead: u32,
 }
+
+/// Dead parts a bucket keeps whatever its size: compacting a small bucket often gains nothing.
+const MIN_DEAD: u32 = 64;
 
 fn slot_hash(slot: u32) -> u64 {
     FxBuildHasher.hash_one(slot)
@@ -63,6 +69,7 @@ impl<V> Bucket<V> {
             slots: Vec::new(),
             parts: Vec::new(),
             index: None,
+            dead: 0,
         }
     }
 
@@ -115,6 +122,32 @@ impl<V> Bucket<V> {
             .zip(&self.parts)
             .filter(|(&slot, _)| slot != NIL)
             .map(|(&slot, part)| (slot, part))
+    }
+
+    /// The part at `pos` belongs to no group any more; true if the bucket was compacted, its
+    /// parts moved.
+    fn drop_part(&mut self, pos: usize) -> bool {
+        self.slots[pos] = NIL;
+        self.dead += 1;
+        if self.dead < MIN_DEAD || (self.dead as usize) * 2 <= self.slots.len() {
+            return false;
+        }
+        let mut kept = 0;
+        for pos in 0..self.slots.len() {
+            if self.slots[pos] != NIL {
+                self.slots.swap(kept, pos);
+                self.parts.swap(kept, pos);
+                kept += 1;
+            }
+        }
+        self.slots.truncate(kept);
+        self.parts.truncate(kept);
+        if self.slots.capacity() > 4 * kept {
+            self.seal();
+        }
+        self.index = None;
+        self.dead = 0;
+        true
     }
 
     /// No more parts to come but late ones: give back the room kept for growth.
@@ -278,6 +311,7 @@ impl<V, G> Window<V, G> {
                 slots: bucket.slots,
                 parts,
                 index: bucket.index,
+                dead: bucket.dead,
             };
             (b, mapped)
         });
@@ -389,8 +423,14 @@ impl<V, G> Window<V, G> {
         let at = self.groups.at(slot).1.at;
         let newest = self.buckets.keys().next_back().copied();
         for (&b, bucket) in self.buckets.iter_mut() {
-            if let Some(pos) = bucket.locate(Some(b) == newest, slot, at) {
-                bucket.slots[pos] = NIL;
+            let is_newest = Some(b) == newest;
+            let Some(pos) = bucket.locate(is_newest, slot, at) else {
+                continue;
+            };
+            if bucket.drop_part(pos) && is_newest {
+                for (pos, &s) in bucket.slots.iter().enumerate() {
+                    self.groups.at_mut(s).at = pos as u32;
+                }
             }
         }
         self.groups.remove(key);
@@ -665,6 +705,41 @@ mod tests {
         // the drained bucket still lists the evicted group's part, without a group
         let drained: Vec<(u32, u64)> = w.pop_drained(170).unwrap().collect();
         assert_eq!(drained, [(NIL, 12), (1, 12)]);
+    }
+
+    #[test]
+    fn groups_that_leave_free_their_room_in_the_buckets() {
+        // A key explosion under a cap: a group in, the oldest out, all in one long bucket.
+        let mut w: Window<u64, u64> = Window::sized(100, 10, Op::Gt, 4.0);
+        let mut tick = NEVER;
+        let live = 100;
+        for n in 0..10_000 {
+            for b in [5, 4] {
+                *w.add(b, 50, &mut tick, &key(&format!("g{n}")))
+                    .unwrap()
+                    .part += 1;
+            }
+            if n >= live {
+                w.remove_group(&key(&format!("g{}", n - live)));
+            }
+        }
+        for bucket in w.buckets.values() {
+            // 10,000 groups came through, 100 are left.
+            assert!(bucket.slots.len() < 1_000, "{}", bucket.slots.len());
+            assert_eq!(bucket.slots.len(), bucket.parts.len());
+        }
+        // Every group left finds its parts, in the newest bucket and in the older one, and
+        // the next event adds to them rather than opening new ones.
+        for n in 10_000 - live..10_000 {
+            let k = key(&format!("g{n}"));
+            for b in [5, 4] {
+                *w.add(b, 50, &mut tick, &k).unwrap().part += 1;
+            }
+            let parts: Vec<u64> = w.parts(&k).into_iter().map(|(_, &v)| v).collect();
+            assert_eq!(parts, [2, 2], "g{n}");
+        }
+        assert!(w.parts(&key("g0")).is_empty());
+        assert_eq!(w.len(), live);
     }
 
     /// A window as plain lists: buckets of (group, part) in arrival order, totals in the
