@@ -4,10 +4,10 @@ A new owner starts each partition's producer first (fencing the previous owner a
 its open transaction), then reads in one pass the last snapshot of every new partition, its
 committed offset with the clock moves committed since, and the pages it produced since the
 snapshot (and the shadow pages it ever produced: snapshots keep no shadow topic offsets). A
-partition with a snapshot resumes from it; one with committed offsets (or moves)
+partition with a snapshot resumes from it; one with a committed offset (0 included) or moves
 but no snapshot -- its owner died before the first checkpoint -- is rebuilt from the start of
-its topic; a new one starts at its committed offset or the beginning. An old owner commits a
-last snapshot of each partition it hands over.
+its topic; one nothing was committed for starts at the beginning. An old owner commits a last
+snapshot of each partition it hands over.
 """
 
 from __future__ import annotations
@@ -56,9 +56,11 @@ async def take_over(
         except SnapshotRefused as exc:
             refused(state_tps[k], exc)
     committed = await committed_offsets(consumer, new)
+    # Committed 0 counts: a family partition commits the oldest record still in its merge,
+    # and its first record can hold events back while earlier ones of it have paged.
     from_start = [
         tp for tp, (offset, moves) in committed.items()
-        if tp not in snapshots and (offset or moves)
+        if tp not in snapshots and (offset is not None or moves)
     ]  # fmt: skip
     everything = dict.fromkeys(range(txns.pager_partitions), 0)
     since = {state_key(*tp): snap.pager_ends for tp, snap in snapshots.items()}
@@ -79,8 +81,6 @@ async def take_over(
             else:
                 processor.assign([tp])
             await consumer.seek_to_beginning(ktp)
-            if offset is not None and tp not in from_start:
-                consumer.seek(ktp, offset)  # committed 0: nothing to rebuild
         else:
             page_log = logs[state_key(*tp)]
             try:

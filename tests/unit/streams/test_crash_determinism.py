@@ -294,3 +294,50 @@ async def test_a_checkpoint_behind_many_aborted_ones_is_still_the_one_restored()
     await worker.drain(idle_s=2.5)
     assert pages(broker) == expected
     assert worker.clocks() == expected_clocks
+
+
+async def test_a_family_partition_that_paged_with_offset_zero_committed_pages_once() -> None:
+    """A family partition commits the oldest record whose events still wait in its merge: 0
+    while the first record's later events wait, though its earlier ones have paged. Killed
+    before a checkpoint of it, it is rebuilt from the start with its pages logged, never
+    started afresh as a partition that did nothing (its page sent again)."""
+    cfg = config(NO_CHECKPOINT)
+    broker = Broker()
+    broker.create_topic("usage-events", 2)
+    # Partition 0, one batch: a burst of 401s from one IP, then one more an hour later.
+    attack = [
+        {"event_id": f"a{n}", "ts": n * 1_000, "org_id": "org-a", "ip": "6.6.6.6",
+         "account_id": "acct-a", "status": 401, "event_type": "request"}
+        for n in range(60)
+    ] + [{"event_id": "a-next", "ts": T, "org_id": "org-a", "ip": "6.6.6.6", "status": 401}]  # fmt: skip
+    # Partition 1 comes only 20 minutes far: the merge holds the hour-later event back.
+    other = [
+        {"event_id": f"o{n}", "ts": n * MINUTE, "org_id": "org-b", "ip": "10.0.0.9"}
+        for n in range(21)
+    ]  # fmt: skip
+    produce(broker, 0, attack)
+    produce(broker, 1, other)
+    wall = Wall()
+    worker = Worker(broker, wall, cfg)
+    await worker.start()
+    for _ in range(2):  # the families read what the inputs' transactions forwarded
+        await worker.drain()
+        await worker.pipeline.settle()
+    [family] = [
+        tp for tp, om in broker.groups["sf"].items()
+        if tp[0] == "sf.usage-events.by-ip" and om.offset == 0
+        and any(e.value and b"6.6.6.6" in e.value for e in broker.logs[tp])
+    ]  # fmt: skip
+    assert not broker.logs[("sf.state.sf.usage-events.by-ip", family[1])]
+    before = pages(broker)
+    assert before[("auth_failure_burst", "trigger", "1970-01-01T00:00:50.000Z", "pager")] == 1
+    assert before[("auth_failure_burst", "resolve", "1970-01-01T00:15:10.000Z", "pager")] == 1
+    worker.process.kill()
+    with pytest.raises(Killed):
+        await worker.poll()
+    worker = Worker(broker, wall, cfg)
+    await worker.start()
+    for _ in range(2):
+        await worker.drain()
+        await worker.pipeline.settle()
+    assert pages(broker) == before
