@@ -209,16 +209,11 @@ class Pipeline:
         if batches:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
         # This batch was processed while the previous one's transaction ran: now that one has
-        # to be done before this one starts. A snapshot waits for its own transaction too.
+        # to be done before this one starts, with the snapshot if one is due.
         due = self.txns.due()
         await self.txns.settle(set(outs) | due)
-        for tp, out in outs.items():
-            if tp not in due:
-                self.txns.start(tp, out)
-        commit = self.txns.commit
-        await asyncio.gather(
-            *(commit(tp, outs.get(tp, Outputs()), snapshot=True) for tp in sorted(due))
-        )
+        for tp in sorted(set(outs) | due):
+            self.txns.start(tp, outs.get(tp, Outputs()), snapshot=tp in due)
 
     # -- rules -----------------------------------------------------------------------------
     async def maybe_reload(self) -> None:

@@ -261,11 +261,12 @@ class Processor:
         work = self.works.get(tp)
         return list(work.moves) if work is not None else []
 
-    def checkpointed(self, tp: Partition) -> None:
-        """A snapshot of the partition is committed: it holds the moves made so far."""
+    def checkpointed(self, tp: Partition, held: list[Move]) -> None:
+        """A snapshot of the partition is committed: it holds the moves `held` (those made up
+        to when it was taken; those made since are still to commit with an offset)."""
         work = self.works.get(tp)
         if work is not None:
-            work.moves.clear()
+            work.moves = [m for m in work.moves if m not in held]
 
     def checkpoints_wanted(self) -> set[Partition]:
         return {tp for tp, w in self.works.items() if len(w.moves) >= CHECKPOINT_MOVES}

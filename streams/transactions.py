@@ -7,10 +7,12 @@ and aborts its open transaction. Readers with `isolation_level=read_committed` t
 each page once, and after a crash nothing is lost or repeated (see streams/state.py).
 
 A batch's transaction runs in the background (`start`) while the worker fetches and processes
-the partition's next batch: its offset and clock moves are taken when it starts, so what it
-commits is exactly the batch's outcome. A partition has at most one transaction in flight; a
-snapshot waits for it (`settle`), so that the state it writes is the one the offset names. A
-failed transaction fails the loop at its next turn (`check`), as an awaited one did.
+the partition's next batch: its offset, clock moves and, when one is due, the partition's
+snapshot are taken when it starts, so what it commits is exactly the batch's outcome. A
+partition has at most one transaction in flight (`settle`). A snapshot is compressed in a
+thread and written in the background like the rest: a checkpoint costs the loop the engine's
+`save()`, not its encoding or its transaction. A failed transaction fails the loop at its next
+turn (`check`), as an awaited one did.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -30,7 +33,14 @@ from streams.counters import fold
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
 from streams.records import DeadLetter
-from streams.state import MAX_SNAPSHOT_BYTES, SOURCE_HEADER, Move, encode_moves, state_key
+from streams.state import (
+    MAX_SNAPSHOT_BYTES,
+    SOURCE_HEADER,
+    Move,
+    Snapshot,
+    encode_moves,
+    state_key,
+)
 from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, HELD_HEADER, SNOOZE_HEADER, state_topic
 
 log = logging.getLogger("signalfire.worker")
@@ -65,6 +75,9 @@ class Transactions:
         # or the failed batch's outputs would be skipped for good.
         self.failed: BaseException | None = None
         self.snapshot_due: dict[Partition, float] = {}
+        # Partitions with a snapshot in flight: the seconds their engine's save() took (for
+        # checkpoint_duration).
+        self.save_seconds: dict[Partition, float] = {}
         # Reads the state and pager topics, outside the group: the pager's end offsets for a
         # snapshot (where its page log starts), snapshots and page logs on a take-over. Set at
         # start.
@@ -128,17 +141,17 @@ class Transactions:
         need a snapshot to hold them."""
         now = self.wall()
         due = {tp for tp, at in self.snapshot_due.items() if now >= at}
-        return due | (self.processor.checkpoints_wanted() & set(self.producers))
+        # Moves wanting a checkpoint are held by the one in flight, if any.
+        wanted = self.processor.checkpoints_wanted() - set(self.save_seconds)
+        return due | (wanted & set(self.producers))
 
     # -- transactions in flight -------------------------------------------------------------
-    def start(self, tp: Partition, out: Outputs) -> None:
-        """The partition's transaction for `out` and where it now stands, in the background.
-        Its previous transaction must be settled."""
+    def start(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
+        """The partition's transaction for `out` and where it now stands (with its snapshot),
+        in the background. Its previous transaction must be settled."""
         running = self.in_flight.get(tp)
         assert running is None or running.done(), "one transaction in flight per partition"
-        offset = self.processor.positions().get(tp)
-        moves = self.processor.moves(tp)
-        self.in_flight[tp] = asyncio.create_task(self._transaction(tp, out, offset, moves))
+        self.in_flight[tp] = asyncio.create_task(self._transaction(*self._now(tp, out, snapshot)))
 
     async def settle(self, partitions: Iterable[Partition]) -> None:
         """Wait for the partitions' transactions in flight; raises what one of them raised."""
@@ -156,8 +169,25 @@ class Transactions:
         """One transaction, awaited: the partition's outputs, maybe its state, and its offset.
         Any transaction of the partition in flight is settled first."""
         await self.settle([tp])
+        await self._transaction(*self._now(tp, out, snapshot))
+
+    def _now(
+        self, tp: Partition, out: Outputs, snapshot: bool
+    ) -> tuple[Partition, Outputs, int | None, list[Move], Snapshot | None]:
+        """What a transaction of the partition started now commits: its offset, its clock
+        moves and, if asked, its snapshot, all as the partition stands now."""
         offset = self.processor.positions().get(tp)
-        await self._transaction(tp, out, offset, self.processor.moves(tp), snapshot)
+        moves = self.processor.moves(tp)
+        if not snapshot:
+            return tp, out, offset, moves, None
+        # The next checkpoint is timed from this one, not from when its transaction ends.
+        self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
+        started = time.perf_counter()
+        # The pager's end offsets are read when the snapshot is written (_snapshot).
+        held = self.processor.snapshot(tp, {})
+        if held is not None:
+            self.save_seconds[tp] = time.perf_counter() - started
+        return tp, out, offset, moves, held
 
     async def _transaction(
         self,
@@ -165,16 +195,24 @@ class Transactions:
         out: Outputs,
         offset: int | None,
         moves: list[Move],
-        snapshot: bool = False,
+        snapshot: Snapshot | None = None,
     ) -> None:
         try:
             await self._write(tp, out, offset, moves, snapshot)
         except BaseException as exc:
             self.failed = self.failed or exc
             raise
+        finally:
+            if snapshot is not None:
+                self.save_seconds.pop(tp, None)
 
     async def _write(
-        self, tp: Partition, out: Outputs, offset: int | None, moves: list[Move], snapshot: bool
+        self,
+        tp: Partition,
+        out: Outputs,
+        offset: int | None,
+        moves: list[Move],
+        snapshot: Snapshot | None,
     ) -> None:
         producer = self.producers.get(tp)
         if producer is None or not (
@@ -206,14 +244,15 @@ class Transactions:
             ]
             sends += [producer.send(t, value=v, partition=p) for t, p, v in out.forwards]
             sends += [self._dead_letter(producer, d) for d in out.dead]
-            if snapshot:
-                sends.append(self._snapshot(producer, tp))
+            if snapshot is not None:
+                sends.append(self._snapshot(producer, tp, snapshot))
             if sends:
                 # Wait for delivery, not only for the queue: a record the broker refuses must
                 # abort the transaction (and its offset), never pass silently.
                 queued = await asyncio.gather(*sends)
-                checkpointed = snapshot and queued[-1] is not None
+                checkpointed = snapshot is not None and queued[-1] is not None
                 await asyncio.gather(*(f for f in queued if f is not None))
+            moves_held = moves
             if offset is not None:
                 # The clock moves since the last snapshot go with the offset (a snapshot in
                 # this transaction holds them): a restore makes them again where they were made.
@@ -224,7 +263,7 @@ class Transactions:
                     cfg.group_id,
                 )
         if checkpointed:
-            self.processor.checkpointed(tp)
+            self.processor.checkpointed(tp, moves_held)
         fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))
 
     async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> object:
@@ -243,17 +282,18 @@ class Transactions:
             self.config.dlq_topic, value=value, key=dead.key, headers=headers
         )
 
-    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition) -> object:
-        self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
+    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition, snap: Snapshot) -> object:
+        """Send the snapshot taken when this transaction started. Its page log starts at the
+        pager's ends read now: after every page of the partition's earlier transactions (all
+        committed), before any of its later ones (none starts before this one ends)."""
         assert self.reader is not None
         pager = [TopicPartition(self.config.pager_topic, p) for p in range(self.pager_partitions)]
         ends = await self.reader.end_offsets(pager)
+        snap = replace(snap, pager_ends={t.partition: ends[t] for t in pager})
         started = time.perf_counter()
-        snap = self.processor.snapshot(tp, {t.partition: ends[t] for t in pager})
-        if snap is None:
-            return None
         try:
-            blob = snap.encode()
+            # zlib lets go of the GIL: the loop goes on with the next batch meanwhile.
+            blob = await asyncio.to_thread(snap.encode)
             sent = await producer.send(
                 state_topic(self.config, tp[0]), value=blob, key=state_key(*tp), partition=tp[1]
             )
@@ -261,5 +301,6 @@ class Transactions:
             log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
             self.metrics.checkpoint_failures.inc()
             return None
-        self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
+        saved = self.save_seconds.get(tp, 0.0)
+        self.metrics.checkpoint_duration.observe(saved + time.perf_counter() - started)
         return sent

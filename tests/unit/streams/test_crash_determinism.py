@@ -309,7 +309,8 @@ async def test_a_family_partition_that_paged_with_offset_zero_committed_pages_on
         {"event_id": f"a{n}", "ts": n * 1_000, "org_id": "org-a", "ip": "6.6.6.6",
          "account_id": "acct-a", "status": 401, "event_type": "request"}
         for n in range(60)
-    ] + [{"event_id": "a-next", "ts": T, "org_id": "org-a", "ip": "6.6.6.6", "status": 401}]  # fmt: skip
+    ]  # fmt: skip
+    attack.append({"event_id": "a-next", "ts": T, "org_id": "o", "ip": "6.6.6.6", "status": 401})
     # Partition 1 comes only 20 minutes far: the merge holds the hour-later event back.
     other = [
         {"event_id": f"o{n}", "ts": n * MINUTE, "org_id": "org-b", "ip": "10.0.0.9"}

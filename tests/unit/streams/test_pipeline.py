@@ -15,9 +15,12 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics
+from signalfire.engine.core import CoreEngine
+from signalfire.engine.settings import EngineSettings
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
+from streams.state import Snapshot
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, NoFreeze, Process, Wall
 
 EVENTS = "usage-events"
@@ -292,6 +295,37 @@ async def test_the_next_batch_is_processed_while_the_previous_one_commits(rules_
     release.set()
     await second
     await worker.pipeline.settle()
+    assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+
+
+async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir):
+    """A checkpoint holds its batch's state, taken when that batch was done; writing it does
+    not hold up the loop."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir)
+    release = asyncio.Event()
+    before_offsets(worker, release.wait)
+    await worker.pipeline.start()
+    worker.pipeline.txns.snapshot_due[(EVENTS, 0)] = 0.0  # due at the first turn
+    produce(broker, 0, requests("o1", 0, 2))
+    first = asyncio.create_task(worker.pipeline.poll())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert first.done()  # the turn is over; its transaction, with the snapshot, waits
+    produce(broker, 0, requests("o1", 2_000, 2))
+    second = asyncio.create_task(worker.pipeline.poll())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert worker.metric("events_consumed_total", topic=EVENTS) == 4
+    assert committed(broker, 0) is None
+    release.set()
+    await second
+    await worker.pipeline.settle()
+    (state,) = broker.committed_records("sf.state.usage-events")
+    snapshot = Snapshot.decode(state.value or b"")
+    assert snapshot.offset == 2 and snapshot.work.next_offset == 2
+    assert CoreEngine([], EngineSettings(), snapshot.engine).now == 1_000
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
 
 
