@@ -5,6 +5,7 @@
 //! watermark catches up with the highest event time seen, no further). Each returns the alerts
 //! that became due, in a deterministic order that does not depend on how the input was batched.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use crate::alert::Alert;
@@ -389,7 +390,7 @@ impl Engine {
             seq: self.seq,
             late: self.late,
             rules,
-            merge: self.merger.clone(),
+            merge: self.merger.as_ref().map(Cow::Borrowed),
         })
     }
 
@@ -420,7 +421,7 @@ impl Engine {
         self.now = state.now;
         self.seq = state.seq;
         self.late = state.late;
-        self.merger = state.merge;
+        self.merger = state.merge.map(Cow::into_owned);
         Ok(())
     }
 }

@@ -6,6 +6,8 @@
 //! rule's id and version, so a restore under a changed rule set takes over exactly the rules
 //! whose id and version are unchanged and starts the others empty.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::merge::Merger;
@@ -41,22 +43,23 @@ pub struct RuleState {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EngineState {
+pub struct EngineState<'a> {
     pub now: i64,
     pub seq: u64,
     pub late: u64,
     pub rules: Vec<RuleState>,
     /// A repartition partition's merge: the sources' watermarks (its buffer is read again).
-    pub merge: Option<Merger>,
+    /// Borrowed when saved: a clone would copy the buffered events, which are not saved.
+    pub merge: Option<Cow<'a, Merger>>,
 }
 
-pub fn encode(state: &EngineState) -> Result<Vec<u8>, String> {
+pub fn encode(state: &EngineState<'_>) -> Result<Vec<u8>, String> {
     let mut out = MAGIC.to_vec();
     out.extend_from_slice(&FORMAT.to_le_bytes());
     postcard::to_extend(state, out).map_err(|e| e.to_string())
 }
 
-pub fn decode(bytes: &[u8]) -> Result<EngineState, SnapshotError> {
+pub fn decode(bytes: &[u8]) -> Result<EngineState<'static>, SnapshotError> {
     if bytes.len() < 6 || &bytes[..4] != MAGIC {
         return Err(SnapshotError::Unknown("no engine snapshot header".into()));
     }
