@@ -194,23 +194,30 @@ def test_key_explosion_is_capped_evicts_coldest_first_and_memory_stays_flat():
     per_group = (len(engine.save()) - before) / CAP
 
     evictions = [evicted()]
-    rss: dict[int, int] = {}
+    # Resident memory after each batch from 400k to 500k cold IPs and from 900k on. The
+    # allocator keeps freed pages a moment before it gives them back, so a single reading can
+    # be megabytes high: the lowest of each stretch is what the engine holds.
+    rss: dict[str, list[int]] = {"early": [], "late": []}
     snapshot: dict[int, int] = {}
 
-    def measure() -> None:
+    def measure(stretch: str) -> None:
         gc.collect()
-        rss[stream.cold] = rss_bytes()
-        snapshot[stream.cold] = len(pickle.dumps(engine))
+        rss[stretch].append(rss_bytes())
+        snapshot.setdefault(stream.cold, len(pickle.dumps(engine)))
 
     for batch in stream.batches(1_000_000):
         alerts += feed(batch)
         assert engine.group_counts()["ip_burst_capped"] <= CAP
         evictions.append(evicted())
-        if not rss and stream.cold >= 200_000:
-            measure()
-    measure()
+        if 400_000 <= stream.cold < 500_000 and not snapshot:
+            measure("early")
+        elif 400_000 <= stream.cold < 500_000:
+            rss["early"].append(rss_bytes())
+        elif stream.cold >= 900_000:
+            rss["late"].append(rss_bytes())
+    measure("late")
     distinct = stream.cold + len(HOT)
-    assert stream.cold >= 1_000_000 and len(rss) == 2
+    assert stream.cold >= 1_000_000 and len(rss["early"]) >= 5 and len(rss["late"]) >= 5
     assert engine.group_counts() == {"ip_burst_capped": CAP}
     # Evictions rise batch after batch, one per group beyond the cap.
     assert all(b > a for a, b in itertools.pairwise(evictions))
@@ -225,11 +232,11 @@ def test_key_explosion_is_capped_evicts_coldest_first_and_memory_stays_flat():
     out = feed([stream.event(oldest_kept) for _ in range(10)])
     assert [(a.action, a.group[0][1]) for a in out] == [("trigger", oldest_kept)]
     assert feed([stream.event(newest_gone) for _ in range(10)]) == []
-    # Memory: flat between 200k and 1M events, where uncapped state would grow by
-    # per_group * 800k; the state snapshot is the same size too.
-    (early, late) = sorted(rss)
-    growth = rss[late] - rss[early]
-    assert growth < 0.25 * per_group * (late - early), (growth, per_group)
+    # Memory: flat between 400k and 1M events, where uncapped state would grow by
+    # per_group * 600k; the state snapshot is the same size too.
+    (early, late) = sorted(snapshot)
+    growth = min(rss["late"]) - min(rss["early"])
+    assert growth < 0.25 * per_group * (late - early), (growth, per_group, rss)
     assert snapshot[late] < 1.2 * snapshot[early], snapshot
     print(
         f"key explosion: {distinct} groups, cap {CAP}, {distinct - CAP} evictions, "
