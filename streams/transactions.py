@@ -252,18 +252,15 @@ class Transactions:
                 queued = await asyncio.gather(*sends)
                 checkpointed = snapshot is not None and queued[-1] is not None
                 await asyncio.gather(*(f for f in queued if f is not None))
-            moves_held = moves
             if offset is not None:
                 # The clock moves since the last snapshot go with the offset (a snapshot in
                 # this transaction holds them): a restore makes them again where they were made.
-                if checkpointed:
-                    moves = []
+                metadata = encode_moves([] if checkpointed else moves)
                 await producer.send_offsets_to_transaction(
-                    {TopicPartition(*tp): OffsetAndMetadata(offset, encode_moves(moves))},
-                    cfg.group_id,
+                    {TopicPartition(*tp): OffsetAndMetadata(offset, metadata)}, cfg.group_id
                 )
         if checkpointed:
-            self.processor.checkpointed(tp, moves_held)
+            self.processor.checkpointed(tp, moves)
         fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))
 
     async def _dead_letter(self, producer: AIOKafkaProducer, dead: DeadLetter) -> object:
