@@ -274,13 +274,20 @@ def committed(broker: Broker, partition: int) -> int | None:
     return None if found is None else found.offset
 
 
-async def test_the_next_batch_is_processed_while_the_previous_one_commits(rules_dir):
+async def held_back(rules_dir: Path) -> tuple[Broker, Worker, asyncio.Event]:
+    """A started worker on one partition whose transactions wait for the event before they
+    send their offsets."""
     broker = Broker()
     broker.create_topic(EVENTS, 1)
     worker = Worker(broker, rules_dir)
     release = asyncio.Event()
     before_offsets(worker, release.wait)
     await worker.pipeline.start()
+    return broker, worker, release
+
+
+async def test_the_next_batch_is_processed_while_the_previous_one_commits(rules_dir):
+    broker, worker, release = await held_back(rules_dir)
     produce(broker, 0, requests("o1", 0, 2))
     await worker.pipeline.poll()  # its transaction starts and waits
     produce(broker, 0, requests("o1", 2_000, 2))
@@ -301,12 +308,7 @@ async def test_the_next_batch_is_processed_while_the_previous_one_commits(rules_
 async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir):
     """A checkpoint holds its batch's state, taken when that batch was done; writing it does
     not hold up the loop."""
-    broker = Broker()
-    broker.create_topic(EVENTS, 1)
-    worker = Worker(broker, rules_dir)
-    release = asyncio.Event()
-    before_offsets(worker, release.wait)
-    await worker.pipeline.start()
+    broker, worker, release = await held_back(rules_dir)
     worker.pipeline.txns.snapshot_due[(EVENTS, 0)] = 0.0  # due at the first turn
     produce(broker, 0, requests("o1", 0, 2))
     first = asyncio.create_task(worker.pipeline.poll())
