@@ -310,7 +310,9 @@ async def test_a_family_partition_that_paged_with_offset_zero_committed_pages_on
          "account_id": "acct-a", "status": 401, "event_type": "request"}
         for n in range(60)
     ]  # fmt: skip
-    attack.append({"event_id": "a-next", "ts": T, "org_id": "o", "ip": "6.6.6.6", "status": 401})
+    attack.append(
+        {"event_id": "a-next", "ts": T, "org_id": "org-a", "ip": "6.6.6.6", "status": 401}
+    )
     # Partition 1 comes only 20 minutes far: the merge holds the hour-later event back.
     other = [
         {"event_id": f"o{n}", "ts": n * MINUTE, "org_id": "org-b", "ip": "10.0.0.9"}
@@ -320,10 +322,15 @@ async def test_a_family_partition_that_paged_with_offset_zero_committed_pages_on
     produce(broker, 1, other)
     wall = Wall()
     worker = Worker(broker, wall, cfg)
+
+    async def read_through(w: Worker) -> None:
+        """Drain twice: the families read what the inputs' transactions forwarded."""
+        for _ in range(2):
+            await w.drain()
+            await w.pipeline.settle()
+
     await worker.start()
-    for _ in range(2):  # the families read what the inputs' transactions forwarded
-        await worker.drain()
-        await worker.pipeline.settle()
+    await read_through(worker)
     [family] = [
         tp for tp, om in broker.groups["sf"].items()
         if tp[0] == "sf.usage-events.by-ip" and om.offset == 0
@@ -338,7 +345,5 @@ async def test_a_family_partition_that_paged_with_offset_zero_committed_pages_on
         await worker.poll()
     worker = Worker(broker, wall, cfg)
     await worker.start()
-    for _ in range(2):
-        await worker.drain()
-        await worker.pipeline.settle()
+    await read_through(worker)
     assert pages(broker) == before
