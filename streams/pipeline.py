@@ -197,23 +197,42 @@ class Pipeline:
         assert self.consumer is not None
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}
+        # A partition whose engine is still being saved (its checkpoint) waits for the save;
+        # the others are processed and their transactions started meanwhile.
+        held: dict[Partition, list[Record]] = {}
         for ktp, records in batches.items():
             tp = (ktp.topic, ktp.partition)
             if tp not in self.txns.producers:
                 continue  # fetched before the hand-over: read again from the set position
-            outs[tp] = self.processor.process(tp, records)
-            self.metrics.events_consumed.labels(topic=ktp.topic).inc(len(records))
-        pending = alignment.pending(self.consumer, self.processor)
+            if tp in self.txns.saving:
+                held[tp] = records
+                continue
+            outs[tp] = self._process(tp, records)
+        # Idle partitions being saved now are moved on at a later turn.
+        pending = [*alignment.pending(self.consumer, self.processor), *self.txns.saving]
         for tp, out in self.processor.tick(pending).items():
             outs.setdefault(tp, Outputs()).extend(out)
+        took = time.perf_counter() - started
+        await self._commit(outs, self.txns.due() - set(held))
+        for tp, records in held.items():
+            await self.txns.saved([tp])
+            started = time.perf_counter()
+            out = self._process(tp, records)
+            took += time.perf_counter() - started
+            await self._commit({tp: out}, set())
         if batches:
-            self.metrics.batch_duration.observe(time.perf_counter() - started)
-        # This batch was processed while the previous one's transaction ran: now that one has
-        # to be done before this one starts, with the snapshot if one is due.
-        due = self.txns.due()
+            self.metrics.batch_duration.observe(took)
+
+    async def _commit(self, outs: dict[Partition, Outputs], due: set[Partition]) -> None:
+        """Start the partitions' transactions (`due`: with a snapshot). Each was processed
+        while its previous transaction ran: that one has to be done before this one starts."""
         await self.txns.settle(set(outs) | due)
         for tp in sorted(set(outs) | due):
             self.txns.start(tp, outs.get(tp, Outputs()), snapshot=tp in due)
+
+    def _process(self, tp: Partition, records: list[Record]) -> Outputs:
+        self.metrics.events_consumed.labels(topic=tp[0]).inc(len(records))
+        return self.processor.process(tp, records)
 
     # -- rules -----------------------------------------------------------------------------
     async def maybe_reload(self) -> None:
@@ -224,7 +243,9 @@ class Pipeline:
         old_topics = self.processor.topics()
         for rule_id in self.processor.rules:
             self.metrics.forget_rule(rule_id)
-        self.processor.set_rules(rules)
+        async with self.lock:  # not while a hand-over's last snapshots are taken
+            await self.txns.saved(list(self.txns.saving))  # every engine reloads
+            self.processor.set_rules(rules)
         self.metrics.rules_reloaded(ok=True, loaded=len(rules))
         log.info("rules reloaded: %d rule(s)", len(rules))
         if self.processor.topics() != old_topics and self.consumer is not None:

@@ -29,12 +29,13 @@ from streams.records import DeadLetter, Record, rejected, usable_values
 from streams.recovery import (
     CHECKPOINT_MOVES,
     MAX_MOVES,
+    Capture,
+    capture_of,
     record_move,
     replay_run,
     replayed,
     replaying,
     resume,
-    snapshot_of,
 )
 from streams.repartition import BATCH_RECORD_BYTES, encode_batch
 from streams.state import Move, Snapshot, SnapshotRefused
@@ -106,9 +107,15 @@ class Processor:
         for tp in partitions:
             self.works.pop(tp, None)
 
-    def snapshot(self, tp: Partition, pager_ends: dict[int, int]) -> Snapshot | None:
+    def capture(self, tp: Partition) -> Capture | None:
+        """The partition's snapshot but for its engine's state (`Capture.take` saves it):
+        None if it has no state to snapshot now."""
         work = self.works.get(tp)
-        return None if work is None else snapshot_of(work, pager_ends)
+        return None if work is None else capture_of(work)
+
+    def snapshot(self, tp: Partition, pager_ends: dict[int, int]) -> Snapshot | None:
+        capture = self.capture(tp)
+        return None if capture is None else capture.take(pager_ends)
 
     def restore(
         self,

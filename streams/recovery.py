@@ -10,6 +10,7 @@ so the rebuilt clocks are those of a run without the crash.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from streams.emit import PageLog
@@ -18,6 +19,7 @@ from streams.state import Move, Snapshot, WorkState
 from streams.topology import DIRECT
 
 if TYPE_CHECKING:
+    from signalfire.engine.core import CoreEngine
     from streams.work import Work
 
 # Clock moves kept between snapshots: their offset metadata stays far under Kafka's 4 KB limit
@@ -33,12 +35,26 @@ def replaying(work: Work) -> bool:
     return work.replay_until is not None or bool(work.replay_moves)
 
 
-def snapshot_of(work: Work, pager_ends: dict[int, int]) -> Snapshot | None:
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A partition's snapshot as it stands now, but for its engine's own state: `take` saves
+    that. Until it has, the engine must not change (the worker saves it in a thread while the
+    other partitions go on)."""
+
+    work: WorkState
+    engine: CoreEngine
+    offset: int
+
+    def take(self, pager_ends: dict[int, int]) -> Snapshot:
+        return Snapshot(self.work, self.engine.save(), self.offset, pager_ends)
+
+
+def capture_of(work: Work) -> Capture | None:
     if work.next_offset is None or replaying(work):
         return None
     if work.family == DIRECT:
         # The moves so far are in the state: they are not written with the offsets again.
-        return Snapshot(state_of(work, moves=[]), work.engine.save(), work.next_offset, pager_ends)
+        return Capture(state_of(work, moves=[]), work.engine, work.next_offset)
     if work.refill is not None:
         return None  # the merge buffer is still being read again: not in the state yet
     # A family partition's merge buffer (the last allowed lateness of events) is in the topic
@@ -47,9 +63,7 @@ def snapshot_of(work: Work, pager_ends: dict[int, int]) -> Snapshot | None:
     frontier = work.engine.frontier
     applied = frontier if frontier is not None else -(2**62)
     state = state_of(work, refill=(work.next_offset, applied))
-    return Snapshot(
-        state, work.engine.save(), work.engine.safe_offset(work.next_offset), pager_ends
-    )
+    return Capture(state, work.engine, work.engine.safe_offset(work.next_offset))
 
 
 def state_of(

@@ -9,10 +9,11 @@ each page once, and after a crash nothing is lost or repeated (see streams/state
 A batch's transaction runs in the background (`start`) while the worker fetches and processes
 the partition's next batch: its offset, clock moves and, when one is due, the partition's
 snapshot are taken when it starts, so what it commits is exactly the batch's outcome. A
-partition has at most one transaction in flight (`settle`). A snapshot is compressed in a
-thread and written in the background like the rest: a checkpoint costs the loop the engine's
-`save()`, not its encoding or its transaction. A failed transaction fails the loop at its next
-turn (`check`), as an awaited one did.
+partition has at most one transaction in flight (`settle`). A snapshot's engine state is saved
+in a thread (the engine lets go of the GIL), then compressed in one and written in the
+background like the rest: the loop goes on with the other partitions meanwhile, and only the
+partition being saved waits for its save before its next batch (`saving`, `saved`). A failed
+transaction fails the loop at its next turn (`check`), as an awaited one did.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -33,6 +35,7 @@ from streams.counters import fold
 from streams.outputs import Outputs, Partition
 from streams.processor import Processor
 from streams.records import DeadLetter
+from streams.recovery import Capture
 from streams.state import (
     MAX_SNAPSHOT_BYTES,
     SOURCE_HEADER,
@@ -44,6 +47,8 @@ from streams.state import (
 from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, HELD_HEADER, SNOOZE_HEADER, state_topic
 
 log = logging.getLogger("signalfire.worker")
+# A snapshot being taken: the partition's engine saved in a thread (and how long that took).
+Saving = asyncio.Task[tuple[Snapshot, float]]
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 RETRY_BACKOFF_MS = 10
 
@@ -75,9 +80,11 @@ class Transactions:
         # or the failed batch's outputs would be skipped for good.
         self.failed: BaseException | None = None
         self.snapshot_due: dict[Partition, float] = {}
-        # Partitions with a snapshot in flight: the seconds their engine's save() took (for
-        # checkpoint_duration).
-        self.save_seconds: dict[Partition, float] = {}
+        # Partitions with a snapshot in flight (until its transaction ends).
+        self.checkpointing: set[Partition] = set()
+        # Partitions whose engine is being saved, in a thread: the engine must not change
+        # until it is done.
+        self.saving: dict[Partition, Saving] = {}
         # Reads the state and pager topics, outside the group: the pager's end offsets for a
         # snapshot (where its page log starts), snapshots and page logs on a take-over. Set at
         # start.
@@ -142,7 +149,7 @@ class Transactions:
         now = self.wall()
         due = {tp for tp, at in self.snapshot_due.items() if now >= at}
         # Moves wanting a checkpoint are held by the one in flight, if any.
-        wanted = self.processor.checkpoints_wanted() - set(self.save_seconds)
+        wanted = self.processor.checkpoints_wanted() - self.checkpointing
         return due | (wanted & set(self.producers))
 
     # -- transactions in flight -------------------------------------------------------------
@@ -157,6 +164,12 @@ class Transactions:
         """Wait for the partitions' transactions in flight; raises what one of them raised."""
         running = [t for t in (self.in_flight.get(tp) for tp in partitions) if t is not None]
         await asyncio.gather(*running)
+
+    async def saved(self, partitions: Iterable[Partition]) -> None:
+        """Wait until the partitions' engines are saved (a failed save fails its checkpoint,
+        not this wait): they can change again."""
+        saving = [t for t in (self.saving.get(tp) for tp in partitions) if t is not None]
+        await asyncio.gather(*saving, return_exceptions=True)
 
     def check(self) -> None:
         """Raise what a transaction raised: the loop stops, as it would have had it waited for
@@ -173,21 +186,30 @@ class Transactions:
 
     def _now(
         self, tp: Partition, out: Outputs, snapshot: bool
-    ) -> tuple[Partition, Outputs, int | None, list[Move], Snapshot | None]:
+    ) -> tuple[Partition, Outputs, int | None, list[Move], Saving | None]:
         """What a transaction of the partition started now commits: its offset, its clock
-        moves and, if asked, its snapshot, all as the partition stands now."""
+        moves and, if asked, its snapshot, all as the partition stands now (the engine's state
+        is saved in a thread from now on; the partition waits for it before it changes)."""
         offset = self.processor.positions().get(tp)
         moves = self.processor.moves(tp)
         if not snapshot:
             return tp, out, offset, moves, None
         # The next checkpoint is timed from this one, not from when its transaction ends.
         self.snapshot_due[tp] = self.wall() + self.config.checkpoint_interval_ms / 1000
-        started = time.perf_counter()
-        # The pager's end offsets are read when the snapshot is written (_snapshot).
-        held = self.processor.snapshot(tp, {})
-        if held is not None:
-            self.save_seconds[tp] = time.perf_counter() - started
-        return tp, out, offset, moves, held
+        capture = self.processor.capture(tp)
+        if capture is None:
+            return tp, out, offset, moves, None
+        saving = asyncio.create_task(asyncio.to_thread(_take, capture))
+        self.saving[tp] = saving
+        saving.add_done_callback(partial(self._saved, tp))
+        self.checkpointing.add(tp)
+        return tp, out, offset, moves, saving
+
+    def _saved(self, tp: Partition, saving: Saving) -> None:
+        if self.saving.get(tp) is saving:
+            del self.saving[tp]
+        if not saving.cancelled():
+            saving.exception()  # retrieved: the transaction that sends it reports it
 
     async def _transaction(
         self,
@@ -195,7 +217,7 @@ class Transactions:
         out: Outputs,
         offset: int | None,
         moves: list[Move],
-        snapshot: Snapshot | None = None,
+        snapshot: Saving | None = None,
     ) -> None:
         try:
             await self._write(tp, out, offset, moves, snapshot)
@@ -204,7 +226,7 @@ class Transactions:
             raise
         finally:
             if snapshot is not None:
-                self.save_seconds.pop(tp, None)
+                self.checkpointing.discard(tp)
 
     async def _write(
         self,
@@ -212,7 +234,7 @@ class Transactions:
         out: Outputs,
         offset: int | None,
         moves: list[Move],
-        snapshot: Snapshot | None,
+        snapshot: Saving | None,
     ) -> None:
         producer = self.producers.get(tp)
         if producer is None or not (
@@ -279,16 +301,17 @@ class Transactions:
             self.config.dlq_topic, value=value, key=dead.key, headers=headers
         )
 
-    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition, snap: Snapshot) -> object:
+    async def _snapshot(self, producer: AIOKafkaProducer, tp: Partition, saving: Saving) -> object:
         """Send the snapshot taken when this transaction started. Its page log starts at the
         pager's ends read now: after every page of the partition's earlier transactions (all
         committed), before any of its later ones (none starts before this one ends)."""
         assert self.reader is not None
         pager = [TopicPartition(self.config.pager_topic, p) for p in range(self.pager_partitions)]
         ends = await self.reader.end_offsets(pager)
-        snap = replace(snap, pager_ends={t.partition: ends[t] for t in pager})
-        started = time.perf_counter()
         try:
+            snap, saved = await saving
+            snap = replace(snap, pager_ends={t.partition: ends[t] for t in pager})
+            started = time.perf_counter()
             # zlib lets go of the GIL: the loop goes on with the next batch meanwhile.
             blob = await asyncio.to_thread(snap.encode)
             sent = await producer.send(
@@ -298,6 +321,12 @@ class Transactions:
             log.exception("checkpoint of %s[%d] failed; the last good one stays", *tp)
             self.metrics.checkpoint_failures.inc()
             return None
-        saved = self.save_seconds.get(tp, 0.0)
         self.metrics.checkpoint_duration.observe(saved + time.perf_counter() - started)
         return sent
+
+
+def _take(capture: Capture) -> tuple[Snapshot, float]:
+    """The snapshot (its page log's start is set when it is written), and the seconds it took."""
+    started = time.perf_counter()
+    snap = capture.take({})
+    return snap, time.perf_counter() - started

@@ -8,6 +8,7 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::thin::Shared;
@@ -225,9 +226,15 @@ impl Hash for Key {
 }
 
 /// Saved as the list of its parts.
+/// Saved as the list of its parts, read in place: a state of a million keys is saved without
+/// a copy of each.
 impl Serialize for Key {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.scalars().serialize(s)
+        let mut seq = s.serialize_seq(Some(self.parts().count()))?;
+        for part in self.parts() {
+            seq.serialize_element(&part)?;
+        }
+        seq.end()
     }
 }
 
@@ -473,7 +480,14 @@ mod tests {
 
     #[test]
     fn saved_as_its_parts() {
-        let key = Key::from([s("a"), Scalar::Int(2)]);
+        let key = Key::from([
+            s("a"),
+            Scalar::Int(2),
+            Scalar::Bool(true),
+            Scalar::Int(i128::MIN),
+            Scalar::Float(2.5f64.to_bits()),
+            s("\u{e9}x"),
+        ]);
         let parts: Box<[Scalar]> = key.scalars().into();
         assert_eq!(
             postcard::to_allocvec(&key).unwrap(),

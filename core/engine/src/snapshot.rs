@@ -54,9 +54,20 @@ pub struct EngineState<'a> {
 }
 
 pub fn encode(state: &EngineState<'_>) -> Result<Vec<u8>, String> {
-    let mut out = MAGIC.to_vec();
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
-    postcard::to_extend(state, out).map_err(|e| e.to_string())
+    sized(state, out)
+}
+
+/// `value`'s postcard encoding after `out`, in a buffer sized once. A state of megabytes
+/// written into a growing buffer takes each size's fresh memory in turn, and its page faults
+/// (huge pages zeroed by the kernel) cost several times the encoding itself.
+pub fn sized<T: Serialize + ?Sized>(value: &T, mut out: Vec<u8>) -> Result<Vec<u8>, String> {
+    let size = postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+        .map_err(|e| e.to_string())?;
+    out.reserve_exact(size);
+    postcard::to_extend(value, out).map_err(|e| e.to_string())
 }
 
 pub fn decode(bytes: &[u8]) -> Result<EngineState<'static>, SnapshotError> {

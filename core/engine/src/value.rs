@@ -191,8 +191,10 @@ pub enum Scalar {
     Str(Box<str>),
 }
 
-/// A scalar read in place (a group key's part, as its key stores it): spelled as the scalar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A scalar read in place (a group key's part, as its key stores it): spelled as the scalar,
+/// and saved as the scalar is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Scalar")]
 pub enum ScalarRef<'a> {
     Bool(bool),
     Int(i128),

@@ -255,8 +255,13 @@ impl Core {
     }
 
     /// The engine's state in the versioned snapshot format (docs/worker.md).
+    ///
+    /// Without the GIL: the worker saves a partition's engine in a thread while the loop goes
+    /// on with the other partitions. This engine stays borrowed meanwhile, so a call that
+    /// changes it (`process`, `advance`, ...) raises until the save is done.
     fn save<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let saved = self.engine.save().map_err(PyValueError::new_err)?;
+        let engine = &self.engine;
+        let saved = py.detach(|| engine.save()).map_err(PyValueError::new_err)?;
         Ok(PyBytes::new(py, &saved))
     }
 

@@ -414,7 +414,10 @@ class MemoryProducer:
         except Killed:
             raise  # a dead process ends nothing: its successor's fencing aborts it
         except BaseException:
-            self.broker.finish(self.txn, commit=False)
+            # A fenced producer's abort is refused: the transaction open under its id now is
+            # its successor's (its own was aborted by the fencing).
+            if self.broker.open.get(self.tid) is self.txn:
+                self.broker.finish(self.txn, commit=False)
             self.txn = None
             raise
         self._check("commit")

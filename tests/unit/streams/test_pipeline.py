@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from signalfire.engine.settings import EngineSettings
 from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
+from streams.recovery import Capture
 from streams.state import Snapshot
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, NoFreeze, Process, Wall
 
@@ -315,6 +318,7 @@ async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir
     for _ in range(20):
         await asyncio.sleep(0)
     assert first.done()  # the turn is over; its transaction, with the snapshot, waits
+    await worker.pipeline.txns.saved([(EVENTS, 0)])  # the engine's state, saved in a thread
     produce(broker, 0, requests("o1", 2_000, 2))
     second = asyncio.create_task(worker.pipeline.poll())
     for _ in range(20):
@@ -329,6 +333,52 @@ async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir
     assert snapshot.offset == 2 and snapshot.work.next_offset == 2
     assert CoreEngine([], EngineSettings(), snapshot.engine).now == 1_000
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+
+
+async def test_a_partition_being_saved_waits_for_its_save_while_the_others_go_on(
+    rules_dir, monkeypatch
+):
+    """A checkpoint saves its partition's engine in a thread. That partition's next batch
+    waits for the save (the snapshot holds the state it was taken at); the other partitions'
+    batches are processed and committed meanwhile."""
+    gate = threading.Event()
+    take = Capture.take
+
+    def held_take(self: Capture, pager_ends: dict[int, int]) -> Snapshot:
+        assert gate.wait(10)
+        return take(self, pager_ends)
+
+    monkeypatch.setattr(Capture, "take", held_take)
+    broker = Broker()
+    broker.create_topic(EVENTS, 2)
+    worker = Worker(broker, rules_dir)
+    await worker.pipeline.start()
+    txns, works = worker.pipeline.txns, worker.pipeline.processor.works
+    txns.snapshot_due.update({(EVENTS, 0): 0.0, (EVENTS, 1): math.inf})
+    try:
+        produce(broker, 0, requests("o1", 0, 2))
+        produce(broker, 1, requests("o2", 0, 2))
+        await worker.pipeline.poll()
+        assert set(txns.saving) == {(EVENTS, 0)}
+        produce(broker, 0, requests("o1", 2_000, 2))
+        produce(broker, 1, requests("o2", 2_000, 2))
+        second = asyncio.create_task(worker.pipeline.poll())
+        for _ in range(1_000):
+            if committed(broker, 1) == 4:
+                break
+            await asyncio.sleep(0.001)
+        assert committed(broker, 1) == 4 and paged(broker) == ["busy_org"]  # o2's
+        assert works[(EVENTS, 0)].next_offset == 2 and committed(broker, 0) is None
+        assert not second.done()
+    finally:
+        gate.set()
+    await second
+    await worker.pipeline.settle()
+    (state,) = broker.committed_records("sf.state.usage-events")
+    snapshot = Snapshot.decode(state.value or b"")
+    assert state.partition == 0 and snapshot.offset == 2
+    assert CoreEngine([], EngineSettings(), snapshot.engine).now == 1_000
+    assert committed(broker, 0) == 4 and paged(broker) == ["busy_org", "busy_org"]
 
 
 class Refused(Exception):

@@ -356,7 +356,7 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
             lc: &self.parts.lc,
             logic: &self.logic,
         };
-        postcard::to_allocvec(&saved).map_err(|e| e.to_string())
+        crate::snapshot::sized(&saved, Vec::new())
     }
 
     fn load(&mut self, saved: &[u8]) -> Result<(), String> {
