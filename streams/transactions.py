@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -47,6 +48,8 @@ from streams.state import (
 from streams.topics import DEFAULT_MAX_MESSAGE_BYTES, HELD_HEADER, SNOOZE_HEADER, state_topic
 
 log = logging.getLogger("signalfire.worker")
+T = TypeVar("T")
+
 # A snapshot being taken: the partition's engine saved in a thread (and how long that took).
 Saving = asyncio.Task[tuple[Snapshot, float]]
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
@@ -158,7 +161,11 @@ class Transactions:
         in the background. Its previous transaction must be settled."""
         running = self.in_flight.get(tp)
         assert running is None or running.done(), "one transaction in flight per partition"
-        self.in_flight[tp] = asyncio.create_task(self._transaction(*self._now(tp, out, snapshot)))
+        task = asyncio.create_task(self._transaction(*self._now(tp, out, snapshot)))
+        # What it raises is kept (`failed`) and raised by `check` and `settle`: retrieved here,
+        # so a worker stopping on it does not also log it as never retrieved.
+        task.add_done_callback(_retrieve)
+        self.in_flight[tp] = task
 
     async def settle(self, partitions: Iterable[Partition]) -> None:
         """Wait for the partitions' transactions in flight; raises what one of them raised."""
@@ -208,8 +215,7 @@ class Transactions:
     def _saved(self, tp: Partition, saving: Saving) -> None:
         if self.saving.get(tp) is saving:
             del self.saving[tp]
-        if not saving.cancelled():
-            saving.exception()  # retrieved: the transaction that sends it reports it
+        _retrieve(saving)  # the transaction that sends it reports what it raised
 
     async def _transaction(
         self,
@@ -323,6 +329,11 @@ class Transactions:
             return None
         self.metrics.checkpoint_duration.observe(saved + time.perf_counter() - started)
         return sent
+
+
+def _retrieve(task: asyncio.Task[T]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _take(capture: Capture) -> tuple[Snapshot, float]:

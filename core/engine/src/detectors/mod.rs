@@ -356,7 +356,7 @@ impl<L: Logic + Serialize + DeserializeOwned> Drive for Detector<L> {
             lc: &self.parts.lc,
             logic: &self.logic,
         };
-        crate::snapshot::sized(&saved, Vec::new())
+        crate::snapshot::to_vec(&saved)
     }
 
     fn load(&mut self, saved: &[u8]) -> Result<(), String> {
