@@ -4,6 +4,8 @@ others in event time."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from alerting.metrics import Metrics
@@ -31,8 +33,14 @@ def pending(consumer: AIOKafkaConsumer, processor: Processor) -> list[Partition]
     return found
 
 
-def align(consumer: AIOKafkaConsumer, processor: Processor, slack: int) -> None:
-    """Keep input partitions within `slack` of each other in event time.
+def align(
+    consumer: AIOKafkaConsumer,
+    processor: Processor,
+    slack: int,
+    held: Collection[Partition] = (),
+) -> None:
+    """Keep input partitions within `slack` of each other in event time, and partitions in
+    `held` (their engine being saved) paused.
 
     Their events meet again in the repartition topics, where they wait until every input
     partition has passed them; a partition far ahead would only make them wait longer.
@@ -45,12 +53,9 @@ def align(consumer: AIOKafkaConsumer, processor: Processor, slack: int) -> None:
         if end is None or next_offset is None or next_offset < end:
             behind[tp] = now
     paused = set(consumer.paused())
-    if not behind:
-        if paused:
-            consumer.resume(*paused)
-        return
-    floor = min(behind.values())
-    ahead = {tp for tp, now in behind.items() if now > floor + slack}
+    kept = {TopicPartition(*tp) for tp in held}
+    floor = min(behind.values(), default=0)
+    ahead = {tp for tp, now in behind.items() if now > floor + slack} | kept
     if ahead - paused:
         consumer.pause(*(ahead - paused))
     release = (paused - ahead) & set(consumer.assignment())

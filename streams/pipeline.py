@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
@@ -183,7 +184,9 @@ class Pipeline:
             self.metrics.snoozes_active.set(len(self.control.book))
         async with self.lock:
             await self._step(batches)
-        alignment.align(consumer, self.processor, self.config.lateness_ms // 2)
+        alignment.align(
+            consumer, self.processor, self.config.lateness_ms // 2, set(self.txns.saving)
+        )
         alignment.report_lag(consumer, self.processor, self.metrics)
         self.freezer.maybe_freeze(self.wall())
         self.metrics.worker_ready.set(1 if self.ready else 0)
@@ -197,38 +200,39 @@ class Pipeline:
         assert self.consumer is not None
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}
-        # A partition whose engine is still being saved (its checkpoint) waits for the save;
-        # the others are processed and their transactions started meanwhile.
-        held: dict[Partition, list[Record]] = {}
         for ktp, records in batches.items():
             tp = (ktp.topic, ktp.partition)
             if tp not in self.txns.producers:
                 continue  # fetched before the hand-over: read again from the set position
             if tp in self.txns.saving:
-                held[tp] = records
+                # Its engine is being saved (its checkpoint) and must not change yet: the batch
+                # is read again once the save is done, and the loop goes on meanwhile.
+                self.consumer.seek(ktp, records[0].offset)
                 continue
             outs[tp] = self._process(tp, records)
         # Idle partitions being saved now are moved on at a later turn.
         pending = [*alignment.pending(self.consumer, self.processor), *self.txns.saving]
         for tp, out in self.processor.tick(pending).items():
             outs.setdefault(tp, Outputs()).extend(out)
-        took = time.perf_counter() - started
-        await self._commit(outs, self.txns.due() - set(held))
-        for tp, records in held.items():
-            await self.txns.saved([tp])
-            started = time.perf_counter()
-            out = self._process(tp, records)
-            took += time.perf_counter() - started
-            await self._commit({tp: out}, set())
         if batches:
-            self.metrics.batch_duration.observe(took)
-
-    async def _commit(self, outs: dict[Partition, Outputs], due: set[Partition]) -> None:
-        """Start the partitions' transactions (`due`: with a snapshot). Each was processed
-        while its previous transaction ran: that one has to be done before this one starts."""
+            self.metrics.batch_duration.observe(time.perf_counter() - started)
+        # This batch was processed while the previous one's transaction ran: now that one has
+        # to be done before this one starts, with the snapshot if one is due.
+        due = self.txns.due()
         await self.txns.settle(set(outs) | due)
         for tp in sorted(set(outs) | due):
             self.txns.start(tp, outs.get(tp, Outputs()), snapshot=tp in due)
+            saving = self.txns.saving.get(tp) if tp in due else None
+            if saving is not None:
+                # Not read from while its engine is saved; read on as soon as it is.
+                ktp = TopicPartition(*tp)
+                self.consumer.pause(ktp)
+                saving.add_done_callback(partial(self._resume, ktp))
+
+    def _resume(self, ktp: TopicPartition, _saved: object) -> None:
+        # Alignment pauses it again at the end of the turn if it is ahead of the others.
+        if self.consumer is not None and ktp in self.consumer.assignment():
+            self.consumer.resume(ktp)
 
     def _process(self, tp: Partition, records: list[Record]) -> Outputs:
         self.metrics.events_consumed.labels(topic=tp[0]).inc(len(records))

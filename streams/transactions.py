@@ -11,8 +11,8 @@ the partition's next batch: its offset, clock moves and, when one is due, the pa
 snapshot are taken when it starts, so what it commits is exactly the batch's outcome. A
 partition has at most one transaction in flight (`settle`). A snapshot's engine state is saved
 in a thread (the engine lets go of the GIL), then compressed in one and written in the
-background like the rest: the loop goes on with the other partitions meanwhile, and only the
-partition being saved waits for its save before its next batch (`saving`, `saved`). A failed
+background like the rest: the loop goes on meanwhile, and the partition being saved is not
+read from until its save is done (`saving`; the pipeline pauses it). A failed
 transaction fails the loop at its next turn (`check`), as an awaited one did.
 """
 

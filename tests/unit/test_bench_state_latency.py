@@ -163,7 +163,8 @@ def test_caught_up_is_the_first_sample_reaching_the_records_to_consume():
 
 def _memory(groups: int, rss_per_group: float = 130.0) -> dict[str, dict[str, float]]:
     rss = {"groups": groups, "rss_bytes": rss_per_group * groups, "snapshot_bytes": 25.0 * groups,
-           "zlib_bytes": 7.0 * groups, "encode_s": 0.1, "decode_s": 0.1}  # fmt: skip
+           "zlib_bytes": 7.0 * groups, "save_s": 0.05, "save_again_s": 0.02, "encode_s": 0.1,
+           "decode_s": 0.1}  # fmt: skip
     return {"rss": rss}
 
 
@@ -171,6 +172,7 @@ def test_state_summary_judges_live_memory_and_restarts():
     out = state_result(1000, "ip", _memory(1000), None)
     assert out["rss_bytes_per_group"] == 130
     assert out["snapshot_bytes_per_group"] == 25
+    assert (out["snapshot_save_s"], out["snapshot_save_again_s"]) == (0.05, 0.02)
     assert out["memory_target_met"] is False  # RSS growth is over 100 B per group
     assert state_result(1000, "ip", _memory(1000, 90.0), None)["memory_target_met"] is True
     assert "kafka" not in out

@@ -335,12 +335,13 @@ async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
 
 
-async def test_a_partition_being_saved_waits_for_its_save_while_the_others_go_on(
+async def test_a_partition_being_saved_is_read_again_after_its_save_while_the_others_go_on(
     rules_dir, monkeypatch
 ):
-    """A checkpoint saves its partition's engine in a thread. That partition's next batch
-    waits for the save (the snapshot holds the state it was taken at); the other partitions'
-    batches are processed and committed meanwhile."""
+    """A checkpoint saves its partition's engine in a thread. That partition is not read from
+    until the save is done (a batch of it fetched meanwhile is read again after), so the
+    snapshot holds the state it was taken at; the other partitions' batches are processed and
+    committed meanwhile, the loop never waiting for the save."""
     gate = threading.Event()
     take = Capture.take
 
@@ -355,30 +356,35 @@ async def test_a_partition_being_saved_waits_for_its_save_while_the_others_go_on
     await worker.pipeline.start()
     txns, works = worker.pipeline.txns, worker.pipeline.processor.works
     txns.snapshot_due.update({(EVENTS, 0): 0.0, (EVENTS, 1): math.inf})
+    saved = TopicPartition(EVENTS, 0)
     try:
         produce(broker, 0, requests("o1", 0, 2))
         produce(broker, 1, requests("o2", 0, 2))
         await worker.pipeline.poll()
-        assert set(txns.saving) == {(EVENTS, 0)}
+        assert set(txns.saving) == {(EVENTS, 0)} and saved in worker.consumer.paused()
         produce(broker, 0, requests("o1", 2_000, 2))
         produce(broker, 1, requests("o2", 2_000, 2))
-        second = asyncio.create_task(worker.pipeline.poll())
+        worker.consumer.resume(saved)  # as if its next batch had been fetched already
+        for _ in range(3):
+            await worker.pipeline.poll()
+            worker.wall.t += 0.1
         for _ in range(1_000):
             if committed(broker, 1) == 4:
                 break
             await asyncio.sleep(0.001)
         assert committed(broker, 1) == 4 and paged(broker) == ["busy_org"]  # o2's
         assert works[(EVENTS, 0)].next_offset == 2 and committed(broker, 0) is None
-        assert not second.done()
+        assert saved in worker.consumer.paused()
     finally:
         gate.set()
-    await second
-    await worker.pipeline.settle()
+    await txns.saved([(EVENTS, 0)])
+    await worker.poll(3)
     (state,) = broker.committed_records("sf.state.usage-events")
     snapshot = Snapshot.decode(state.value or b"")
     assert state.partition == 0 and snapshot.offset == 2
     assert CoreEngine([], EngineSettings(), snapshot.engine).now == 1_000
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org", "busy_org"]
+    assert saved not in worker.consumer.paused()
 
 
 class Refused(Exception):
