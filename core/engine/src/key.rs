@@ -114,7 +114,7 @@ impl<'a> Iterator for Parts<'a> {
                 // SAFETY: `Parts` is only made (here, by `Key::parts`) over a key's bytes, which
                 // only `encode` writes and nothing changes after: after a STR tag and its length
                 // come exactly the bytes of a `&str`, so `text` is whole, valid UTF-8. Checking
-                // it again was a sixth of saving a state, and is paid by every key comparison.
+                // it again was a sixth of saving a state, and a cost of every key comparison.
                 ScalarRef::Str(unsafe { std::str::from_utf8_unchecked(text) })
             }
         })
@@ -228,7 +228,6 @@ impl Hash for Key {
     }
 }
 
-/// Saved as the list of its parts.
 /// Saved as the list of its parts, read in place: a state of a million keys is saved without
 /// a copy of each.
 impl Serialize for Key {
