@@ -113,10 +113,6 @@ class Processor:
         work = self.works.get(tp)
         return None if work is None else capture_of(work)
 
-    def snapshot(self, tp: Partition, pager_ends: dict[int, int]) -> Snapshot | None:
-        capture = self.capture(tp)
-        return None if capture is None else capture.take(pager_ends)
-
     def restore(
         self,
         tp: Partition,

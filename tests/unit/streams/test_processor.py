@@ -34,6 +34,13 @@ def make(tmp_path=None, partitions=2):
     return p, config, wall
 
 
+def snapshot(p, tp, pager_ends):
+    """The partition's snapshot now, as a checkpoint takes it (its engine saved at once)."""
+    capture = p.capture(tp)
+    assert capture is not None
+    return capture.take(pager_ends)
+
+
 def event(i, ts, org="o1", **f):
     return orjson.dumps({"event_id": f"e{i}", "ts": ts, "org_id": org, **f})
 
@@ -192,8 +199,7 @@ def test_snapshot_round_trip_is_compressed():
         for i in range(2000)
     ]
     p.process((cfg.events_topic, 0), recs)
-    snap = p.snapshot((cfg.events_topic, 0), {0: 5})
-    assert snap is not None
+    snap = snapshot(p, (cfg.events_topic, 0), {0: 5})
     blob = snap.encode()
     assert len(blob) * 2 < len(snap.engine)
     back = Snapshot.decode(blob)
@@ -331,8 +337,8 @@ def test_family_snapshot_leaves_the_merge_buffer_in_the_topic_and_a_restore_refi
 
     first = fresh()
     before = [first.process(tp, records[n : n + 5]) for n in range(0, 20, 5)]
-    snap = first.snapshot(tp, {0: 0})
-    assert snap is not None and first.works[tp].engine.buffered > 0
+    snap = snapshot(first, tp, {0: 0})
+    assert first.works[tp].engine.buffered > 0
     # the buffer stays in the topic: the snapshot starts at its oldest record
     assert snap.offset == first.works[tp].engine.safe_offset(20) < 20
     back = Snapshot.decode(snap.encode())
@@ -461,8 +467,8 @@ def test_an_idle_partitions_clock_moves_are_kept_until_a_snapshot_holds_them():
     p.process((topic, 0), more)
     p.tick(pending=[])
     assert p.moves((topic, 1)) == [(5, 32 * 60_000)]  # one offset: only the last move counts
-    snap = p.snapshot((topic, 1), {0: 0})
-    assert snap is not None and snap.work.moves == []
+    snap = snapshot(p, (topic, 1), {0: 0})
+    assert snap.work.moves == []
     assert CoreEngine([], EngineSettings(), snap.engine).now == 32 * 60_000
     held = p.moves((topic, 1))
     assert held == [(5, 32 * 60_000)]  # until that snapshot is committed
