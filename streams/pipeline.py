@@ -224,10 +224,9 @@ class Pipeline:
             self.txns.start(tp, outs.get(tp, Outputs()), snapshot=tp in due)
             saving = self.txns.saving.get(tp) if tp in due else None
             if saving is not None:
-                # Not read from while its engine is saved; read on as soon as it is.
-                ktp = TopicPartition(*tp)
-                self.consumer.pause(ktp)
-                saving.add_done_callback(partial(self._resume, ktp))
+                # Paused while its engine is saved (`alignment.align`, at the end of this
+                # turn); read on as soon as it is.
+                saving.add_done_callback(partial(self._resume, TopicPartition(*tp)))
 
     def _resume(self, ktp: TopicPartition, _saved: object) -> None:
         # Alignment pauses it again at the end of the turn if it is ahead of the others.
