@@ -10,15 +10,17 @@
 //! time over recent batches.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
+
+use rayon_core::{ThreadPool, ThreadPoolBuilder};
 
 use crate::clock::BatchClock;
 use crate::detectors::Drive;
 use crate::event::{Event, EventError, Schema};
 use crate::select::{BatchKeys, GroupKeys};
 
-/// Batches with fewer events run on one thread: starting a thread costs tens of microseconds.
+/// Batches with fewer events run on one thread: handing a helper its piece costs microseconds.
 pub const PARALLEL_FROM: usize = 512;
 
 type Det = Box<dyn Drive + Send + Sync>;
@@ -50,14 +52,7 @@ pub fn decode_all<'a, B: AsRef<[u8]> + Sync>(
             done.push((n, decode_chunk(schema, chunk, from)));
         }
     };
-    let mut parts = std::thread::scope(|s| {
-        let others: Vec<_> = (1..threads).map(|_| s.spawn(turns)).collect();
-        let mut parts = turns();
-        for h in others {
-            parts.extend(joined(h.join()));
-        }
-        parts
-    });
+    let mut parts: Vec<_> = side_by_side(threads, turns).into_iter().flatten().collect();
     parts.sort_unstable_by_key(|(n, _)| *n);
     let mut events = Vec::with_capacity(records.len());
     let mut dead = Vec::new();
@@ -85,9 +80,46 @@ fn decode_chunk<'a, B: AsRef<[u8]>>(
     (events, dead)
 }
 
-/// A thread's result, or its panic raised again on the calling thread.
-fn joined<T>(r: std::thread::Result<T>) -> T {
-    r.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+/// Run `work` on `threads` threads at once, this one and helpers of the process's pool, and
+/// return what each returned. A panic in any of them is raised again here once all are done.
+fn side_by_side<T: Send>(threads: usize, work: impl Fn() -> T + Sync) -> Vec<T> {
+    let Some(pool) = helpers() else {
+        return vec![work()];
+    };
+    let done = Mutex::new(Vec::with_capacity(threads));
+    pool.in_place_scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|_| {
+                let mine = work();
+                done.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(mine);
+            });
+        }
+        let mine = work();
+        done.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(mine);
+    });
+    done.into_inner().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The helper threads every engine of the process shares, started on first use: a thread
+/// started for each batch cost ~56 us to start and join, twice per part of a batch, and left
+/// its allocator's heap behind. They sleep while no batch runs. None in a child forked after
+/// they started (threads do not survive a fork): its batches run on one thread.
+fn helpers() -> Option<&'static ThreadPool> {
+    static POOL: OnceLock<(u32, Option<ThreadPool>)> = OnceLock::new();
+    let (pid, pool) = POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
+        let pool = ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .thread_name(|n| format!("signalfire-core-{n}"))
+            .build()
+            .ok();
+        (std::process::id(), pool)
+    });
+    pool.as_ref().filter(|_| *pid == std::process::id())
 }
 
 /// Every this many batches run the other way (one thread or all) than the faster one so far,
@@ -202,15 +234,8 @@ impl Lanes {
                 timings.push((spec, start.elapsed().as_nanos() as f64));
             }
         };
-        let timings: Vec<(usize, f64)> = std::thread::scope(|s| {
-            let others: Vec<_> = (1..self.current).map(|_| s.spawn(turns)).collect();
-            let mut timings = turns();
-            for h in others {
-                timings.extend(joined(h.join()));
-            }
-            timings
-        });
-        for (spec, nanos) in timings {
+        let timings = side_by_side(self.current, turns);
+        for (spec, nanos) in timings.into_iter().flatten() {
             let c = &mut self.cost[spec];
             *c = if *c == 0.0 {
                 nanos

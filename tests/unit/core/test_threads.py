@@ -4,8 +4,12 @@ decoded in chunks side by side and to run the rules in lanes (docs/performance.m
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from contextlib import suppress
 from functools import cache
+from pathlib import Path
 
 import orjson
 
@@ -72,3 +76,41 @@ def test_two_threads_give_what_the_reference_gives() -> None:
     got.extend(core.flush())
     assert want, "the generated traffic pages"
     assert got == want
+
+
+def test_more_threads_than_the_machine_has_cores_give_what_one_gives() -> None:
+    # The helpers are a pool of (cores - 1) threads: a batch's extra pieces of work wait for one.
+    one, saved_one = compiled(1)
+    many, saved_many = compiled(5)
+    assert many == one
+    assert saved_many == saved_one
+
+
+def test_a_process_forked_after_the_helpers_started_still_runs_its_batches(tmp_path: Path) -> None:
+    compiled(2)  # the parent's helper threads are started
+    lines = list(records())[:BATCH]
+    result = tmp_path / "alerts"
+    pid = os.fork()
+    if pid == 0:  # the child: its helper threads did not survive the fork
+        code = 1
+        try:
+            result.write_bytes(outcome(CoreEngine(catalogue(), EngineSettings(threads=2)), lines))
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("the forked child's batch never finished")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert result.read_bytes() == outcome(CoreEngine(catalogue(), EngineSettings(threads=1)), lines)
+
+
+def outcome(engine: CoreEngine, lines: list[bytes]) -> bytes:
+    """What one batch did: its alerts, dead letters, per-rule counts, and the saved state."""
+    out = engine.process(lines)
+    dead = [(d.index, d.reason.value) for d in out.dead_letters]
+    return f"{out.alerts!r} {dead} {engine.counts()}".encode() + engine.save()
