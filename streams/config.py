@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
     Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
     Setting(
+        "commit_interval",
+        "1s",
+        "a partition whose batches write nothing commits its offset this often, not per batch",
+    ),
+    Setting(
         "redact", "", "fields whose values never appear in pages, comma separated (ip,attrs.*)"
     ),
     *SECURITY_SETTINGS,
@@ -76,6 +81,7 @@ class WorkerConfig:
     compression: str | None = "zstd"
     reload_interval_ms: int = 5_000
     checkpoint_interval_ms: int = 30_000
+    commit_interval_ms: int = 1_000
     redact: tuple[str, ...] = ()
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
 
@@ -123,6 +129,7 @@ def load_config(
         compression=None if compression == "none" else compression,
         reload_interval_ms=v.duration("reload_interval"),
         checkpoint_interval_ms=v.duration("checkpoint_interval"),
+        commit_interval_ms=v.duration("commit_interval"),
         redact=tuple(f.strip() for f in v["redact"].split(",") if f.strip()),
         kafka=kafka,
     )

@@ -29,6 +29,10 @@ class Outputs:
     # per rule: what it did in this step
     rule_deltas: dict[str, RuleCounts] = field(default_factory=dict)
 
+    def writes(self) -> bool:
+        """Whether its transaction has records to write (pages, dead letters, forwards)."""
+        return bool(self.pages or self.shadow_pages or self.snoozed or self.dead or self.forwards)
+
     def count(self, rule_id: str, delta: RuleCounts) -> None:
         before = self.rule_deltas.get(rule_id)
         self.rule_deltas[rule_id] = delta if before is None else before + delta

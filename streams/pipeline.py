@@ -219,8 +219,10 @@ class Pipeline:
         # This batch was processed while the previous one's transaction ran: now that one has
         # to be done before this one starts, with the snapshot if one is due.
         due = self.txns.due()
-        await self.txns.settle(set(outs) | due)
-        for tp in sorted(set(outs) | due):
+        # Partitions whose batches wrote nothing commit their offset once their interval is up.
+        starting = set(outs) | due | self.txns.lagging()
+        await self.txns.settle(starting)
+        for tp in sorted(starting):
             self.txns.start(tp, outs.get(tp, Outputs()), snapshot=tp in due)
             saving = self.txns.saving.get(tp) if tp in due else None
             if saving is not None:

@@ -1,5 +1,6 @@
 """One Kafka transaction per partition and batch: its outputs, now and then its state, and its
-input offset with the clock moves made since the last snapshot.
+input offset with the clock moves made since the last snapshot. A batch that writes nothing
+leaves its offset to the partition's next transaction, at most the commit interval later.
 
 Every owned partition has its own transactional producer, whose id follows the partition
 (`<group>.<topic>.<partition>`): a restarted or new owner starting one fences the old owner
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -83,6 +85,11 @@ class Transactions:
         # or the failed batch's outputs would be skipped for good.
         self.failed: BaseException | None = None
         self.snapshot_due: dict[Partition, float] = {}
+        # When each partition's last transaction started: a batch that writes nothing leaves
+        # its offset to the next transaction, up to an interval later.
+        self.committed_at: dict[Partition, float] = {}
+        # Partitions whose last batches started no transaction: their offset is still to commit.
+        self.uncommitted: set[Partition] = set()
         # Partitions with a snapshot in flight (until its transaction ends).
         self.checkpointing: set[Partition] = set()
         # Partitions whose engine is being saved, in a thread: the engine must not change
@@ -143,6 +150,8 @@ class Transactions:
         for tp in owned:
             await self.producers.pop(tp).stop()
             self.snapshot_due.pop(tp, None)
+            self.committed_at.pop(tp, None)
+            self.uncommitted.discard(tp)
             self.in_flight.pop(tp, None)
         return owned
 
@@ -155,12 +164,34 @@ class Transactions:
         wanted = self.processor.checkpoints_wanted() - self.checkpointing
         return due | (wanted & set(self.producers))
 
+    def lagging(self) -> set[Partition]:
+        """Partitions with an offset still to commit whose commit interval is up: they commit
+        in this turn, with or without a batch."""
+        return {tp for tp in self.uncommitted if self._commit_due(tp)}
+
+    def _commit_due(self, tp: Partition) -> bool:
+        """The commit interval is up since the partition's last transaction (or it had none)."""
+        last = self.committed_at.get(tp, -math.inf)
+        return self.wall() >= last + self.config.commit_interval_ms / 1000
+
     # -- transactions in flight -------------------------------------------------------------
     def start(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
         """The partition's transaction for `out` and where it now stands (with its snapshot),
-        in the background. Its previous transaction must be settled."""
+        in the background. Its previous transaction must be settled.
+
+        Outputs with nothing to write start none until the commit interval since the
+        partition's last transaction is up: their offset and clock moves go with the next one
+        (moves are kept until a snapshot holds them). Until then a crash replays those records,
+        which wrote nothing, from the offset committed before them."""
         running = self.in_flight.get(tp)
         assert running is None or running.done(), "one transaction in flight per partition"
+        now = self.wall()
+        if not snapshot and not out.writes() and not self._commit_due(tp):
+            fold(self.metrics, out, self.processor.rules, int(now * 1000))
+            self.uncommitted.add(tp)
+            return
+        self.committed_at[tp] = now
+        self.uncommitted.discard(tp)
         task = asyncio.create_task(self._transaction(*self._now(tp, out, snapshot)))
         # What it raises is kept (`failed`) and raised by `check` and `settle`: retrieved here,
         # so a worker stopping on it does not also log it as never retrieved.
@@ -243,14 +274,7 @@ class Transactions:
         snapshot: Saving | None,
     ) -> None:
         producer = self.producers.get(tp)
-        if producer is None or not (
-            offset is not None
-            or out.pages
-            or out.shadow_pages
-            or out.snoozed
-            or out.dead
-            or out.forwards
-        ):
+        if producer is None or not (offset is not None or out.writes()):
             return
         cfg = self.config
         source = state_key(*tp)

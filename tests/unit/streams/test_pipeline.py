@@ -420,3 +420,47 @@ async def test_a_failed_transaction_stops_the_loop_and_nothing_more_is_committed
     await successor.pipeline.start()
     await successor.poll(3)
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+
+
+async def test_batches_that_write_nothing_commit_their_offset_once_per_commit_interval(rules_dir):
+    """Pages commit with their batch; a batch that writes nothing leaves its offset to the next
+    transaction, or to the turn its partition's commit interval is up in, records or not."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, commit_interval_ms=1_000)
+    await worker.pipeline.start()
+    produce(broker, 0, requests("o1", 0, 2))
+    await worker.poll()
+    assert committed(broker, 0) == 2  # its first transaction
+    produce(broker, 0, requests("o2", 2_000, 2))
+    await worker.poll()  # 0.1 s later: nothing to write, no transaction
+    assert committed(broker, 0) == 2
+    assert worker.metric("events_decoded_total") == 4
+    produce(broker, 0, requests("o3", 4_000, 4))
+    await worker.poll()  # a page: committed with its batch
+    assert committed(broker, 0) == 8 and paged(broker) == ["busy_org"]
+    produce(broker, 0, requests("o4", 8_000, 1))
+    await worker.poll(5)  # the partition has nothing more to read
+    assert committed(broker, 0) == 8
+    await worker.poll(5)  # the interval is up, one turn later
+    assert committed(broker, 0) == 9
+    assert len(broker.committed_records("pager")) == 1
+
+
+async def test_a_crash_before_the_interval_is_up_replays_what_wrote_nothing(rules_dir):
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, commit_interval_ms=1_000)
+    await worker.pipeline.start()
+    produce(broker, 0, requests("o1", 0, 3))
+    await worker.poll()
+    produce(broker, 0, requests("o2", 3_000, 2))
+    await worker.poll()
+    assert committed(broker, 0) == 3  # the o2 batch's offset is not committed: then a crash
+    successor = Worker(broker, rules_dir, commit_interval_ms=1_000)
+    await successor.pipeline.start()
+    produce(broker, 0, requests("o2", 5_000, 2))  # o2's 4th event in a minute: a page
+    await successor.poll(3)
+    assert committed(broker, 0) == 7
+    assert paged(broker) == ["busy_org"]
+    assert successor.metric("events_decoded_total") == 7
