@@ -60,7 +60,7 @@ def build_app(
     @app.page("/metrics")
     async def metrics_view(web: View, request: Request) -> Response:
         pipeline.refresh_gauges()
-        payload, content_type = render(registry)
+        payload, content_type = render(registry, request.rel_url.query.getall("name[]", []))
         return web.bytes(payload, content_type=content_type.split(";")[0])
 
     @app.page("/healthz")

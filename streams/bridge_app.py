@@ -30,7 +30,7 @@ DRAIN_S = 10.0
 
 def web_app(bridges: list[Bridge], registry: CollectorRegistry) -> web.Application:
     async def metrics_view(request: web.Request) -> web.Response:
-        payload, content_type = render(registry)
+        payload, content_type = render(registry, request.rel_url.query.getall("name[]", []))
         return web.Response(body=payload, content_type=content_type.split(";")[0])
 
     async def health_view(request: web.Request) -> web.Response:

@@ -228,3 +228,28 @@ def test_render(registry, m):
         exposed = f"{name}_total" if kind == "counter" else name
         assert f"# TYPE {exposed} {kind}\n" in text
     assert 'signalfire_alerts_emitted_total{action="trigger",rule="api_key_burst",' in text
+
+
+def test_render_only_the_named_series(registry, m):
+    exercise(m)
+    names = ["signalfire_events_decoded_total", "signalfire_events_dead_lettered_total"]
+    text = render(registry, names)[0].decode()
+    exposed = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+    assert exposed == set(names)
+    assert render(registry, ["signalfire_no_such_series"])[0] == b""
+
+
+async def test_the_bridge_serves_the_named_series_when_asked() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from streams.bridge_app import web_app
+
+    registry = CollectorRegistry()
+    metrics = BridgeMetrics.create(registry, ("webhook",))
+    metrics.consumed.inc(3)
+    async with TestClient(TestServer(web_app([], registry))) as client:
+        whole = await (await client.get("/metrics")).text()
+        only = await (await client.get("/metrics?name[]=signalfire_bridge_consumed_total")).text()
+    assert "signalfire_bridge_consumed_total 3.0" in only
+    assert len(only.splitlines()) == 3  # its HELP, TYPE and sample
+    assert len(whole.splitlines()) > 3
