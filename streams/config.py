@@ -43,6 +43,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lateness", "30s", "allowed lateness of events"),
     Setting("idle_timeout", "30s", "a partition idle this long stops holding time back"),
     Setting("max_groups", "100000", "per-rule cap on tracked groups"),
+    Setting(
+        "core_threads",
+        "1",
+        "threads the compiled core runs a batch on; workers scale out by partitions, one per core",
+    ),
     Setting("max_record_bytes", "1000000", "larger records go to the dead-letter topic"),
     Setting("batch_records", "10000", "most records fetched per turn of the loop"),
     Setting("compression", "zstd", "codec of the records the worker writes: none, gzip, lz4, zstd"),
@@ -75,6 +80,7 @@ class WorkerConfig:
     lateness_ms: int = 30_000
     idle_timeout_ms: int = 30_000
     max_groups: int = 100_000
+    core_threads: int = 1
     max_record_bytes: int = 1_000_000
     batch_records: int = 10_000
     # The codec of every record the worker writes, repartitioned events above all (`None`: none).
@@ -124,6 +130,7 @@ def load_config(
         lateness_ms=v.duration("lateness"),
         idle_timeout_ms=v.duration("idle_timeout"),
         max_groups=v.integer("max_groups", 1),
+        core_threads=v.integer("core_threads", 1, 64),
         max_record_bytes=v.integer("max_record_bytes", 64),
         batch_records=v.integer("batch_records", 1, 1_000_000),
         compression=None if compression == "none" else compression,

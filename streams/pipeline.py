@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from functools import partial
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
@@ -70,6 +69,8 @@ class Pipeline:
             self.processor.emitter.snoozes,
         )  # fmt: skip
         self.txns = Transactions(config, self.processor, metrics, wall, self.clients)
+        # A partition is paused while its engine is saved (`alignment.align`), then read on.
+        self.txns.on_saved = self._resume
         self.reload = RuleReload(config.rules, config.reload_interval_ms, metrics)
         self.consumer: AIOKafkaConsumer | None = None
         # Held while a batch is processed and committed, and while partitions change hands
@@ -198,6 +199,8 @@ class Pipeline:
 
     async def _step(self, batches: dict[TopicPartition, list[Record]]) -> None:
         assert self.consumer is not None
+        # A partition whose transactions fall that far behind holds the loop back.
+        await self.txns.settle(self.txns.backlogged())
         started = time.perf_counter()
         outs: dict[Partition, Outputs] = {}
         for ktp, records in batches.items():
@@ -216,22 +219,17 @@ class Pipeline:
             outs.setdefault(tp, Outputs()).extend(out)
         if batches:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
-        # This batch was processed while the previous one's transaction ran: now that one has
-        # to be done before this one starts, with the snapshot if one is due.
+        # A partition's transaction starts now, or as soon as its previous one ends (the loop
+        # goes on meanwhile). Partitions whose batches wrote nothing commit their offset once
+        # their interval is up.
         due = self.txns.due()
-        # Partitions whose batches wrote nothing commit their offset once their interval is up.
-        starting = set(outs) | due | self.txns.lagging()
-        await self.txns.settle(starting)
-        for tp in sorted(starting):
+        for tp in sorted(set(outs) | due | self.txns.lagging()):
             self.txns.start(tp, outs.get(tp, Outputs()), snapshot=tp in due)
-            saving = self.txns.saving.get(tp) if tp in due else None
-            if saving is not None:
-                # Paused while its engine is saved (`alignment.align`, at the end of this
-                # turn); read on as soon as it is.
-                saving.add_done_callback(partial(self._resume, TopicPartition(*tp)))
 
-    def _resume(self, ktp: TopicPartition, _saved: object) -> None:
-        # Alignment pauses it again at the end of the turn if it is ahead of the others.
+    def _resume(self, tp: Partition) -> None:
+        """Its engine is saved (its checkpoint): read on. Alignment pauses it again at the end
+        of the turn if it is ahead of the others."""
+        ktp = TopicPartition(*tp)
         if self.consumer is not None and ktp in self.consumer.assignment():
             self.consumer.resume(ktp)
 

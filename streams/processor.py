@@ -55,7 +55,9 @@ class Processor:
         self.wall = wall
         self.emitter = Emitter(Redaction.of(config.redact))
         self.settings = EngineSettings(
-            allowed_lateness_ms=config.lateness_ms, max_groups=config.max_groups
+            allowed_lateness_ms=config.lateness_ms,
+            max_groups=config.max_groups,
+            threads=config.core_threads,
         )
         self.works: dict[Partition, Work] = {}
         # Partitions of the input topic (and so of each repartition topic); set at start.

@@ -8,9 +8,10 @@ and aborts its open transaction. Readers with `isolation_level=read_committed` t
 each page once, and after a crash nothing is lost or repeated (see streams/state.py).
 
 A batch's transaction runs in the background (`start`) while the worker fetches and processes
-the partition's next batch: its offset, clock moves and, when one is due, the partition's
-snapshot are taken when it starts, so what it commits is exactly the batch's outcome. A
-partition has at most one transaction in flight (`settle`). A snapshot's engine state is saved
+the partition's next batches: its offset, clock moves and, when one is due, the partition's
+snapshot are taken when it starts, so what it commits is exactly the outcome of the batches
+before it. A partition has at most one transaction in flight; batches processed meanwhile are
+`queued` and their transaction starts as soon as it ends (`settle` waits for both). A snapshot's engine state is saved
 in a thread (the engine lets go of the GIL), then compressed in one and written in the
 background like the rest: the loop goes on meanwhile, and the partition being saved is not
 read from until its save is done (`saving`; the pipeline pauses it). A failed
@@ -23,8 +24,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
 
@@ -54,6 +55,9 @@ T = TypeVar("T")
 
 # A snapshot being taken: the partition's engine saved in a thread (and how long that took).
 Saving = asyncio.Task[tuple[Snapshot, float]]
+# Batches a partition's next transaction may gather while its previous one runs: past that the
+# loop waits for it, as it would for a broker that has stopped answering.
+MAX_QUEUED_BATCHES = 8
 RECORD_OVERHEAD = 1024  # batch and record headers, generously
 RETRY_BACKOFF_MS = 10
 
@@ -88,6 +92,10 @@ class Transactions:
         # When each partition's last transaction started: a batch that writes nothing leaves
         # its offset to the next transaction, up to an interval later.
         self.committed_at: dict[Partition, float] = {}
+        # Batches processed while their partition's transaction ran, for its next one.
+        self.queued: dict[Partition, Queued] = {}
+        # Called with a partition whose snapshot's engine state is saved: it may change again.
+        self.on_saved: Callable[[Partition], None] = lambda tp: None
         # Partitions whose last batches started no transaction: their offset is still to commit.
         self.uncommitted: set[Partition] = set()
         # Partitions with a snapshot in flight (until its transaction ends).
@@ -177,26 +185,62 @@ class Transactions:
     # -- transactions in flight -------------------------------------------------------------
     def start(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
         """The partition's transaction for `out` and where it now stands (with its snapshot),
-        in the background. Its previous transaction must be settled.
+        in the background.
 
-        Outputs with nothing to write start none until the commit interval since the
-        partition's last transaction is up: their offset and clock moves go with the next one
-        (moves are kept until a snapshot holds them). Until then a crash replays those records,
-        which wrote nothing, from the offset committed before them."""
-        running = self.in_flight.get(tp)
-        assert running is None or running.done(), "one transaction in flight per partition"
-        now = self.wall()
-        if not snapshot and not out.writes() and not self._commit_due(tp):
-            fold(self.metrics, out, self.processor.rules, int(now * 1000))
-            self.uncommitted.add(tp)
+        While its previous transaction runs, the batches processed meanwhile wait together
+        (`queued`): the next transaction starts as soon as that one ends, with all of them and
+        with where the partition stands then. Outputs with nothing to write start none until
+        the commit interval since the partition's last transaction is up: their offset and
+        clock moves go with the next one (moves are kept until a snapshot holds them). Until
+        then a crash replays those records, which wrote nothing, from the offset committed
+        before them."""
+        queued = self.queued.get(tp)
+        if queued is not None:
+            queued.add(out, snapshot)
             return
-        self.committed_at[tp] = now
-        self.uncommitted.discard(tp)
-        task = asyncio.create_task(self._transaction(*self._now(tp, out, snapshot)))
+        running = self.in_flight.get(tp)
+        if running is not None and not running.done():
+            queued = self.queued[tp] = Queued(out, snapshot)
+            self._track(tp, asyncio.create_task(self._after(tp, running, queued)))
+            return
+        begun = self._begin(tp, out, snapshot)
+        if begun is not None:
+            self._track(tp, asyncio.create_task(begun))
+
+    def backlogged(self) -> list[Partition]:
+        """Partitions with as many batches waiting for a transaction as one may hold: the loop
+        waits for them before it reads more."""
+        return [tp for tp, q in self.queued.items() if q.batches >= MAX_QUEUED_BATCHES]
+
+    def _track(self, tp: Partition, task: asyncio.Task[None]) -> None:
         # What it raises is kept (`failed`) and raised by `check` and `settle`: retrieved here,
         # so a worker stopping on it does not also log it as never retrieved.
         task.add_done_callback(_retrieve)
         self.in_flight[tp] = task
+
+    def _begin(
+        self, tp: Partition, out: Outputs, snapshot: bool
+    ) -> Coroutine[None, None, None] | None:
+        """The transaction of `out` and where the partition stands now, or None if it has
+        nothing to write and its commit interval is not up."""
+        now = self.wall()
+        if not snapshot and not out.writes() and not self._commit_due(tp):
+            fold(self.metrics, out, self.processor.rules, int(now * 1000))
+            self.uncommitted.add(tp)
+            return None
+        self.committed_at[tp] = now
+        self.uncommitted.discard(tp)
+        return self._transaction(*self._now(tp, out, snapshot))
+
+    async def _after(self, tp: Partition, running: asyncio.Task[None], queued: Queued) -> None:
+        """The queued batches' transaction, once the running one has ended."""
+        await asyncio.wait([running])  # what it raised is reported through `failed`
+        del self.queued[tp]
+        if self.failed is not None:
+            return  # nothing more may be committed (see `failed`)
+        begun = self._begin(tp, queued.out, queued.snapshot)
+        if begun is not None:
+            await begun
 
     async def settle(self, partitions: Iterable[Partition]) -> None:
         """Wait for the partitions' transactions in flight; raises what one of them raised."""
@@ -247,6 +291,7 @@ class Transactions:
         if self.saving.get(tp) is saving:
             del self.saving[tp]
         _retrieve(saving)  # the transaction that sends it reports what it raised
+        self.on_saved(tp)
 
     async def _transaction(
         self,
@@ -353,6 +398,20 @@ class Transactions:
             return None
         self.metrics.checkpoint_duration.observe(saved + time.perf_counter() - started)
         return sent
+
+
+@dataclass(slots=True)
+class Queued:
+    """What a partition's next transaction commits, gathered while its previous one runs."""
+
+    out: Outputs
+    snapshot: bool
+    batches: int = 1
+
+    def add(self, out: Outputs, snapshot: bool) -> None:
+        self.out.extend(out)
+        self.snapshot = self.snapshot or snapshot
+        self.batches += 1
 
 
 def _retrieve(task: asyncio.Task[T]) -> None:

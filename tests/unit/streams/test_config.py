@@ -18,6 +18,14 @@ def test_defaults_and_environment(tmp_path):
     assert cfg.dlq_topic == "usage-events.dlq" and cfg.web_port == 6066
 
 
+def test_the_core_runs_a_workers_batches_on_one_thread_unless_told(tmp_path):
+    assert load_config({"rules": str(tmp_path)}, {}).core_threads == 1
+    cfg = load_config({"rules": str(tmp_path)}, {"SIGNALFIRE_CORE_THREADS": "2"})
+    assert cfg.core_threads == 2
+    with pytest.raises(ConfigError, match="--core-threads / SIGNALFIRE_CORE_THREADS: must be"):
+        load_config({"rules": str(tmp_path), "core_threads": "0"}, {})
+
+
 def test_flags_win_over_environment(tmp_path):
     cfg = load_config({"rules": str(tmp_path), "web_port": "7000"}, {"SIGNALFIRE_WEB_PORT": "8000"})
     assert cfg.web_port == 7000

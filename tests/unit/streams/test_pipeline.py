@@ -24,6 +24,7 @@ from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
 from streams.recovery import Capture
 from streams.state import Snapshot
+from streams.transactions import MAX_QUEUED_BATCHES
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, NoFreeze, Process, Wall
 
 EVENTS = "usage-events"
@@ -277,12 +278,12 @@ def committed(broker: Broker, partition: int) -> int | None:
     return None if found is None else found.offset
 
 
-async def held_back(rules_dir: Path) -> tuple[Broker, Worker, asyncio.Event]:
+async def held_back(rules_dir: Path, **settings: Any) -> tuple[Broker, Worker, asyncio.Event]:
     """A started worker on one partition whose transactions wait for the event before they
     send their offsets."""
     broker = Broker()
     broker.create_topic(EVENTS, 1)
-    worker = Worker(broker, rules_dir)
+    worker = Worker(broker, rules_dir, **settings)
     release = asyncio.Event()
     before_offsets(worker, release.wait)
     await worker.pipeline.start()
@@ -294,18 +295,38 @@ async def test_the_next_batch_is_processed_while_the_previous_one_commits(rules_
     produce(broker, 0, requests("o1", 0, 2))
     await worker.pipeline.poll()  # its transaction starts and waits
     produce(broker, 0, requests("o1", 2_000, 2))
-    second = asyncio.create_task(worker.pipeline.poll())
+    await worker.pipeline.poll()  # the loop does not wait for it
+    produce(broker, 0, requests("o1", 4_000, 1))
+    await worker.pipeline.poll()
+    # Both batches are read and processed, but nothing is committed: their transaction does
+    # not start before the first one's ends.
+    assert worker.metric("events_consumed_total", topic=EVENTS) == 5
+    assert worker.metric("rule_triggers_total", rule="busy_org") is None
+    assert committed(broker, 0) is None and paged(broker) == []
+    assert worker.pipeline.txns.queued[(EVENTS, 0)].batches == 2
+    release.set()
+    await worker.pipeline.settle()
+    # The second transaction holds both batches: one page, everything committed.
+    assert committed(broker, 0) == 5 and paged(broker) == ["busy_org"]
+    assert worker.metric("rule_triggers_total", rule="busy_org") == 1
+    assert not worker.pipeline.txns.queued
+
+
+async def test_a_partition_whose_transactions_fall_behind_holds_the_loop_back(rules_dir):
+    broker, worker, release = await held_back(rules_dir, commit_interval_ms=0)
+    for n in range(MAX_QUEUED_BATCHES + 1):
+        produce(broker, 0, requests(f"o{n}", n * 1_000, 1))
+        await worker.pipeline.poll()
+    assert worker.pipeline.txns.queued[(EVENTS, 0)].batches == MAX_QUEUED_BATCHES
+    produce(broker, 0, requests("late", 100_000, 1))
+    held = asyncio.create_task(worker.pipeline.poll())
     for _ in range(20):
         await asyncio.sleep(0)
-    # The second batch is read and processed, but nothing is committed: its transaction does
-    # not start before the first one's ends.
-    assert worker.metric("events_consumed_total", topic=EVENTS) == 4
-    assert worker.metric("rule_triggers_total", rule="busy_org") is None
-    assert not second.done() and committed(broker, 0) is None and paged(broker) == []
+    assert not held.done()  # waits for the partition's transactions before reading on
     release.set()
-    await second
+    await held
     await worker.pipeline.settle()
-    assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+    assert committed(broker, 0) == MAX_QUEUED_BATCHES + 2
 
 
 async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir):
