@@ -11,11 +11,11 @@ A batch's transaction runs in the background (`start`) while the worker fetches 
 the partition's next batches: its offset, clock moves and, when one is due, the partition's
 snapshot are taken when it starts, so what it commits is exactly the outcome of the batches
 before it. A partition has at most one transaction in flight; batches processed meanwhile are
-`queued` and their transaction starts as soon as it ends (`settle` waits for both). A snapshot's engine state is saved
-in a thread (the engine lets go of the GIL), then compressed in one and written in the
-background like the rest: the loop goes on meanwhile, and the partition being saved is not
-read from until its save is done (`saving`; the pipeline pauses it). A failed
-transaction fails the loop at its next turn (`check`), as an awaited one did.
+`queued` and their transaction starts as soon as it ends (`settle` waits for both). A
+snapshot's engine state is saved in a thread (the engine lets go of the GIL), then compressed
+in one and written in the background like the rest: the loop goes on meanwhile, and the
+partition being saved is not read from until its save is done (`saving`; the pipeline pauses
+it). A failed transaction fails the loop at its next turn (`check`), as an awaited one did.
 """
 
 from __future__ import annotations
