@@ -105,8 +105,8 @@ fn side_by_side<T: Send>(threads: usize, work: impl Fn() -> T + Sync) -> Vec<T> 
 }
 
 /// The helper threads every engine of the process shares, started on first use: a thread
-/// started for each batch cost ~56 us to start and join, twice per part of a batch, and left
-/// its allocator's heap behind. They sleep while no batch runs. None in a child forked after
+/// started for each piece of work took 43-56 us to start and join, twice per part of a batch,
+/// and left its allocator's heap behind. They sleep while no batch runs. None in a child forked after
 /// they started (threads do not survive a fork): its batches run on one thread.
 fn helpers() -> Option<&'static ThreadPool> {
     static POOL: OnceLock<(u32, Option<ThreadPool>)> = OnceLock::new();
