@@ -73,8 +73,9 @@ class Pipeline:
         self.txns.on_saved = self._resume
         self.reload = RuleReload(config.rules, config.reload_interval_ms, metrics)
         self.consumer: AIOKafkaConsumer | None = None
-        # Held while a batch is processed and committed, and while partitions change hands
-        # (the rebalance callbacks run beside the consume loop).
+        # Held while a batch is processed and its transaction started or queued, and while
+        # partitions change hands (the rebalance callbacks run beside the consume loop; a
+        # hand-over waits for the partitions' queued transactions before its last snapshots).
         self.lock = asyncio.Lock()
         self.assigned = False
         self.running = False
