@@ -443,13 +443,19 @@ async def test_a_failed_transaction_stops_the_loop_and_nothing_more_is_committed
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
 
 
+async def one_partition(rules_dir: Path, **settings: Any) -> tuple[Broker, Worker]:
+    """A started worker on an input topic of one partition."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, **settings)
+    await worker.pipeline.start()
+    return broker, worker
+
+
 async def test_batches_that_write_nothing_commit_their_offset_once_per_commit_interval(rules_dir):
     """Pages commit with their batch; a batch that writes nothing leaves its offset to the next
     transaction, or to the turn its partition's commit interval is up in, records or not."""
-    broker = Broker()
-    broker.create_topic(EVENTS, 1)
-    worker = Worker(broker, rules_dir, commit_interval_ms=1_000)
-    await worker.pipeline.start()
+    broker, worker = await one_partition(rules_dir, commit_interval_ms=1_000)
     produce(broker, 0, requests("o1", 0, 2))
     await worker.poll()
     assert committed(broker, 0) == 2  # its first transaction
@@ -469,10 +475,7 @@ async def test_batches_that_write_nothing_commit_their_offset_once_per_commit_in
 
 
 async def test_a_crash_before_the_interval_is_up_replays_what_wrote_nothing(rules_dir):
-    broker = Broker()
-    broker.create_topic(EVENTS, 1)
-    worker = Worker(broker, rules_dir, commit_interval_ms=1_000)
-    await worker.pipeline.start()
+    broker, worker = await one_partition(rules_dir, commit_interval_ms=1_000)
     produce(broker, 0, requests("o1", 0, 3))
     await worker.poll()
     produce(broker, 0, requests("o2", 3_000, 2))
