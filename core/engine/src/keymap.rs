@@ -80,6 +80,19 @@ impl<V> KeyMap<V> {
         self.find(key)
     }
 
+    /// The group's slot, as [`KeyMap::slot`], the map holding `key`'s allocation from now on
+    /// where it held another of the same spelling. A `group_by`'s interner may make a group's
+    /// key again (see `key::Interner`): a map that kept the first would compare the two by
+    /// their parts at each of the group's events, where one allocation compares by address.
+    pub fn slot_sharing(&mut self, key: &Key) -> Option<u32> {
+        let n = self.find(key)?;
+        let held = &mut self.slots[n as usize].entry.as_mut().expect("in use").0;
+        if !held.same_allocation(key) && held.spelled_alike(key) {
+            *held = key.clone();
+        }
+        Some(n)
+    }
+
     /// The key and value in slot `n`, which must be in use.
     pub fn at(&self, n: u32) -> (&Key, &V) {
         let (k, v) = self.entry(n);
@@ -177,14 +190,6 @@ impl<V> KeyMap<V> {
         Some(value)
     }
 
-    /// Move the group to the back, if there: its value.
-    pub fn to_back(&mut self, key: &Key) -> Option<&mut V> {
-        let n = self.find(key)?;
-        self.to_back_at(n);
-        self.slots[n as usize].entry.as_mut().map(|(_, v)| v)
-    }
-
-    /// Take the first group out.
     /// Move the group in slot `n` (in use) to the back.
     pub fn to_back_at(&mut self, n: u32) {
         if n != self.tail {
@@ -209,6 +214,7 @@ impl<V> KeyMap<V> {
         }
     }
 
+    /// Take the first group out.
     pub fn pop_front(&mut self) -> Option<(Key, V)> {
         let key = self.front()?.0.clone();
         let value = self.remove(&key)?;
@@ -407,9 +413,11 @@ mod tests {
             assert_eq!(map.insert(key(n), n as u64 * 10), None);
         }
         assert_eq!(map.insert(key(2), 21), Some(20));
-        map.to_back(&key(0));
-        map.to_back(&key(0));
-        map.to_back(&key(9));
+        for n in [0, 0, 9] {
+            if let Some(slot) = map.slot_sharing(&key(n)) {
+                map.to_back_at(slot);
+            }
+        }
         assert_eq!(map.remove(&key(3)), Some(30));
         assert_eq!(map.remove(&key(3)), None);
         map.insert(key(7), 70);
@@ -431,6 +439,25 @@ mod tests {
     }
 
     #[test]
+    fn a_group_found_by_another_allocation_of_its_key_keeps_that_one_if_spelled_alike() {
+        let mut map = KeyMap::default();
+        let first = key(1);
+        let n = map.push(first.clone(), 10);
+        let again = key(1);
+        assert!(!again.same_allocation(&first));
+        assert_eq!(map.slot_sharing(&again), Some(n));
+        assert!(map.at(n).0.same_allocation(&again));
+        // an equal key spelled otherwise finds the group, which keeps its own spelling
+        let float = Key::from([Scalar::Float(1.0f64.to_bits())]);
+        assert_eq!(float, again);
+        assert_eq!(map.slot_sharing(&float), Some(n));
+        assert!(map.at(n).0.same_allocation(&again));
+        assert_eq!(map.at(n).0.scalars(), [Scalar::Int(1)]);
+        assert_eq!(map.slot_sharing(&key(2)), None);
+        assert_eq!(order(&map), [(1, 10)]);
+    }
+
+    #[test]
     fn does_what_a_linked_hash_map_does() {
         // Random operations on a few keys, against the map this one stands for.
         let mut map = KeyMap::default();
@@ -444,7 +471,13 @@ mod tests {
             match seed % 6 {
                 0 | 1 => assert_eq!(map.insert(k.clone(), step), linked.insert(k, step)),
                 2 => assert_eq!(map.remove(&k), linked.remove(&k)),
-                3 => assert_eq!(map.to_back(&k).copied(), linked.to_back(&k).copied()),
+                3 => {
+                    let moved = map.slot_sharing(&k).map(|n| {
+                        map.to_back_at(n);
+                        *map.at(n).1
+                    });
+                    assert_eq!(moved, linked.to_back(&k).copied());
+                }
                 4 => assert_eq!(map.pop_front(), linked.pop_front()),
                 _ => {
                     if let Some(v) = map.get_mut(&k) {
@@ -471,7 +504,8 @@ mod tests {
             map.insert(key(n), n as u64);
             linked.insert(key(n), n as u64);
         }
-        map.to_back(&key(3));
+        let three = map.slot(&key(3)).unwrap();
+        map.to_back_at(three);
         linked.to_back(&key(3));
         map.insert(key(1), 10);
         linked.insert(key(1), 10);

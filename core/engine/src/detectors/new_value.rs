@@ -117,27 +117,31 @@ impl Logic for NewValueLogic {
             let touch = ts.div_euclid(self.slot);
             // A group evicted as soon as it is made (a cap of 0) still sees its event.
             let mut detached = None;
-            if !self.groups.contains_key(key) {
-                let g = Group {
-                    first_ts: ts,
-                    touch,
-                    values: LinkedHashMap::default(),
-                };
-                self.groups.insert(key.clone(), g);
-                if self.groups.len() > d.common.cap {
-                    d.common.stats.cap_evictions += 1;
-                    if let Some((k, g)) = self.groups.pop_front() {
-                        if k == *key {
-                            detached = Some(g);
+            let slot = match self.groups.slot_sharing(key) {
+                Some(n) => Some(n),
+                None => {
+                    let g = Group {
+                        first_ts: ts,
+                        touch,
+                        values: LinkedHashMap::default(),
+                    };
+                    let mut n = Some(self.groups.push(key.clone(), g));
+                    if self.groups.len() > d.common.cap {
+                        d.common.stats.cap_evictions += 1;
+                        if let Some((k, g)) = self.groups.pop_front() {
+                            if k == *key {
+                                (detached, n) = (Some(g), None);
+                            }
                         }
                     }
+                    d.common.tick = d.common.tick.min(self.expires_at(touch));
+                    n
                 }
-                d.common.tick = d.common.tick.min(self.expires_at(touch));
-            }
+            };
             let lookback = self.lookback;
-            let g = match detached.as_mut() {
-                Some(g) => g,
-                None => self.groups.get_mut(key).expect("group present"),
+            let g = match (detached.as_mut(), slot) {
+                (Some(g), _) => g,
+                (None, n) => self.groups.at_mut(n.expect("a group kept or detached")),
             };
             let last = scalars::get(&g.values, v).copied();
             if last.is_none_or(|last| ts - last > lookback) {
@@ -156,7 +160,9 @@ impl Logic for NewValueLogic {
             }
             if touch > g.touch {
                 g.touch = touch;
-                self.groups.to_back(key);
+                if let Some(n) = slot {
+                    self.groups.to_back_at(n);
+                }
             }
             if !d.lc.out.is_empty() {
                 d.collect(clock.seq0 + i as u64);

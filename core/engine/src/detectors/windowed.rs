@@ -245,7 +245,7 @@ impl<V: Default, G: Default> Window<V, G> {
                 slot.insert(Bucket::new(self.opened))
             }
         };
-        let (slot, new_group) = match self.groups.slot(key) {
+        let (slot, new_group) = match self.groups.slot_sharing(key) {
             Some(slot) => (slot, false),
             None => {
                 let group = Group {
