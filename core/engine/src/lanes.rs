@@ -122,21 +122,36 @@ fn helpers() -> Option<&'static ThreadPool> {
     pool.as_ref().filter(|_| *pid == std::process::id())
 }
 
-/// Every this many batches run the other way (one thread or all) than the faster one so far,
-/// to see whether that has changed.
+/// Every this many batches run the other way (one thread or all) than the usual one, to see
+/// whether that is faster now.
 const PROBE_EVERY: u64 = 16;
+
+/// How far one probe moves the estimate of which way is faster (a moving average).
+const PROBE_WEIGHT: f64 = 0.25;
 
 /// How batches run: on one thread or on `threads`, whichever has been faster lately. On a
 /// machine whose other cores are busy, threads that wait for each other at the end of every
 /// batch lose more (a thread preempted inside its last piece of work holds the batch up for
 /// a time slice) than they win.
+///
+/// Which is faster is told by pairs of neighbouring batches, a probe and the usual batch
+/// before it, never by each way's times apart: a shared machine's speed drifts by half
+/// within seconds, and a way last timed in a slow spell looked slower than the other one
+/// timed in a quick spell, though it was not.
 #[derive(Debug)]
 pub struct Lanes {
     threads: usize,
     /// Threads of the batch under way.
     current: usize,
-    /// Recent nanoseconds per record: on one thread, on `threads` (moving averages, 0 unknown).
-    ns_per_record: [f64; 2],
+    /// Whether batches usually run on all threads.
+    parallel: bool,
+    /// Whether the batch under way is a probe.
+    probing: bool,
+    /// Nanoseconds per record of the last usual batch (0 none yet).
+    usual_ns: f64,
+    /// ln(time on all threads / time on one), a moving average over probes: below 0, all
+    /// threads are faster.
+    log_ratio: f64,
     batches: u64,
     /// Per `group_by`: recent nanoseconds per batch of its rules (a moving average).
     cost: Vec<f64>,
@@ -147,7 +162,10 @@ impl Lanes {
         Lanes {
             threads: threads.max(1),
             current: 1,
-            ns_per_record: [0.0; 2],
+            parallel: true,
+            probing: false,
+            usual_ns: 0.0,
+            log_ratio: 0.0,
             batches: 0,
             cost: Vec::new(),
         }
@@ -156,16 +174,11 @@ impl Lanes {
     /// Start a batch of `records`: the threads it runs on.
     pub fn begin(&mut self, records: usize) -> usize {
         self.current = 1;
+        self.probing = false;
         if self.threads > 1 && records >= PARALLEL_FROM {
             self.batches += 1;
-            let [one, all] = self.ns_per_record;
-            let faster = if all == 0.0 || one == 0.0 {
-                all == 0.0
-            } else {
-                all <= one
-            };
-            let parallel = faster != (self.batches % PROBE_EVERY == 0);
-            if parallel {
+            self.probing = self.usual_ns > 0.0 && self.batches % PROBE_EVERY == 0;
+            if self.parallel != self.probing {
                 self.current = self.threads;
             }
         }
@@ -175,15 +188,21 @@ impl Lanes {
     /// End the batch begun last, of `records`, which took `nanos`.
     pub fn end(&mut self, records: usize, nanos: f64) {
         if self.threads > 1 && records >= PARALLEL_FROM {
-            let way = &mut self.ns_per_record[usize::from(self.current > 1)];
             let now = nanos / records as f64;
-            *way = if *way == 0.0 {
-                now
-            } else {
-                0.75 * *way + 0.25 * now
-            };
+            if !self.probing {
+                self.usual_ns = now;
+            } else if now > 0.0 {
+                let (all, one) = if self.current > 1 {
+                    (now, self.usual_ns)
+                } else {
+                    (self.usual_ns, now)
+                };
+                self.log_ratio += PROBE_WEIGHT * ((all / one).ln() - self.log_ratio);
+                self.parallel = self.log_ratio <= 0.0;
+            }
         }
         self.current = 1;
+        self.probing = false;
     }
 
     /// Apply the batch's accepted `events` to every detector (`key_specs[n]`: detector n's
@@ -269,5 +288,57 @@ impl Work<'_, '_> {
         for det in self.dets {
             det.process(events, self.keys, clock);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The threads of `batches` batches of 2,048 records, each taking `ns(threads, batch)`
+    /// nanoseconds per record.
+    fn run(lanes: &mut Lanes, batches: u64, ns: impl Fn(usize, u64) -> f64) -> Vec<usize> {
+        (0..batches)
+            .map(|n| {
+                let threads = lanes.begin(2048);
+                lanes.end(2048, ns(threads, n) * 2048.0);
+                threads
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_run_the_faster_way_and_probe_the_other() {
+        let mut lanes = Lanes::new(2);
+        // two threads take 0.7 of one's time: they stay, one batch in 16 on one thread
+        let ways = run(&mut lanes, 320, |t, _| if t > 1 { 700.0 } else { 1000.0 });
+        assert_eq!(ways.iter().filter(|&&t| t == 1).count(), 20, "{ways:?}");
+        // the other core gets busy: two threads now take 1.5 of one's time
+        let ways = run(&mut lanes, 320, |t, _| if t > 1 { 1500.0 } else { 1000.0 });
+        assert!(ways[..64].contains(&1));
+        assert_eq!(
+            ways[160..].iter().filter(|&&t| t == 2).count(),
+            10,
+            "{ways:?}"
+        );
+        // small batches and one-thread engines never run on more
+        assert_eq!(lanes.begin(PARALLEL_FROM - 1), 1);
+        lanes.end(PARALLEL_FROM - 1, 1.0);
+        let mut one = Lanes::new(1);
+        assert!(run(&mut one, 64, |_, _| 1.0).iter().all(|&t| t == 1));
+    }
+
+    #[test]
+    fn a_machine_whose_speed_drifts_does_not_turn_the_faster_way_into_the_slower() {
+        // Two threads always take 0.7 of one's time, but the machine runs at full speed for
+        // 24 batches, then at half speed for 24: each way's own times, compared apart,
+        // would often find the way timed in the slow spell the slower.
+        let mut lanes = Lanes::new(2);
+        let speed = |n: u64| if (n / 24) % 2 == 0 { 1.0 } else { 2.0 };
+        let ways = run(&mut lanes, 2000, |t, n| {
+            speed(n) * if t > 1 { 700.0 } else { 1000.0 }
+        });
+        let single = ways.iter().filter(|&&t| t == 1).count();
+        assert_eq!(single, 2000 / 16, "only the probes ran on one thread");
     }
 }
