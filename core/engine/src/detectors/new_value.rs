@@ -143,8 +143,15 @@ impl Logic for NewValueLogic {
                 (Some(g), _) => g,
                 (None, n) => self.groups.at_mut(n.expect("a group kept or detached")),
             };
-            let last = scalars::get(&g.values, v).copied();
-            if last.is_none_or(|last| ts - last > lookback) {
+            // A value seen within the lookback, the usual case, is found and updated at once.
+            let seen_lately = match scalars::get_mut(&mut g.values, v) {
+                Some(last) if ts - *last <= lookback => {
+                    *last = (*last).max(ts);
+                    true
+                }
+                _ => false,
+            };
+            if !seen_lately {
                 if ts >= g.first_ts + self.warmup {
                     let evidence = occurrence(&d.common, &self.field, e, &owned(v), g);
                     let common = &d.common;
@@ -155,8 +162,6 @@ impl Logic for NewValueLogic {
                 if g.values.len() > PRUNE_AT {
                     g.values.retain(|_, seen| ts - *seen <= lookback);
                 }
-            } else if last.is_some_and(|last| ts > last) {
-                set_seen(g, v, ts);
             }
             if touch > g.touch {
                 g.touch = touch;
