@@ -93,6 +93,22 @@ impl<V> KeyMap<V> {
         Some(n)
     }
 
+    /// The slots of groups `keys`, NIL for those not in the map. Looked up apart from the
+    /// work each event does with its group, the lookups of a batch do not wait for each other
+    /// (nor for that work): their cache misses overlap. A slot found so is checked again with
+    /// [`KeyMap::holds_at`] before use, as groups come and go meanwhile.
+    pub fn slots_of<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> Vec<u32> {
+        keys.map(|k| self.find(k).unwrap_or(NIL)).collect()
+    }
+
+    /// Whether slot `n` holds the group of this very allocation of its key.
+    pub fn holds_at(&self, n: u32, key: &Key) -> bool {
+        self.slots
+            .get(n as usize)
+            .and_then(|slot| slot.entry.as_ref())
+            .is_some_and(|(k, _)| k.same_allocation(key))
+    }
+
     /// The key and value in slot `n`, which must be in use.
     pub fn at(&self, n: u32) -> (&Key, &V) {
         let (k, v) = self.entry(n);

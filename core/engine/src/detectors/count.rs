@@ -98,14 +98,15 @@ impl<C: Counter> Counted<C> {
         clock: &BatchClock,
         from: usize,
     ) -> Option<usize> {
-        for (j, (i, key)) in sel.keyed().enumerate().skip(from) {
+        let hints = self.win.slots_of(sel.keyed().skip(from).map(|(_, k)| k));
+        for ((j, (i, key)), hint) in sel.keyed().enumerate().skip(from).zip(hints) {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key, hint) else {
                 continue;
             };
             // A group that is new has counted nothing: only a known group may stop here, and
@@ -294,7 +295,7 @@ mod tests {
         let mut win = narrow.win.map(u64::from, u64::from);
         let key = win.key_at(0).clone();
         let mut tick = i64::MAX;
-        let added = win.add(0, 1_000, &mut tick, &key).unwrap();
+        let added = win.add(0, 1_000, &mut tick, &key, NIL).unwrap();
         (*added.part, *added.total) = (n, n);
         let wide = CountLogic::Wide(Counted { win });
         state.rules[0].detector = postcard::to_allocvec(&(common, lc, wide)).unwrap();

@@ -87,7 +87,8 @@ impl Windowed for DistinctLogic {
 
 impl Logic for DistinctLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
-        for ((i, key), val) in sel.keyed().zip(sel.vals) {
+        let hints = self.win.slots_of(sel.keyed().map(|(_, k)| k));
+        for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let Val::Field = val else { continue };
             let now = clock.nows[i];
             if now >= d.common.tick {
@@ -96,7 +97,7 @@ impl Logic for DistinctLogic {
             let e = events[i];
             let v = sel.field(e);
             let b = self.win.index(e.ts);
-            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key, hint) else {
                 continue;
             };
             let values = added.total;

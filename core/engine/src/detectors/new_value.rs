@@ -105,7 +105,8 @@ fn collected(c: &Common, key: &Key) -> Evidence {
 
 impl Logic for NewValueLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
-        for ((i, key), val) in sel.keyed().zip(sel.vals) {
+        let hints = self.groups.slots_of(sel.keyed().map(|(_, k)| k));
+        for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let now = clock.nows[i];
             if now >= d.common.tick {
                 catch_up(self, d, now, now - clock.lateness, clock);
@@ -117,7 +118,12 @@ impl Logic for NewValueLogic {
             let touch = ts.div_euclid(self.slot);
             // A group evicted as soon as it is made (a cap of 0) still sees its event.
             let mut detached = None;
-            let slot = match self.groups.slot_sharing(key) {
+            let found = if self.groups.holds_at(hint, key) {
+                Some(hint)
+            } else {
+                self.groups.slot_sharing(key)
+            };
+            let slot = match found {
                 Some(n) => Some(n),
                 None => {
                     let g = Group {

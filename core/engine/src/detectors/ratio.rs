@@ -75,7 +75,8 @@ impl Windowed for RatioLogic {
 
 impl Logic for RatioLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
-        for ((i, key), val) in sel.keyed().zip(sel.vals) {
+        let hints = self.win.slots_of(sel.keyed().map(|(_, k)| k));
+        for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let hit = u64::from(matches!(val, Val::Flag(true)));
             let now = clock.nows[i];
             if now >= d.common.tick {
@@ -83,7 +84,7 @@ impl Logic for RatioLogic {
             }
             let e = events[i];
             let b = self.win.index(e.ts);
-            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key, hint) else {
                 continue;
             };
             *added.part = (added.part.0 + hit, added.part.1 + 1);

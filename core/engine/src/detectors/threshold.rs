@@ -156,7 +156,8 @@ impl Windowed for AggregateLogic {
 impl Logic for AggregateLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         let upward = self.aggregate == Aggregate::Max;
-        for ((i, key), val) in sel.keyed().zip(sel.vals) {
+        let hints = self.win.slots_of(sel.keyed().map(|(_, k)| k));
+        for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let Val::Num(v) = *val else { continue };
             let now = clock.nows[i];
             if now >= d.common.tick {
@@ -165,7 +166,7 @@ impl Logic for AggregateLogic {
             let e = events[i];
             let b = self.win.index(e.ts);
             let aggregate = self.aggregate;
-            let Some(added) = self.win.add(b, now, &mut d.common.tick, key) else {
+            let Some(added) = self.win.add(b, now, &mut d.common.tick, key, hint) else {
                 continue;
             };
             Self::fold(aggregate, added.part, v);

@@ -225,7 +225,21 @@ impl<V: Default, G: Default> Window<V, G> {
     /// The group's part in bucket b and its total, made (empty) if new; None if the bucket
     /// already left the window by stream time `now`. An event opens its bucket, and the
     /// detector must then wake up (`tick`) when it drains.
-    pub fn add(&mut self, b: i64, now: i64, tick: &mut i64, key: &Key) -> Option<Added<'_, V, G>> {
+    /// The slots of the groups of `keys` (see [`KeyMap::slots_of`]), hints for [`Window::add`].
+    pub fn slots_of<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> Vec<u32> {
+        self.groups.slots_of(keys)
+    }
+
+    /// Add to the group's part in bucket `b` (made if need be); `hint` is the group's slot if
+    /// found beforehand ([`Window::slots_of`]), else NIL.
+    pub fn add(
+        &mut self,
+        b: i64,
+        now: i64,
+        tick: &mut i64,
+        key: &Key,
+        hint: u32,
+    ) -> Option<Added<'_, V, G>> {
         let last = self.buckets.last_key_value().map(|(&last, _)| last);
         let newest = last.is_none_or(|last| b >= last);
         if let Some(last) = last.filter(|&last| b > last) {
@@ -245,7 +259,12 @@ impl<V: Default, G: Default> Window<V, G> {
                 slot.insert(Bucket::new(self.opened))
             }
         };
-        let (slot, new_group) = match self.groups.slot_sharing(key) {
+        let found = if self.groups.holds_at(hint, key) {
+            Some(hint)
+        } else {
+            self.groups.slot_sharing(key)
+        };
+        let (slot, new_group) = match found {
             Some(slot) => (slot, false),
             None => {
                 let group = Group {
@@ -668,20 +687,52 @@ mod tests {
         let mut tick = NEVER;
         assert_eq!(w.next_drain(), NEVER);
         assert!(w
-            .add(5, 59, &mut tick, &key("a"))
+            .add(5, 59, &mut tick, &key("a"), NIL)
             .is_some_and(|a| a.new_group));
         assert!(w
-            .add(5, 59, &mut tick, &key("a"))
+            .add(5, 59, &mut tick, &key("a"), NIL)
             .is_some_and(|a| !a.new_group));
         assert_eq!((tick, w.next_drain()), (90, 90));
         assert!(w.pop_drained(89).is_none());
         assert_eq!(w.pop_drained(90).map(|parts| parts.count()), Some(1));
         assert_eq!(w.next_drain(), NEVER);
         // An event whose bucket left the window by now opens nothing.
-        assert!(w.add(5, 90, &mut tick, &key("b")).is_none());
-        assert!(w.add(5, 89, &mut tick, &key("b")).is_some());
+        assert!(w.add(5, 90, &mut tick, &key("b"), NIL).is_none());
+        assert!(w.add(5, 89, &mut tick, &key("b"), NIL).is_some());
         assert_eq!(w.limit(119), 8);
         assert_eq!(w.index(-1), -1);
+    }
+
+    #[test]
+    fn a_slot_found_beforehand_is_used_only_while_it_holds_that_group() {
+        let mut w: Window<u64, u64> = Window::sized(25, 10, Op::Gt, 4.0);
+        let mut tick = NEVER;
+        let (a, b) = (key("a"), key("b"));
+        *w.add(5, 59, &mut tick, &a, NIL).unwrap().part += 1;
+        let hints = w.slots_of([&a, &b].into_iter());
+        assert_eq!((hints[0], hints[1]), (w.slot(&a).unwrap(), NIL));
+        let added = w.add(5, 59, &mut tick, &a, hints[0]).unwrap();
+        assert!(!added.new_group);
+        *added.part += 1;
+        *added.total += 2;
+        // a's slot given for b: b is a group of its own all the same
+        let added = w.add(5, 59, &mut tick, &b, hints[0]).unwrap();
+        assert!(added.new_group);
+        assert_ne!(added.slot, hints[0]);
+        *added.total += 1;
+        assert_eq!((w.total(&a), w.total(&b)), (Some(&2), Some(&1)));
+        // a leaves; its old slot no longer holds it, whoever comes to it
+        w.remove(&a);
+        let c = key("c");
+        let added = w.add(5, 59, &mut tick, &c, NIL).unwrap();
+        assert_eq!(added.slot, hints[0], "the freed slot is reused");
+        let added = w.add(5, 59, &mut tick, &a, hints[0]).unwrap();
+        assert!(added.new_group);
+        assert_ne!(added.slot, hints[0]);
+        // another allocation of a key is not taken for it by slot: it is looked up
+        let again = key("c");
+        let added = w.add(5, 59, &mut tick, &again, hints[0]).unwrap();
+        assert_eq!((added.slot, added.new_group), (hints[0], false));
     }
 
     #[test]
@@ -690,7 +741,7 @@ mod tests {
         let mut tick = NEVER;
         for b in [7, 6, 8, 6] {
             for name in ["a", "b"] {
-                *w.add(b, 70, &mut tick, &key(name)).unwrap().part += b as u64;
+                *w.add(b, 70, &mut tick, &key(name), NIL).unwrap().part += b as u64;
             }
         }
         let parts: Vec<(u64, u64)> = w
@@ -715,7 +766,7 @@ mod tests {
         let live = 100;
         for n in 0..10_000 {
             for b in [5, 4] {
-                *w.add(b, 50, &mut tick, &key(&format!("g{n}")))
+                *w.add(b, 50, &mut tick, &key(&format!("g{n}")), NIL)
                     .unwrap()
                     .part += 1;
             }
@@ -733,7 +784,7 @@ mod tests {
         for n in 10_000 - live..10_000 {
             let k = key(&format!("g{n}"));
             for b in [5, 4] {
-                *w.add(b, 50, &mut tick, &k).unwrap().part += 1;
+                *w.add(b, 50, &mut tick, &k, NIL).unwrap().part += 1;
             }
             let parts: Vec<u64> = w.parts(&k).into_iter().map(|(_, &v)| v).collect();
             assert_eq!(parts, [2, 2], "g{n}");
@@ -796,7 +847,7 @@ mod tests {
                     let ts = now - late;
                     let b = w.index(ts);
                     let open = model.buckets.contains_key(&b);
-                    match w.add(b, now, &mut tick, &k) {
+                    match w.add(b, now, &mut tick, &k, NIL) {
                         None => assert!(!open && (b + w.n + 1) * w.res <= now),
                         Some(added) => {
                             *added.part += 1;
