@@ -84,7 +84,12 @@ impl<V> KeyMap<V> {
     /// where it held another of the same spelling. A `group_by`'s interner may make a group's
     /// key again (see `key::Interner`): a map that kept the first would compare the two by
     /// their parts at each of the group's events, where one allocation compares by address.
-    pub fn slot_sharing(&mut self, key: &Key) -> Option<u32> {
+    /// `hint` is the slot found beforehand ([`KeyMap::slots_of`]) or NIL: taken without a
+    /// lookup if it still holds this very allocation of the key.
+    pub fn slot_sharing(&mut self, key: &Key, hint: u32) -> Option<u32> {
+        if self.holds_at(hint, key) {
+            return Some(hint);
+        }
         let n = self.find(key)?;
         let held = &mut self.slots[n as usize].entry.as_mut().expect("in use").0;
         if !held.same_allocation(key) && held.spelled_alike(key) {
@@ -96,13 +101,13 @@ impl<V> KeyMap<V> {
     /// The slots of groups `keys`, NIL for those not in the map. Looked up apart from the
     /// work each event does with its group, the lookups of a batch do not wait for each other
     /// (nor for that work): their cache misses overlap. A slot found so is checked again with
-    /// [`KeyMap::holds_at`] before use, as groups come and go meanwhile.
+    /// [`KeyMap::slot_sharing`] before use, as groups come and go meanwhile.
     pub fn slots_of<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> Vec<u32> {
         keys.map(|k| self.find(k).unwrap_or(NIL)).collect()
     }
 
     /// Whether slot `n` holds the group of this very allocation of its key.
-    pub fn holds_at(&self, n: u32, key: &Key) -> bool {
+    fn holds_at(&self, n: u32, key: &Key) -> bool {
         self.slots
             .get(n as usize)
             .and_then(|slot| slot.entry.as_ref())
@@ -430,7 +435,7 @@ mod tests {
         }
         assert_eq!(map.insert(key(2), 21), Some(20));
         for n in [0, 0, 9] {
-            if let Some(slot) = map.slot_sharing(&key(n)) {
+            if let Some(slot) = map.slot_sharing(&key(n), NIL) {
                 map.to_back_at(slot);
             }
         }
@@ -461,15 +466,15 @@ mod tests {
         let n = map.push(first.clone(), 10);
         let again = key(1);
         assert!(!again.same_allocation(&first));
-        assert_eq!(map.slot_sharing(&again), Some(n));
+        assert_eq!(map.slot_sharing(&again, NIL), Some(n));
         assert!(map.at(n).0.same_allocation(&again));
         // an equal key spelled otherwise finds the group, which keeps its own spelling
         let float = Key::from([Scalar::Float(1.0f64.to_bits())]);
         assert_eq!(float, again);
-        assert_eq!(map.slot_sharing(&float), Some(n));
+        assert_eq!(map.slot_sharing(&float, NIL), Some(n));
         assert!(map.at(n).0.same_allocation(&again));
         assert_eq!(map.at(n).0.scalars(), [Scalar::Int(1)]);
-        assert_eq!(map.slot_sharing(&key(2)), None);
+        assert_eq!(map.slot_sharing(&key(2), NIL), None);
         assert_eq!(order(&map), [(1, 10)]);
     }
 
@@ -488,7 +493,7 @@ mod tests {
                 0 | 1 => assert_eq!(map.insert(k.clone(), step), linked.insert(k, step)),
                 2 => assert_eq!(map.remove(&k), linked.remove(&k)),
                 3 => {
-                    let moved = map.slot_sharing(&k).map(|n| {
+                    let moved = map.slot_sharing(&k, NIL).map(|n| {
                         map.to_back_at(n);
                         *map.at(n).1
                     });

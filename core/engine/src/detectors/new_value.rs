@@ -118,12 +118,7 @@ impl Logic for NewValueLogic {
             let touch = ts.div_euclid(self.slot);
             // A group evicted as soon as it is made (a cap of 0) still sees its event.
             let mut detached = None;
-            let found = if self.groups.holds_at(hint, key) {
-                Some(hint)
-            } else {
-                self.groups.slot_sharing(key)
-            };
-            let slot = match found {
+            let slot = match self.groups.slot_sharing(key, hint) {
                 Some(n) => Some(n),
                 None => {
                     let g = Group {

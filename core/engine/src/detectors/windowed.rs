@@ -222,16 +222,15 @@ impl<V: Default, G: Default> Window<V, G> {
         ts.div_euclid(self.res)
     }
 
-    /// The group's part in bucket b and its total, made (empty) if new; None if the bucket
-    /// already left the window by stream time `now`. An event opens its bucket, and the
-    /// detector must then wake up (`tick`) when it drains.
     /// The slots of the groups of `keys` (see [`KeyMap::slots_of`]), hints for [`Window::add`].
     pub fn slots_of<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> Vec<u32> {
         self.groups.slots_of(keys)
     }
 
-    /// Add to the group's part in bucket `b` (made if need be); `hint` is the group's slot if
-    /// found beforehand ([`Window::slots_of`]), else NIL.
+    /// The group's part in bucket b and its total, made (empty) if new; None if the bucket
+    /// already left the window by stream time `now`. An event opens its bucket, and the
+    /// detector must then wake up (`tick`) when it drains. `hint` is the group's slot if found
+    /// beforehand ([`Window::slots_of`]), else NIL.
     pub fn add(
         &mut self,
         b: i64,
@@ -259,12 +258,7 @@ impl<V: Default, G: Default> Window<V, G> {
                 slot.insert(Bucket::new(self.opened))
             }
         };
-        let found = if self.groups.holds_at(hint, key) {
-            Some(hint)
-        } else {
-            self.groups.slot_sharing(key)
-        };
-        let (slot, new_group) = match found {
+        let (slot, new_group) = match self.groups.slot_sharing(key, hint) {
             Some(slot) => (slot, false),
             None => {
                 let group = Group {
