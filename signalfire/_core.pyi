@@ -36,7 +36,9 @@ class Core:
     """The compiled engine for one rule set (rules and settings as JSON)."""
 
     def __init__(self, rules: bytes, settings: bytes) -> None: ...
-    def set_routing(self, families: bytes, partitions: int, record_limit: int) -> None: ...
+    def set_routing(
+        self, families: bytes, partitions: int, record_limit: int, format: str
+    ) -> None: ...
     def process(
         self, records: list[bytes]
     ) -> tuple[

@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signalfire.engine.core import RepartitionFormat
 from streams.kafka_config import BROKERS, SECURITY_SETTINGS, KafkaSettings, load_kafka
 from streams.settings import Setting, SettingValues
 
 # Kafka's group.instance.id: legal topic-name characters; it is also part of a client id.
 INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 COMPRESSIONS = ("none", "gzip", "lz4", "zstd")
+REPARTITION_FORMATS: dict[str, RepartitionFormat] = {"binary": "binary", "json": "json"}
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -51,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_record_bytes", "1000000", "larger records go to the dead-letter topic"),
     Setting("batch_records", "10000", "most records fetched per turn of the loop"),
     Setting("compression", "zstd", "codec of the records the worker writes: none, gzip, lz4, zstd"),
+    Setting(
+        "repartition_format",
+        "binary",
+        "form of the events forwarded to the repartition topics: binary, or json while workers "
+        "of a version that reads only JSON still run (every worker reads both)",
+    ),
     Setting("reload_interval", "5s", "how often the rules directory is checked for changes"),
     Setting("checkpoint_interval", "30s", "how often each partition's state is snapshotted"),
     Setting(
@@ -85,6 +93,8 @@ class WorkerConfig:
     batch_records: int = 10_000
     # The codec of every record the worker writes, repartitioned events above all (`None`: none).
     compression: str | None = "zstd"
+    # How forwarded events are written: "binary", or "json" as versions before it wrote them.
+    repartition_format: RepartitionFormat = "binary"
     reload_interval_ms: int = 5_000
     checkpoint_interval_ms: int = 30_000
     commit_interval_ms: int = 1_000
@@ -114,6 +124,9 @@ def load_config(
     compression = v["compression"].lower()
     if compression not in COMPRESSIONS:
         v.bad("compression", f"expected one of {', '.join(COMPRESSIONS)}")
+    repartition_format = REPARTITION_FORMATS.get(v["repartition_format"].lower(), "binary")
+    if v["repartition_format"].lower() not in REPARTITION_FORMATS:
+        v.bad("repartition_format", f"expected one of {', '.join(REPARTITION_FORMATS)}")
     if not Path(v["rules"]).is_dir():
         v.bad("rules", f"{v['rules']!r} is not a directory of rule files")
     config = WorkerConfig(
@@ -134,6 +147,7 @@ def load_config(
         max_record_bytes=v.integer("max_record_bytes", 64),
         batch_records=v.integer("batch_records", 1, 1_000_000),
         compression=None if compression == "none" else compression,
+        repartition_format=repartition_format,
         reload_interval_ms=v.duration("reload_interval"),
         checkpoint_interval_ms=v.duration("checkpoint_interval"),
         commit_interval_ms=v.duration("commit_interval"),

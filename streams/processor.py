@@ -77,7 +77,9 @@ class Processor:
         work.engine.reload(self.topology.rules_for(work.family))
         if work.family == DIRECT:
             routes = [Route(f.name, f.rules, f.fields) for f in self.topology.families]
-            work.engine.route_to(routes, self.partitions, BATCH_RECORD_BYTES)
+            work.engine.route_to(
+                routes, self.partitions, BATCH_RECORD_BYTES, self.config.repartition_format
+            )
         else:
             work.engine.merge_from(self.partitions)
 
@@ -228,7 +230,9 @@ class Processor:
             topic = self.config.repartition_topic(fam.name)
             for part in range(self.partitions):
                 bodies = routed[n][part] if routed else ()
-                for value in encode_batch(tp[1], watermark, bodies, promised=promised):
+                for value in encode_batch(
+                    tp[1], watermark, bodies, promised=promised, form=self.config.repartition_format
+                ):
                     out.forwards.append((topic, part, value))
 
     def tick(self, pending: Iterable[Partition] = ()) -> dict[Partition, Outputs]:

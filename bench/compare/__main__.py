@@ -127,7 +127,7 @@ def decoded_by(rules_dir: Path, events: Sequence[dict[str, Any]]) -> int:
     topology = build_topology(load_rules([rules_dir]).rules)
     engine = CoreEngine(topology.direct)
     routes = [Route(f.name, f.rules, f.fields) for f in topology.families]
-    engine.route_to(routes, 1, 1 << 30)
+    engine.route_to(routes, 1, 1 << 30, "json")  # counted by their "event_id"
     total = len(events)
     for part in chunks(events, 20_000):
         routed = engine.process([orjson.dumps(e) for e in part]).routed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -104,8 +104,8 @@ class Processed:
     dead_letters: list[DeadLetter]
     late: int
     # With routing (`route_to`), per family: per repartition partition, the bodies of the
-    # records to forward (events' JSON joined by commas); per family rule, the late events it
-    # would have read.
+    # records to forward (in the routing's form); per family rule, the late events it would
+    # have read.
     routed: list[list[list[bytes]]]
     family_late: list[list[int]]
 
@@ -118,6 +118,12 @@ class Merged:
     alerts: list[Alert]
     dead_letters: list[DeadLetter]
     released: int
+
+
+# How an input partition writes forwarded events: each in a binary form its family reads
+# without parsing JSON again, or as JSON, the only form versions before it read. Family
+# partitions read both.
+RepartitionFormat = Literal["binary", "json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +174,20 @@ class CoreEngine:
         self.core.reload(_rules_json(rules))
         self.rules = tuple(rules)
 
-    def route_to(self, routes: Sequence[Route], partitions: int, record_limit: int) -> None:
-        """Forward on-time events to these families from now on (an input partition)."""
+    def route_to(
+        self,
+        routes: Sequence[Route],
+        partitions: int,
+        record_limit: int,
+        form: RepartitionFormat = "binary",
+    ) -> None:
+        """Forward on-time events to these families from now on (an input partition), written
+        in `form` (`streams/repartition.py` frames the records)."""
         families = [
             {"name": r.name, "rules": [rule_ir(x) for x in r.rules], "fields": list(r.fields)}
             for r in routes
         ]
-        self.core.set_routing(orjson.dumps(families), partitions, record_limit)
+        self.core.set_routing(orjson.dumps(families), partitions, record_limit, form)
 
     def process(self, records: list[bytes]) -> Processed:
         alerts, dead, late, routed, family_late = self.core.process(records)

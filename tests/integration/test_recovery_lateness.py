@@ -34,6 +34,7 @@ from tests.integration.worker_harness import (
 )
 from tests.kafka_broker import KafkaBroker
 from tests.late_burst import BUSY, QUIET, T, burst, history
+from tests.reference.wire import read_any
 
 pytestmark = pytest.mark.integration
 
@@ -86,8 +87,8 @@ def quiet_moved_on(kafka: KafkaBroker, topics: Topics) -> bool:
     for family in ("ip", "account_id"):
         topic = f"{topics.group}.{topics.events}.by-{family}"
         for r in read_topic(kafka, topic, quiet_s=0.5, timeout_s=10):
-            batch = orjson.loads(r.value)
-            if batch["source"] == QUIET and batch["watermark"] >= T - LATENESS:
+            source, watermark, _ = read_any(r.value)
+            if source == QUIET and watermark >= T - LATENESS:
                 return True
     return False
 

@@ -119,3 +119,23 @@ def test_summary_has_the_documented_json_shape():
     lines = table(result)
     assert lines[0].split()[0] == "contender"
     assert len(lines) == 1 + len(CONTENDERS) + 3 + len(CONTENDERS)
+
+
+def test_the_worker_is_awaited_until_every_forwarded_event_is_decoded():
+    """decoded_by counts each input event once and again in every family it is forwarded to,
+    whatever form the worker forwards in: the bench waits for that many decoded events."""
+    from pathlib import Path
+
+    from bench.compare.__main__ import decoded_by
+
+    events = [
+        {"event_id": f"e{n}", "org_id": "o", "ts": 1_000 * n, "event_type": "request",
+         **({"ip": f"10.0.0.{n % 3}"} if n % 2 else {}),
+         **({"account_id": f"a{n % 5}"} if n % 3 else {})}
+        for n in range(60)
+    ]  # fmt: skip
+    # bench/compare/rules: a rule by org (no family), and one by ip counting accounts (its
+    # family reads the events with an ip and an account)
+    forwarded = sum(1 for e in events if "ip" in e and "account_id" in e)
+    assert 0 < forwarded < len(events)
+    assert decoded_by(Path("bench/compare/rules"), events) == len(events) + forwarded

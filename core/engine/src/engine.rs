@@ -14,7 +14,7 @@ use crate::detectors::{make_detector, Drive, RuleStats};
 use crate::event::{Event, EventError, Reason, Schema};
 use crate::lanes::{decode_all, Lanes};
 use crate::merge::{read_forwarded, Merger};
-use crate::route::{FamilySpec, Routed, Router};
+use crate::route::{FamilySpec, Format, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
 use crate::select::BatchKeys;
 use crate::snapshot::{self, EngineState, RuleState, SnapshotError};
@@ -133,9 +133,10 @@ impl Engine {
         let frontier = merger.frontier();
         self.merger = Some(merger);
         if !released.is_empty() {
+            let mut decoder = self.schema.decoder();
             let decoded: Vec<Event> = released
                 .iter()
-                .filter_map(|(_, raw)| self.schema.decode(raw).ok())
+                .filter_map(|(_, raw)| decoder.decode_forwarded(raw).ok())
                 .collect();
             out.released = decoded.len();
             self.apply(&decoded, &mut out);
@@ -151,9 +152,10 @@ impl Engine {
     }
 
     fn count_late_forwarded(&mut self, late: &[Vec<u8>]) {
+        let mut decoder = self.schema.decoder();
         let events: Vec<Event> = late
             .iter()
-            .filter_map(|raw| self.schema.decode(raw).ok())
+            .filter_map(|raw| decoder.decode_forwarded(raw).ok())
             .collect();
         for (n, det) in self.detectors.iter().enumerate() {
             self.late_by_rule[n] += det.selector().count(events.iter()) as u64;
@@ -177,12 +179,13 @@ impl Engine {
     }
 
     /// Forward on-time events to these families' repartition partitions from now on (an
-    /// input partition's engine); replaces earlier routing.
+    /// input partition's engine), written in `format`; replaces earlier routing.
     pub fn set_routing(
         &mut self,
         families: &[FamilySpec],
         partitions: u32,
         record_limit: usize,
+        format: Format,
     ) -> Result<(), String> {
         self.router = if families.is_empty() {
             None
@@ -191,6 +194,7 @@ impl Engine {
                 families,
                 partitions,
                 record_limit,
+                format,
                 &mut self.schema,
             )?)
         };

@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::isotime;
 use crate::json::{JsonError, Reader};
 use crate::value::Value;
+use crate::wire;
 
 /// Anything larger is a unit mistake (micro- or nanoseconds): year 5138.
 pub const MAX_TS_MS: i64 = 100_000_000_000_000;
@@ -208,6 +209,18 @@ impl Decoder<'_> {
             Some(slots) => check(slots),
             None => Err(EventError::new(Reason::NotObject, "not a JSON object")),
         }
+    }
+
+    /// A forwarded event, in the binary form of `wire` or as JSON, as a checked event.
+    pub fn decode_forwarded<'a>(&mut self, raw: &'a [u8]) -> Result<Event<'a>, EventError> {
+        if raw.first() != Some(&wire::EVENT_TAG) {
+            return self.decode(raw);
+        }
+        let mut slots = Vec::with_capacity(self.schema.len());
+        slots.resize_with(self.schema.len(), || Value::Null);
+        wire::read_event(raw, MAX_DEPTH, &mut slots, |at, name| self.slot(at, name))
+            .map_err(|e| EventError::new(Reason::Other, format!("bad forwarded event: {e}")))?;
+        check(slots)
     }
 
     /// The slot of the field named `key` at position `at` of an object.

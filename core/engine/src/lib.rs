@@ -25,3 +25,4 @@ pub mod select;
 pub mod snapshot;
 pub mod thin;
 pub mod value;
+pub mod wire;

@@ -2,8 +2,10 @@
 //! merge that releases their events in order.
 //!
 //! Each input partition writes, per batch it reads, one record into every partition of each
-//! repartition topic: `{"source": <input partition>, "watermark": <its watermark>, "events":
-//! [...]}`. Events wait here until every input partition has promised, by its watermark, that
+//! repartition topic: where it comes from, its watermark and its events, in one of two forms.
+//! JSON, `{"source": <input partition>, "watermark": <its watermark>, "events": [...]}`; or
+//! binary, `0x00 0x01 source:zigzag watermark:zigzag (len:uvarint event)*` with each event in
+//! the form of `wire`. Events wait here until every input partition has promised, by its watermark, that
 //! nothing older will come; they are then released in event-time order (ties in arrival
 //! order). Offsets of records whose events are still waiting are not committed.
 
@@ -11,6 +13,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use crate::wire;
+
+/// The first two bytes of a binary record: no JSON text starts with 0x00.
+pub const BINARY_RECORD: [u8; 2] = [0x00, 0x01];
 
 /// One repartition record: where it comes from, how far its source had come, and its events
 /// (each with its event time).
@@ -36,6 +43,9 @@ struct Stamp {
 
 /// A repartition record's content, or why it cannot be used.
 pub fn read_forwarded(value: &[u8]) -> Result<Forwarded, String> {
+    if value.first() == Some(&BINARY_RECORD[0]) {
+        return read_binary(value).map_err(|e| e.to_string());
+    }
     let wire: Wire = serde_json::from_slice(value).map_err(|e| e.to_string())?;
     let events = wire
         .events
@@ -52,6 +62,28 @@ pub fn read_forwarded(value: &[u8]) -> Result<Forwarded, String> {
     Ok(Forwarded {
         source: wire.source,
         watermark: wire.watermark,
+        events,
+    })
+}
+
+fn read_binary(value: &[u8]) -> Result<Forwarded, wire::WireError> {
+    let mut r = wire::Reader::new(value);
+    for want in BINARY_RECORD {
+        let got = r.byte()?;
+        if got != want {
+            return Err(wire::WireError::BadTag(got));
+        }
+    }
+    let source = i64::try_from(r.varint()?).map_err(|_| wire::WireError::BadVarint)?;
+    let watermark = i64::try_from(r.varint()?).map_err(|_| wire::WireError::BadVarint)?;
+    let mut events = Vec::new();
+    while !r.at_end() {
+        let event = r.bytes()?;
+        events.push((wire::event_ts(event)?, event.to_vec()));
+    }
+    Ok(Forwarded {
+        source,
+        watermark,
         events,
     })
 }
@@ -214,6 +246,39 @@ mod tests {
         let late = m.add(vec![ev(1, "x"), ev(9, "y")], 0, Some(5));
         assert_eq!(late, vec![b"x".to_vec()]);
         assert_eq!(m.buffered(), 1);
+    }
+
+    #[test]
+    fn binary_records_are_read_or_refused() {
+        let event = |ts: i128| {
+            let mut e = vec![wire::EVENT_TAG];
+            wire::put_varint(ts, &mut e);
+            e
+        };
+        let mut record = BINARY_RECORD.to_vec();
+        wire::put_varint(3, &mut record);
+        wire::put_varint(-7, &mut record);
+        for ts in [9, -2] {
+            let e = event(ts);
+            wire::put_uvarint(e.len() as u128, &mut record);
+            record.extend_from_slice(&e);
+        }
+        let read = read_forwarded(&record).unwrap();
+        assert_eq!((read.source, read.watermark), (3, -7));
+        assert_eq!(read.events, vec![(9, event(9)), (-2, event(-2))]);
+        // Cut anywhere inside an event, or with an event time beyond 64 bits, it is refused.
+        for cut in [record.len() - 1, record.len() - 2, 5] {
+            assert!(read_forwarded(&record[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut wide = BINARY_RECORD.to_vec();
+        wide.extend([0, 0]);
+        let e = event(i128::from(i64::MAX) + 1);
+        wire::put_uvarint(e.len() as u128, &mut wide);
+        wide.extend_from_slice(&e);
+        assert!(read_forwarded(&wide).is_err());
+        assert!(read_forwarded(&[0x00, 0x02, 0, 0]).is_err());
+        // A record of no events still carries its watermark.
+        assert_eq!(read_forwarded(&[0x00, 0x01, 2, 5]).unwrap().watermark, -3);
     }
 
     #[test]

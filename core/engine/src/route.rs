@@ -14,6 +14,16 @@ use crate::event::{Event, Schema, TS};
 use crate::rule::RuleSpec;
 use crate::select::Selector;
 use crate::value::{write_str, Scalar, Value};
+use crate::wire;
+
+/// How forwarded events are written: JSON objects joined by commas (the form earlier versions
+/// read), or each in the binary form of `wire` behind its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Binary,
+}
 
 /// A family as the worker's topology describes it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -30,10 +40,12 @@ struct Family {
     /// The forwarded fields, each as its JSON name and colon, and its slot; the event time
     /// first, where the family side reads it without parsing the event (see `merge`).
     fields: Vec<(String, usize)>,
+    /// The same fields by name, for the binary form.
+    names: Vec<(Box<str>, usize)>,
 }
 
-/// The events of one batch for one family: per repartition partition, the events' JSON joined
-/// by commas, in runs of at most about `limit` bytes each (the body of one record's `events`).
+/// The events of one batch for one family: per repartition partition, the events in runs of at
+/// most about `limit` bytes each (the body of one record: see `Format`).
 pub type Routed = Vec<Vec<Vec<u8>>>;
 
 #[derive(Debug, Clone)]
@@ -41,6 +53,7 @@ pub struct Router {
     families: Vec<Family>,
     partitions: u32,
     limit: usize,
+    format: Format,
 }
 
 impl Router {
@@ -48,6 +61,7 @@ impl Router {
         specs: &[FamilySpec],
         partitions: u32,
         limit: usize,
+        format: Format,
         schema: &mut Schema,
     ) -> Result<Router, String> {
         if partitions == 0 {
@@ -72,13 +86,23 @@ impl Router {
                     })
                     .collect();
                 fields.sort_by_key(|&(_, slot)| slot != TS);
-                Ok(Family { selectors, fields })
+                let names = f
+                    .fields
+                    .iter()
+                    .map(|n| (n.as_str().into(), schema.slot(n)))
+                    .collect();
+                Ok(Family {
+                    selectors,
+                    fields,
+                    names,
+                })
             })
             .collect::<Result<_, String>>()?;
         Ok(Router {
             families,
             partitions,
             limit,
+            format,
         })
     }
 
@@ -94,6 +118,8 @@ impl Router {
         }
         let mut key = String::new();
         let mut item = String::new();
+        let mut event = Vec::new();
+        let mut framed = Vec::new();
         for (fam, parts) in self.families.iter().zip(routed.iter_mut()) {
             for e in events {
                 // The first rule (in the family's order) that selects the event names its group.
@@ -102,14 +128,27 @@ impl Router {
                 };
                 write_key(by.group().iter().map(|p| p.get(e)), &mut key);
                 let part = (crc32fast::hash(key.as_bytes()) % self.partitions) as usize;
-                project(e, &fam.fields, &mut item);
+                let (item, joint): (&[u8], &[u8]) = match self.format {
+                    Format::Json => {
+                        project(e, &fam.fields, &mut item);
+                        (item.as_bytes(), b",")
+                    }
+                    Format::Binary => {
+                        event.clear();
+                        wire::write_event(e, &fam.names, &mut event);
+                        framed.clear();
+                        wire::put_uvarint(event.len() as u128, &mut framed);
+                        framed.extend_from_slice(&event);
+                        (&framed, b"")
+                    }
+                };
                 // A record is cut where it would grow past the limit; a larger event goes alone.
                 match parts[part].last_mut() {
-                    Some(body) if body.len() + 1 + item.len() <= self.limit => {
-                        body.push(b',');
-                        body.extend_from_slice(item.as_bytes());
+                    Some(body) if body.len() + joint.len() + item.len() <= self.limit => {
+                        body.extend_from_slice(joint);
+                        body.extend_from_slice(item);
                     }
-                    _ => parts[part].push(item.as_bytes().to_vec()),
+                    _ => parts[part].push(item.to_vec()),
                 }
             }
         }
@@ -176,6 +215,42 @@ fn project(e: &Event, fields: &[(String, usize)], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_events_read_back_as_their_json_does() {
+        let mut schema = Schema::new();
+        let names = [
+            "event_id", "org_id", "ts", "ip", "status", "flagged", "attrs", "n", "tags",
+        ];
+        let fields: Vec<(String, usize)> = names
+            .iter()
+            .map(|n| (format!("\"{n}\":"), schema.slot(n)))
+            .collect();
+        let by_name: Vec<(Box<str>, usize)> = names
+            .iter()
+            .map(|n| ((*n).into(), schema.slot(n)))
+            .collect();
+        for raw in [
+            r#"{"event_id":"e1","org_id":"o","ts":5}"#,
+            r#"{"ts":"2026-01-01T00:00:00.5Z","event_id":"\u00e9\n","org_id":"o\"1","ip":"::1"}"#,
+            r#"{"event_id":"e","org_id":"o","ts":7.9,"status":-3,"flagged":false,"n":1e300}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"n":18446744073709551615,"tags":[1,-0.0,null]}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"n":-9223372036854775808,"x":{"y":1}}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"attrs":{"a":[{"b":"\ud83d\ude00"}],"a":2}}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"n":2.5e-300,"event_type":"signup"}"#,
+        ] {
+            let e = schema.decode(raw.as_bytes()).unwrap();
+            let mut json = String::new();
+            project(&e, &fields, &mut json);
+            let mut bin = Vec::new();
+            wire::write_event(&e, &by_name, &mut bin);
+            let mut decoder = schema.decoder();
+            let from_json = decoder.decode_forwarded(json.as_bytes()).unwrap();
+            let from_bin = decoder.decode_forwarded(&bin).unwrap();
+            assert_eq!(from_bin, from_json, "{raw}");
+            assert!(bin.len() < json.len(), "{raw}");
+        }
+    }
 
     #[test]
     fn key_bytes_as_written_before() {

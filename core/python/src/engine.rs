@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use signalfire_engine::alert::{Alert, Evidence, Measure};
 use signalfire_engine::engine::Engine;
-use signalfire_engine::route::FamilySpec;
+use signalfire_engine::route::{FamilySpec, Format};
 use signalfire_engine::rule::{RuleSpec, Settings};
 use signalfire_engine::snapshot::SnapshotError as Refused;
 
@@ -129,16 +129,27 @@ impl Core {
     }
 
     /// Forward on-time events to these families' repartition partitions from now on (families
-    /// as JSON: name, rules, fields), in record bodies of at most about `record_limit` bytes.
+    /// as JSON: name, rules, fields), in record bodies of at most about `record_limit` bytes,
+    /// the events written in `format` ("json" or "binary").
     fn set_routing(
         &mut self,
         families: &[u8],
         partitions: u32,
         record_limit: usize,
+        format: &str,
     ) -> PyResult<()> {
         let families: Vec<FamilySpec> = parse("families", families)?;
+        let format = match format {
+            "json" => Format::Json,
+            "binary" => Format::Binary,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "repartition format {other:?}: expected \"json\" or \"binary\""
+                )))
+            }
+        };
         self.engine
-            .set_routing(&families, partitions, record_limit)
+            .set_routing(&families, partitions, record_limit, format)
             .map_err(PyValueError::new_err)
     }
 

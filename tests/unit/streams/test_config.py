@@ -258,6 +258,22 @@ def test_an_unknown_codec_is_named():
     )
 
 
+@pytest.mark.parametrize(
+    ("setting", "form"), [(None, "binary"), ("json", "json"), ("Binary", "binary")]
+)
+def test_the_form_of_forwarded_events(tmp_path, setting, form):
+    env = {} if setting is None else {"SIGNALFIRE_REPARTITION_FORMAT": setting}
+    assert load_config({"rules": str(tmp_path)}, env).repartition_format == form
+
+
+def test_an_unknown_repartition_format_is_named():
+    with pytest.raises(ConfigError) as err:
+        load_config({"rules": ".", "repartition_format": "avro"}, {})
+    assert "--repartition-format / SIGNALFIRE_REPARTITION_FORMAT: expected one of binary, json" in (
+        str(err.value)
+    )
+
+
 async def test_the_worker_writes_with_the_configured_codec(tmp_path):
     """Its producers get the codec, and aiokafka has it (lz4 needs cramjam installed)."""
     from aiokafka.codec import has_gzip, has_lz4, has_zstd

@@ -15,6 +15,7 @@ from streams.config import WorkerConfig
 from streams.processor import Processor
 from streams.repartition import BATCH_RECORD_BYTES
 from streams.state import SnapshotRefused
+from tests.reference.wire import read_any
 from tests.unit.streams.memory_kafka import Record
 
 
@@ -81,13 +82,13 @@ def test_input_sends_one_batch_with_its_watermark_to_every_repartition_partition
     ]
     out = p.process((topic, 0), recs)
     by_ip = cfg.repartition_topic("ip")
-    batches = {part: orjson.loads(v) for t, part, v in out.forwards if t == by_ip}
+    batches = {part: read_any(v) for t, part, v in out.forwards if t == by_ip}
     assert set(batches) == {0, 1}
     target = zlib.crc32(b'["1.2.3.4"]') % 2  # the family partition of group 1.2.3.4
-    assert [e["event_id"] for e in batches[target]["events"]] == ["e0", "e1", "e2"]
-    assert batches[1 - target]["events"] == []
-    assert all(b["source"] == 0 for b in batches.values())
-    assert all(b["watermark"] == 100_002 - cfg.lateness_ms for b in batches.values())
+    assert [e["event_id"] for e in batches[target][2]] == ["e0", "e1", "e2"]
+    assert batches[1 - target][2] == []
+    assert all(source == 0 for source, _, _ in batches.values())
+    assert all(mark == 100_002 - cfg.lateness_ms for _, mark, _ in batches.values())
 
 
 def test_family_partition_applies_events_in_time_order_once_all_sources_report():
@@ -159,7 +160,7 @@ def test_large_batches_are_split_into_records_under_the_size_limit():
     out = p.process((cfg.events_topic, 0), recs)
     by_ip = [v for t, _, v in out.forwards if t == cfg.repartition_topic("ip")]
     assert len(by_ip) > 2 and all(len(v) <= BATCH_RECORD_BYTES + 4096 for v in by_ip)
-    events = [e["event_id"] for v in by_ip for e in orjson.loads(v)["events"]]
+    events = [e["event_id"] for v in by_ip for e in read_any(v)[2]]
     assert events == [f"e{i}" for i in range(400)]
 
 
@@ -385,7 +386,7 @@ def test_input_partition_forwards_no_late_event_and_counts_it_for_the_family_rul
         e["event_id"]
         for t, _, v in out.forwards
         if t == cfg.repartition_topic("ip")
-        for e in orjson.loads(v)["events"]
+        for e in read_any(v)[2]
     ]
     assert forwarded == ["e0", "e1", "e2"]
     assert out.rule_deltas["auth_failure_burst"].late == 2
@@ -561,9 +562,11 @@ def test_a_family_partition_whose_family_a_reload_dropped_reads_on_until_revoked
     assert out.dead == [] and p.positions() == {(topic, 0): 2}
 
 
-def test_partitions_and_families_page_what_a_backtest_pages():
+@pytest.mark.parametrize("form", ["binary", "json"])
+def test_partitions_and_families_page_what_a_backtest_pages(form):
     """Live == backtest without a broker: generated traffic over four input partitions (keyed by
-    org) and the families behind them, forwarded records applied as they come."""
+    org) and the families behind them, forwarded records applied as they come, in either
+    form."""
     import collections
 
     from alerting.pager import to_json
@@ -577,7 +580,7 @@ def test_partitions_and_families_page_what_a_backtest_pages():
         (m["dedup_key"], m["event_action"], m["payload"]["timestamp"])
         for m in map(to_json, run_backtest(rules, lines_of(events)).messages)
     )
-    cfg = WorkerConfig(rules="rules")
+    cfg = WorkerConfig(rules="rules", repartition_format=form)
     p = Processor(cfg, rules, Wall())
     p.partitions = 4
     by_part: dict[int, list[bytes]] = collections.defaultdict(list)
