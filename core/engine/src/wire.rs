@@ -176,7 +176,14 @@ impl<'a> Reader<'a> {
     }
 
     fn str(&mut self) -> Result<&'a str, WireError> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| WireError::InvalidUtf8)
+        let b = self.bytes()?;
+        // Names and values are mostly short ASCII: the inlined ASCII check is several times
+        // cheaper than a call to the full UTF-8 validation per string.
+        if b.is_ascii() {
+            // SAFETY: every ASCII byte sequence is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(b) });
+        }
+        std::str::from_utf8(b).map_err(|_| WireError::InvalidUtf8)
     }
 
     fn value(&mut self, depth: usize) -> Result<Value<'a>, WireError> {
