@@ -18,8 +18,7 @@ use crate::wire;
 
 /// How forwarded events are written: JSON objects joined by commas (the form earlier versions
 /// read), or each in the binary form of `wire` behind its length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
     Binary,
