@@ -5,9 +5,9 @@
 //! repartition topic: where it comes from, its watermark and its events, in one of two forms.
 //! JSON, `{"source": <input partition>, "watermark": <its watermark>, "events": [...]}`; or
 //! binary, `0x00 0x01 source:zigzag watermark:zigzag (len:uvarint event)*` with each event in
-//! the form of `wire`. Events wait here until every input partition has promised, by its watermark, that
-//! nothing older will come; they are then released in event-time order (ties in arrival
-//! order). Offsets of records whose events are still waiting are not committed.
+//! the form of `wire`. Events wait here until every input partition has promised, by its
+//! watermark, that nothing older will come; they are then released in event-time order (ties
+//! in arrival order). Offsets of records whose events are still waiting are not committed.
 
 use std::collections::{BTreeMap, VecDeque};
 
