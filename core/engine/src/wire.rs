@@ -145,6 +145,10 @@ impl<'a> Reader<'a> {
         let mut n: u128 = 0;
         for shift in (0..128).step_by(7) {
             let b = self.byte()?;
+            // The nineteenth byte holds the top two bits: more would not fit in 128.
+            if shift == 126 && b & 0x7f > 0b11 {
+                return Err(WireError::BadVarint);
+            }
             n |= u128::from(b & 0x7f) << shift;
             if b < 0x80 {
                 return Ok(n);
@@ -286,11 +290,17 @@ mod tests {
             assert_eq!(r.varint(), Ok(n));
             assert!(r.at_end());
         }
-        // Nineteen continuation bytes are more than 128 bits hold.
+        // Nineteen continuation bytes, or a nineteenth byte with more than two bits, are more
+        // than 128 bits hold.
         assert_eq!(
             Reader::new(&[0xff; 19]).uvarint(),
             Err(WireError::BadVarint)
         );
+        let mut wide = vec![0x80; 18];
+        wide.push(0x04);
+        assert_eq!(Reader::new(&wide).uvarint(), Err(WireError::BadVarint));
+        *wide.last_mut().unwrap() = 0x03;
+        assert_eq!(Reader::new(&wide).uvarint(), Ok(3 << 126));
         assert_eq!(Reader::new(&[0x80]).uvarint(), Err(WireError::Truncated));
     }
 
