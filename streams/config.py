@@ -124,8 +124,8 @@ def load_config(
     compression = v["compression"].lower()
     if compression not in COMPRESSIONS:
         v.bad("compression", f"expected one of {', '.join(COMPRESSIONS)}")
-    repartition_format = REPARTITION_FORMATS.get(v["repartition_format"].lower(), "binary")
-    if v["repartition_format"].lower() not in REPARTITION_FORMATS:
+    form = v["repartition_format"].lower()
+    if form not in REPARTITION_FORMATS:
         v.bad("repartition_format", f"expected one of {', '.join(REPARTITION_FORMATS)}")
     if not Path(v["rules"]).is_dir():
         v.bad("rules", f"{v['rules']!r} is not a directory of rule files")
@@ -147,7 +147,7 @@ def load_config(
         max_record_bytes=v.integer("max_record_bytes", 64),
         batch_records=v.integer("batch_records", 1, 1_000_000),
         compression=None if compression == "none" else compression,
-        repartition_format=repartition_format,
+        repartition_format=REPARTITION_FORMATS.get(form, "binary"),
         reload_interval_ms=v.duration("reload_interval"),
         checkpoint_interval_ms=v.duration("checkpoint_interval"),
         commit_interval_ms=v.duration("commit_interval"),

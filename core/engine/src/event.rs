@@ -216,11 +216,17 @@ impl Decoder<'_> {
         if raw.first() != Some(&wire::EVENT_TAG) {
             return self.decode(raw);
         }
-        let mut slots = Vec::with_capacity(self.schema.len());
-        slots.resize_with(self.schema.len(), || Value::Null);
+        let mut slots = self.empty_slots();
         wire::read_event(raw, MAX_DEPTH, &mut slots, |at, name| self.slot(at, name))
             .map_err(|e| EventError::new(Reason::Other, format!("bad forwarded event: {e}")))?;
         check(slots)
+    }
+
+    /// A null in every slot of the schema.
+    fn empty_slots<'a>(&self) -> Vec<Value<'a>> {
+        let mut slots = Vec::with_capacity(self.schema.len());
+        slots.resize_with(self.schema.len(), || Value::Null);
+        slots
     }
 
     /// The slot of the field named `key` at position `at` of an object.
@@ -251,9 +257,7 @@ impl Decoder<'_> {
             reader.finish()?;
             return Ok(None);
         }
-        let len = self.schema.len();
-        let mut slots = Vec::with_capacity(len);
-        slots.resize_with(len, || Value::Null);
+        let mut slots = self.empty_slots();
         let mut at = 0;
         reader.object(|r, key| {
             let slot = self.slot(at, &key);

@@ -118,7 +118,7 @@ impl Router {
         let mut key = String::new();
         let mut item = String::new();
         let mut event = Vec::new();
-        let mut framed = Vec::new();
+        let mut length = Vec::new();
         for (fam, parts) in self.families.iter().zip(routed.iter_mut()) {
             for e in events {
                 // The first rule (in the family's order) that selects the event names its group.
@@ -127,27 +127,29 @@ impl Router {
                 };
                 write_key(by.group().iter().map(|p| p.get(e)), &mut key);
                 let part = (crc32fast::hash(key.as_bytes()) % self.partitions) as usize;
-                let (item, joint): (&[u8], &[u8]) = match self.format {
+                // What goes between two events of a body, before each one, and the event.
+                let (joint, head, item): (&[u8], &[u8], &[u8]) = match self.format {
                     Format::Json => {
                         project(e, &fam.fields, &mut item);
-                        (item.as_bytes(), b",")
+                        (b",", b"", item.as_bytes())
                     }
                     Format::Binary => {
                         event.clear();
                         wire::write_event(e, &fam.names, &mut event);
-                        framed.clear();
-                        wire::put_uvarint(event.len() as u128, &mut framed);
-                        framed.extend_from_slice(&event);
-                        (&framed, b"")
+                        length.clear();
+                        wire::put_uvarint(event.len() as u128, &mut length);
+                        (b"", &length, &event)
                     }
                 };
                 // A record is cut where it would grow past the limit; a larger event goes alone.
+                let size = head.len() + item.len();
                 match parts[part].last_mut() {
-                    Some(body) if body.len() + joint.len() + item.len() <= self.limit => {
+                    Some(body) if body.len() + joint.len() + size <= self.limit => {
                         body.extend_from_slice(joint);
+                        body.extend_from_slice(head);
                         body.extend_from_slice(item);
                     }
-                    _ => parts[part].push(item.to_vec()),
+                    _ => parts[part].push([head, item].concat()),
                 }
             }
         }
