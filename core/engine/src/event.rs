@@ -9,6 +9,7 @@ use std::fmt;
 
 use rustc_hash::FxHashMap;
 
+use crate::facts::Facts;
 use crate::isotime;
 use crate::json::{JsonError, Reader};
 use crate::value::Value;
@@ -127,6 +128,8 @@ const CATEGORIES: usize = FIRST_OPTIONAL + 10;
 pub struct Schema {
     names: Vec<Box<str>>,
     index: FxHashMap<Box<str>, usize>,
+    /// The rule set's cheap conditions, answered for each event as it is decoded.
+    pub facts: Facts,
 }
 
 impl Default for Schema {
@@ -138,9 +141,15 @@ impl Default for Schema {
 impl Schema {
     /// The contract's fields only; rules add theirs with [`Schema::slot`].
     pub fn new() -> Schema {
+        Schema::with_facts(Facts::default())
+    }
+
+    /// The contract's fields, with `facts` to answer (`Facts::with_limit(0)`: none).
+    pub fn with_facts(facts: Facts) -> Schema {
         let mut schema = Schema {
             names: Vec::new(),
             index: FxHashMap::default(),
+            facts,
         };
         for name in ["event_id", "org_id", "ts"] {
             schema.slot(name);
@@ -206,9 +215,16 @@ impl Decoder<'_> {
     pub fn decode<'a>(&mut self, raw: &'a [u8]) -> Result<Event<'a>, EventError> {
         let slots = self.read(raw).map_err(not_json)?;
         match slots {
-            Some(slots) => check(slots),
+            Some(slots) => self.checked(slots),
             None => Err(EventError::new(Reason::NotObject, "not a JSON object")),
         }
+    }
+
+    /// The event of `slots` if it keeps the contract, with its facts.
+    fn checked<'a>(&self, slots: Vec<Value<'a>>) -> Result<Event<'a>, EventError> {
+        let mut event = check(slots)?;
+        event.facts = self.schema.facts.of(&event);
+        Ok(event)
     }
 
     /// A forwarded event, in the binary form of `wire` or as JSON, as a checked event.
@@ -219,7 +235,7 @@ impl Decoder<'_> {
         let mut slots = self.empty_slots();
         wire::read_event(raw, MAX_DEPTH, &mut slots, |at, name| self.slot(at, name))
             .map_err(|e| EventError::new(Reason::Other, format!("bad forwarded event: {e}")))?;
-        check(slots)
+        self.checked(slots)
     }
 
     /// A null in every slot of the schema.
@@ -293,6 +309,8 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event<'a> {
     pub ts: i64,
+    /// The answers to the schema's facts (`facts`), bit n for fact n.
+    pub facts: u64,
     pub slots: Box<[Value<'a>]>,
 }
 
@@ -387,6 +405,7 @@ fn check(mut slots: Vec<Value<'_>>) -> Result<Event<'_>, EventError> {
     }
     Ok(Event {
         ts,
+        facts: 0,
         slots: slots.into_boxed_slice(),
     })
 }

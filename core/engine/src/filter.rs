@@ -156,7 +156,26 @@ impl Test {
         }
     }
 
-    fn holds(&self, v: &Value) -> bool {
+    /// Whether the test is cheap enough to run on every event as a fact (see `facts`).
+    pub fn is_cheap(&self) -> bool {
+        matches!(
+            self,
+            Test::Eq(_) | Test::In(_) | Test::Cmp(..) | Test::Exists(_)
+        )
+    }
+
+    /// Whether two cheap tests are one (the argument spelled alike: `1` and `1.0` are two).
+    pub fn same_as(&self, other: &Test) -> bool {
+        match (self, other) {
+            (Test::Eq(a), Test::Eq(b)) => a == b,
+            (Test::In(a), Test::In(b)) => a == b,
+            (Test::Cmp(w, e, n), Test::Cmp(w2, e2, n2)) => w == w2 && e == e2 && n == n2,
+            (Test::Exists(a), Test::Exists(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    pub fn holds(&self, v: &Value) -> bool {
         match self {
             Test::Eq(arg) => arg.equals(v),
             Test::In(args) => args.iter().any(|a| a.equals(v)),
@@ -196,6 +215,11 @@ pub enum Filter {
         test: Test,
         negate: bool,
     },
+    /// Facts of the event (`Event::facts`): the bits of `mask` are those of `want`.
+    Facts {
+        mask: u64,
+        want: u64,
+    },
     All(Box<[Filter]>),
     Any(Box<[Filter]>),
     Not(Box<Filter>),
@@ -211,6 +235,7 @@ impl Filter {
     pub fn matches(&self, event: &Event) -> bool {
         match self {
             Filter::Cond { path, test, negate } => test.holds(path.get(event)) != *negate,
+            Filter::Facts { mask, want } => event.facts & mask == *want,
             Filter::All(items) => items.iter().all(|f| f.matches(event)),
             Filter::Any(items) => items.iter().any(|f| f.matches(event)),
             Filter::Not(item) => !item.matches(event),
@@ -220,19 +245,51 @@ impl Filter {
     fn cost(&self) -> u32 {
         match self {
             Filter::Cond { path, test, .. } => test.cost() + path.rest.len() as u32,
+            Filter::Facts { .. } => 0,
             Filter::Not(item) => item.cost(),
             Filter::All(items) | Filter::Any(items) => items.iter().map(Filter::cost).sum(),
         }
     }
 
+    /// Cheaper conditions first; an `all`'s facts read with one mask, a `not` of one fact as
+    /// the fact's other answer.
     fn order(&mut self) {
         match self {
-            Filter::All(items) | Filter::Any(items) => {
+            Filter::All(items) => {
+                items.iter_mut().for_each(Filter::order);
+                let (mut mask, mut want) = (0, 0);
+                let mut rest: Vec<Filter> = Vec::with_capacity(items.len());
+                for item in std::mem::take(items).into_vec() {
+                    match item {
+                        // Two answers wanted of one fact (`x and not x`) stay two tests.
+                        Filter::Facts { mask: m, want: w } if (w ^ want) & m & mask == 0 => {
+                            (mask, want) = (mask | m, want | w);
+                        }
+                        other => rest.push(other),
+                    }
+                }
+                if mask != 0 {
+                    rest.push(Filter::Facts { mask, want });
+                }
+                rest.sort_by_key(Filter::cost);
+                *items = rest.into_boxed_slice();
+            }
+            Filter::Any(items) => {
                 items.iter_mut().for_each(Filter::order);
                 items.sort_by_key(Filter::cost);
             }
-            Filter::Not(item) => item.order(),
-            Filter::Cond { .. } => {}
+            Filter::Not(item) => {
+                item.order();
+                if let Filter::Facts { mask, want } = **item {
+                    if mask.count_ones() == 1 {
+                        *self = Filter::Facts {
+                            mask,
+                            want: want ^ mask,
+                        };
+                    }
+                }
+            }
+            Filter::Cond { .. } | Filter::Facts { .. } => {}
         }
     }
 }
@@ -247,10 +304,13 @@ fn compile(spec: &FilterSpec, schema: &mut Schema) -> Result<Filter, String> {
                 return Err("a condition needs a field".to_string());
             }
             let (test, negate) = test(op, arg)?;
-            Filter::Cond {
-                path: Path::new(schema, path),
-                test,
-                negate,
+            let path = Path::new(schema, path);
+            match schema.facts.bit(&path, &test) {
+                Some(bit) => Filter::Facts {
+                    mask: 1 << bit,
+                    want: if negate { 0 } else { 1 << bit },
+                },
+                None => Filter::Cond { path, test, negate },
             }
         }
     })
@@ -399,6 +459,7 @@ fn ipv4_mask_prefix(mask: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{Facts, MAX_FACTS};
 
     fn check(filter: &str, event: &str) -> bool {
         let spec: FilterSpec = serde_json::from_str(filter).unwrap();
@@ -450,6 +511,116 @@ mod tests {
         assert!(check(nested, EV));
         let missing = r#"{"kind":"cond","path":["ip","x"],"op":"exists","arg":true}"#;
         assert!(!check(missing, EV));
+    }
+
+    /// A filter tree of `depth` levels at most over `conds`, picked by `next`.
+    fn tree(next: &mut impl FnMut(usize) -> usize, conds: &[String], depth: usize) -> String {
+        if depth == 0 || next(3) == 0 {
+            return conds[next(conds.len())].clone();
+        }
+        let items: Vec<String> = (0..1 + next(3))
+            .map(|_| tree(next, conds, depth - 1))
+            .collect();
+        match next(3) {
+            0 => format!(r#"{{"kind":"all","items":[{}]}}"#, items.join(",")),
+            1 => format!(r#"{{"kind":"any","items":[{}]}}"#, items.join(",")),
+            _ => format!(r#"{{"kind":"not","item":{}}}"#, items[0]),
+        }
+    }
+
+    #[test]
+    fn filters_answer_alike_with_facts_and_without() {
+        let conds = [
+            cond("event_type", "eq", r#""request""#),
+            cond("event_type", "ne", r#""request""#),
+            cond("event_type", "in", r#"["signup", "login"]"#),
+            cond("status", "in", "[401, 403]"),
+            cond("status", "eq", "401.0"),
+            cond("status", "gte", "400"),
+            cond("flagged", "eq", "true"),
+            cond("flagged", "ne", "true"),
+            cond("country", "exists", "true"),
+            cond("ip", "cidr", r#""10.0.0.0/8""#),
+            cond("categories", "contains", r#""a""#),
+            r#"{"kind":"cond","path":["attrs","plan"],"op":"eq","arg":"free"}"#.to_string(),
+        ];
+        let events = [
+            EV,
+            r#"{"event_id":"e","org_id":"o","ts":1,"event_type":"signup","status":403}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"status":401,"flagged":false,"country":"fr"}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"event_type":"login","attrs":{"plan":"pro"}}"#,
+            r#"{"event_id":"e","org_id":"o","ts":1,"ip":"192.0.2.1","categories":[]}"#,
+        ];
+        // facts for all, for the first few conditions only, and none
+        let mut tables: Vec<Schema> = [MAX_FACTS, 3, 0]
+            .into_iter()
+            .map(|n| Schema::with_facts(Facts::with_limit(n)))
+            .collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let text = tree(&mut next, &conds, 3);
+            let spec: FilterSpec = serde_json::from_str(&text).unwrap();
+            let compiled: Vec<Filter> = tables
+                .iter_mut()
+                .map(|schema| Filter::compile(&spec, schema).unwrap())
+                .collect();
+            for event in events {
+                let answers: Vec<bool> = compiled
+                    .iter()
+                    .zip(&tables)
+                    .map(|(f, schema)| f.matches(&schema.decode(event.as_bytes()).unwrap()))
+                    .collect();
+                assert!(
+                    answers.iter().all(|&a| a == answers[2]),
+                    "{text} on {event}: {answers:?}"
+                );
+            }
+        }
+        // ten conditions, eight facts: `ne` reads the fact of its `eq`
+        assert_eq!(tables[0].facts.len(), 8);
+        assert_eq!(tables[1].facts.len(), 3);
+        assert!(tables[2].facts.is_empty());
+    }
+
+    #[test]
+    fn facts_of_an_all_are_read_with_one_mask() {
+        let mut schema = Schema::new();
+        let spec = format!(
+            r#"{{"kind":"all","items":[{},{},{},{{"kind":"not","item":{}}}]}}"#,
+            cond("ip", "cidr", r#""10.0.0.0/8""#),
+            cond("event_type", "eq", r#""request""#),
+            cond("flagged", "eq", "true"),
+            cond("status", "eq", "401"),
+        );
+        let f = Filter::compile(&serde_json::from_str(&spec).unwrap(), &mut schema).unwrap();
+        let Filter::All(items) = &f else {
+            panic!("{f:?}")
+        };
+        assert!(
+            matches!(
+                items[0],
+                Filter::Facts {
+                    mask: 0b111,
+                    want: 0b011
+                }
+            ),
+            "{items:?}"
+        );
+        assert!(matches!(items[1], Filter::Cond { .. }), "{items:?}");
+        // a contradiction is never true, not a mask that forgets one of its answers
+        let never = format!(
+            r#"{{"kind":"all","items":[{},{{"kind":"not","item":{}}}]}}"#,
+            cond("flagged", "eq", "true"),
+            cond("flagged", "eq", "true"),
+        );
+        let f = Filter::compile(&serde_json::from_str(&never).unwrap(), &mut schema).unwrap();
+        assert!(!f.matches(&schema.decode(EV.as_bytes()).unwrap()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod detectors;
 pub mod engine;
 pub mod event;
+pub mod facts;
 pub mod filter;
 pub mod isotime;
 pub mod json;
