@@ -184,17 +184,27 @@ impl Selector {
     /// this rule's `group_by`.
     pub fn select_all(&self, events: &[&Event], keys: &mut GroupKeys, out: &mut Selection) {
         out.clear();
+        // Filter first: the key is made only for events some rule selects.
         for (i, e) in events.iter().enumerate() {
-            // Filter first: the key is made only for events some rule selects.
-            let Some(val) = self.value_of(e) else {
-                continue;
-            };
-            if !keys.key(i, e) {
-                continue;
+            if let Some(val) = self.value_of(e) {
+                out.idxs.push(i);
+                out.vals.push(val);
             }
-            out.idxs.push(i);
-            out.vals.push(val);
         }
+        keys.make(&out.idxs, events);
+        // Events whose group fields are not all scalars have no key: not selected.
+        let made = keys.made();
+        let mut kept = 0;
+        for n in 0..out.idxs.len() {
+            let i = out.idxs[n];
+            if matches!(made[i], Some(Some(_))) {
+                out.idxs[kept] = i;
+                out.vals.swap(kept, n);
+                kept += 1;
+            }
+        }
+        out.idxs.truncate(kept);
+        out.vals.truncate(kept);
     }
 
     /// How many events of a batch the rule selects (for counting late events per rule).
@@ -212,6 +222,8 @@ pub struct GroupKeys {
     interner: Interner,
     /// Per event of the batch: not asked yet, no key (a field is no scalar), or the key.
     made: Vec<Option<Option<Key>>>,
+    /// Events whose keys are being made, with their hashes (kept for its buffer).
+    todo: Vec<(usize, u64)>,
 }
 
 impl GroupKeys {
@@ -221,18 +233,31 @@ impl GroupKeys {
         self.made.resize(n, None);
     }
 
-    /// Make (or find) the key of event `i` (`e`) once per batch; whether it has one (its
-    /// fields are all scalars).
-    pub fn key(&mut self, i: usize, e: &Event) -> bool {
-        let slot = &mut self.made[i];
-        if let Some(made) = slot {
-            return made.is_some();
-        }
+    /// Make (or find) the keys of events `idxs` of `events` not made yet this batch. Their
+    /// hashes come first, and the interner's sets they land in are asked for then, so that
+    /// the lookups after do not each wait for memory in turn.
+    pub fn make(&mut self, idxs: &[usize], events: &[&Event]) {
         let paths = &self.paths;
-        let made = self.interner.get(|| paths.iter().map(|p| p.get(e)));
-        let has = made.is_some();
-        *slot = Some(made);
-        has
+        let parts = |i: usize| {
+            let e = events[i];
+            move || paths.iter().map(move |p| p.get(e))
+        };
+        self.todo.clear();
+        for &i in idxs {
+            if self.made[i].is_some() {
+                continue;
+            }
+            match Interner::hash(parts(i)()) {
+                Some(hash) => {
+                    self.interner.prefetch(hash);
+                    self.todo.push((i, hash));
+                }
+                None => self.made[i] = Some(None),
+            }
+        }
+        for &(i, hash) in &self.todo {
+            self.made[i] = Some(self.interner.get_hashed(hash, parts(i)));
+        }
     }
 
     /// The batch's keys so far, by event.
