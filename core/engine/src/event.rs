@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::facts::Facts;
 use crate::isotime;
 use crate::json::{JsonError, Reader};
-use crate::value::Value;
+use crate::value::{same_text, Value};
 use crate::wire;
 
 /// Anything larger is a unit mistake (micro- or nanoseconds): year 5138.
@@ -249,7 +249,7 @@ impl Decoder<'_> {
     fn slot(&mut self, at: usize, key: &str) -> Option<usize> {
         let schema = self.schema;
         if let Some(&n) = self.order.get(at) {
-            if n != UNREAD && *schema.names[n] == *key {
+            if n != UNREAD && same_text(&schema.names[n], key) {
                 return Some(n);
             }
         }

@@ -12,7 +12,7 @@ use signalfire_matcher::Pattern;
 
 use crate::event::{Event, Schema};
 use crate::rule::FilterSpec;
-use crate::value::{Number, Value};
+use crate::value::{same_text, Number, Value};
 
 /// A field path: the top-level field's slot, then keys into nested objects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,7 +67,7 @@ impl Arg {
     fn equals(&self, v: &Value) -> bool {
         match (self, v) {
             (Arg::Bool(a), Value::Bool(b)) => a == b,
-            (Arg::Str(a), Value::Str(b)) => **a == **b,
+            (Arg::Str(a), Value::Str(b)) => same_text(a, b),
             (Arg::Num(a), _) => v
                 .as_number()
                 .is_some_and(|n| compare(n, *a) == Some(Ordering::Equal)),

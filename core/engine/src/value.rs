@@ -191,15 +191,55 @@ pub enum Scalar {
     Str(Box<str>),
 }
 
+/// Whether two strings are equal, compared inline: field names, ids and countries are short,
+/// and a call to `memcmp` for each cost more than the comparison itself.
+#[inline(always)]
+pub fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Two loads that overlap in the middle cover every byte of the lengths in their range.
+    let word4 = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    let word8 = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// A scalar read in place (a group key's part, as its key stores it): spelled as the scalar,
 /// and saved as the scalar is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Eq, Serialize)]
 #[serde(rename = "Scalar")]
 pub enum ScalarRef<'a> {
     Bool(bool),
     Int(i128),
     Float(u64),
     Str(&'a str),
+}
+
+impl PartialEq for ScalarRef<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ScalarRef::Bool(a), ScalarRef::Bool(b)) => a == b,
+            (ScalarRef::Int(a), ScalarRef::Int(b)) => a == b,
+            (ScalarRef::Float(a), ScalarRef::Float(b)) => a == b,
+            (ScalarRef::Str(a), ScalarRef::Str(b)) => same_text(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl<'a> ScalarRef<'a> {
@@ -223,12 +263,25 @@ impl<'a> ScalarRef<'a> {
 }
 
 /// What a key is compared and hashed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Eq, Hash, PartialOrd, Ord)]
 pub enum Canon<'a> {
     Bool(bool),
     Int(i128),
     Float(u64),
     Str(&'a str),
+}
+
+impl PartialEq for Canon<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Canon::Bool(a), Canon::Bool(b)) => a == b,
+            (Canon::Int(a), Canon::Int(b)) => a == b,
+            (Canon::Float(a), Canon::Float(b)) => a == b,
+            (Canon::Str(a), Canon::Str(b)) => same_text(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl Scalar {
@@ -409,6 +462,21 @@ pub fn python_float_repr(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_text_tells_strings_apart_by_every_byte() {
+        for n in 0..40 {
+            let a: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert!(same_text(&a, &a.clone()));
+            for at in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'_';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_text(&a, &b), "{a} {b}");
+            }
+            assert!(!same_text(&a, &format!("{a}a")));
+        }
+    }
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
