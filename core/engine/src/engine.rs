@@ -305,7 +305,6 @@ impl Engine {
             final_now: now,
             final_wm: now - lateness,
         };
-        self.keys.start(accepted.len());
         self.lanes.run(
             &mut self.detectors,
             &self.key_specs,
@@ -313,7 +312,6 @@ impl Engine {
             &accepted,
             &clock,
         );
-        self.keys.finish();
         self.seq += accepted.len() as u64;
         out.alerts.extend(self.gather());
         out.late += late.len();

@@ -284,10 +284,15 @@ struct Work<'w, 'd> {
 }
 
 impl Work<'_, '_> {
+    /// Every rule of the `group_by` over the batch. Its keys are made here and let go when
+    /// its last rule is done, on the thread that ran them, not one after another by the
+    /// batch's thread.
     fn run(self, events: &[&Event], clock: &BatchClock) {
+        self.keys.start(events.len());
         for det in self.dets {
             det.process(events, self.keys, clock);
         }
+        self.keys.finish();
     }
 }
 

@@ -228,9 +228,14 @@ pub struct GroupKeys {
 
 impl GroupKeys {
     /// Start a batch of `n` events.
-    fn start(&mut self, n: usize) {
+    pub fn start(&mut self, n: usize) {
         self.made.clear();
         self.made.resize(n, None);
+    }
+
+    /// End a batch: its keys go (a key no rule kept is freed with them).
+    pub fn finish(&mut self) {
+        self.made.clear();
     }
 
     /// Make (or find) the keys of events `idxs` of `events` not made yet this batch. Their
@@ -284,20 +289,6 @@ impl BatchKeys {
             ..GroupKeys::default()
         });
         self.specs.len() - 1
-    }
-
-    /// Start a batch of `n` events.
-    pub fn start(&mut self, n: usize) {
-        for spec in &mut self.specs {
-            spec.start(n);
-        }
-    }
-
-    /// End a batch: its keys go (a key no rule kept is freed with them).
-    pub fn finish(&mut self) {
-        for spec in &mut self.specs {
-            spec.made.clear();
-        }
     }
 
     /// Each `group_by`'s keys, by index.
