@@ -246,16 +246,25 @@ impl<V: Default, G: Default> Window<V, G> {
                 self.buckets.get_mut(&last).expect("the last bucket").seal();
             }
         }
-        let bucket = match self.buckets.entry(b) {
-            Entry::Occupied(bucket) => bucket.into_mut(),
-            Entry::Vacant(slot) => {
-                let drain_at = (b + self.n + 1) * self.res;
-                if drain_at <= now {
-                    return None;
+        let bucket = if last == Some(b) {
+            // Most events fall in the newest bucket: reached down the tree's last edges, with
+            // no key compared on the way.
+            self.buckets
+                .last_entry()
+                .expect("the last bucket")
+                .into_mut()
+        } else {
+            match self.buckets.entry(b) {
+                Entry::Occupied(bucket) => bucket.into_mut(),
+                Entry::Vacant(slot) => {
+                    let drain_at = (b + self.n + 1) * self.res;
+                    if drain_at <= now {
+                        return None;
+                    }
+                    self.opened += 1;
+                    *tick = (*tick).min(drain_at);
+                    slot.insert(Bucket::new(self.opened))
                 }
-                self.opened += 1;
-                *tick = (*tick).min(drain_at);
-                slot.insert(Bucket::new(self.opened))
             }
         };
         let (slot, new_group) = match self.groups.slot_sharing(key, hint) {
