@@ -45,21 +45,25 @@ class Policy:
 
 
 class _Episode:
-    __slots__ = ("cleared", "due", "gen", "state")
+    __slots__ = ("armed", "cleared", "due", "gen", "state")
 
-    def __init__(self, state: int, due: int, gen: int) -> None:
+    def __init__(self, state: int, due: int, gen: int, armed: int = 0) -> None:
         self.state = state
         self.due = due
         self.gen = gen
         # Evidence as of the moment the condition cleared, sent with the resolve.
         self.cleared: Evidence | None = None
+        # Position of what set the timer: the page it fires is never put before it.
+        self.armed = armed
 
 
 class Lifecycle:
     """Turns condition changes and occurrences into trigger/resolve transitions.
 
     `evidence_at(key, at)` is asked for the evidence at the moment a transition is emitted.
-    Emitted transitions accumulate in `out` until the caller drains them.
+    Emitted transitions accumulate in `out` until the caller drains them, each with the lowest
+    position in the stream it may be put at. The caller sets `seq` to the position of what it
+    applies (an event, or time reaching a point).
     """
 
     def __init__(
@@ -72,7 +76,8 @@ class Lifecycle:
         self.episodes: dict[GroupKey, _Episode] = {}
         self.last_trigger: dict[GroupKey, int] = {}
         self.timers: list[tuple[int, int, GroupKey]] = []
-        self.out: list[Transition] = []
+        self.out: list[tuple[int, Transition]] = []
+        self.seq = 0
         self.suppressed = 0
         self._gen = 0
 
@@ -88,7 +93,7 @@ class Lifecycle:
                     self.suppressed += 1
                     due = free_at
             if due <= t:
-                self._trigger(key, t, self.evidence_at(key, t))
+                self._trigger(self.seq, key, t, self.evidence_at(key, t))
                 self.episodes[key] = _Episode(FIRING, 0, 0)
             else:
                 self.episodes[key] = self._schedule(key, PENDING, due)
@@ -106,7 +111,8 @@ class Lifecycle:
             after = self.policy.resolve_after_ms or 0
             if after == 0:
                 del self.episodes[key]
-                self.out.append(Transition("resolve", key, t, self.evidence_at(key, t)))
+                evidence = self.evidence_at(key, t)
+                self.out.append((self.seq, Transition("resolve", key, t, evidence)))
             else:
                 ep = self.episodes[key] = self._schedule(key, RESOLVING, t + after)
                 ep.cleared = self.evidence_at(key, t)
@@ -123,7 +129,7 @@ class Lifecycle:
             if ep is None:
                 return
         else:
-            self._trigger(key, t, evidence)
+            self._trigger(self.seq, key, t, evidence)
         after = self.policy.resolve_after_ms
         if after and (ep is None or ep.due < t + after):
             self.episodes[key] = self._schedule(key, RESOLVING, t + after)
@@ -152,21 +158,22 @@ class Lifecycle:
 
     def _fire(self, key: GroupKey, ep: _Episode) -> None:
         due = ep.due
+        floor = max(ep.armed, self.seq)
         if ep.state == PENDING:
             ep.state = FIRING
             ep.gen = 0
-            self._trigger(key, due, self.evidence_at(key, due))
+            self._trigger(floor, key, due, self.evidence_at(key, due))
         elif ep.state == RESOLVING:
             del self.episodes[key]
             evidence = ep.cleared or self.evidence_at(key, due)
-            self.out.append(Transition("resolve", key, due, evidence))
+            self.out.append((floor, Transition("resolve", key, due, evidence)))
 
     def drop(self, key: GroupKey, t: int) -> None:
         """The detector forgot the group (state cap): a held condition ends here."""
         self.cond_false(key, t)
 
-    def _trigger(self, key: GroupKey, t: int, evidence: Evidence) -> None:
-        self.out.append(Transition("trigger", key, t, evidence))
+    def _trigger(self, floor: int, key: GroupKey, t: int, evidence: Evidence) -> None:
+        self.out.append((floor, Transition("trigger", key, t, evidence)))
         if self.policy.throttle_ms:
             self.last_trigger.pop(key, None)
             self.last_trigger[key] = t
@@ -176,7 +183,7 @@ class Lifecycle:
         heapq.heappush(self.timers, (due, self._gen, key))
         if self.on_timer is not None:
             self.on_timer(due)
-        return _Episode(state, due, self._gen)
+        return _Episode(state, due, self._gen, self.seq)
 
     def forget_throttles(self, watermark: int) -> None:
         """Drop throttle memory that no event at or after the watermark can hit."""

@@ -41,6 +41,10 @@ struct Episode {
     generation: u64,
     /// Evidence as of the moment the condition cleared, sent with the resolve.
     cleared: Option<Evidence>,
+    /// Position of what set the timer: the page it fires is never put before it. Positions
+    /// of earlier batches are all lower than the next batch's, so it is not saved.
+    #[serde(skip)]
+    armed: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,7 +56,12 @@ pub struct Lifecycle {
     /// In trigger order, so the throttles that can no longer matter are at the front.
     last_trigger: KeyMap<i64>,
     timers: BinaryHeap<Reverse<(i64, u64, Key)>>,
-    pub out: Vec<Transition>,
+    /// Transitions to collect, each with the lowest position it may be put at.
+    pub out: Vec<(u64, Transition)>,
+    /// Position in the stream of what is being applied (an event, or time reaching a point):
+    /// the floor of what it pages and of the timers it sets.
+    #[serde(skip)]
+    pub seq: u64,
     pub suppressed: u64,
     generation: u64,
 }
@@ -83,7 +92,7 @@ impl Lifecycle {
                 }
                 if due <= t {
                     let evidence = evidence_at(key, t);
-                    self.trigger(key, t, evidence);
+                    self.trigger(self.seq, key, t, evidence);
                     self.episodes.insert(key.clone(), Episode::firing());
                     None
                 } else {
@@ -114,12 +123,15 @@ impl Lifecycle {
                 if after == 0 {
                     self.episodes.remove(key);
                     let evidence = evidence_at(key, t);
-                    self.out.push(Transition {
-                        action: Action::Resolve,
-                        key: key.clone(),
-                        at: t,
-                        evidence,
-                    });
+                    self.out.push((
+                        self.seq,
+                        Transition {
+                            action: Action::Resolve,
+                            key: key.clone(),
+                            at: t,
+                            evidence,
+                        },
+                    ));
                     None
                 } else {
                     let mut ep = self.schedule(key, State::Resolving, t + after);
@@ -158,7 +170,7 @@ impl Lifecycle {
             self.suppressed += 1;
             state?;
         } else {
-            self.trigger(key, t, evidence);
+            self.trigger(self.seq, key, t, evidence);
         }
         let after = self.policy.resolve_after_ms.unwrap_or(0);
         if after == 0 {
@@ -214,12 +226,13 @@ impl Lifecycle {
             return;
         };
         let due = ep.due;
+        let floor = ep.armed.max(self.seq);
         match ep.state {
             State::Pending => {
                 ep.state = State::Firing;
                 ep.generation = 0;
                 let evidence = evidence_at(key, due);
-                self.trigger(key, due, evidence);
+                self.trigger(floor, key, due, evidence);
             }
             State::Resolving => {
                 let ep = self.episodes.remove(key).expect("present");
@@ -227,24 +240,30 @@ impl Lifecycle {
                     Some(evidence) => evidence,
                     None => evidence_at(key, due),
                 };
-                self.out.push(Transition {
-                    action: Action::Resolve,
-                    key: key.clone(),
-                    at: due,
-                    evidence,
-                });
+                self.out.push((
+                    floor,
+                    Transition {
+                        action: Action::Resolve,
+                        key: key.clone(),
+                        at: due,
+                        evidence,
+                    },
+                ));
             }
             State::Firing => {}
         }
     }
 
-    fn trigger(&mut self, key: &Key, t: i64, evidence: Evidence) {
-        self.out.push(Transition {
-            action: Action::Trigger,
-            key: key.clone(),
-            at: t,
-            evidence,
-        });
+    fn trigger(&mut self, floor: u64, key: &Key, t: i64, evidence: Evidence) {
+        self.out.push((
+            floor,
+            Transition {
+                action: Action::Trigger,
+                key: key.clone(),
+                at: t,
+                evidence,
+            },
+        ));
         if self.policy.throttle_ms != 0 {
             self.last_trigger.remove(key);
             self.last_trigger.insert(key.clone(), t);
@@ -260,6 +279,7 @@ impl Lifecycle {
             due,
             generation: self.generation,
             cleared: None,
+            armed: self.seq,
         }
     }
 
@@ -292,6 +312,7 @@ impl Episode {
             due: 0,
             generation: 0,
             cleared: None,
+            armed: 0,
         }
     }
 }

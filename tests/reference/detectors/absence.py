@@ -43,12 +43,10 @@ class AbsenceDetector(Detector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
+        seq0, lc = clock.seq0, self.lc
         groups = self.groups
         for i, key in zip(idxs, keys, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            self.reach(i, clock)
             e = evs[i]
             ts = e["ts"]
             g = groups.get(key)

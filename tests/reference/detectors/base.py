@@ -114,32 +114,48 @@ class Detector:
             self.apply(evs, idxs, keys, vals, clock)
         self.catch_up(clock.final_now, clock.final_wm, clock)
 
+    def reach(self, i: int, clock: BatchClock) -> int:
+        """Bring the rule to accepted event `i` of the batch: what fell due before the event
+        happens first, and what the event pages or sets goes at its position. Returns the
+        stream clock at the event."""
+        now = clock.nows[i]
+        if now >= self.tick:
+            self.catch_up(now, now - clock.lateness, clock)
+        self.lc.seq = clock.seq0 + i
+        return now
+
     def catch_up(self, now: int, wm: int, clock: BatchClock) -> None:
         """Run every drain and deadline up to stream time `now` / watermark `wm`, in event-time
         order: lifecycle timers and window drains on the stream clock, detector deadlines on
-        the watermark; at equal event times a deadline goes before a drain."""
+        the watermark; at equal event times a deadline goes before a drain. Each step goes at
+        the position where the stream clock reached its time (a deadline: its time plus the
+        lateness), and what it pages no earlier than what set the timer that fired."""
         lateness = clock.lateness
         lc = self.lc
+
+        def position(at: int) -> int:
+            return clock.seq_for_now(at) if at <= now else clock.end
+
         while True:
             nd = self.next_drain()
             lt = lc.next_due()
             lt = NEVER if lt is None else lt
             dt = self.next_timer()
             if lt <= now and lt <= nd and (lt <= dt or dt > wm):
+                seq = lc.seq = position(lt)
                 self.now = max(self.now, lt)
                 lc.fire_due(lt)
-                at = lt
             elif dt <= wm and dt <= nd:
+                seq = lc.seq = position(dt + lateness)
                 self.wm = dt
                 self.fire(dt)
-                at = dt + lateness
             elif nd <= now:
+                seq = lc.seq = position(nd)
                 self.now = nd
                 self.drain(nd)
-                at = nd
             else:
                 break
-            self.collect(clock.seq_for_now(at) if at <= now else clock.end)
+            self.collect(seq)
         self.now = max(self.now, now)
         self.wm = max(self.wm, wm)
         lc.forget_throttles(wm)
@@ -156,12 +172,12 @@ class Detector:
     def collect(self, seq: int) -> None:
         out = self.lc.out
         if out:
-            for tr in out:
+            for floor, tr in out:
                 if tr.action == "trigger":
                     self.stats.triggers += 1
                 else:
                     self.stats.resolves += 1
-                self.emitted.append((seq, tr))
+                self.emitted.append((max(seq, floor), tr))
             out.clear()
 
     # -- evidence helpers ------------------------------------------------------------------

@@ -52,12 +52,10 @@ class DistinctDetector(WindowedDetector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        seq0 = clock.seq0
         res, buckets, seen, cap, lc = self.res, self.buckets, self.seen, self.cap, self.lc
         for i, key, v in zip(idxs, keys, vals, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            now = self.reach(i, clock)
             e = evs[i]
             b = e["ts"] // res
             bucket = buckets.get(b)

@@ -21,11 +21,9 @@ class MatchDetector(Detector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
+        seq0, lc = clock.seq0, self.lc
         for i, key in zip(idxs, keys, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            self.reach(i, clock)
             e = evs[i]
             evidence = Evidence(value=1, sample_event_ids=(e["event_id"],), top=self.event_top(e))
             lc.occurred(key, e["ts"], evidence)

@@ -50,12 +50,10 @@ class NewValueDetector(Detector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness, lc = clock.nows, clock.seq0, clock.lateness, self.lc
+        seq0, lc = clock.seq0, self.lc
         groups, lookback, slot = self.groups, self.lookback, self.slot
         for i, key, v in zip(idxs, keys, vals, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            self.reach(i, clock)
             ts = evs[i]["ts"]
             touch = ts // slot
             g = groups.get(key)

@@ -54,12 +54,10 @@ class RatioDetector(WindowedDetector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        seq0 = clock.seq0
         res, buckets, totals, cap, lc = self.res, self.buckets, self.totals, self.cap, self.lc
         for i, key, hit in zip(idxs, keys, vals, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            now = self.reach(i, clock)
             e = evs[i]
             b = e["ts"] // res
             bucket = buckets.get(b)

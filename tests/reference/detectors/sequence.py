@@ -71,12 +71,10 @@ class SequenceDetector(Detector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        seq0 = clock.seq0
         last_bit = 1 << (len(self.steps) - 1)
         for i, key, mask in zip(idxs, keys, vals, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            self.reach(i, clock)
             e = evs[i]
             ts = e["ts"]
             if key in self.waiting:

@@ -171,14 +171,12 @@ class SpikeDetector(WindowedDetector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        seq0 = clock.seq0
         res, buckets, first_seen = self.res, self.buckets, self.first_seen
         counting = self.rule.detect.aggregate == "count"
         amounts = [1] * len(idxs) if counting else vals
         for i, key, amount in zip(idxs, keys, amounts, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            now = self.reach(i, clock)
             # No stored bucket changes stage before the next drain (> now), so the boundary
             # can move up to the clock: a late event's bucket is then judged complete.
             self.boundary = max(self.boundary, now // res)

@@ -80,7 +80,7 @@ class ThresholdDetector(WindowedDetector):
     def _apply_count(
         self, evs: list[Event], idxs: list[int], keys: list[Any], clock: BatchClock
     ) -> None:
-        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        seq0 = clock.seq0
         res, buckets, totals, true_keys = self.res, self.buckets, self.totals, self.true_keys
         op, thr, lc, note, cap, warm = (
             self.op,
@@ -91,9 +91,7 @@ class ThresholdDetector(WindowedDetector):
             self.warm,
         )
         for i, key in zip(idxs, keys, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            now = self.reach(i, clock)
             e = evs[i]
             b = e["ts"] // res
             bucket = buckets.get(b)
@@ -131,15 +129,13 @@ class ThresholdDetector(WindowedDetector):
         vals: list[Any],
         clock: BatchClock,
     ) -> None:
-        nows, seq0, lateness = clock.nows, clock.seq0, clock.lateness
+        seq0 = clock.seq0
         res, buckets, totals, cap = self.res, self.buckets, self.totals, self.cap
         agg, warm, true_keys = self.aggregate, self.warm, self.true_keys
         summing = agg in ("sum", "avg")
         upward = agg == "max"
         for i, key, v in zip(idxs, keys, vals, strict=True):
-            now = nows[i]
-            if now >= self.tick:
-                self.catch_up(now, now - lateness, clock)
+            now = self.reach(i, clock)
             e = evs[i]
             b = e["ts"] // res
             bucket = buckets.get(b)

@@ -200,6 +200,59 @@ def test_output_independent_of_batch_cuts(events, data):
     assert run_cut(events, range(len(events))) == whole
 
 
+def test_a_timer_set_by_a_late_event_pages_after_that_event():
+    """The late event (org c at 23492) clears the absence; its resolve is due at 28492, a time
+    the stream clock reached one event earlier. The resolve still goes after the event that
+    set it, as it does when the events come one batch each."""
+    events = [
+        {"event_id": f"e{i}", "ts": ts, "org_id": org, "account_id": account}
+        | {"event_type": "request", "flagged": False, "tokens": 0}
+        for i, (ts, org, account) in enumerate(
+            [(6825, "c", "x"), (8446, "c", "z"), (28492, "a", "x"), (23492, "c", "y")]
+        )
+    ]
+    whole = run_cut(events, [])
+    assert [(a.rule_id, a.action, a.at) for a in whole] == [
+        ("absence", "trigger", 23446),
+        ("r1", "trigger", 28492),
+        ("absence", "resolve", 28492),
+        ("new", "trigger", 23492),
+    ]
+    assert run_cut(events, range(len(events))) == whole
+
+
+def test_a_timer_set_as_time_passes_pages_no_earlier_than_what_set_it():
+    """The silence of org c since 0 is known once the watermark passes 15000, at the event of
+    20000; its `for` of 2s ends at 17000, which the clock reached one event earlier. The
+    page goes after the silence became known, never before the signup of 18000."""
+    rules = [
+        base_rule({"type": "absence", "window": "15s"}, id="quiet", **{"for": "2s"}),
+        base_rule({"type": "match"}, id="signup", where={"event_type": "signup"}),
+    ]
+    events = [
+        {"event_id": "e0", "ts": 0, "org_id": "c", "event_type": "request"},
+        {"event_id": "e1", "ts": 18_000, "org_id": "a", "event_type": "signup"},
+        {"event_id": "e2", "ts": 20_000, "org_id": "a", "event_type": "request"},
+    ]
+
+    def pages(cuts: Iterable[int]) -> list[tuple[str, str, int]]:
+        engine = CoreEngine(rules, EngineSettings(allowed_lateness_ms=LATENESS))
+        values = records(events)
+        out = []
+        start = 0
+        for cut in [*cuts, len(values)]:
+            out += engine.process(values[start:cut]).alerts
+            start = cut
+        return [
+            (a.rule_id, a.action, a.at)
+            for a in out
+            if a.group == (("org_id", "c"),) or a.rule_id == "signup"
+        ]
+
+    assert pages([]) == [("signup", "trigger", 18_000), ("quiet", "trigger", 17_000)]
+    assert pages([1, 2]) == pages([])
+
+
 group_values = st.one_of(
     st.text(max_size=30), st.integers(), st.booleans(), st.floats(allow_nan=False)
 )

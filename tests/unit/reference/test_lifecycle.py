@@ -21,7 +21,7 @@ def drive(life, steps):
             life.occurred("g", t, Evidence(value=t))
         else:
             life.fire_due(t)
-    return [(tr.action, tr.at) for tr in life.out]
+    return [(tr.action, tr.at) for _, tr in life.out]
 
 
 CONDITION = [
@@ -99,7 +99,7 @@ def test_suppressed_counted():
 def test_resolve_carries_the_evidence_of_the_clearing_moment():
     life = lc(resolve_after_ms=100)
     drive(life, [("T", 10), ("F", 20), ("W", 500)])
-    assert life.out[-1].evidence.value == 20
+    assert life.out[-1][1].evidence.value == 20
 
 
 def test_throttle_memory_is_forgotten_after_the_throttle():
@@ -110,3 +110,21 @@ def test_throttle_memory_is_forgotten_after_the_throttle():
     assert len(life.last_trigger) == 10
     life.forget_throttles(105)
     assert len(life.last_trigger) == 4
+
+
+def test_a_page_goes_no_earlier_than_what_set_its_timer():
+    """A timer fires at the position of what brought time to it, or of what set it if that
+    came later (a late event can set a timer the clock has already passed)."""
+    life = lc(for_ms=100, resolve_after_ms=50)
+    life.seq = 3
+    life.cond_true("g", 10)
+    life.seq = 1
+    life.fire_due(110)
+    life.seq = 7
+    life.cond_false("g", 120)
+    life.seq = 9
+    life.fire_due(170)
+    assert [(floor, tr.action, tr.at) for floor, tr in life.out] == [
+        (3, "trigger", 110),
+        (9, "resolve", 170),
+    ]

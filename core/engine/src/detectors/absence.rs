@@ -15,7 +15,7 @@ use crate::keymap::KeyMap;
 use crate::select::Selected;
 use crate::value::Number;
 
-use super::{catch_up, Common, Logic, Parts};
+use super::{reach, Common, Logic, Parts};
 
 /// A seen group: its last event time and the deadline its heap entry holds.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -105,10 +105,7 @@ impl AbsenceLogic {
 impl Logic for AbsenceLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         for (i, key) in sel.keyed() {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            reach(self, d, i, clock);
             let e = events[i];
             let ts = e.ts;
             let mut last = self.groups.get(key).map(|g| g.last);

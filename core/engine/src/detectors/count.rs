@@ -19,7 +19,7 @@ use crate::select::Selected;
 use crate::value::Number;
 
 use super::windowed::{self, Drained, Window, Windowed};
-use super::{catch_up, Common, Logic, Parts};
+use super::{reach, Common, Logic, Parts};
 
 /// A count's width.
 pub trait Counter: Copy + Default + PartialEq + Into<u64> + Serialize + DeserializeOwned {
@@ -100,10 +100,7 @@ impl<C: Counter> Counted<C> {
     ) -> Option<usize> {
         let hints = self.win.slots_of(sel.keyed().skip(from).map(|(_, k)| k));
         for ((j, (i, key)), hint) in sel.keyed().enumerate().skip(from).zip(hints) {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            let now = reach(self, d, i, clock);
             let e = events[i];
             let b = self.win.index(e.ts);
             let Some(added) = self.win.add(b, now, &mut d.common.tick, key, hint) else {

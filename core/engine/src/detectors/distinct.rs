@@ -13,7 +13,7 @@ use crate::value::{Number, Scalar, Value};
 
 use super::scalars;
 use super::windowed::{self, Drained, Window, Windowed};
-use super::{catch_up, Common, Logic, Parts};
+use super::{reach, Common, Logic, Parts};
 use crate::keymap::NIL;
 
 /// Values shown in the evidence when `evidence.top` does not list the field.
@@ -90,10 +90,7 @@ impl Logic for DistinctLogic {
         let hints = self.win.slots_of(sel.keyed().map(|(_, k)| k));
         for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let Val::Field = val else { continue };
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            let now = reach(self, d, i, clock);
             let e = events[i];
             let v = sel.field(e);
             let b = self.win.index(e.ts);

@@ -6,7 +6,7 @@ use crate::event::Event;
 use crate::select::Selected;
 use crate::value::Number;
 
-use super::{catch_up, Logic, Parts};
+use super::{reach, Logic, Parts};
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct MatchLogic;
@@ -14,10 +14,7 @@ pub struct MatchLogic;
 impl Logic for MatchLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         for (i, key) in sel.keyed() {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            reach(self, d, i, clock);
             let e = events[i];
             let evidence = Evidence {
                 value: Measure::Num(Number::Int(1)),

@@ -175,12 +175,12 @@ pub struct Parts {
 impl Parts {
     /// Move the lifecycle's new transitions to the output, tagged with sequence number `seq`.
     pub fn collect(&mut self, seq: u64) {
-        for tr in self.lc.out.drain(..) {
+        for (floor, tr) in self.lc.out.drain(..) {
             match tr.action {
                 crate::alert::Action::Trigger => self.common.stats.triggers += 1,
                 crate::alert::Action::Resolve => self.common.stats.resolves += 1,
             }
-            self.common.emitted.push((seq, tr));
+            self.common.emitted.push((seq.max(floor), tr));
         }
     }
 
@@ -226,37 +226,57 @@ pub trait Logic {
     fn group_count(&self, d: &Parts) -> usize;
 }
 
+/// Bring the rule to accepted event `i` of the batch: what fell due before the event happens
+/// first, and what the event pages or sets goes at its position. Returns the stream clock at
+/// the event.
+pub fn reach<L: Logic>(logic: &mut L, d: &mut Parts, i: usize, clock: &BatchClock) -> i64 {
+    let now = clock.nows[i];
+    if now >= d.common.tick {
+        catch_up(logic, d, now, now - clock.lateness, clock);
+    }
+    d.lc.seq = clock.seq0 + i as u64;
+    now
+}
+
 /// Run every drain and deadline up to stream time `now` / watermark `wm`, in event-time order:
 /// lifecycle timers and window drains on the stream clock, detector deadlines on the watermark;
-/// at equal event times a deadline goes before a drain.
+/// at equal event times a deadline goes before a drain. Each step goes at the position where
+/// the stream clock reached its time (a deadline: its time plus the lateness), and what it
+/// pages no earlier than what set the timer that fired.
 pub fn catch_up<L: Logic>(logic: &mut L, d: &mut Parts, now: i64, wm: i64, clock: &BatchClock) {
     let lateness = clock.lateness;
+    let position = |at: i64| {
+        if at <= now {
+            clock.seq_for_now(at)
+        } else {
+            clock.end()
+        }
+    };
     loop {
         let nd = logic.next_drain();
         let lt = d.lc.next_due().unwrap_or(NEVER);
         let dt = logic.next_timer();
-        let at;
+        let seq;
         if lt <= now && lt <= nd && (lt <= dt || dt > wm) {
+            seq = position(lt);
+            d.lc.seq = seq;
             d.common.now = d.common.now.max(lt);
             let common = &d.common;
             d.lc.fire_due(lt, &mut |k, a| logic.evidence_at(common, k, a));
-            at = lt;
         } else if dt <= wm && dt <= nd {
+            seq = position(dt + lateness);
+            d.lc.seq = seq;
             d.common.wm = dt;
             logic.fire(d, dt);
-            at = dt + lateness;
         } else if nd <= now {
+            seq = position(nd);
+            d.lc.seq = seq;
             d.common.now = nd;
             logic.drain(d, nd);
-            at = nd;
         } else {
             break;
         }
-        d.collect(if at <= now {
-            clock.seq_for_now(at)
-        } else {
-            clock.end()
-        });
+        d.collect(seq);
     }
     d.common.now = d.common.now.max(now);
     d.common.wm = d.common.wm.max(wm);

@@ -14,7 +14,7 @@ use crate::rule::RuleSpec;
 use crate::select::{Selected, Val};
 use crate::value::{Scalar, Value};
 
-use super::{catch_up, scalars, Common, Logic, Parts};
+use super::{reach, scalars, Common, Logic, Parts};
 
 /// A group's known values are pruned of expired ones once there are more than this many.
 const PRUNE_AT: usize = 64;
@@ -107,10 +107,7 @@ impl Logic for NewValueLogic {
     fn apply(&mut self, d: &mut Parts, events: &[&Event], sel: &Selected, clock: &BatchClock) {
         let hints = self.groups.slots_of(sel.keyed().map(|(_, k)| k));
         for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            reach(self, d, i, clock);
             let Val::Field = val else { continue };
             let e = events[i];
             let v = sel.field(e);

@@ -13,7 +13,7 @@ use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::windowed::{self, Drained, Window, Windowed};
-use super::{catch_up, Common, Logic, Parts};
+use super::{reach, Common, Logic, Parts};
 use crate::keymap::NIL;
 
 /// Digits after the point of the ratio shown in evidence.
@@ -78,10 +78,7 @@ impl Logic for RatioLogic {
         let hints = self.win.slots_of(sel.keyed().map(|(_, k)| k));
         for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let hit = u64::from(matches!(val, Val::Flag(true)));
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            let now = reach(self, d, i, clock);
             let e = events[i];
             let b = self.win.index(e.ts);
             let Some(added) = self.win.add(b, now, &mut d.common.tick, key, hint) else {

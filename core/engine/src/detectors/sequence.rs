@@ -26,7 +26,7 @@ use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::evidence::{count_top, empty_counts};
-use super::{catch_up, shown_top, Common, Logic, Parts, TopCounts};
+use super::{reach, shown_top, Common, Logic, Parts, TopCounts};
 
 /// Event ids kept per partial.
 pub const MAX_IDS: usize = 10;
@@ -290,10 +290,7 @@ impl Logic for SequenceLogic {
         let last_bit = 1u32 << self.steps().saturating_sub(1);
         let absent_last = self.absent.last().copied().unwrap_or(false);
         for ((i, key), val) in sel.keyed().zip(sel.vals) {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            reach(self, d, i, clock);
             let Val::Mask(mask) = *val else { continue };
             let e = events[i];
             if self.waiting.contains_key(key) {

@@ -28,7 +28,7 @@ use crate::rule::{Aggregate, Baseline, Direction, RuleSpec};
 use crate::select::{Selected, Val};
 use crate::value::Number;
 
-use super::{catch_up, Common, Logic, Parts};
+use super::{reach, Common, Logic, Parts};
 use stages::Stages;
 
 /// A group's amount (exact while every added value is an integer) and event count in a bucket.
@@ -270,10 +270,7 @@ impl Logic for SpikeLogic {
         let res = self.stages.res;
         let width = 2 * (self.stages.k as usize + 1);
         for ((i, key), val) in sel.keyed().zip(sel.vals) {
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            let now = reach(self, d, i, clock);
             // No stored bucket changes stage before the next drain (> now), so the boundary
             // can move up to the clock: a late event's bucket is then judged complete.
             self.boundary = self.boundary.max(now.div_euclid(res));

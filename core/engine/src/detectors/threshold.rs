@@ -18,7 +18,7 @@ use crate::select::{Selected, Val};
 use crate::value::Number;
 
 use super::windowed::{self, Drained, Window, Windowed};
-use super::{catch_up, Common, Logic, Parts};
+use super::{reach, Common, Logic, Parts};
 use crate::keymap::NIL;
 
 /// sum / avg / min / max: per group and bucket `(acc, events)`, totals the same.
@@ -159,10 +159,7 @@ impl Logic for AggregateLogic {
         let hints = self.win.slots_of(sel.keyed().map(|(_, k)| k));
         for (((i, key), val), hint) in sel.keyed().zip(sel.vals).zip(hints) {
             let Val::Num(v) = *val else { continue };
-            let now = clock.nows[i];
-            if now >= d.common.tick {
-                catch_up(self, d, now, now - clock.lateness, clock);
-            }
+            let now = reach(self, d, i, clock);
             let e = events[i];
             let b = self.win.index(e.ts);
             let aggregate = self.aggregate;
