@@ -4,8 +4,6 @@
 //! lookback/60), so groups idle for longer than `lookback` are forgotten from the front; a
 //! returning group learns again (warmup).
 
-use hashlink::LinkedHashMap;
-
 use crate::alert::{Evidence, Key, Measure};
 use crate::clock::{BatchClock, NEVER};
 use crate::event::Event;
@@ -121,7 +119,7 @@ impl Logic for NewValueLogic {
                     let g = Group {
                         first_ts: ts,
                         touch,
-                        values: LinkedHashMap::default(),
+                        values: scalars::Scalars::default(),
                     };
                     let mut n = Some(self.groups.push(key.clone(), g));
                     if self.groups.len() > d.common.cap {

@@ -1,35 +1,35 @@
 //! A group's values (distinct, new_value) found by an event's value in place: the value is
 //! copied into the map only when it is new to the group.
 
-use std::hash::BuildHasher;
+use indexmap::{Equivalent, IndexMap};
 
-use hashlink::linked_hash_map::RawEntryMut;
-use hashlink::LinkedHashMap;
+use crate::value::{Canon, KeyPart, Scalar, Value};
 
-use crate::value::{KeyPart, Scalar, Value};
-
-/// Scalars as keys, in first-seen order.
-pub type Scalars<V, S> = LinkedHashMap<Scalar, V, S>;
+/// Scalars as keys, in first-seen order. The entries sit in one vector beside a table of
+/// their positions, so a lookup reads the table and one entry: no node per value to chase,
+/// as a linked map has. Values leave only through `retain`, which keeps the order.
+pub type Scalars<V, S> = IndexMap<Scalar, V, S>;
 
 /// The hasher of a group's values: seeded at random, since senders choose them (account ids,
 /// countries) and a fixed hash would let them pile one group's values into one bucket.
 pub type Seeded = foldhash::fast::RandomState;
 
-/// Hashes and compares as the scalar `v` would (`Scalar` hashes its canonical form).
-fn probe<S: BuildHasher>(hasher: &S, v: &Value) -> Option<u64> {
-    Some(hasher.hash_one(v.canon()?))
+/// An event's value as a lookup key: hashes and compares as the scalar it equals (`Scalar`
+/// hashes its canonical form).
+#[derive(Hash)]
+struct Probe<'v>(Canon<'v>);
+
+impl Equivalent<Scalar> for Probe<'_> {
+    fn equivalent(&self, key: &Scalar) -> bool {
+        key.canon() == self.0
+    }
 }
 
-pub fn get_mut<'m, V, S: BuildHasher>(map: &'m mut Scalars<V, S>, v: &Value) -> Option<&'m mut V> {
-    let hash = probe(map.hasher(), v)?;
-    let canon = v.canon();
-    match map
-        .raw_entry_mut()
-        .from_hash(hash, |k| Some(k.canon()) == canon)
-    {
-        RawEntryMut::Occupied(entry) => Some(entry.into_mut()),
-        RawEntryMut::Vacant(_) => None,
-    }
+pub fn get_mut<'m, V, S: std::hash::BuildHasher>(
+    map: &'m mut Scalars<V, S>,
+    v: &Value,
+) -> Option<&'m mut V> {
+    map.get_mut(&Probe(v.canon()?))
 }
 
 #[cfg(test)]
