@@ -12,7 +12,7 @@ use crate::alert::Alert;
 use crate::clock::{BatchClock, NEVER};
 use crate::detectors::{make_detector, Drive, RuleStats};
 use crate::event::{Event, EventError, Reason, Schema};
-use crate::lanes::{decode_all, Lanes};
+use crate::lanes::{self, decode_all, Lanes};
 use crate::merge::{read_forwarded, Merger};
 use crate::route::{FamilySpec, Format, Routed, Router};
 use crate::rule::{RuleSpec, Settings};
@@ -263,7 +263,7 @@ impl Engine {
             out.dead_letters
                 .extend(dead.into_iter().map(|(at, why)| (base + at, why)));
             self.apply(&events, &mut out);
-            drop(events);
+            lanes::discard(events, threads);
             self.lanes
                 .end(part.len(), start.elapsed().as_nanos() as f64);
         }
