@@ -173,7 +173,8 @@ pub struct Parts {
 }
 
 impl Parts {
-    /// Move the lifecycle's new transitions to the output, tagged with sequence number `seq`.
+    /// Move the lifecycle's new transitions to the output, tagged with position `seq`, or with
+    /// a transition's own floor where that is later (a timer set after `seq`).
     pub fn collect(&mut self, seq: u64) {
         for (floor, tr) in self.lc.out.drain(..) {
             match tr.action {
