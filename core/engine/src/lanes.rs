@@ -329,6 +329,11 @@ impl Work<'_, '_> {
 mod tests {
     use super::*;
 
+    /// The batches (by number) that ran on `threads` threads.
+    fn on(ways: &[usize], threads: usize) -> Vec<usize> {
+        (0..ways.len()).filter(|&n| ways[n] == threads).collect()
+    }
+
     /// The threads of `batches` batches of 2,048 records, each taking `ns(threads, batch)`
     /// nanoseconds per record.
     fn run(lanes: &mut Lanes, batches: u64, ns: impl Fn(usize, u64) -> f64) -> Vec<usize> {
@@ -344,9 +349,6 @@ mod tests {
     #[test]
     fn batches_run_the_faster_way_and_probe_the_other() {
         let mut lanes = Lanes::new(2);
-        let on = |ways: &[usize], threads: usize| -> Vec<usize> {
-            (0..ways.len()).filter(|&n| ways[n] == threads).collect()
-        };
         // two threads take 0.7 of one's time: they stay, with a batch in 16 on one thread
         // until five probes make them clearly faster (ln 0.7 = -0.36), then one in 64
         let ways = run(&mut lanes, 320, |t, _| if t > 1 { 700.0 } else { 1000.0 });
@@ -380,11 +382,10 @@ mod tests {
         });
         // only the probes ran on one thread: five one in 16 until two threads were clearly
         // faster, then one in 64 over the other 1,920 batches
-        let single: Vec<usize> = (0..ways.len()).filter(|&n| ways[n] == 1).collect();
         let probes: Vec<usize> = (1..=2000u64)
             .filter(|&b| if b <= 80 { b % 16 == 0 } else { b % 64 == 0 })
             .map(|b| b as usize - 1)
             .collect();
-        assert_eq!(single, probes);
+        assert_eq!(on(&ways, 1), probes);
     }
 }

@@ -179,15 +179,16 @@ CATALOGUE = [
 ]
 
 
-def run_cut(events, cuts, lateness=LATENESS):
-    engine = CoreEngine(CATALOGUE, EngineSettings(allowed_lateness_ms=lateness))
+def run_cut(events, cuts, lateness=LATENESS, rules=CATALOGUE, flush=True):
+    engine = CoreEngine(rules, EngineSettings(allowed_lateness_ms=lateness))
     values = records(events)
     out = []
     start = 0
     for cut in [*sorted(cuts), len(values)]:
         out += engine.process(values[start:cut]).alerts
         start = cut
-    out += engine.flush()
+    if flush:
+        out += engine.flush()
     return out
 
 
@@ -236,16 +237,9 @@ def test_a_timer_set_as_time_passes_pages_no_earlier_than_what_set_it():
     ]
 
     def pages(cuts: Iterable[int]) -> list[tuple[str, str, int]]:
-        engine = CoreEngine(rules, EngineSettings(allowed_lateness_ms=LATENESS))
-        values = records(events)
-        out = []
-        start = 0
-        for cut in [*cuts, len(values)]:
-            out += engine.process(values[start:cut]).alerts
-            start = cut
         return [
             (a.rule_id, a.action, a.at)
-            for a in out
+            for a in run_cut(events, cuts, rules=rules, flush=False)
             if a.group == (("org_id", "c"),) or a.rule_id == "signup"
         ]
 
