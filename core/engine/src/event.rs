@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::facts::Facts;
 use crate::isotime;
 use crate::json::{JsonError, Reader};
+use crate::slots::Slots;
 use crate::value::{same_text, Value};
 use crate::wire;
 
@@ -221,7 +222,7 @@ impl Decoder<'_> {
     }
 
     /// The event of `slots` if it keeps the contract, with its facts.
-    fn checked<'a>(&self, slots: Vec<Value<'a>>) -> Result<Event<'a>, EventError> {
+    fn checked<'a>(&self, slots: Slots<'a>) -> Result<Event<'a>, EventError> {
         let mut event = check(slots)?;
         event.facts = self.schema.facts.of(&event);
         Ok(event)
@@ -239,10 +240,8 @@ impl Decoder<'_> {
     }
 
     /// A null in every slot of the schema.
-    fn empty_slots<'a>(&self) -> Vec<Value<'a>> {
-        let mut slots = Vec::with_capacity(self.schema.len());
-        slots.resize_with(self.schema.len(), || Value::Null);
-        slots
+    fn empty_slots<'a>(&self) -> Slots<'a> {
+        Slots::nulls(self.schema.len())
     }
 
     /// The slot of the field named `key` at position `at` of an object.
@@ -266,7 +265,7 @@ impl Decoder<'_> {
     /// The schema's fields of a JSON object in their slots, or None for any other JSON value.
     /// Every other field is still read in full: a record that is not JSON is refused wherever
     /// the fault is.
-    fn read<'a>(&mut self, raw: &'a [u8]) -> Result<Option<Vec<Value<'a>>>, JsonError> {
+    fn read<'a>(&mut self, raw: &'a [u8]) -> Result<Option<Slots<'a>>, JsonError> {
         let mut reader = Reader::new(raw, MAX_DEPTH)?;
         if !reader.at_object() {
             reader.skip()?;
@@ -311,7 +310,7 @@ pub struct Event<'a> {
     pub ts: i64,
     /// The answers to the schema's facts (`facts`), bit n for fact n.
     pub facts: u64,
-    pub slots: Box<[Value<'a>]>,
+    slots: Slots<'a>,
 }
 
 impl<'a> Event<'a> {
@@ -324,7 +323,7 @@ impl<'a> Event<'a> {
     }
 }
 
-fn required_string(slots: &[Value<'_>], n: usize, name: &str) -> Result<(), EventError> {
+fn required_string(slots: &Slots<'_>, n: usize, name: &str) -> Result<(), EventError> {
     match &slots[n] {
         Value::Str(s) if !s.is_empty() => Ok(()),
         Value::Null => Err(EventError::new(
@@ -378,7 +377,7 @@ fn parse_ts(value: &Value<'_>) -> Result<i64, EventError> {
     Ok(ts as i64)
 }
 
-fn check(mut slots: Vec<Value<'_>>) -> Result<Event<'_>, EventError> {
+fn check(mut slots: Slots<'_>) -> Result<Event<'_>, EventError> {
     required_string(&slots, EVENT_ID, "event_id")?;
     required_string(&slots, ORG_ID, "org_id")?;
     let ts = parse_ts(&slots[TS])?;
@@ -406,7 +405,7 @@ fn check(mut slots: Vec<Value<'_>>) -> Result<Event<'_>, EventError> {
     Ok(Event {
         ts,
         facts: 0,
-        slots: slots.into_boxed_slice(),
+        slots,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod merge;
 pub mod route;
 pub mod rule;
 pub mod select;
+pub mod slots;
 pub mod snapshot;
 pub mod thin;
 pub mod value;

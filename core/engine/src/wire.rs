@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 
 use crate::event::{Event, TS};
+use crate::slots::Slots;
 use crate::value::Value;
 
 /// The first byte of an event in this form.
@@ -243,7 +244,7 @@ pub fn event_ts(raw: &[u8]) -> Result<i64, WireError> {
 pub fn read_event<'a>(
     raw: &'a [u8],
     max_depth: usize,
-    slots: &mut [Value<'a>],
+    slots: &mut Slots<'a>,
     mut slot: impl FnMut(usize, &str) -> Option<usize>,
 ) -> Result<(), WireError> {
     let mut r = Reader::new(raw);
@@ -307,11 +308,11 @@ mod tests {
     fn read(raw: &[u8], depth: usize) -> Result<Vec<Value<'_>>, WireError> {
         // The schema's first slots: event_id, org_id, ts.
         let names = ["event_id", "org_id", "ts", "x"];
-        let mut slots = vec![Value::Null; 4];
+        let mut slots = Slots::nulls(4);
         read_event(raw, depth, &mut slots, |_, n| {
             names.iter().position(|m| *m == n)
         })?;
-        Ok(slots)
+        Ok(slots.iter().cloned().collect())
     }
 
     #[test]
