@@ -74,10 +74,14 @@ impl<C: Counter> Windowed for Counted<C> {
             if slot == NIL {
                 continue;
             }
-            let key = self.win.key_at(slot).clone();
             let total = self.win.total_at(slot);
             *total = total.minus(c);
-            if *total == C::default() {
+            let (total, gone) = (*total, *total == C::default());
+            if !gone && (total.into() as f64) < self.win.warm && !self.win.held_at(slot) {
+                continue;
+            }
+            let key = self.win.key_at(slot).clone();
+            if gone {
                 self.win.remove(&key);
                 windowed::group_gone(self, d, &key, t);
             } else {

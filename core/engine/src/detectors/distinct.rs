@@ -72,10 +72,14 @@ impl Windowed for DistinctLogic {
             if slot == NIL {
                 continue;
             }
-            let key = self.win.key_at(slot).clone();
             let values = self.win.total_at(slot);
             values.retain(|_, b| *b >= limit);
-            if values.is_empty() {
+            let (count, gone) = (values.len(), values.is_empty());
+            if !gone && (count as f64) < self.win.warm && !self.win.held_at(slot) {
+                continue;
+            }
+            let key = self.win.key_at(slot).clone();
+            if gone {
                 self.win.remove(&key);
                 windowed::group_gone(self, d, &key, t);
             } else {

@@ -119,30 +119,40 @@ impl Windowed for AggregateLogic {
             if slot == NIL {
                 continue;
             }
-            let key = self.win.key_at(slot).clone();
             let acc = self.win.total_at(slot);
             acc.1 = acc.1.saturating_sub(n);
             if acc.1 == 0 {
+                let key = self.win.key_at(slot).clone();
                 self.win.remove(&key);
                 windowed::group_gone(self, d, &key, t);
                 continue;
             }
             if self.aggregate == Aggregate::Sum || self.aggregate == Aggregate::Avg {
                 acc.0 = sub(acc.0, part);
+                let level = if self.aggregate == Aggregate::Avg {
+                    Number::Float(div(acc.0, acc.1))
+                } else {
+                    acc.0
+                };
+                if less(level, self.win.warm) && !self.win.held_at(slot) {
+                    continue;
+                }
             } else if compare(part, acc.0) != Some(Ordering::Equal) {
                 continue; // the extreme is elsewhere: value unchanged
             } else if self.aggregate == Aggregate::Max
                 && less(acc.0, self.win.warm)
-                && !self.win.true_keys.contains(&key)
+                && !self.win.held_at(slot)
             {
                 // A cold group's max only matters once it could be warm: keep the old max as
                 // an upper bound and recompute it then.
-                self.stale.insert(key);
+                self.stale.insert(self.win.key_at(slot).clone());
                 continue;
             } else {
+                let key = self.win.key_at(slot).clone();
                 let x = self.extreme(&key);
                 self.win.total_at(slot).0 = x;
             }
+            let key = self.win.key_at(slot).clone();
             windowed::evaluate(self, d, &key, t);
         }
     }

@@ -391,6 +391,13 @@ impl<V, G> Window<V, G> {
         self.groups.at(slot).0
     }
 
+    /// Whether the condition of the group in `slot` holds. A group that is cold (its level
+    /// below `warm`) and not held is not evaluated again when a part of it leaves the window:
+    /// nothing could change, as for an event that leaves a group cold.
+    pub fn held_at(&self, slot: u32) -> bool {
+        !self.true_keys.is_empty() && self.true_keys.contains(self.key_at(slot))
+    }
+
     pub fn total(&self, key: &Key) -> Option<&G> {
         self.groups.get(key).map(|g| &g.total)
     }
