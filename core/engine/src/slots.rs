@@ -22,14 +22,6 @@ impl<'a> Slots<'a> {
         Slots(slots.into_boxed_slice())
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &Value<'a>> {
         self.0.iter().map(|v| &**v)
     }
