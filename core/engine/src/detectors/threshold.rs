@@ -127,7 +127,9 @@ impl Windowed for AggregateLogic {
                 windowed::group_gone(self, d, &key, t);
                 continue;
             }
-            if self.aggregate == Aggregate::Sum || self.aggregate == Aggregate::Avg {
+            // Whether the group's extreme left with the part and must be found again.
+            let recompute = if self.aggregate == Aggregate::Sum || self.aggregate == Aggregate::Avg
+            {
                 acc.0 = sub(acc.0, part);
                 let level = if self.aggregate == Aggregate::Avg {
                     Number::Float(div(acc.0, acc.1))
@@ -137,6 +139,7 @@ impl Windowed for AggregateLogic {
                 if less(level, self.win.warm) && !self.win.held_at(slot) {
                     continue;
                 }
+                false
             } else if compare(part, acc.0) != Some(Ordering::Equal) {
                 continue; // the extreme is elsewhere: value unchanged
             } else if self.aggregate == Aggregate::Max
@@ -148,11 +151,13 @@ impl Windowed for AggregateLogic {
                 self.stale.insert(self.win.key_at(slot).clone());
                 continue;
             } else {
-                let key = self.win.key_at(slot).clone();
+                true
+            };
+            let key = self.win.key_at(slot).clone();
+            if recompute {
                 let x = self.extreme(&key);
                 self.win.total_at(slot).0 = x;
             }
-            let key = self.win.key_at(slot).clone();
             windowed::evaluate(self, d, &key, t);
         }
     }
