@@ -94,6 +94,7 @@ class Metrics:
     watermark_lag: Gauge
     checkpoint_duration: Histogram
     checkpoint_failures: Counter
+    transaction_retakes: Counter
     rules_reloads: Counter
     rules_loaded: Gauge
     worker_up: Gauge
@@ -145,6 +146,10 @@ class Metrics:
                 "checkpoint_duration_seconds", "Time to checkpoint state.", CHECKPOINT_BUCKETS
             ),
             checkpoint_failures=f.counter("checkpoint_failures_total", "Failed checkpoints."),
+            transaction_retakes=f.counter(
+                "transaction_retakes_total",
+                "Failed transactions after which the partitions were taken over again.",
+            ),
             rules_reloads=f.counter("rules_reloads_total", "Rule set reloads.", ("outcome",)),
             rules_loaded=f.gauge("rules_loaded", "Rules in the running rule set."),
             worker_up=f.gauge("worker_up", "1 while the worker process runs."),

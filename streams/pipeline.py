@@ -2,9 +2,9 @@
 partition's outputs, state and offsets in one Kafka transaction.
 
 `Pipeline` coordinates; each job has its module: the topics (streams/topics.py), partitions
-changing hands (streams/ownership.py), the transactions (streams/transactions.py), lag and
-alignment (streams/alignment.py), rules hot reload (streams/reload.py) and the metrics folded
-from the outputs (streams/counters.py).
+changing hands (streams/ownership.py), the transactions (streams/transactions.py) and what a
+failed one leads to (streams/retakes.py), lag and alignment (streams/alignment.py), rules hot
+reload (streams/reload.py) and the metrics folded from the outputs (streams/counters.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from alerting.metrics import Metrics
 from signalfire.gc_tuning import StateFreezer
 from signalfire.rules.model import Rule
-from streams import alignment, ownership
+from streams import alignment, ownership, retakes
 from streams.clients import KafkaClients
 from streams.config import WorkerConfig
 from streams.control import ControlReader
@@ -71,6 +71,7 @@ class Pipeline:
         self.txns = Transactions(config, self.processor, metrics, wall, self.clients)
         # A partition is paused while its engine is saved (`alignment.align`), then read on.
         self.txns.on_saved = self._resume
+        self.retakes = retakes.Retakes()
         self.reload = RuleReload(config.rules, config.reload_interval_ms, metrics)
         self.consumer: AIOKafkaConsumer | None = None
         # Held while a batch is processed and its transaction started or queued, and while
@@ -169,6 +170,28 @@ class Pipeline:
         async with self.lock:
             await ownership.hand_over(partitions, self.processor, self.txns)
 
+    async def retake(self, failure: BaseException) -> None:
+        """A transaction failed: the state in memory is ahead of what is committed. Hand every
+        partition over without a last snapshot and take the assigned ones over again from what
+        was committed, after a wait (streams/retakes.py); raises `failure` if the worker must
+        stop instead. What fails on the way is met the same way at the next turn."""
+        assert self.consumer is not None
+        wait_s = self.retakes.wait(failure, self.txns.commits)
+        self.metrics.transaction_retakes.inc()
+        log.warning(
+            "a transaction failed (%s: %s): taking the partitions over again from what was "
+            "committed in %.1f s (attempt %d of %d)",
+            type(failure).__name__, failure, wait_s, self.retakes.in_a_row, retakes.ATTEMPTS,
+        )  # fmt: skip
+        try:
+            await self.hand_over(list(self.txns.producers))
+            self.txns.failed = None
+            await self.retakes.sleep(wait_s)
+            self.last_loop = self.wall()  # waiting for the broker is not a stuck loop
+            await self.take_over(sorted((t.topic, t.partition) for t in self.consumer.assignment()))
+        except Exception as exc:
+            self.txns.failed = exc
+
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         """Consume until stopped."""
@@ -181,7 +204,9 @@ class Pipeline:
         assert consumer is not None
         self.last_loop = self.wall()
         batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.config.batch_records)
-        self.txns.check()
+        if self.txns.failed is not None:
+            await self.retake(self.txns.failed)
+            return
         if await self.control.poll():
             self.metrics.snoozes_active.set(len(self.control.book))
         async with self.lock:

@@ -15,7 +15,8 @@ before it. A partition has at most one transaction in flight; batches processed 
 snapshot's engine state is saved in a thread (the engine lets go of the GIL), then compressed
 in one and written in the background like the rest: the loop goes on meanwhile, and the
 partition being saved is not read from until its save is done (`saving`; the pipeline pauses
-it). A failed transaction fails the loop at its next turn (`check`), as an awaited one did.
+it). Once a transaction has failed no other starts, and the loop meets the failure at its next
+turn (streams/retakes.py).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class Transactions:
         # committed: nothing more may be committed, not even a last snapshot at the hand-over,
         # or the failed batch's outputs would be skipped for good.
         self.failed: BaseException | None = None
+        # Transactions committed: one more since a failure shows the broker answers again.
+        self.commits = 0
         self.snapshot_due: dict[Partition, float] = {}
         # When each partition's last transaction started: a batch that writes nothing leaves
         # its offset to the next transaction, up to an interval later.
@@ -194,6 +197,8 @@ class Transactions:
         clock moves go with the next one (moves are kept until a snapshot holds them). Until
         then a crash replays those records, which wrote nothing, from the offset committed
         before them."""
+        if self.failed is not None:
+            return  # nothing more may be committed (see `failed`)
         queued = self.queued.get(tp)
         if queued is not None:
             queued.add(out, snapshot)
@@ -252,12 +257,6 @@ class Transactions:
         not this wait): they can change again."""
         saving = [t for t in (self.saving.get(tp) for tp in partitions) if t is not None]
         await asyncio.gather(*saving, return_exceptions=True)
-
-    def check(self) -> None:
-        """Raise what a transaction raised: the loop stops, as it would have had it waited for
-        that transaction."""
-        if self.failed is not None:
-            raise self.failed
 
     # -- the transaction -------------------------------------------------------------------
     async def commit(self, tp: Partition, out: Outputs, snapshot: bool = False) -> None:
@@ -356,6 +355,7 @@ class Transactions:
                 await producer.send_offsets_to_transaction(
                     {TopicPartition(*tp): OffsetAndMetadata(offset, metadata)}, cfg.group_id
                 )
+        self.commits += 1
         if checkpointed:
             self.processor.checkpointed(tp, moves)
         fold(self.metrics, out, self.processor.rules, int(self.wall() * 1000))

@@ -24,7 +24,7 @@ def test_config_and_rules_are_valid():
     assert "SUCCESS" in promtool("check", "config", str(PROM / "prometheus.yml"))
     assert "SUCCESS" in promtool("check", "config", str(PROM / "compose.yml"))
     out = promtool("check", "rules", str(PROM / "rules" / "signalfire.rules.yml"))
-    assert "SUCCESS: 9 rules found" in out
+    assert "SUCCESS: 10 rules found" in out
 
 
 def test_rule_unit_tests_pass():

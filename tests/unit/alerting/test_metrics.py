@@ -44,6 +44,7 @@ EXPECTED = {  # family name (counters without `_total`) -> type
     "signalfire_watermark_lag_seconds": "gauge",
     "signalfire_checkpoint_duration_seconds": "histogram",
     "signalfire_checkpoint_failures": "counter",
+    "signalfire_transaction_retakes": "counter",
     "signalfire_rules_reloads": "counter",
     "signalfire_rules_loaded": "gauge",
     "signalfire_worker_up": "gauge",
@@ -77,6 +78,7 @@ def exercise(m: Metrics) -> None:
     m.set_watermark(watermark_ms=10_000, now_ms=40_000)
     m.checkpoint_duration.observe(0.05)
     m.checkpoint_failures.inc()
+    m.transaction_retakes.inc()
     m.rules_reloaded(ok=True, loaded=12)
     m.worker_up.set(1)
     m.worker_ready.set(1)

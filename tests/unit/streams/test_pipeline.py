@@ -8,12 +8,14 @@ import logging
 import math
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import ProducerFenced
 from prometheus_client import CollectorRegistry
 
 from alerting.metrics import Metrics
@@ -23,6 +25,7 @@ from signalfire.rules import load_rules
 from streams.config import WorkerConfig
 from streams.pipeline import Pipeline
 from streams.recovery import Capture
+from streams.retakes import ATTEMPTS
 from streams.state import Snapshot
 from streams.transactions import MAX_QUEUED_BATCHES
 from tests.unit.streams.memory_kafka import Broker, MemoryClients, NoFreeze, Process, Wall
@@ -412,27 +415,79 @@ class Refused(Exception):
     pass
 
 
-async def test_a_failed_transaction_stops_the_loop_and_nothing_more_is_committed(rules_dir):
+async def no_wait(seconds: float) -> None:
+    pass
+
+
+@dataclass
+class Refusals:
+    """How many more transactions that send offsets fail there."""
+
+    left: float = 0
+
+
+def refusing_offsets(worker: Worker) -> Refusals:
+    """Every transaction of the worker fails before its offsets while `left` is above 0; a
+    take-over after one does not wait."""
+    refusals = Refusals()
+
+    async def refuse() -> None:
+        if refusals.left > 0:
+            refusals.left -= 1
+            raise Refused("the broker refused the offsets")
+
+    before_offsets(worker, refuse)
+    worker.pipeline.retakes.sleep = no_wait
+    return refusals
+
+
+async def turns(worker: Worker, n: int) -> None:
+    """`n` turns of the loop, letting the transactions they start run between turns."""
+    for _ in range(n):
+        await worker.pipeline.poll()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        worker.wall.t += 0.1
+
+
+async def test_a_failed_transaction_is_done_again_from_what_was_committed(rules_dir):
+    """The worker takes its partitions over again, as a restarted one would: the failed
+    batch's page is sent once, and the worker goes on."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir)
+    refusals = refusing_offsets(worker)
+    await worker.pipeline.start()
+    produce(broker, 0, requests("o1", 0, 2))
+    await worker.poll()
+    refusals.left = 1
+    produce(broker, 0, requests("o1", 2_000, 2))
+    await turns(worker, 10)
+    assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+    assert worker.metric("transaction_retakes_total") == 1
+    produce(broker, 0, requests("o2", 4_000, 4))
+    await worker.poll(3)
+    assert committed(broker, 0) == 8 and paged(broker) == ["busy_org", "busy_org"]
+    await worker.pipeline.stop()
+
+
+async def test_a_transaction_failing_every_time_stops_the_loop_and_nothing_more_is_committed(
+    rules_dir,
+):
     """Its batch's page is not lost: the hand-over writes no snapshot past it, and the next
     owner reads the batch again."""
     broker = Broker()
     broker.create_topic(EVENTS, 1)
     worker = Worker(broker, rules_dir)
-    refusing = False
-
-    async def refuse() -> None:
-        if refusing:
-            raise Refused("the broker refused the offsets")
-
-    before_offsets(worker, refuse)
+    refusals = refusing_offsets(worker)
     await worker.pipeline.start()
     produce(broker, 0, requests("o1", 0, 2))
     await worker.poll()
-    refusing = True
+    refusals.left = math.inf
     produce(broker, 0, requests("o1", 2_000, 2))
     with pytest.raises(Refused):  # processed; its transaction fails in the background
-        for _ in range(10):
-            await worker.pipeline.poll()
+        await turns(worker, 10 * ATTEMPTS)
+    assert worker.metric("transaction_retakes_total") == ATTEMPTS
     await worker.pipeline.stop()
     assert committed(broker, 0) == 2 and paged(broker) == []
     assert broker.committed_records("sf.state.usage-events") == []
@@ -441,6 +496,38 @@ async def test_a_failed_transaction_stops_the_loop_and_nothing_more_is_committed
     await successor.pipeline.start()
     await successor.poll(3)
     assert committed(broker, 0) == 4 and paged(broker) == ["busy_org"]
+
+
+async def test_a_fenced_producer_stops_the_loop_at_once(rules_dir):
+    """Another worker owns the partition: taking it again would fence that one in turn."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir)
+
+    async def fenced() -> None:
+        raise ProducerFenced("another owner")
+
+    before_offsets(worker, fenced)
+    await worker.pipeline.start()
+    produce(broker, 0, requests("o1", 0, 4))
+    with pytest.raises(ProducerFenced):
+        await turns(worker, 10)
+    assert worker.metric("transaction_retakes_total") == 0
+    assert committed(broker, 0) is None and paged(broker) == []
+
+
+async def test_no_transaction_starts_once_one_has_failed(rules_dir):
+    """Not even another partition's: the loop takes every partition over again first."""
+    broker, worker = await one_partition(rules_dir)
+    txns = worker.pipeline.txns
+    txns.failed = Refused("an earlier transaction")
+    produce(broker, 0, requests("o1", 0, 4))
+    records = await worker.consumer.getmany(timeout_ms=0)
+    ((tp, batch),) = ((k, v) for k, v in records.items())
+    out = worker.pipeline.processor.process((tp.topic, tp.partition), batch)
+    assert out.pages
+    txns.start((tp.topic, tp.partition), out)
+    assert (tp.topic, tp.partition) not in txns.in_flight and not txns.queued
 
 
 async def one_partition(rules_dir: Path, **settings: Any) -> tuple[Broker, Worker]:
