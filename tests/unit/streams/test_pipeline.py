@@ -332,6 +332,32 @@ async def test_a_partition_whose_transactions_fall_behind_holds_the_loop_back(ru
     assert committed(broker, 0) == MAX_QUEUED_BATCHES + 2
 
 
+async def test_a_transaction_failing_while_the_loop_waits_for_it_is_retaken_too(rules_dir):
+    """The loop waits for a partition that fell behind; the transaction it waits for fails.
+    The turn ends without raising, and the next takes the partition over again."""
+    broker = Broker()
+    broker.create_topic(EVENTS, 1)
+    worker = Worker(broker, rules_dir, commit_interval_ms=0)
+    release = asyncio.Event()
+    refusals = refusing_offsets(worker)
+    refusals.left = 1
+    before_offsets(worker, release.wait)  # runs before the refusal: waits, then is refused
+    await worker.pipeline.start()
+    for n in range(MAX_QUEUED_BATCHES + 1):
+        produce(broker, 0, requests(f"o{n}", n * 1_000, 1))
+        await worker.pipeline.poll()
+    produce(broker, 0, requests("o1", 100_000, 4))
+    held = asyncio.create_task(worker.pipeline.poll())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not held.done()
+    release.set()
+    await held  # the failure is met at the next turn, not raised out of this one
+    await turns(worker, 5)
+    assert committed(broker, 0) == MAX_QUEUED_BATCHES + 5 and paged(broker) == ["busy_org"]
+    assert worker.metric("transaction_retakes_total") == 1
+
+
 async def test_a_snapshot_is_written_while_the_next_batch_is_processed(rules_dir):
     """A checkpoint holds its batch's state, taken when that batch was done; writing it does
     not hold up the loop."""
