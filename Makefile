@@ -6,17 +6,20 @@ STAMP := $(VENV)/.installed
 CARGO ?= cargo
 CORE := core/Cargo.toml
 # The compiled core (Rust, under core/) is built into signalfire/_core by the install below
-# (maturin, release profile, the machine's cargo): a change to its sources rebuilds it.
+# (maturin, release profile, the machine's cargo), then again profile-guided (core/pgo.sh): a
+# change to its sources rebuilds it. `pip install -e .` alone gives a plain release build,
+# quicker to make while working on the core, slower to run.
 CORE_SOURCES := $(shell find core -path core/target -prune -o \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print)
 
 .PHONY: setup tools test lint typecheck unit demo clean faults core-check
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(CORE_SOURCES)
+$(STAMP): pyproject.toml $(CORE_SOURCES) core/pgo.sh core/pgo_train.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	bash core/pgo.sh $(BIN)/python
 	touch $(STAMP)
 
 # promtool checks the Prometheus rules in the test suite: Debian's prometheus package.
