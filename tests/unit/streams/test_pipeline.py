@@ -476,9 +476,9 @@ async def turns(worker: Worker, n: int) -> None:
         worker.wall.t += 0.1
 
 
-async def test_a_failed_transaction_is_done_again_from_what_was_committed(rules_dir):
-    """The worker takes its partitions over again, as a restarted one would: the failed
-    batch's page is sent once, and the worker goes on."""
+async def one_batch_committed(rules_dir: Path) -> tuple[Broker, Worker, Refusals]:
+    """A started worker on one partition whose first batch is committed, its transactions
+    refused from when the test says so."""
     broker = Broker()
     broker.create_topic(EVENTS, 1)
     worker = Worker(broker, rules_dir)
@@ -486,6 +486,14 @@ async def test_a_failed_transaction_is_done_again_from_what_was_committed(rules_
     await worker.pipeline.start()
     produce(broker, 0, requests("o1", 0, 2))
     await worker.poll()
+    assert committed(broker, 0) == 2
+    return broker, worker, refusals
+
+
+async def test_a_failed_transaction_is_done_again_from_what_was_committed(rules_dir):
+    """The worker takes its partitions over again, as a restarted one would: the failed
+    batch's page is sent once, and the worker goes on."""
+    broker, worker, refusals = await one_batch_committed(rules_dir)
     refusals.left = 1
     produce(broker, 0, requests("o1", 2_000, 2))
     await turns(worker, 10)
@@ -502,13 +510,7 @@ async def test_a_transaction_failing_every_time_stops_the_loop_and_nothing_more_
 ):
     """Its batch's page is not lost: the hand-over writes no snapshot past it, and the next
     owner reads the batch again."""
-    broker = Broker()
-    broker.create_topic(EVENTS, 1)
-    worker = Worker(broker, rules_dir)
-    refusals = refusing_offsets(worker)
-    await worker.pipeline.start()
-    produce(broker, 0, requests("o1", 0, 2))
-    await worker.poll()
+    broker, worker, refusals = await one_batch_committed(rules_dir)
     refusals.left = math.inf
     produce(broker, 0, requests("o1", 2_000, 2))
     with pytest.raises(Refused):  # processed; its transaction fails in the background
