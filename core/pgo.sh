@@ -3,7 +3,8 @@
 # are built: an instrumented build runs core/pgo_train.py (the shipped catalogue over generated
 # traffic, through the engine and the worker's processing), LLVM merges what it counted, and the
 # release build then lays out, inlines and orders branches by those counts. On this project's
-# benchmark that made the engine about a quarter faster (docs/performance.md).
+# benchmark that made the engine 1.23 times as fast (median of six paired sets,
+# docs/performance.md).
 #
 # It needs the llvm-profdata of rustc's own LLVM: rustup's llvm-tools component, added here
 # when missing, or the one $LLVM_PROFDATA names. Without it the core stays built as plain
