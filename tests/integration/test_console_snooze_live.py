@@ -20,17 +20,10 @@ from alerting.console.config import ConsoleConfig
 from alerting.store import open_store
 from streams.clients import KafkaClients
 from streams.control import ControlWriter
-from tests.integration.worker_harness import Topics, WorkerProcess, produce, read_topic
+from tests.integration.worker_harness import BUSY_ORG, Topics, WorkerProcess, produce, read_topic
 from tests.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.integration
-BUSY_ORG = """\
-id: busy_org
-title: Busy org
-severity: warning
-group_by: [org_id]
-detect: {type: threshold, window: 1m, op: ">", threshold: 3}
-"""
 
 
 def burst(org: str, start_ms: int) -> list[dict[str, Any]]:

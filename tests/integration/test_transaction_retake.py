@@ -22,17 +22,10 @@ from streams.clients import KafkaClients
 from streams.config import WorkerConfig
 from streams.kafka_config import KafkaSettings
 from streams.pipeline import Pipeline
-from tests.integration.worker_harness import produce, read_topic
+from tests.integration.worker_harness import BUSY_ORG, produce, read_topic
 from tests.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.integration
-BUSY_ORG = """\
-id: busy_org
-title: Busy org
-severity: warning
-group_by: [org_id]
-detect: {type: threshold, window: 1m, op: ">", threshold: 3}
-"""
 
 
 class DyingSenders(KafkaClients):

@@ -23,6 +23,14 @@ from streams.produce import produce_events
 from tests.kafka_broker import KafkaBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# A rule that pages an org's fourth event within a minute: one page per burst of four.
+BUSY_ORG = """\
+id: busy_org
+title: Busy org
+severity: warning
+group_by: [org_id]
+detect: {type: threshold, window: 1m, op: ">", threshold: 3}
+"""
 
 
 @dataclass
