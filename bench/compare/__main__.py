@@ -83,6 +83,7 @@ class Setup:
     records: int
     requests: int
     with_ip: int
+    oldest_ms: int
     work: Path
     rules: dict[str, Path]  # signalfire contender -> rules directory
     decoded: dict[str, int]  # signalfire contender -> events its engines decode in all
@@ -185,6 +186,7 @@ def run_python(name: str, setup: Setup, group: str) -> tuple[Measure, Breaches |
         records=setup.records,
         requests=setup.requests,
         with_ip=setup.with_ip,
+        oldest_ms=setup.oldest_ms,
         spec=load_spec(),
         result=str(work / "result.json"),
         workdir=str(work),
@@ -209,6 +211,8 @@ def run_python(name: str, setup: Setup, group: str) -> tuple[Measure, Breaches |
             stop(proc)
     body = orjson.loads(result.read_bytes())
     shutil.rmtree(work / "quix-state", ignore_errors=True)
+    if repeats := {branch: n for branch, n in body.get("repeats", {}).items() if n}:
+        log(f"{name} was handed records again (counted once): {repeats}")
     rss = max(rss, float(body.get("rss_mb", 0.0)))
     return Measure(setup.records / body["elapsed_s"], rss), read_breaches(body)
 
@@ -348,8 +352,9 @@ def prepare(
     eps = asyncio.run(produce(brokers, topic, events[: args.events]))
     asyncio.run(send_end_markers(brokers, topic, events[args.events :]))
     log(f"loaded {args.events:,} events (+{args.partitions} end markers) at {eps:,.0f}/s")
-    setup = Setup(brokers, topic, args.partitions, len(events), requests, with_ip, work, rules,
-                  decoded, args.profile)  # fmt: skip
+    oldest = min(e["ts"] for e in events)
+    setup = Setup(brokers, topic, args.partitions, len(events), requests, with_ip, oldest, work,
+                  rules, decoded, args.profile)  # fmt: skip
     return setup, expected
 
 

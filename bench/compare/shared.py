@@ -47,6 +47,15 @@ SHORT = {
 # out of order; Signalfire merges them back into order, Faust and Quix must keep the windows.
 KEEP_WINDOWS_MS = 7 * 24 * 3600 * 1000
 
+
+def faust_expires_s(oldest_ms: int, now_s: float) -> float:
+    """Faust's `expires` for windows that must outlive the run. Faust's table cleanup drops a
+    window whose end is older than `expires` by the wall clock (`time.time()`), not by the
+    stream's time, so for events recorded in the past it must also cover their age: else every
+    window of old data goes at the next cleanup (every 30 s) and its count starts again."""
+    return KEEP_WINDOWS_MS / 1000 + max(0.0, now_s - oldest_ms / 1000)
+
+
 Breaches = dict[str, set[str]]
 
 
@@ -121,6 +130,7 @@ class Job:
     records: int  # everything in the topic
     requests: int  # records the org rule counts
     with_ip: int  # records the ip rule looks at
+    oldest_ms: int  # the earliest event time in the topic
     spec: Spec
     result: str
     workdir: str
@@ -134,11 +144,19 @@ class Job:
         return cls(**{**d, "spec": Spec.from_dict(d["spec"])})
 
 
-def write_result(path: str, elapsed_s: float, processed: int, breaches: Breaches | None) -> None:
+def write_result(
+    path: str,
+    elapsed_s: float,
+    processed: int,
+    breaches: Breaches | None,
+    repeats: Mapping[str, int] | None = None,
+) -> None:
     """Written once, atomically: the harness takes the file's appearance as 'done'."""
     body = {
         "elapsed_s": elapsed_s,
         "processed": processed,
+        # Records a contender was handed again (an at-least-once redelivery), per branch.
+        "repeats": dict(repeats or {}),
         # The harness reads VmHWM too, but a quick contender can exit before it looks. Not
         # `ru_maxrss`: that keeps the peak of the process this one was forked from before its
         # exec (the harness, holding every event).
@@ -158,13 +176,19 @@ def read_breaches(body: Mapping[str, Any]) -> Breaches | None:
 @dataclass
 class Progress:
     """Counts what a Faust or Quix contender has processed per branch and writes the result
-    when every branch has seen all it should. Time runs from the first record processed."""
+    when every branch has seen all it should. Time runs from the first record processed.
+
+    A branch that names its events (`add(branch, ident=event_id)`) counts each one once: a
+    processor that redelivers after a rebalance or a retried send would otherwise reach its
+    target while some events are still on their way, and stop before their breaches."""
 
     job: Job
     targets: dict[str, int]
     clock: Callable[[], float] = time.perf_counter
     breaches: Breaches = field(default_factory=lambda: {k: set() for k in SHARED})
     counts: dict[str, int] = field(default_factory=dict)
+    repeats: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, set[str]] = field(default_factory=dict)
     began: float | None = None
     done: bool = False
 
@@ -172,13 +196,19 @@ class Progress:
         if self.began is None:
             self.began = self.clock()
 
-    def add(self, branch: str, n: int = 1) -> None:
+    def add(self, branch: str, n: int = 1, ident: str | None = None) -> None:
+        if ident is not None:
+            seen = self.seen.setdefault(branch, set())
+            if ident in seen:
+                self.repeats[branch] = self.repeats.get(branch, 0) + 1
+                return
+            seen.add(ident)
         self.counts[branch] = self.counts.get(branch, 0) + n
         if self.done or any(self.counts.get(b, 0) < t for b, t in self.targets.items()):
             return
         self.done = True
         elapsed = self.clock() - (self.began if self.began is not None else self.clock())
-        write_result(self.job.result, elapsed, self.job.records, self.breaches)
+        write_result(self.job.result, elapsed, self.job.records, self.breaches, self.repeats)
 
 
 # -- agreement --------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ agreement check, the result file and the JSON summary."""
 from __future__ import annotations
 
 import orjson
+from faust.windows import HoppingWindow
 
 from bench.compare.shared import (
     CONTENDERS,
+    KEEP_WINDOWS_MS,
     SHARED,
     Hopping,
     Job,
@@ -14,6 +16,7 @@ from bench.compare.shared import (
     Progress,
     Spec,
     disagreements,
+    faust_expires_s,
     load_spec,
     read_breaches,
     reference,
@@ -22,6 +25,7 @@ from bench.compare.shared import (
 )
 
 SPEC = Spec(Hopping(60_000, 30_000, 2), Hopping(600_000, 300_000, 1))
+DAY_S = 24 * 3600
 
 
 def test_bench_rules_are_two_bucket_hopping_windows():
@@ -84,7 +88,7 @@ def test_disagreement_names_the_contender_rule_and_both_sides_of_the_diff():
 
 
 def test_result_file_round_trip(tmp_path):
-    job = Job("b:1", "t", 4, "g", 3, 2, 1, SPEC, str(tmp_path / "r.json"), str(tmp_path))
+    job = Job("b:1", "t", 4, "g", 3, 2, 1, 0, SPEC, str(tmp_path / "r.json"), str(tmp_path))
     job.dump(tmp_path / "job.json")
     assert Job.load(str(tmp_path / "job.json")) == job
     ticks = iter([10.0, 12.5])
@@ -139,3 +143,28 @@ def test_the_worker_is_awaited_until_every_forwarded_event_is_decoded():
     forwarded = sum(1 for e in events if "ip" in e and "account_id" in e)
     assert 0 < forwarded < len(events)
     assert decoded_by(Path("bench/compare/rules"), events) == len(events) + forwarded
+
+
+def test_progress_counts_a_named_event_once(tmp_path):
+    """A redelivered record must not bring a contender to its target early."""
+    job = Job("b:1", "t", 4, "g", 3, 2, 2, 0, SPEC, str(tmp_path / "r.json"), str(tmp_path))
+    progress = Progress(job, {"ip": 2})
+    progress.start()
+    progress.add("ip", ident="e-1")
+    progress.add("ip", ident="e-1")
+    assert not (tmp_path / "r.json").exists()
+    progress.add("ip", ident="e-2")
+    body = orjson.loads((tmp_path / "r.json").read_bytes())
+    assert body["repeats"] == {"ip": 1}
+
+
+def test_faust_keeps_the_windows_of_events_recorded_in_the_past():
+    """Faust's table cleanup asks `window.stale(range_end, time.time())`: by the wall clock."""
+    oldest_ms, now_s = 1_795_392_000_000, 1_795_392_000 + 13 * DAY_S  # data 13 days old
+    last_window_end = oldest_ms / 1000 + 2 * 3600  # a run's data spans hours
+    week = HoppingWindow(600, 300, expires=KEEP_WINDOWS_MS / 1000)
+    assert week.stale(last_window_end, now_s)  # what a fixed week did: every window dropped
+    kept = HoppingWindow(600, 300, expires=faust_expires_s(oldest_ms, now_s))
+    assert not kept.stale(oldest_ms / 1000 + 600, now_s)
+    assert not kept.stale(oldest_ms / 1000 + 600, now_s + 6 * DAY_S)
+    assert faust_expires_s(oldest_ms, oldest_ms / 1000) == KEEP_WINDOWS_MS / 1000

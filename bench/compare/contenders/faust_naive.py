@@ -8,16 +8,18 @@ current at the event's time and the one a step earlier) and records a key over t
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import faust
 
-from bench.compare.shared import KEEP_WINDOWS_MS, Job, Progress, has_ip, is_request
+from bench.compare.shared import Job, Progress, faust_expires_s, has_ip, is_request
 
 job = Job.load(sys.argv[1])
 org, ip = job.spec.org, job.spec.ip
 progress = Progress(job, {"org": job.records, "ip": job.with_ip})
+expires = faust_expires_s(job.oldest_ms, time.time())
 
 app = faust.App(
     job.group,
@@ -44,12 +46,12 @@ def step_earlier(step_ms: int) -> Any:
 
 # faust's WindowWrapperT type lacks relative_to(); the class has it.
 requests: Any = app.Table("org_requests", default=int).hopping(
-    org.size_ms / 1000, org.step_ms / 1000, expires=KEEP_WINDOWS_MS / 1000
+    org.size_ms / 1000, org.step_ms / 1000, expires=expires
 )
 requests = requests.relative_to(event_time)
 requests_before = requests.relative_to(step_earlier(org.step_ms))
 accounts: Any = app.Table("ip_accounts", default=set).hopping(
-    ip.size_ms / 1000, ip.step_ms / 1000, expires=KEEP_WINDOWS_MS / 1000
+    ip.size_ms / 1000, ip.step_ms / 1000, expires=expires
 )
 accounts = accounts.relative_to(event_time)
 accounts_before = accounts.relative_to(step_earlier(ip.step_ms))
@@ -64,11 +66,13 @@ async def count_requests(stream: Any) -> None:
             requests[key] += 1
             if max(requests[key].value(), requests_before[key].value()) > org.threshold:
                 progress.breaches["org_requests"].add(key)
-        progress.add("org")
+        progress.add("org", ident=event["event_id"])
 
 
 def ip_of(event: dict[str, Any]) -> str:
-    return str(event["ip"])
+    # Faust moves a stream's processors, `filter` among them, onto the stream `group_by`
+    # returns: the key is taken from every event, and the filter runs after the repartition.
+    return str(event.get("ip"))
 
 
 @app.agent(events)
@@ -80,7 +84,7 @@ async def count_accounts(stream: Any) -> None:
         seen = max(len(accounts[key].value()), len(accounts_before[key].value()))
         if seen > ip.threshold:
             progress.breaches["ip_accounts"].add(key)
-        progress.add("ip")
+        progress.add("ip", ident=event["event_id"])
 
 
 if __name__ == "__main__":
